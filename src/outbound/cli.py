@@ -1,0 +1,236 @@
+"""The ``outbound`` command: thin — it parses options, builds settings, calls the library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+try:
+    import click
+except ImportError:  # pragma: no cover - the SDK installs without the server's dependencies
+    sys.exit("the outbound command needs the server extra: pip install 'outbound[server]'")
+
+from .server.config import SETTINGS, Settings, env_name
+
+T = TypeVar("T")
+
+
+def _option(name: str, **extra: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    setting = SETTINGS[name]
+    flag = "--" + name.replace("_", "-")
+    default = setting.default
+    return click.option(
+        flag,
+        name,
+        envvar=env_name(name),
+        default=str(default) if isinstance(default, Path) else default,
+        show_default=bool(default) and name != "master_key",
+        show_envvar=True,
+        help=setting.metadata["help"],
+        **extra,
+    )
+
+
+def _store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for name in reversed(("data_dir", "database_url", "master_key")):
+        fn = _option(name)(fn)
+    return fn
+
+
+def _settings(**values: Any) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    kwargs = {k: v for k, v in values.items() if k in known and v is not None}
+    if "data_dir" in kwargs:
+        kwargs["data_dir"] = Path(kwargs["data_dir"])
+    return Settings(**kwargs)
+
+
+def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Migrate the store, open it, run ``work(store)``, close it."""
+    from .crypto import load_keyring
+    from .storage import Store, connect, upgrade
+
+    async def run() -> T:
+        url = settings.database
+        if not url.is_postgres:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(upgrade, url)
+        db = await connect(url)
+        try:
+            return await work(Store(db, load_keyring(settings.master_key or None, settings.data_dir)))
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_credentials(project_id: str, key: str) -> None:
+    click.echo(json.dumps({"projectId": project_id, "managementKey": key}))
+
+
+@click.group()
+@click.version_option(package_name="outbound")
+def main() -> None:
+    """outbound: a self-hosted vault for outbound OAuth tokens."""
+
+
+@main.command()
+@_store_options
+@_option("host")
+@_option("port", type=int)
+@_option("public_url")
+@_option("refresh_margin", type=int)
+@_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(**options: Any) -> None:
+    """Start the server (migrating the store first).
+
+    On a first start with an empty store it creates a project and a management key and prints
+    them once.
+    """
+    import logging
+
+    import uvicorn
+
+    from .server import create_app
+    from .storage import bootstrap
+
+    settings = _settings(**options)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    created = _with_store(settings, bootstrap)
+    if created is not None:
+        project_id, key = created
+        base_url = settings.effective_public_url
+        click.echo(
+            "\nA new project was created. The management key is shown once; keep it safe.\n\n"
+            f"  project id:      {project_id}\n"
+            f"  management key:  {key}\n\n"
+            "Use it from Python:\n\n"
+            "  from outbound import DescopeClient\n"
+            f"  client = DescopeClient(project_id={project_id!r},\n"
+            "                         management_key='<the key above>',\n"
+            f"                         base_url={base_url!r})\n"
+            "  client.mgmt.outbound_application.load_all_applications()\n",
+            err=True,
+        )
+    click.echo(f"outbound listening on {settings.effective_public_url}", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
+        access_log=False,
+        server_header=False,
+    )
+
+
+@main.command()
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
+def init(as_json: bool, **options: Any) -> None:
+    """Prepare the store and create a new project with a management key."""
+
+    async def work(store: Any) -> tuple[str, str]:
+        project_id = await store.create_project()
+        _, key = await store.create_management_key(project_id, "init")
+        return project_id, key
+
+    _print_credentials(*_with_store(_settings(**options), work))
+
+
+@main.group()
+def projects() -> None:
+    """Manage projects."""
+
+
+@projects.command("create")
+@_store_options
+@click.option("--name", default="", help="A name for the project.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
+def projects_create(name: str, as_json: bool, **options: Any) -> None:
+    """Create a project and its first management key."""
+
+    async def work(store: Any) -> tuple[str, str]:
+        project_id = await store.create_project(name)
+        _, key = await store.create_management_key(project_id, "first")
+        return project_id, key
+
+    _print_credentials(*_with_store(_settings(**options), work))
+
+
+@main.group()
+def keys() -> None:
+    """Manage a project's management keys."""
+
+
+@keys.command("create")
+@_store_options
+@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+@click.option("--name", default="", help="A name to recognise the key by.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
+def keys_create(project_id: str, name: str, as_json: bool, **options: Any) -> None:
+    """Create a management key (printed once)."""
+
+    async def work(store: Any) -> tuple[str, str] | None:
+        if not await store.project_exists(project_id):
+            return None
+        _, key = await store.create_management_key(project_id, name)
+        return project_id, key
+
+    result = _with_store(_settings(**options), work)
+    if result is None:
+        raise click.ClickException(f"no project {project_id!r}")
+    _print_credentials(*result)
+
+
+@keys.command("list")
+@_store_options
+@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+def keys_list(project_id: str, **options: Any) -> None:
+    """List management keys (ids and state; the keys themselves are never stored)."""
+
+    async def work(store: Any) -> list[Any]:
+        keys: list[Any] = await store.list_management_keys(project_id)
+        return keys
+
+    for key in _with_store(_settings(**options), work):
+        click.echo(
+            json.dumps(
+                {
+                    "id": key.id,
+                    "name": key.name,
+                    "createdAt": key.created_at,
+                    "revoked": key.revoked_at is not None,
+                }
+            )
+        )
+
+
+@keys.command("revoke")
+@_store_options
+@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+@click.argument("key_id")
+def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
+    """Revoke a management key by id (it stops working at once)."""
+
+    async def work(store: Any) -> bool:
+        revoked: bool = await store.revoke_management_key(project_id, key_id)
+        return revoked
+
+    if not _with_store(_settings(**options), work):
+        raise click.ClickException(f"no live key {key_id!r} in project {project_id!r}")
+    click.echo(json.dumps({"id": key_id, "revoked": True}))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,122 @@
+"""AES-256-GCM sealing of secret columns.
+
+A sealed value is ``version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext+tag``.
+The associated data names the row and column the value belongs to, so a ciphertext copied into
+another row (or another column of the same row) fails authentication instead of decrypting as
+that row's secret. The key id lets old rows keep decrypting after a new key is added in front.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["DecryptionError", "Keyring", "load_keyring", "parse_master_keys"]
+
+_VERSION = b"\x01"
+_HEADER = 1 + 4 + 12
+
+
+class DecryptionError(Exception):
+    """A sealed value could not be opened: wrong row, tampered bytes or an unknown key."""
+
+
+def _key_id(key: bytes) -> bytes:
+    return hmac.new(key, b"outbound key id", hashlib.sha256).digest()[:4]
+
+
+class Keyring:
+    """Seals with the first key; opens with whichever key id the value names."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("a keyring needs at least one key")
+        for key in keys:
+            if len(key) != 32:
+                raise ValueError("master keys must be 32 bytes (AES-256)")
+        self._primary_id = _key_id(keys[0])
+        self._ciphers = {_key_id(key): AESGCM(key) for key in keys}
+
+    def __repr__(self) -> str:
+        return f"<Keyring keys={len(self._ciphers)}>"
+
+    @property
+    def primary_key_id(self) -> str:
+        return self._primary_id.hex()
+
+    def seal(self, plaintext: str, aad: bytes) -> bytes:
+        nonce = os.urandom(12)
+        sealed = self._ciphers[self._primary_id].encrypt(nonce, plaintext.encode(), aad)
+        return _VERSION + self._primary_id + nonce + sealed
+
+    def open(self, blob: bytes, aad: bytes) -> str:
+        blob = bytes(blob)
+        if len(blob) < _HEADER + 16 or blob[:1] != _VERSION:
+            raise DecryptionError("sealed value is malformed")
+        cipher = self._ciphers.get(blob[1:5])
+        if cipher is None:
+            raise DecryptionError(f"sealed with unknown key id {blob[1:5].hex()}")
+        try:
+            return cipher.decrypt(blob[5:17], blob[17:], aad).decode()
+        except InvalidTag:
+            raise DecryptionError("sealed value failed authentication") from None
+
+
+def aad(*parts: str) -> bytes:
+    """Associated data from the identifying parts of a row and the column name."""
+    return "\x1f".join(parts).encode()
+
+
+def parse_master_keys(text: str) -> list[bytes]:
+    """``OUTBOUND_MASTER_KEY``: one or more comma-separated base64 (or hex) 32-byte keys,
+    newest first."""
+    keys = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            key = bytes.fromhex(item) if len(item) == 64 else base64.urlsafe_b64decode(
+                item + "=" * (-len(item) % 4)
+            )
+        except ValueError:
+            raise ValueError("OUTBOUND_MASTER_KEY must be base64 or hex") from None
+        if len(key) != 32:
+            raise ValueError("OUTBOUND_MASTER_KEY must decode to 32 bytes")
+        keys.append(key)
+    return keys
+
+
+def generate_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def load_keyring(master_key: str | None, data_dir: Path | None) -> Keyring:
+    """The key from the environment, else a key file in the data dir (created 0600)."""
+    if master_key:
+        return Keyring(parse_master_keys(master_key))
+    if data_dir is None:
+        raise ValueError("set OUTBOUND_MASTER_KEY: there is no data dir to keep a key file in")
+    path = data_dir / "master.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Write a private temp file, then link it into place: the link either wins whole or
+        # fails because another `serve` on the same data dir already put its key there.
+        tmp = data_dir / f".master.key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generate_master_key() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return Keyring(parse_master_keys(path.read_text()))

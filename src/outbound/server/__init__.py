@@ -1,0 +1,6 @@
+"""The outbound server: the management API over the vault's store (needs ``outbound[server]``)."""
+
+from .app import create_app
+from .config import Settings
+
+__all__ = ["Settings", "create_app"]

@@ -1,0 +1,125 @@
+"""The ASGI application: routes, one error shape for every failure, and the store's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..crypto import load_keyring
+from ..storage import Store, connect, upgrade
+from .config import Settings
+from .errors import ApiError
+from .http import json_response
+from .routes import routes
+from .state import Vault
+from .tokens import TokenService
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("outbound.server")
+
+_HTTP_CODES = {404: "E130404", 405: "E130405", 413: "E130413"}
+
+
+def _error_response(error: ApiError) -> Response:
+    response = json_response(error.to_wire(), status_code=error.status)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code)
+    if code is None:
+        return json_response(
+            {"errorCode": f"E130{exc.status_code}", "errorDescription": str(exc.detail), "errorMessage": str(exc.detail)},
+            status_code=exc.status_code,
+        )
+    return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+
+
+class CatchAll:
+    """Answers any unexpected exception with the JSON error shape (E130500).
+
+    It logs the exception's type and stack, never its text: a driver error may quote a row, and
+    a row may hold a secret. (Starlette's own last-resort handler re-raises, and the server
+    would then log the full text.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error(
+                "unhandled %s in %s %s\n%s",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            if not started:
+                response = _error_response(
+                    ApiError("E130500", "internal error; the server log has details")
+                )
+                await response(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        url = settings.database
+        if not url.is_postgres:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(upgrade, url)
+        keyring = load_keyring(settings.master_key or None, settings.data_dir)
+        db = await connect(url)
+        store = Store(db, keyring)
+        app.state.vault = Vault(
+            settings=settings,
+            store=store,
+            tokens=TokenService(store, refresh_margin=settings.refresh_margin),
+        )
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+        },
+        middleware=[Middleware(CatchAll)],
+    )

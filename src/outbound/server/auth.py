@@ -1,0 +1,27 @@
+"""Management authentication: ``Authorization: Bearer <projectId>:<managementKey>``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ..storage import Store
+from .errors import ApiError
+
+__all__ = ["authenticate"]
+
+_MAX_HEADER = 512
+
+
+async def authenticate(request: Request, store: Store) -> str:
+    """The project the request's management key belongs to, or a 401."""
+    header = request.headers.get("authorization", "")
+    if not header or len(header) > _MAX_HEADER:
+        raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
+    scheme, _, credentials = header.partition(" ")
+    project_id, sep, key = credentials.strip().partition(":")
+    if scheme.lower() != "bearer" or not sep or not project_id or not key:
+        raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
+    if not await store.authenticate(project_id, key):
+        # One answer for unknown project, unknown key, revoked key and another project's key.
+        raise ApiError("E130401", "the project id or management key is not valid")
+    return project_id

@@ -1,0 +1,73 @@
+"""Server settings: one home, typed, each with help text and an ``OUTBOUND_…`` variable.
+
+Precedence: command-line option → environment variable → default. The README's settings
+table is generated from ``SETTINGS`` (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..storage import DatabaseURL
+
+__all__ = ["SETTINGS", "Settings"]
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Settings:
+    data_dir: Path = _setting(
+        Path(".outbound"),
+        "Directory for the embedded SQLite database and the generated master key file.",
+    )
+    host: str = _setting("127.0.0.1", "Interface to listen on.")
+    port: int = _setting(8080, "TCP port to listen on.")
+    public_url: str = _setting(
+        "",
+        "URL at which browsers and providers reach this server (builds the OAuth callback URL"
+        " to register at providers). Default: http://HOST:PORT.",
+    )
+    database_url: str = _setting(
+        "",
+        "postgresql://… to share one PostgreSQL database between several servers."
+        " Default: SQLite in the data dir.",
+    )
+    master_key: str = _setting(
+        "",
+        "Base64 (or hex) 32-byte AES-256 key(s), comma-separated, newest first, that seal every"
+        " secret at rest. Default on SQLite: a key file generated in the data dir (mode 0600).",
+    )
+    refresh_margin: int = _setting(
+        300, "Seconds before expiry at which a fetched access token is refreshed first."
+    )
+    log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def database(self) -> DatabaseURL:
+        if self.database_url:
+            return DatabaseURL.parse(self.database_url)
+        return DatabaseURL.sqlite_in(self.data_dir)
+
+    def __repr__(self) -> str:
+        # The master key and a database password must never print.
+        return (
+            f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port},"
+            f" public_url={self.public_url!r}, database_url={str(self.database)!r},"
+            f" master_key={'****' if self.master_key else ''!r})"
+        )
+
+
+SETTINGS = {f.name: f for f in fields(Settings)}
+
+
+def env_name(setting: str) -> str:
+    return "OUTBOUND_" + setting.upper()

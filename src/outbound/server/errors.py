@@ -1,0 +1,81 @@
+"""Every failure the API can answer, as one JSON shape with a documented error code.
+
+``ApiError`` is the root; handlers raise it (or a subclass) and the exception handler in
+``app.py`` renders ``{"errorCode", "errorDescription", "errorMessage"}``. ``ERROR_CODES`` is the
+table the README documents (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ERROR_CODES", "ApiError", "ErrorCode"]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    description: str
+
+
+def _table(*codes: ErrorCode) -> dict[str, ErrorCode]:
+    return {code.code: code for code in codes}
+
+
+ERROR_CODES = _table(
+    ErrorCode("E011001", 400, "Bad request: the body is not valid JSON or not a JSON object"),
+    ErrorCode("E011002", 400, "Missing arguments: a required field is absent or empty"),
+    ErrorCode("E011003", 400, "Validation failure: a field has the wrong type, size or format"),
+    ErrorCode("E011004", 400, "Invalid arguments: the fields are well-formed but inconsistent"),
+    ErrorCode("E111504", 404, "Token not found"),
+    ErrorCode("E130401", 401, "Unauthorized: missing, malformed, unknown or revoked management key"),
+    ErrorCode("E130404", 404, "No such endpoint"),
+    ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
+    ErrorCode("E130413", 413, "Request body too large"),
+    ErrorCode("E130429", 429, "Rate limited: retry after the number of seconds in Retry-After"),
+    ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
+    ErrorCode("E131001", 404, "Outbound app not found"),
+    ErrorCode("E131002", 409, "An outbound app with this id or name already exists"),
+    ErrorCode(
+        "E131010",
+        409,
+        "Reconnect required: the provider rejected the refresh token (revoked consent,"
+        " invalid_grant) or the token expired with no way to refresh it",
+    ),
+    ErrorCode(
+        "E131011",
+        503,
+        "Provider unavailable: refreshing at the provider failed transiently; nothing stored"
+        " was lost, retry later",
+    ),
+    ErrorCode("E131012", 400, "Not supported by this server yet"),
+)
+
+
+class ApiError(Exception):
+    """An error answer: status and error code from the table, plus a message for humans."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
+        entry = ERROR_CODES[code]
+        super().__init__(message)
+        self.code = code
+        self.status = entry.status
+        self.description = entry.description
+        self.message = message
+        self.retry_after = retry_after
+
+    def to_wire(self) -> dict[str, str]:
+        return {
+            "errorCode": self.code,
+            "errorDescription": self.description,
+            "errorMessage": self.message,
+        }
+
+
+def not_found_token() -> ApiError:
+    return ApiError("E111504", "no token matches this app and owner")
+
+
+def app_not_found(app_id: str) -> ApiError:
+    return ApiError("E131001", f"outbound app {app_id!r} not found")

@@ -1,0 +1,9 @@
+"""The management API's routes, one module per concept."""
+
+from starlette.routing import BaseRoute
+
+from . import apps, meta, tokens, uploads
+
+routes: list[BaseRoute] = [*meta.routes, *apps.routes, *tokens.routes, *uploads.routes]
+
+__all__ = ["routes"]

@@ -1,0 +1,143 @@
+"""Outbound apps: create (plain or from a provider template), update, delete, load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...secrets import Secret
+from ...storage import Conflict, new_id
+from ..errors import ApiError, app_not_found
+from ..http import authed, body, json_response
+from ..state import Vault
+from ..wire import AppDelete, AppFields, AppUpdate, CreateByTemplate, app_config_from_fields, app_to_wire, require
+
+
+def _secret(value: str | None) -> Secret | None:
+    return Secret(value) if value else None
+
+
+def _conflict(exc: Conflict, app_id: str, name: str) -> ApiError:
+    text = str(exc)
+    if "uq_apps_project_name" in text or "apps.name" in text:
+        return ApiError("E131002", f"an outbound app named {name!r} already exists")
+    return ApiError("E131002", f"an outbound app with id {app_id!r} (or name {name!r}) already exists")
+
+
+async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
+    name = require(fields.name, "name")
+    app_id = fields.id or new_id("app_", 16)
+    config = app_config_from_fields(fields)
+    try:
+        app = await vault.store.create_app(
+            project_id, app_id, name, config, _secret(fields.client_secret)
+        )
+    except Conflict as exc:
+        raise _conflict(exc, app_id, name) from None
+    return json_response({"app": app_to_wire(app, vault.callback_url)})
+
+
+async def create_app(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    return await _create(vault, project_id, await body(request, AppFields))
+
+
+async def create_app_by_template(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, CreateByTemplate)
+    template_id = require(req.template_id, "templateId")
+    from ...catalog import get_template  # the catalog loads on first use, not at start-up
+
+    template = get_template(template_id)
+    if template is None:
+        raise ApiError("E011004", f"no provider template {template_id!r}; see GET /v1/mgmt/outbound/templates")
+    try:
+        fields: dict[str, Any] = dict(template.app_fields(req.values or {}))
+    except ValueError as exc:
+        raise ApiError("E011002", str(exc)) from None
+    if req.overrides is not None:
+        fields.update(
+            {k: v for k, v in msgspec.to_builtins(req.overrides).items() if v not in (None, "", [])}
+        )
+    for key, value in (
+        ("id", req.id),
+        ("name", req.name),
+        ("clientId", req.client_id),
+        ("clientSecret", req.client_secret),
+        ("tenantId", req.tenant_id),
+    ):
+        if value:
+            fields[key] = value
+    fields["templateId"] = template_id
+    try:
+        app_fields = msgspec.convert(fields, AppFields)
+    except msgspec.ValidationError as exc:
+        raise ApiError("E011003", f"template {template_id!r} with these overrides: {exc}") from None
+    return await _create(vault, project_id, app_fields)
+
+
+async def update_app(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, AppUpdate)
+    fields = require(req.app, "app")
+    app_id = require(fields.id, "app.id")
+    name = require(fields.name, "app.name")
+    keep_secret = fields.client_secret is None
+    app = await vault.store.update_app(
+        project_id,
+        app_id,
+        name,
+        app_config_from_fields(fields),
+        _secret(fields.client_secret),
+        keep_client_secret=keep_secret,
+    )
+    if app is None:
+        raise app_not_found(app_id)
+    return json_response({"app": app_to_wire(app, vault.callback_url)})
+
+
+async def delete_app(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, AppDelete)
+    app_id = require(req.id, "id")
+    if await vault.store.delete_app(project_id, app_id) is None:
+        raise app_not_found(app_id)
+    return json_response({})
+
+
+async def _load(request: Request, app_id: str | None) -> Response:
+    vault, project_id = await authed(request)
+    app_id = require(app_id, "id")
+    app = await vault.store.get_app(project_id, app_id)
+    if app is None:
+        raise app_not_found(app_id)
+    return json_response({"app": app_to_wire(app, vault.callback_url)})
+
+
+async def load_app(request: Request) -> Response:
+    return await _load(request, request.path_params["id"])
+
+
+async def load_app_by_query(request: Request) -> Response:
+    return await _load(request, request.query_params.get("id"))
+
+
+async def load_all_apps(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    apps = await vault.store.list_apps(project_id)
+    return json_response({"apps": [app_to_wire(app, vault.callback_url) for app in apps]})
+
+
+routes = [
+    Route("/v1/mgmt/outbound/app/create", create_app, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/create/bytemplate", create_app_by_template, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/update", update_app, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/delete", delete_app, methods=["POST"]),
+    Route("/v1/mgmt/outbound/apps", load_all_apps, methods=["GET"]),
+    Route("/v1/mgmt/outbound/app", load_app_by_query, methods=["GET"]),
+    Route("/v1/mgmt/outbound/app/{id:path}", load_app, methods=["GET"]),
+]

@@ -1,0 +1,106 @@
+"""Fetching and deleting tokens — fetch is the request that matters, so it stays lean."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import ApiError, not_found_token
+from ..http import authed, body, json_response
+from ..wire import FetchToken, Id, require, token_to_wire
+
+import msgspec
+
+
+async def _fetch(request: Request, *, tenant_level: bool, by_scopes: bool) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, FetchToken)
+    app_id = require(req.app_id, "appId")
+    if tenant_level:
+        user_id = ""
+        tenant_id = require(req.tenant_id, "tenantId")
+    else:
+        user_id = require(req.user_id, "userId")
+        tenant_id = req.tenant_id or ""
+    scopes = require(req.scopes, "scopes") if by_scopes else None
+    options = req.options
+    token = await vault.tokens.fetch(
+        project_id,
+        app_id,
+        user_id,
+        tenant_id,
+        scopes=scopes,
+        external_identifier=req.external_identifier,
+        force_refresh=bool(options and options.force_refresh),
+    )
+    with_refresh = bool(options and options.with_refresh_token)
+    return json_response({"token": token_to_wire(token, with_refresh)})
+
+
+async def fetch_user_token_by_scopes(request: Request) -> Response:
+    return await _fetch(request, tenant_level=False, by_scopes=True)
+
+
+async def fetch_user_token(request: Request) -> Response:
+    return await _fetch(request, tenant_level=False, by_scopes=False)
+
+
+async def fetch_tenant_token_by_scopes(request: Request) -> Response:
+    return await _fetch(request, tenant_level=True, by_scopes=True)
+
+
+async def fetch_tenant_token(request: Request) -> Response:
+    return await _fetch(request, tenant_level=True, by_scopes=False)
+
+
+def _query_id(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return msgspec.convert(value, Id)
+    except msgspec.ValidationError:
+        raise ApiError("E011003", f"invalid query parameter {name!r}: at most 256 printable characters") from None
+
+
+async def delete_token(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    token_id = require(_query_id(request, "id"), "id")
+    deleted = await vault.store.delete_token(project_id, token_id)
+    if deleted is None:
+        raise not_found_token()
+    await vault.revoke([deleted])
+    return json_response({})
+
+
+async def delete_user_tokens(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    app_id = _query_id(request, "appId")
+    user_id = _query_id(request, "userId")
+    if app_id is None and user_id is None:
+        raise ApiError("E011002", "missing argument: give 'appId', 'userId' or both")
+    deleted = await vault.store.delete_user_tokens(project_id, app_id, user_id)
+    await vault.revoke(deleted)
+    return json_response({})
+
+
+async def apps_with_user_token(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    user_id = require(_query_id(request, "userId"), "userId")
+    tenant_id = _query_id(request, "tenantId")
+    app_ids = await vault.store.apps_with_user_token(project_id, user_id, tenant_id, int(time.time()))
+    return json_response({"appIds": app_ids})
+
+
+routes = [
+    Route("/v1/mgmt/outbound/app/user/token", fetch_user_token_by_scopes, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/user/token/latest", fetch_user_token, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/tenant/token", fetch_tenant_token_by_scopes, methods=["POST"]),
+    Route("/v1/mgmt/outbound/app/tenant/token/latest", fetch_tenant_token, methods=["POST"]),
+    Route("/v1/mgmt/outbound/token", delete_token, methods=["DELETE"]),
+    Route("/v1/mgmt/outbound/user/tokens", delete_user_tokens, methods=["DELETE"]),
+    Route("/v1/mgmt/outbound/apps-with-user-token", apps_with_user_token, methods=["GET"]),
+]

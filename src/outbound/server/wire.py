@@ -1,0 +1,268 @@
+"""Request bodies (decoded and validated by msgspec) and response shapes, as API.md has them.
+
+Clients send explicit ``null`` for absent optional fields, so every optional field accepts it;
+unknown fields are ignored. Sizes are capped so a hostile body cannot bloat the store.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from ..storage import AppRecord, TokenRecord
+from .errors import ApiError
+
+# Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded.
+Id = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Name = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Text = Annotated[str, Meta(max_length=4096)]
+Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
+# Redirect targets may be native apps' custom schemes (com.example.app://done).
+AnyUrl = Annotated[str, Meta(max_length=2048, pattern=r"^([A-Za-z][A-Za-z0-9+.-]*://\S+)?$")]
+Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
+Scopes = Annotated[list[Scope], Meta(max_length=256)]
+# Real provider tokens (JWTs with many claims) reach a few KB; 16 KB leaves room.
+TokenValue = Annotated[str, Meta(min_length=1, max_length=16384)]
+ClientSecretValue = Annotated[str, Meta(max_length=4096)]
+
+
+class URLParam(msgspec.Struct, omit_defaults=True):
+    # the official Python SDK sends {"name","value"}, the others {"key","value"}
+    key: Annotated[str, Meta(max_length=256)] | None = None
+    name: Annotated[str, Meta(max_length=256)] | None = None
+    value: Annotated[str, Meta(max_length=2048)] | None = None
+
+
+URLParams = Annotated[list[URLParam], Meta(max_length=64)]
+
+
+class AppFields(msgspec.Struct, rename="camel"):
+    id: Id | None = None
+    name: Name | None = None
+    description: Text | None = None
+    logo: AnyUrl | None = None
+    template_id: Id | None = None
+    client_id: Annotated[str, Meta(max_length=1024)] | None = None
+    client_secret: ClientSecretValue | None = None
+    discovery_url: Url | None = None
+    authorization_url: Url | None = None
+    authorization_url_params: URLParams | None = None
+    token_url: Url | None = None
+    token_url_params: URLParams | None = None
+    revocation_url: Url | None = None
+    default_scopes: Scopes | None = None
+    default_redirect_url: AnyUrl | None = None
+    callback_domain: Annotated[str, Meta(max_length=512)] | None = None
+    pkce: bool | None = None
+    access_type: Literal["offline", "online", ""] | None = None
+    prompt: Annotated[
+        list[Literal["none", "login", "consent", "select_account"]], Meta(max_length=4)
+    ] | None = None
+    app_type: Literal["oauth", "apikey", ""] | None = None
+    tenant_id: Id | None = None
+
+
+class AppUpdate(msgspec.Struct):
+    app: AppFields | None = None
+
+
+class AppDelete(msgspec.Struct):
+    id: Id | None = None
+
+
+class CreateByTemplate(msgspec.Struct, rename="camel"):
+    template_id: Id | None = None
+    id: Id | None = None
+    name: Name | None = None
+    client_id: Annotated[str, Meta(max_length=1024)] | None = None
+    client_secret: ClientSecretValue | None = None
+    tenant_id: Id | None = None
+    overrides: AppFields | None = None
+    # per-instance values the template needs (subdomain, tenant, domain…)
+    values: Annotated[dict[str, Annotated[str, Meta(max_length=512)]], Meta(max_length=16)] | None = None
+
+
+class FetchOptions(msgspec.Struct, rename="camel"):
+    with_refresh_token: bool | None = None
+    force_refresh: bool | None = None
+
+
+class FetchToken(msgspec.Struct, rename="camel"):
+    app_id: Id | None = None
+    user_id: Id | None = None
+    tenant_id: Id | None = None
+    scopes: Scopes | None = None
+    options: FetchOptions | None = None
+    external_identifier: Id | None = None
+
+
+class ApiKeyUpload(msgspec.Struct, rename="camel"):
+    app_id: Id | None = None
+    user_id: Id | None = None
+    tenant_id: Id | None = None
+    api_key: TokenValue | None = None
+
+
+class TokenUpload(msgspec.Struct, rename="camel"):
+    app_id: Id | None = None
+    user_id: Id | None = None
+    tenant_id: Id | None = None
+    refresh_token: TokenValue | None = None
+    access_token: TokenValue | None = None
+    access_token_expiry: Annotated[int, Meta(ge=0, le=2**40)] | None = None
+    access_token_type: Annotated[str, Meta(max_length=64)] | None = None
+    scopes: Scopes | None = None
+    external_identifier: Id | None = None
+    id_token: TokenValue | None = None
+    granted_by: Annotated[str, Meta(max_length=256)] | None = None
+    verify_refresh: bool | None = None
+
+
+class BatchUpload(msgspec.Struct):
+    tokens: Annotated[list[TokenUpload], Meta(max_length=1000)] | None = None
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
+
+
+def _field_path(message: str) -> str:
+    # msgspec: "Expected `str`, got `int` - at `$.tokens[0].appId`"
+    if " - at `$." in message:
+        return message.rsplit(" - at `$.", 1)[1].rstrip("`")
+    return ""
+
+
+def decode(body: bytes, struct: type[S]) -> S:
+    """Decode and validate a request body; a bad one becomes a 4xx naming the field."""
+    decoder = _decoders.get(struct)
+    if decoder is None:
+        decoder = _decoders[struct] = msgspec.json.Decoder(struct)
+    if not body.strip():
+        raise ApiError("E011001", "the request body is empty; send a JSON object")
+    try:
+        result: S = decoder.decode(body)
+        return result
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = _field_path(message)
+        if field == "" and message.startswith("Expected `object`"):
+            raise ApiError("E011001", "the request body must be a JSON object") from None
+        raise ApiError("E011003", f"invalid field {field!r}: {message.split(' - at ')[0]}") from None
+    except msgspec.DecodeError as exc:
+        raise ApiError("E011001", f"the request body is not valid JSON: {exc}") from None
+
+
+def require(value: Any, field: str) -> Any:
+    if value is None or value == "" or value == []:
+        raise ApiError("E011002", f"missing argument {field!r}")
+    return value
+
+
+# -- responses ---------------------------------------------------------------------------
+
+_APP_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "logo",
+    "templateId",
+    "clientId",
+    "discoveryUrl",
+    "authorizationUrl",
+    "authorizationUrlParams",
+    "tokenUrl",
+    "tokenUrlParams",
+    "revocationUrl",
+    "defaultScopes",
+    "defaultRedirectUrl",
+    "callbackDomain",
+    "pkce",
+    "accessType",
+    "prompt",
+    "appType",
+    "tenantId",
+)
+
+
+def app_config_from_fields(fields: AppFields) -> dict[str, Any]:
+    """The stored (non-secret) configuration of an app, canonical wire names and forms."""
+    raw = msgspec.to_builtins(fields)
+    config: dict[str, Any] = {
+        "description": raw.get("description") or "",
+        "logo": raw.get("logo") or "",
+        "templateId": raw.get("templateId") or "",
+        "clientId": raw.get("clientId") or "",
+        "discoveryUrl": raw.get("discoveryUrl") or "",
+        "authorizationUrl": raw.get("authorizationUrl") or "",
+        "authorizationUrlParams": canonical_params(fields.authorization_url_params),
+        "tokenUrl": raw.get("tokenUrl") or "",
+        "tokenUrlParams": canonical_params(fields.token_url_params),
+        "revocationUrl": raw.get("revocationUrl") or "",
+        "defaultScopes": list(fields.default_scopes or []),
+        "defaultRedirectUrl": raw.get("defaultRedirectUrl") or "",
+        "callbackDomain": raw.get("callbackDomain") or "",
+        "pkce": bool(fields.pkce) if fields.pkce is not None else True,
+        "accessType": fields.access_type or "offline",
+        "prompt": list(fields.prompt or []),
+        "tenantId": raw.get("tenantId") or "",
+    }
+    app_type = fields.app_type or ""
+    if not app_type:
+        # The official Python SDK cannot send appType: an app with nowhere to send users
+        # holds API keys.
+        has_oauth = config["authorizationUrl"] or config["tokenUrl"] or config["discoveryUrl"]
+        app_type = "oauth" if has_oauth else "apikey"
+    config["appType"] = app_type
+    return config
+
+
+def canonical_params(params: list[URLParam] | None) -> list[dict[str, str]]:
+    result = []
+    for index, param in enumerate(params or []):
+        key = param.key or param.name
+        if not key:
+            raise ApiError("E011002", f"URL param #{index} needs a 'key' (or 'name')")
+        result.append({"key": key, "value": param.value or ""})
+    return result
+
+
+def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
+    wire = {"id": app.id, "name": app.name}
+    for field in _APP_FIELDS[2:]:
+        if field in app.config:
+            wire[field] = app.config[field]
+    wire["hasClientSecret"] = app.client_secret is not None
+    wire["callbackUrl"] = callback_url
+    return wire
+
+
+def token_to_wire(token: TokenRecord, with_refresh_token: bool) -> dict[str, Any]:
+    access = token.access_token.reveal() if token.access_token else ""
+    wire: dict[str, Any] = {
+        "id": token.id,
+        "appId": token.app_id,
+        "userId": token.user_id,
+        "tenantId": token.tenant_id,
+        "tokenSub": token.token_sub,
+        "accessToken": access,
+        "token": access,
+        "accessTokenType": token.access_token_type,
+        "accessTokenExpiry": str(token.access_token_expiry),
+        "hasRefreshToken": token.refresh_token is not None,
+        "lastRefreshTime": str(token.last_refresh_time),
+        "lastRefreshError": token.last_refresh_error,
+        "scopes": token.scopes,
+        "grantedBy": token.granted_by,
+        "externalIdentifier": token.external_identifier,
+    }
+    if token.extra:
+        wire["extra"] = token.extra
+    if with_refresh_token and token.refresh_token is not None:
+        wire["refreshToken"] = token.refresh_token.reveal()
+    return wire

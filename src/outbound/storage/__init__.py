@@ -1,0 +1,23 @@
+"""Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store."""
+
+from .database import Database, IntegrityError, connect
+from .migrate import upgrade
+from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
+from .store import Conflict, Store, bootstrap, new_id
+from .urls import DatabaseURL
+
+__all__ = [
+    "AppRecord",
+    "Conflict",
+    "Database",
+    "DatabaseURL",
+    "IntegrityError",
+    "ManagementKeyRecord",
+    "Store",
+    "TokenRecord",
+    "TokenWrite",
+    "bootstrap",
+    "connect",
+    "new_id",
+    "upgrade",
+]

@@ -1,0 +1,212 @@
+"""Two backends behind one small async interface: plain SQL with ``:name`` parameters.
+
+SQLite (the embedded default): reads run on the event loop thread on their own connection —
+a primary-key read in WAL mode takes microseconds, less than a hop to a thread would — and
+every write transaction runs on one writer thread (``BEGIN IMMEDIATE``), so the loop never
+waits on another process's write lock. PostgreSQL: a psycopg async pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+from .urls import DatabaseURL
+
+__all__ = ["Database", "Row", "Transaction", "connect"]
+
+Row = Mapping[str, Any]
+Params = Mapping[str, Any]
+T = TypeVar("T")
+
+
+class IntegrityError(Exception):
+    """A unique or foreign-key constraint refused a write."""
+
+
+class Transaction(Protocol):
+    async def execute(self, sql: str, params: Params | None = None) -> int: ...
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
+
+
+class Database(Protocol):
+    url: DatabaseURL
+
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
+    def transaction(self) -> Any: ...  # async context manager yielding a Transaction
+    async def close(self) -> None: ...
+
+
+def _dict_factory(cursor: sqlite3.Cursor, row: Sequence[Any]) -> dict[str, Any]:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+def _sqlite_connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = _dict_factory
+    conn.execute("PRAGMA journal_mode=WAL")
+    # A vault must not lose an acknowledged write: fsync every commit.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class _SqliteTransaction:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        cur = await self._db._write(self._db._writer.execute, sql, params or {})
+        return cur.rowcount
+
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
+        def run() -> Row | None:
+            row: Row | None = self._db._writer.execute(sql, params or {}).fetchone()
+            return row
+
+        return await self._db._write(run)
+
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        def run() -> list[Row]:
+            return self._db._writer.execute(sql, params or {}).fetchall()
+
+        return await self._db._write(run)
+
+
+class SqliteDatabase:
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        path = str(url.sqlite_path)
+        self._reader = _sqlite_connect(path)
+        self._writer = _sqlite_connect(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._lock = asyncio.Lock()
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
+        row: Row | None = self._reader.execute(sql, params or {}).fetchone()
+        return row
+
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        return self._reader.execute(sql, params or {}).fetchall()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._lock:
+            await self._write(self._writer.execute, "BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTransaction(self)
+            except BaseException:
+                await asyncio.shield(self._write(self._writer.execute, "ROLLBACK"))
+                raise
+            await self._write(self._writer.execute, "COMMIT")
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._reader.close()
+        self._writer.close()
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=512)
+def _to_pyformat(sql: str) -> str:
+    """``:name`` (sqlite3's style) → ``%(name)s`` (psycopg's), once per statement text."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _pg_params(params: Params | None) -> Params:
+    return params or {}
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        import psycopg
+
+        try:
+            cur = await self._conn.execute(_to_pyformat(sql), _pg_params(params))
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        rowcount: int = cur.rowcount
+        return rowcount
+
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
+        import psycopg
+
+        try:
+            cur = await self._conn.execute(_to_pyformat(sql), _pg_params(params))
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        row: Row | None = await cur.fetchone()
+        return row
+
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        cur = await self._conn.execute(_to_pyformat(sql), _pg_params(params))
+        rows: list[Row] = await cur.fetchall()
+        return rows
+
+
+class PostgresDatabase:
+    def __init__(self, url: DatabaseURL, pool: Any) -> None:
+        self.url = url
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: DatabaseURL, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            url.libpq,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open(wait=True, timeout=30)
+        return cls(url, pool)
+
+    async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
+            row: Row | None = await cur.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
+            rows: list[Row] = await cur.fetchall()
+            return rows
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._pool.connection() as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def connect(url: DatabaseURL) -> Database:
+    if url.is_postgres:
+        return await PostgresDatabase.open(url)
+    return SqliteDatabase(url)

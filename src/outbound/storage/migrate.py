@@ -1,0 +1,48 @@
+"""Apply the alembic migrations at start, once, however many servers start together."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from .urls import DatabaseURL
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Arbitrary constant: the PostgreSQL advisory lock every starting server queues on.
+_PG_LOCK_ID = 0x0B0_7B0D
+
+
+def _alembic_config(connection: object) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(url: DatabaseURL) -> None:
+    engine = create_engine(url.sqlalchemy)
+    try:
+        if url.is_postgres:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_LOCK_ID})
+                try:
+                    conn.commit()
+                    command.upgrade(_alembic_config(conn), "head")
+                    conn.commit()
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_LOCK_ID})
+                    conn.commit()
+        else:
+            assert url.sqlite_path is not None
+            lock_path = url.sqlite_path.with_name(url.sqlite_path.name + ".migrate-lock")
+            with open(lock_path, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                with engine.connect() as conn:
+                    command.upgrade(_alembic_config(conn), "head")
+                    conn.commit()
+    finally:
+        engine.dispose()

@@ -1,0 +1,76 @@
+"""The rows the store hands out, secrets already opened and wrapped in :class:`Secret`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..secrets import Secret
+
+__all__ = ["AppRecord", "ManagementKeyRecord", "TokenRecord", "TokenWrite"]
+
+
+@dataclass
+class AppRecord:
+    project_id: str
+    id: str
+    name: str
+    # the non-secret App wire fields (camelCase), as stored
+    config: dict[str, Any]
+    client_secret: Secret | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass
+class ManagementKeyRecord:
+    id: str
+    project_id: str
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass
+class TokenRecord:
+    id: str
+    project_id: str
+    app_id: str
+    user_id: str
+    tenant_id: str
+    external_identifier: str
+    scopes: list[str]
+    access_token: Secret | None
+    refresh_token: Secret | None
+    id_token: Secret | None
+    access_token_type: str
+    access_token_expiry: int
+    last_refresh_time: int
+    last_refresh_error: str
+    needs_reconnect: bool
+    token_sub: str
+    granted_by: str
+    extra: dict[str, Any]
+    created_at: int
+    updated_at: int
+    version: int
+
+
+@dataclass
+class TokenWrite:
+    """A token to store for (app, user|tenant, external identifier), replacing any there."""
+
+    project_id: str
+    app_id: str
+    user_id: str
+    tenant_id: str
+    external_identifier: str = ""
+    scopes: list[str] = field(default_factory=list)
+    access_token: Secret | None = None
+    refresh_token: Secret | None = None
+    id_token: Secret | None = None
+    access_token_type: str = "Bearer"
+    access_token_expiry: int = 0
+    token_sub: str = ""
+    granted_by: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,108 @@
+"""The one schema both backends share, as SQLAlchemy metadata for alembic.
+
+Queries are plain SQL (see ``store.py``); this module only describes tables so that alembic can
+create and migrate them on SQLite and PostgreSQL alike. Booleans are integers and times are
+epoch seconds so the same SQL text runs unchanged on both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import Table as _Table
+
+metadata = MetaData()
+
+projects = _Table(
+    "projects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+management_keys = _Table(
+    "management_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("name", String(256), nullable=False, server_default=""),
+    # SHA-256 of the key's secret part; the secret itself is shown once and never stored.
+    Column("digest", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_management_keys_project", "project_id"),
+)
+
+apps = _Table(
+    "apps",
+    metadata,
+    Column("project_id", String(64), nullable=False),
+    Column("id", String(256), nullable=False),
+    Column("name", String(256), nullable=False),
+    # Every non-secret App field as one JSON document: an update is a full overwrite anyway.
+    Column("config", Text, nullable=False),
+    Column("client_secret", LargeBinary, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "id"),
+    UniqueConstraint("project_id", "name", name="uq_apps_project_name"),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+)
+
+tokens = _Table(
+    "tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    # '' stands for "none": a tenant token has user_id '', a user token without tenant has
+    # tenant_id ''. Empty strings (not NULL) keep the unique key below a real key on both
+    # backends.
+    Column("user_id", String(256), nullable=False),
+    Column("tenant_id", String(256), nullable=False),
+    Column("external_identifier", String(256), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("access_token", LargeBinary, nullable=True),
+    Column("refresh_token", LargeBinary, nullable=True),
+    Column("id_token", LargeBinary, nullable=True),
+    Column("access_token_type", String(64), nullable=False),
+    # epoch seconds; 0 = unknown
+    Column("access_token_expiry", BigInteger, nullable=False),
+    Column("last_refresh_time", BigInteger, nullable=False),
+    Column("last_refresh_error", Text, nullable=False, server_default=""),
+    Column("needs_reconnect", Integer, nullable=False, server_default="0"),
+    Column("token_sub", String(256), nullable=False, server_default=""),
+    Column("granted_by", String(256), nullable=False, server_default=""),
+    # provider-specific values kept from the token response / callback (instance URL, team id)
+    Column("extra", Text, nullable=False, server_default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # bumped by every write of the secret columns, so a refresher can tell it lost a race
+    Column("version", Integer, nullable=False, server_default="1"),
+    ForeignKeyConstraint(
+        ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
+    ),
+    UniqueConstraint(
+        "project_id",
+        "app_id",
+        "user_id",
+        "tenant_id",
+        "external_identifier",
+        name="uq_tokens_owner",
+    ),
+    Index("ix_tokens_project_user", "project_id", "user_id"),
+    Index("ix_tokens_project_tenant", "project_id", "tenant_id"),
+)

@@ -1,0 +1,478 @@
+"""The vault's storage operations, written once as SQL that both backends run.
+
+Every secret column goes through the keyring on its way in and out; the associated data names
+the row's identity and the column, so the database alone never yields a usable secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import string
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ..crypto import Keyring, aad
+from ..secrets import Secret
+from .database import Database, IntegrityError, Row
+from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
+
+__all__ = ["Conflict", "Store", "new_id"]
+
+_ALPHABET = string.ascii_letters + string.digits
+_KEY_PREFIX = "obk_"
+_KEY_ID_LEN = 12
+
+
+class Conflict(Exception):
+    """A write would break a uniqueness rule (duplicate app id or name)."""
+
+
+def new_id(prefix: str, length: int = 22) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class Store:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    # -- projects and management keys ------------------------------------------------------
+
+    async def create_project(self, name: str = "") -> str:
+        project_id = new_id("P", 27)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO projects (id, name, created_at) VALUES (:id, :name, :now)",
+                {"id": project_id, "name": name, "now": _now()},
+            )
+        return project_id
+
+    async def project_exists(self, project_id: str) -> bool:
+        row = await self.db.fetchone("SELECT 1 AS one FROM projects WHERE id = :id", {"id": project_id})
+        return row is not None
+
+    async def count_projects(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM projects")
+        return int(row["n"]) if row else 0
+
+    async def create_management_key(self, project_id: str, name: str = "") -> tuple[str, str]:
+        """A new key for the project: ``(key id, key)``. The key is returned once, never stored."""
+        key_id = secrets.token_hex(_KEY_ID_LEN // 2)
+        secret = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO management_keys (id, project_id, name, digest, created_at)"
+                " VALUES (:id, :project_id, :name, :digest, :now)",
+                {
+                    "id": key_id,
+                    "project_id": project_id,
+                    "name": name,
+                    "digest": _digest(secret),
+                    "now": _now(),
+                },
+            )
+        return key_id, f"{_KEY_PREFIX}{key_id}_{secret}"
+
+    async def list_management_keys(self, project_id: str) -> list[ManagementKeyRecord]:
+        rows = await self.db.fetchall(
+            "SELECT id, project_id, name, created_at, revoked_at FROM management_keys"
+            " WHERE project_id = :project_id ORDER BY created_at, id",
+            {"project_id": project_id},
+        )
+        return [ManagementKeyRecord(**row) for row in rows]
+
+    async def revoke_management_key(self, project_id: str, key_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            count = await tx.execute(
+                "UPDATE management_keys SET revoked_at = :now"
+                " WHERE id = :id AND project_id = :project_id AND revoked_at IS NULL",
+                {"now": _now(), "id": key_id, "project_id": project_id},
+            )
+        return count > 0
+
+    async def authenticate(self, project_id: str, key: str) -> bool:
+        """Whether ``key`` is a live management key of ``project_id`` (constant-time check)."""
+        if not key.startswith(_KEY_PREFIX) or key[len(_KEY_PREFIX) + _KEY_ID_LEN : len(
+            _KEY_PREFIX
+        ) + _KEY_ID_LEN + 1] != "_":
+            return False
+        key_id = key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _KEY_ID_LEN]
+        secret = key[len(_KEY_PREFIX) + _KEY_ID_LEN + 1 :]
+        row = await self.db.fetchone(
+            "SELECT project_id, digest FROM management_keys"
+            " WHERE id = :id AND revoked_at IS NULL",
+            {"id": key_id},
+        )
+        if row is None:
+            return False
+        ok = hmac.compare_digest(bytes(row["digest"]), _digest(secret))
+        return ok and hmac.compare_digest(row["project_id"].encode(), project_id.encode())
+
+    # -- apps --------------------------------------------------------------------------------
+
+    def _seal_client_secret(self, project_id: str, app_id: str, secret: Secret | None) -> bytes | None:
+        if secret is None:
+            return None
+        return self.keyring.seal(secret.reveal(), aad("apps", project_id, app_id, "client_secret"))
+
+    def _app(self, row: Row) -> AppRecord:
+        sealed = row["client_secret"]
+        secret = None
+        if sealed is not None:
+            secret = Secret(
+                self.keyring.open(sealed, aad("apps", row["project_id"], row["id"], "client_secret"))
+            )
+        return AppRecord(
+            project_id=row["project_id"],
+            id=row["id"],
+            name=row["name"],
+            config=json.loads(row["config"]),
+            client_secret=secret,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    async def create_app(
+        self, project_id: str, app_id: str, name: str, config: dict[str, Any], client_secret: Secret | None
+    ) -> AppRecord:
+        now = _now()
+        try:
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO apps (project_id, id, name, config, client_secret, created_at,"
+                    " updated_at) VALUES (:project_id, :id, :name, :config, :secret, :now, :now)",
+                    {
+                        "project_id": project_id,
+                        "id": app_id,
+                        "name": name,
+                        "config": json.dumps(config),
+                        "secret": self._seal_client_secret(project_id, app_id, client_secret),
+                        "now": now,
+                    },
+                )
+        except IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        return AppRecord(project_id, app_id, name, config, client_secret, now, now)
+
+    async def update_app(
+        self,
+        project_id: str,
+        app_id: str,
+        name: str,
+        config: dict[str, Any],
+        client_secret: Secret | None,
+        keep_client_secret: bool,
+    ) -> AppRecord | None:
+        params: dict[str, Any] = {
+            "project_id": project_id,
+            "id": app_id,
+            "name": name,
+            "config": json.dumps(config),
+            "now": _now(),
+        }
+        assignments = "name = :name, config = :config, updated_at = :now"
+        if not keep_client_secret:
+            assignments += ", client_secret = :secret"
+            params["secret"] = self._seal_client_secret(project_id, app_id, client_secret)
+        try:
+            async with self.db.transaction() as tx:
+                count = await tx.execute(
+                    f"UPDATE apps SET {assignments} WHERE project_id = :project_id AND id = :id",  # noqa: S608
+                    params,
+                )
+        except IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        if not count:
+            return None
+        return await self.get_app(project_id, app_id)
+
+    async def delete_app(self, project_id: str, app_id: str) -> list[TokenRecord] | None:
+        """Delete the app and its tokens; returns the deleted tokens (for revocation), or None
+        when there was no such app."""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT * FROM tokens WHERE project_id = :project_id AND app_id = :app_id",
+                {"project_id": project_id, "app_id": app_id},
+            )
+            await tx.execute(
+                "DELETE FROM tokens WHERE project_id = :project_id AND app_id = :app_id",
+                {"project_id": project_id, "app_id": app_id},
+            )
+            count = await tx.execute(
+                "DELETE FROM apps WHERE project_id = :project_id AND id = :id",
+                {"project_id": project_id, "id": app_id},
+            )
+        if not count:
+            return None
+        return [self._token(row) for row in rows]
+
+    async def get_app(self, project_id: str, app_id: str) -> AppRecord | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM apps WHERE project_id = :project_id AND id = :id",
+            {"project_id": project_id, "id": app_id},
+        )
+        return self._app(row) if row else None
+
+    async def list_apps(self, project_id: str) -> list[AppRecord]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM apps WHERE project_id = :project_id ORDER BY created_at, id",
+            {"project_id": project_id},
+        )
+        return [self._app(row) for row in rows]
+
+    async def existing_app_ids(self, project_id: str, app_ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(app_ids))
+        found: set[str] = set()
+        for app_id in wanted:
+            if await self.get_app_type(project_id, app_id) is not None:
+                found.add(app_id)
+        return found
+
+    async def get_app_type(self, project_id: str, app_id: str) -> str | None:
+        row = await self.db.fetchone(
+            "SELECT config FROM apps WHERE project_id = :project_id AND id = :id",
+            {"project_id": project_id, "id": app_id},
+        )
+        if row is None:
+            return None
+        app_type: str = json.loads(row["config"]).get("appType", "oauth")
+        return app_type
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    @staticmethod
+    def token_aad(
+        project_id: str, app_id: str, user_id: str, tenant_id: str, external_id: str, column: str
+    ) -> bytes:
+        return aad("tokens", project_id, app_id, user_id, tenant_id, external_id, column)
+
+    def _open(self, row: Row, column: str) -> Secret | None:
+        sealed = row[column]
+        if sealed is None:
+            return None
+        return Secret(
+            self.keyring.open(
+                sealed,
+                self.token_aad(
+                    row["project_id"],
+                    row["app_id"],
+                    row["user_id"],
+                    row["tenant_id"],
+                    row["external_identifier"],
+                    column,
+                ),
+            )
+        )
+
+    def _token(self, row: Row) -> TokenRecord:
+        return TokenRecord(
+            id=row["id"],
+            project_id=row["project_id"],
+            app_id=row["app_id"],
+            user_id=row["user_id"],
+            tenant_id=row["tenant_id"],
+            external_identifier=row["external_identifier"],
+            scopes=json.loads(row["scopes"]),
+            access_token=self._open(row, "access_token"),
+            refresh_token=self._open(row, "refresh_token"),
+            id_token=self._open(row, "id_token"),
+            access_token_type=row["access_token_type"],
+            access_token_expiry=row["access_token_expiry"],
+            last_refresh_time=row["last_refresh_time"],
+            last_refresh_error=row["last_refresh_error"],
+            needs_reconnect=bool(row["needs_reconnect"]),
+            token_sub=row["token_sub"],
+            granted_by=row["granted_by"],
+            extra=json.loads(row["extra"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            version=row["version"],
+        )
+
+    def _seal(self, write: TokenWrite, column: str, value: Secret | None) -> bytes | None:
+        if value is None:
+            return None
+        return self.keyring.seal(
+            value.reveal(),
+            self.token_aad(
+                write.project_id,
+                write.app_id,
+                write.user_id,
+                write.tenant_id,
+                write.external_identifier,
+                column,
+            ),
+        )
+
+    async def find_tokens(
+        self,
+        project_id: str,
+        app_id: str,
+        user_id: str,
+        tenant_id: str,
+        external_identifier: str | None = None,
+    ) -> list[TokenRecord]:
+        """The tokens of one owner of one app, newest first."""
+        sql = (
+            "SELECT * FROM tokens WHERE project_id = :project_id AND app_id = :app_id"
+            " AND user_id = :user_id AND tenant_id = :tenant_id"
+        )
+        params = {
+            "project_id": project_id,
+            "app_id": app_id,
+            "user_id": user_id,
+            "tenant_id": tenant_id,
+        }
+        if external_identifier is not None:
+            sql += " AND external_identifier = :external_identifier"
+            params["external_identifier"] = external_identifier
+        rows = await self.db.fetchall(sql + " ORDER BY updated_at DESC, id", params)
+        return [self._token(row) for row in rows]
+
+    async def get_token(self, project_id: str, token_id: str) -> TokenRecord | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM tokens WHERE project_id = :project_id AND id = :id",
+            {"project_id": project_id, "id": token_id},
+        )
+        return self._token(row) if row else None
+
+    async def put_tokens(self, writes: list[TokenWrite]) -> list[str]:
+        """Store the tokens in one transaction (all or nothing); returns their ids."""
+        now = _now()
+        ids = []
+        async with self.db.transaction() as tx:
+            for write in writes:
+                key = {
+                    "project_id": write.project_id,
+                    "app_id": write.app_id,
+                    "user_id": write.user_id,
+                    "tenant_id": write.tenant_id,
+                    "external_identifier": write.external_identifier,
+                }
+                values = {
+                    **key,
+                    "scopes": json.dumps(write.scopes),
+                    "access_token": self._seal(write, "access_token", write.access_token),
+                    "refresh_token": self._seal(write, "refresh_token", write.refresh_token),
+                    "id_token": self._seal(write, "id_token", write.id_token),
+                    "access_token_type": write.access_token_type,
+                    "access_token_expiry": write.access_token_expiry,
+                    "token_sub": write.token_sub,
+                    "granted_by": write.granted_by,
+                    "extra": json.dumps(write.extra),
+                    "now": now,
+                }
+                row = await tx.fetchone(
+                    "UPDATE tokens SET scopes = :scopes, access_token = :access_token,"
+                    " refresh_token = :refresh_token, id_token = :id_token,"
+                    " access_token_type = :access_token_type,"
+                    " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
+                    " last_refresh_error = '', needs_reconnect = 0, token_sub = :token_sub,"
+                    " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+                    " version = version + 1"
+                    " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
+                    " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
+                    " RETURNING id",
+                    values,
+                )
+                if row is None:
+                    token_id = new_id("tok_")
+                    await tx.execute(
+                        "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
+                        " external_identifier, scopes, access_token, refresh_token, id_token,"
+                        " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
+                        " granted_by, extra, created_at, updated_at) VALUES (:id, :project_id,"
+                        " :app_id, :user_id, :tenant_id, :external_identifier, :scopes,"
+                        " :access_token, :refresh_token, :id_token, :access_token_type,"
+                        " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :now, :now)",
+                        {**values, "id": token_id},
+                    )
+                else:
+                    token_id = row["id"]
+                ids.append(token_id)
+        return ids
+
+    async def delete_token(self, project_id: str, token_id: str) -> TokenRecord | None:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "DELETE FROM tokens WHERE project_id = :project_id AND id = :id RETURNING *",
+                {"project_id": project_id, "id": token_id},
+            )
+        return self._token(row) if row else None
+
+    async def delete_user_tokens(
+        self, project_id: str, app_id: str | None, user_id: str | None
+    ) -> list[TokenRecord]:
+        sql = "DELETE FROM tokens WHERE project_id = :project_id"
+        params = {"project_id": project_id}
+        if app_id is not None:
+            sql += " AND app_id = :app_id"
+            params["app_id"] = app_id
+        if user_id is not None:
+            sql += " AND user_id = :user_id"
+            params["user_id"] = user_id
+        else:
+            # without a user, "a user's tokens" are still user tokens: tenant tokens stay
+            sql += " AND user_id <> ''"
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(sql + " RETURNING *", params)
+        return [self._token(row) for row in rows]
+
+    async def apps_with_user_token(
+        self, project_id: str, user_id: str, tenant_id: str | None, now: int
+    ) -> list[str]:
+        """Apps where the user holds a usable token: not awaiting reconnection, and either
+        unexpired or refreshable."""
+        sql = (
+            "SELECT DISTINCT app_id FROM tokens WHERE project_id = :project_id"
+            " AND user_id = :user_id AND needs_reconnect = 0"
+            " AND (refresh_token IS NOT NULL OR access_token_expiry = 0"
+            " OR access_token_expiry > :now)"
+        )
+        params: dict[str, Any] = {"project_id": project_id, "user_id": user_id, "now": now}
+        if tenant_id is not None:
+            sql += " AND tenant_id = :tenant_id"
+            params["tenant_id"] = tenant_id
+        rows = await self.db.fetchall(sql + " ORDER BY app_id", params)
+        return [row["app_id"] for row in rows]
+
+
+async def bootstrap(store: Store) -> tuple[str, str] | None:
+    """On a first start with an empty store, a project and its first management key.
+
+    Several servers may start on one store at once: the count and the insert happen in one
+    write transaction (SQLite ``BEGIN IMMEDIATE``; a table lock on PostgreSQL), so exactly one
+    of them creates the project.
+    """
+    project_id = new_id("P", 27)
+    key_id = secrets.token_hex(_KEY_ID_LEN // 2)
+    secret = secrets.token_urlsafe(32)
+    async with store.db.transaction() as tx:
+        if store.db.url.is_postgres:
+            await tx.execute("LOCK TABLE projects IN EXCLUSIVE MODE")
+        row = await tx.fetchone("SELECT COUNT(*) AS n FROM projects")
+        if row and row["n"]:
+            return None
+        now = _now()
+        await tx.execute(
+            "INSERT INTO projects (id, name, created_at) VALUES (:id, 'default', :now)",
+            {"id": project_id, "now": now},
+        )
+        await tx.execute(
+            "INSERT INTO management_keys (id, project_id, name, digest, created_at)"
+            " VALUES (:id, :project_id, 'bootstrap', :digest, :now)",
+            {"id": key_id, "project_id": project_id, "digest": _digest(secret), "now": now},
+        )
+    return project_id, f"{_KEY_PREFIX}{key_id}_{secret}"

@@ -1,0 +1,171 @@
+"""Start real ``outbound serve`` processes for tests, on SQLite or on a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def outbound_cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the CLI as a user would; returns stdout (raises with stderr on failure)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "outbound", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"outbound {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; dropped afterwards."""
+    import psycopg
+
+    name = "outbound_test_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Store:
+    """Where a test's servers keep their data: a data dir, and maybe a PostgreSQL URL."""
+
+    data_dir: Path
+    database_url: str = ""
+    master_key: str = field(
+        default_factory=lambda: secrets.token_urlsafe(32).rstrip("=")[:43]
+    )
+
+    @property
+    def args(self) -> list[str]:
+        args = ["--data-dir", str(self.data_dir)]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        return args
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"OUTBOUND_MASTER_KEY": self.master_key}
+
+    def new_project(self) -> tuple[str, str]:
+        out = json.loads(outbound_cli("projects", "create", "--json", *self.args, env=self.env))
+        return out["projectId"], out["managementKey"]
+
+
+@dataclass
+class LiveServer:
+    store: Store
+    base_url: str
+    project_id: str
+    management_key: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.project_id}:{self.management_key}"}
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.auth_header, timeout=30)
+
+    def new_project(self) -> tuple[str, str]:
+        return self.store.new_project()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(
+    store: Store,
+    *,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    project: tuple[str, str] | None = None,
+) -> LiveServer:
+    port = port or free_port()
+    if project is None:
+        project = store.new_project()
+    log_path = store.data_dir / f"server-{port}.log"
+    store.data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "outbound",
+            "serve",
+            *store.args,
+            "--port",
+            str(port),
+            *(extra_args or []),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **store.env, **(env or {})},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"outbound serve exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"outbound serve did not start:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    return LiveServer(store, base_url, project[0], project[1], process, log_path)
+
+
+def stop_server(server: LiveServer) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@contextlib.contextmanager
+def running_server(store: Store, **kwargs: object) -> Iterator[LiveServer]:
+    server = start_server(store, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        stop_server(server)
