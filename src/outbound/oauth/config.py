@@ -1,0 +1,65 @@
+"""How to talk to one provider: everything the OAuth engine needs, merged from a catalog
+template (quirks, endpoints) and the app's own settings (client credentials, overrides).
+
+This is the contract between the catalog (which produces these from data files), the
+server (which builds them from stored apps) and the engine (which only reads them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..secrets import Secret
+
+__all__ = ["ClientAuthMethod", "ProviderConfig"]
+
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none", ""]
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    client_id: str
+    client_secret: Secret | None = None
+
+    # Endpoints: explicit, or filled from discovery (``issuer`` in the metadata must match).
+    discovery_url: str = ""
+    issuer: str = ""
+    authorization_url: str = ""
+    token_url: str = ""
+    # Figma refreshes at a different URL than it exchanges codes.
+    refresh_url: str = ""
+    revocation_url: str = ""
+
+    # "" = from the template, else from the metadata, else client_secret_basic.
+    token_endpoint_auth_method: ClientAuthMethod = ""
+    default_scopes: tuple[str, ...] = ()
+    scope_separator: str = " "
+    pkce: bool = True
+    # Extra query parameters of the authorize URL (access_type, prompt, audience,
+    # token_access_type, duration …) and extra form fields of every token request.
+    authorize_params: tuple[tuple[str, str], ...] = ()
+    token_params: tuple[tuple[str, str], ...] = ()
+    # Microsoft wants ``scope`` again on refresh.
+    scope_on_refresh: bool = False
+
+    # Seconds before expiry at which a token is refreshed; None = the server's default.
+    refresh_margin: int | None = None
+    # Exact Online refuses refreshes earlier than this many seconds before expiry.
+    refresh_window: int | None = None
+
+    # -- response quirks ------------------------------------------------------------
+    # "form" (RFC 6749) or "json" (Notion) request bodies at the token endpoint.
+    token_request_format: Literal["form", "json"] = "form"
+    # Dotted path where the token fields sit in the response ("authed_user", "data").
+    token_response_path: str = ""
+    # A boolean field that is false on failure despite HTTP 200 (Slack "ok").
+    success_field: str = ""
+    # Token-response fields kept and returned with the token (dotted paths: "instance_url",
+    # "team.id"), and callback query parameters likewise ("realmId").
+    extra_token_fields: tuple[str, ...] = ()
+    extra_callback_params: tuple[str, ...] = ()
+    # Informational: the provider issues a new refresh token on every refresh.
+    rotates_refresh_token: bool = False
+    # Named hooks for what data cannot say (see ``outbound.oauth.hooks``).
+    hooks: tuple[str, ...] = field(default=())
