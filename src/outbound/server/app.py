@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..crypto import load_keyring
+from ..crypto import DecryptionError, load_keyring
 from ..storage import Store, connect, upgrade
 from .config import Settings
 from .errors import ApiError
@@ -52,6 +52,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             status_code=exc.status_code,
         )
     return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+
+
+async def _decryption_error(request: Request, exc: Exception) -> Response:
+    # Never says which secret or why beyond the key id: the operator needs to know the master
+    # key or the row is wrong, the caller only that nothing usable came back.
+    logger.error("a stored secret failed to decrypt in %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
 
 
 class CatchAll:
@@ -120,6 +127,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            DecryptionError: _decryption_error,
         },
         middleware=[Middleware(CatchAll)],
     )

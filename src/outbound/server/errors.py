@@ -50,6 +50,12 @@ ERROR_CODES = _table(
         " was lost, retry later",
     ),
     ErrorCode("E131012", 400, "Not supported by this server yet"),
+    ErrorCode(
+        "E131013",
+        500,
+        "A stored secret failed to decrypt: the master key is not the one it was sealed with,"
+        " or the row was altered; nothing was returned",
+    ),
 )
 
 
