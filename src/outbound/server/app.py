@@ -19,6 +19,7 @@ from ..crypto import DecryptionError, load_keyring
 from ..storage import Store, connect, upgrade
 from .config import Settings
 from .errors import ApiError
+from .hotpath import HotPath
 from .http import json_response
 from .routes import routes
 from .state import Vault
@@ -101,7 +102,7 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
@@ -121,7 +122,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await db.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -131,3 +132,4 @@ def create_app(settings: Settings) -> Starlette:
         },
         middleware=[Middleware(CatchAll)],
     )
+    return HotPath(app, lambda: app.state.vault)

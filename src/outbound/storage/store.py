@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from ..crypto import Keyring, aad
 from ..secrets import Secret
 from .database import Database, IntegrityError, Row
@@ -37,6 +39,22 @@ def new_id(prefix: str, length: int = 22) -> str:
 
 def _now() -> int:
     return int(time.time())
+
+
+class _SealedSecret(Secret):
+    """A secret still sealed in its row; opened (and checked) on first ``reveal()``."""
+
+    __slots__ = ("_aad", "_keyring", "_sealed")
+
+    def __init__(self, keyring: Keyring, sealed: bytes, aad: bytes) -> None:
+        super().__init__("")
+        self._keyring, self._sealed, self._aad = keyring, sealed, aad
+        self._value = None  # type: ignore[assignment]
+
+    def reveal(self) -> str:
+        if self._value is None:
+            self._value = self._keyring.open(self._sealed, self._aad)
+        return self._value
 
 
 def _digest(secret: str) -> bytes:
@@ -262,19 +280,18 @@ class Store:
         sealed = row[column]
         if sealed is None:
             return None
-        return Secret(
-            self.keyring.open(
-                sealed,
-                self.token_aad(
-                    row["project_id"],
-                    row["app_id"],
-                    row["user_id"],
-                    row["tenant_id"],
-                    row["external_identifier"],
-                    column,
-                ),
-            )
+        aad = self.token_aad(
+            row["project_id"],
+            row["app_id"],
+            row["user_id"],
+            row["tenant_id"],
+            row["external_identifier"],
+            column,
         )
+        if column == "access_token":
+            return Secret(self.keyring.open(sealed, aad))
+        # Most fetches hand out only the access token: open the others when first revealed.
+        return _SealedSecret(self.keyring, bytes(sealed), aad)
 
     def _token(self, row: Row) -> TokenRecord:
         return TokenRecord(
@@ -284,7 +301,7 @@ class Store:
             user_id=row["user_id"],
             tenant_id=row["tenant_id"],
             external_identifier=row["external_identifier"],
-            scopes=json.loads(row["scopes"]),
+            scopes=orjson.loads(row["scopes"]),
             access_token=self._open(row, "access_token"),
             refresh_token=self._open(row, "refresh_token"),
             id_token=self._open(row, "id_token"),
@@ -295,7 +312,7 @@ class Store:
             needs_reconnect=bool(row["needs_reconnect"]),
             token_sub=row["token_sub"],
             granted_by=row["granted_by"],
-            extra=json.loads(row["extra"]),
+            extra=orjson.loads(row["extra"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             version=row["version"],
