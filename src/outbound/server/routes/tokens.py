@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,8 +12,6 @@ from starlette.routing import Route
 from ..errors import ApiError, not_found_token
 from ..http import authed, body, json_response
 from ..wire import FetchToken, Id, require, token_to_wire
-
-import msgspec
 
 
 async def _fetch(request: Request, *, tenant_level: bool, by_scopes: bool) -> Response:
