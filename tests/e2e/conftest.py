@@ -103,7 +103,11 @@ class Vault:
 
 
 def create_app(
-    server: LiveServer, idp: OidcServer, catcher: CallbackCatcher, callback_base: str | None = None
+    server: LiveServer,
+    idp: OidcServer,
+    catcher: CallbackCatcher,
+    callback_base: str | None = None,
+    **fields: Any,
 ) -> tuple[OidcClient, str]:
     """Register the server's callback at the provider and create an app for it."""
     oauth_client = idp.add_client([(callback_base or server.base_url) + CALLBACK_PATH])
@@ -119,6 +123,7 @@ def create_app(
                 "discoveryUrl": idp.discovery_url,
                 "defaultScopes": ["openid", "email", "read"],
                 "defaultRedirectUrl": catcher.url,
+                **fields,
             },
         )
     assert response.status_code == 200, response.text
