@@ -416,6 +416,9 @@ class Store:
                     " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
                     " last_refresh_error = '', needs_reconnect = 0, token_sub = :token_sub,"
                     " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+                    # a refresh of the replaced token may be in flight: its lease no longer
+                    # applies to this one (its write will see the new version and give way)
+                    " refresh_claim_owner = NULL, refresh_claim_until = 0,"
                     " version = version + 1"
                     " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
                     " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
