@@ -343,3 +343,40 @@ def test_callback_errors_do_not_echo_the_code() -> None:
         check_callback(ISSUER_CONFIG, {"error": "server_error", "code": CODE,
                                        "error_description": f"could not use {CODE}"})
     assert CODE not in str(caught.value)
+
+
+async def test_credentials_are_never_sent_without_tls() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(handler)
+    config = ProviderConfig(
+        client_id="c", client_secret=Secret(CLIENT_SECRET),
+        token_url="http://as.example.com/token", revocation_url="http://as.example.com/revoke",
+    )
+    async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
+        with pytest.raises(OAuthConfigError):
+            await client.refresh(config, Secret(REFRESH_TOKEN))
+        with pytest.raises(OAuthConfigError):
+            await client.revoke(config, Secret(REFRESH_TOKEN), hint="refresh_token")
+    assert sent == []
+
+
+async def test_a_redirect_from_the_token_endpoint_is_not_followed() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(307, headers={"location": "https://elsewhere.example/steal"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+    config = ProviderConfig(client_id="c", client_secret=Secret(CLIENT_SECRET),
+                            token_url="https://as.example.com/token")
+    async with OAuthClient(http) as client:
+        with pytest.raises(TransientOAuthError):
+            await client.refresh(config, Secret(REFRESH_TOKEN))
+    await http.aclose()
+    assert [r.url.host for r in sent] == ["as.example.com"]
