@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute
 from tests.support.oidc_server import OidcClient, OidcServer

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault
 from tests.support.oidc_server import OidcServer
 
@@ -58,9 +57,7 @@ def test_expiry_causes_exactly_one_refresh_with_rotation(
     assert after["lastRefreshError"] == ""
 
 
-def test_a_short_lived_token_is_refreshed_as_it_ages(
-    vault: Vault, idp: OidcServer
-) -> None:
+def test_a_short_lived_token_is_refreshed_as_it_ages(vault: Vault, idp: OidcServer) -> None:
     """No clock tricks: the provider issues 6-second tokens; the vault refreshes one when
     less than half its life is left (its margin, capped by the token's lifetime)."""
     user = vault.new_user()
@@ -181,7 +178,7 @@ def _upload(vault: Vault, user: str, **fields: Any) -> httpx.Response:
 def test_verify_refresh_stores_the_refreshed_token(
     vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
 ) -> None:
-    user, token = connected
+    _user, token = connected
     other = vault.new_user()
 
     response = _upload(
@@ -213,7 +210,7 @@ def test_verify_refresh_stores_nothing_when_the_provider_refuses(
 def test_verify_refresh_stores_nothing_when_the_provider_is_down(
     vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
 ) -> None:
-    user, token = connected
+    _user, token = connected
     other = vault.new_user()
     idp.fault("status", status=503, seconds=60)
 

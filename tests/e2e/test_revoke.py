@@ -6,7 +6,6 @@ import socket
 import time
 
 import pytest
-
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app
 from tests.support.oidc_server import OidcServer
 
@@ -43,6 +42,21 @@ def test_deleting_a_users_tokens_revokes_them(vault: Vault, idp: OidcServer) -> 
     assert idp.introspect(token["accessToken"]) == {"active": False}
     assert idp.introspect(kept["accessToken"])["active"] is True
     assert vault.fetch(neighbour).status_code == 200
+
+
+def test_deleting_an_app_revokes_its_tokens(vault: Vault, idp: OidcServer) -> None:
+    _, app_id = create_app(vault.server, idp, vault.catcher)
+    doomed = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+    user = doomed.new_user()
+    assert doomed.connect(user)["status"] == "success"
+    token = doomed.token(user, withRefreshToken=True)
+
+    with vault.http as http:
+        response = http.post("/v1/mgmt/outbound/app/delete", json={"id": app_id})
+
+    assert response.status_code == 200
+    assert idp.introspect(token["refreshToken"]) == {"active": False}
+    assert idp.introspect(token["accessToken"]) == {"active": False}
 
 
 def test_an_unresponsive_revocation_endpoint_does_not_keep_a_token_from_being_deleted(

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
 from tests.support.oidc_server import OidcServer
@@ -85,9 +84,7 @@ async def _race(vaults: list[Vault], user: str, count: int, **options: Any) -> l
     body = {"appId": vaults[0].app_id, "userId": user, "options": options or None}
     try:
         # Open the connections first, so that the fetches leave together.
-        await asyncio.gather(
-            *(clients[i % len(clients)].get("/health") for i in range(count))
-        )
+        await asyncio.gather(*(clients[i % len(clients)].get("/health") for i in range(count)))
         return await asyncio.gather(
             *(
                 clients[i % len(clients)].post("/v1/mgmt/outbound/app/user/token/latest", json=body)
