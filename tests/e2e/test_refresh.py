@@ -12,14 +12,12 @@ import pytest
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault
 from tests.support.oidc_server import OidcServer
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture
 def connected(vault: Vault, idp: OidcServer) -> Iterator[tuple[str, dict[str, Any]]]:
     """A freshly connected user and their token; the provider's counters start at zero."""
     user = vault.new_user()
-    assert vault.connect(user)["status"] == "success"
+    assert vault.connect_quickly(user)["status"] == "success"
     token = vault.token(user, withRefreshToken=True)
     idp.reset()
     yield user, token
@@ -63,7 +61,7 @@ def test_a_short_lived_token_is_refreshed_as_it_ages(vault: Vault, idp: OidcServ
     user = vault.new_user()
     idp.set_access_token_ttl(6)
     try:
-        assert vault.connect(user)["status"] == "success"
+        assert vault.connect_quickly(user)["status"] == "success"
     finally:
         idp.set_access_token_ttl(3600)
     first = vault.token(user)
@@ -114,7 +112,7 @@ def test_consent_revoked_at_the_provider_needs_reconnection(
     assert vault.app_id not in listed.json()["appIds"]
 
     # Connecting again brings the connection back.
-    assert vault.connect(user)["status"] == "success"
+    assert vault.connect_quickly(user)["status"] == "success"
     token = vault.token(user)
     assert token["lastRefreshError"] == ""
     assert idp.introspect(token["accessToken"])["active"] is True
