@@ -22,6 +22,7 @@ from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .config import Settings
 from .errors import ApiError
+from .hotpath import HotPath
 from .http import json_response
 from .providers import Providers
 from .refresh import LeaseRefresher
@@ -106,7 +107,7 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
@@ -133,7 +134,7 @@ def create_app(settings: Settings) -> Starlette:
             await oauth.aclose()
             await db.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[*routes, *connect_flow.routes],
         lifespan=lifespan,
         exception_handlers={
@@ -143,3 +144,4 @@ def create_app(settings: Settings) -> Starlette:
         },
         middleware=[Middleware(CatchAll)],
     )
+    return HotPath(app, lambda: app.state.vault)
