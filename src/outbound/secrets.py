@@ -29,14 +29,14 @@ class Secret:
         if isinstance(other, Secret):
             import hmac
 
-            return hmac.compare_digest(self._value.encode(), other._value.encode())
+            return hmac.compare_digest(self.reveal().encode(), other.reveal().encode())
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(("Secret", self._value))
+        return hash(("Secret", self.reveal()))
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self.reveal())
 
     def __reduce__(self) -> tuple[object, ...]:
         # Pickling a secret is almost always a mistake (caches, multiprocessing logs).

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -91,6 +92,7 @@ class LiveServer:
     management_key: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    log_file: IO[bytes] | None = None
 
     @property
     def auth_header(self) -> dict[str, str]:
@@ -139,6 +141,7 @@ def start_server(
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
+            log.close()
             raise RuntimeError(f"outbound serve exited:\n{log_path.read_text()}")
         try:
             if httpx.get(base_url + "/health", timeout=1).status_code == 200:
@@ -147,9 +150,11 @@ def start_server(
             pass
         if time.monotonic() > deadline:
             process.kill()
+            process.wait()
+            log.close()
             raise RuntimeError(f"outbound serve did not start:\n{log_path.read_text()}")
         time.sleep(0.05)
-    return LiveServer(store, base_url, project[0], project[1], process, log_path)
+    return LiveServer(store, base_url, project[0], project[1], process, log_path, log)
 
 
 def stop_server(server: LiveServer) -> None:
@@ -160,6 +165,8 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+    if server.log_file is not None:
+        server.log_file.close()
 
 
 @contextlib.contextmanager

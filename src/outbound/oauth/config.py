@@ -50,7 +50,7 @@ class ProviderConfig:
 
     # -- response quirks ------------------------------------------------------------
     # "form" (RFC 6749) or "json" (Notion) request bodies at the token endpoint.
-    token_request_format: Literal["form", "json"] = "form"
+    token_request_format: Literal["form", "json"] = "form"  # noqa: S105
     # Dotted path where the token fields sit in the response ("authed_user", "data").
     token_response_path: str = ""
     # A boolean field that is false on failure despite HTTP 200 (Slack "ok").
@@ -61,5 +61,12 @@ class ProviderConfig:
     extra_callback_params: tuple[str, ...] = ()
     # Informational: the provider issues a new refresh token on every refresh.
     rotates_refresh_token: bool = False
+    # Dotted path in the token response to the provider's user id, used for ``subject``
+    # when there is no id token ("authed_user.id", "account_id").
+    subject_field: str = ""
+    # RFC 9207: the provider promises ``iss`` in every authorization response, so a callback
+    # without it is refused (set by discovery from
+    # ``authorization_response_iss_parameter_supported``).
+    require_callback_issuer: bool = False
     # Named hooks for what data cannot say (see ``outbound.oauth.hooks``).
     hooks: tuple[str, ...] = field(default=())

@@ -15,11 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..crypto import load_keyring
+from ..crypto import DecryptionError, load_keyring
+from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
+from ..storage.leases import RefreshLeases
+from . import connect as connect_flow
 from .config import Settings
 from .errors import ApiError
+from .hotpath import HotPath
 from .http import json_response
+from .providers import Providers
+from .refresh import LeaseRefresher
 from .routes import routes
 from .state import Vault
 from .tokens import TokenService
@@ -52,6 +58,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             status_code=exc.status_code,
         )
     return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+
+
+async def _decryption_error(request: Request, exc: Exception) -> Response:
+    # Never says which secret or why beyond the key id: the operator needs to know the master
+    # key or the row is wrong, the caller only that nothing usable came back.
+    logger.error("a stored secret failed to decrypt in %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
 
 
 class CatchAll:
@@ -94,7 +107,7 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
@@ -104,22 +117,31 @@ def create_app(settings: Settings) -> Starlette:
         keyring = load_keyring(settings.master_key or None, settings.data_dir)
         db = await connect(url)
         store = Store(db, keyring)
+        oauth = OAuthClient(timeout=settings.provider_timeout)
+        providers = Providers(store, oauth)
+        refresher = LeaseRefresher(
+            RefreshLeases(store), providers, provider_timeout=settings.provider_timeout
+        )
         app.state.vault = Vault(
             settings=settings,
             store=store,
-            tokens=TokenService(store, refresh_margin=settings.refresh_margin),
+            tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
+            providers=providers,
         )
         try:
             yield
         finally:
+            await oauth.aclose()
             await db.close()
 
-    return Starlette(
-        routes=routes,
+    app = Starlette(
+        routes=[*routes, *connect_flow.routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            DecryptionError: _decryption_error,
         },
         middleware=[Middleware(CatchAll)],
     )
+    return HotPath(app, lambda: app.state.vault)

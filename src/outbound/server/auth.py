@@ -7,14 +7,17 @@ from starlette.requests import Request
 from ..storage import Store
 from .errors import ApiError
 
-__all__ = ["authenticate"]
+__all__ = ["authenticate", "authenticate_header"]
 
 _MAX_HEADER = 512
 
 
 async def authenticate(request: Request, store: Store) -> str:
     """The project the request's management key belongs to, or a 401."""
-    header = request.headers.get("authorization", "")
+    return await authenticate_header(request.headers.get("authorization", ""), store)
+
+
+async def authenticate_header(header: str, store: Store) -> str:
     if not header or len(header) > _MAX_HEADER:
         raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
     scheme, _, credentials = header.partition(" ")

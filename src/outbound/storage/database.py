@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -42,16 +42,14 @@ class Database(Protocol):
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
     def transaction(self) -> Any: ...  # async context manager yielding a Transaction
+    def change_counter(self) -> int | None: ...
     async def close(self) -> None: ...
-
-
-def _dict_factory(cursor: sqlite3.Cursor, row: Sequence[Any]) -> dict[str, Any]:
-    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
 def _sqlite_connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.row_factory = _dict_factory
+    # sqlite3.Row: C-implemented, indexable by column name like the dict rows of psycopg
+    conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # A vault must not lose an acknowledged write: fsync every commit.
     conn.execute("PRAGMA synchronous=FULL")
@@ -104,6 +102,11 @@ class SqliteDatabase:
 
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
         return self._reader.execute(sql, params or {}).fetchall()
+
+    def change_counter(self) -> int | None:
+        """Changes whenever any connection, in any process, commits to the database."""
+        value: int = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        return value
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -196,6 +199,9 @@ class PostgresDatabase:
             cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
             rows: list[Row] = await cur.fetchall()
             return rows
+
+    def change_counter(self) -> int | None:
+        return None  # no cheap exact signal: every check goes to the database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from ..crypto import Keyring, aad
 from ..secrets import Secret
 from .database import Database, IntegrityError, Row
@@ -39,6 +41,22 @@ def _now() -> int:
     return int(time.time())
 
 
+class _SealedSecret(Secret):
+    """A secret still sealed in its row; opened (and checked) on first ``reveal()``."""
+
+    __slots__ = ("_aad", "_keyring", "_sealed")
+
+    def __init__(self, keyring: Keyring, sealed: bytes, aad: bytes) -> None:
+        super().__init__("")
+        self._keyring, self._sealed, self._aad = keyring, sealed, aad
+        self._value = None  # type: ignore[assignment]
+
+    def reveal(self) -> str:
+        if self._value is None:
+            self._value = self._keyring.open(self._sealed, self._aad)
+        return self._value
+
+
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
@@ -47,6 +65,12 @@ class Store:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
         self.keyring = keyring
+        # Live management keys seen since the database last changed: key id -> (project id,
+        # digest). Only for backends that can say cheaply and exactly whether anything was
+        # committed since (SQLite's data_version); any commit anywhere — a revocation from
+        # another process included — empties it, so a revoked key still stops at once.
+        self._live_keys: dict[str, tuple[str, bytes]] = {}
+        self._live_keys_version: int | None = None
 
     # -- projects and management keys ------------------------------------------------------
 
@@ -110,15 +134,24 @@ class Store:
             return False
         key_id = key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _KEY_ID_LEN]
         secret = key[len(_KEY_PREFIX) + _KEY_ID_LEN + 1 :]
-        row = await self.db.fetchone(
-            "SELECT project_id, digest FROM management_keys"
-            " WHERE id = :id AND revoked_at IS NULL",
-            {"id": key_id},
-        )
-        if row is None:
-            return False
-        ok = hmac.compare_digest(bytes(row["digest"]), _digest(secret))
-        return ok and hmac.compare_digest(row["project_id"].encode(), project_id.encode())
+        version = self.db.change_counter()
+        if version is None or version != self._live_keys_version:
+            self._live_keys.clear()
+            self._live_keys_version = version
+        live = self._live_keys.get(key_id)
+        if live is None:
+            row = await self.db.fetchone(
+                "SELECT project_id, digest FROM management_keys"
+                " WHERE id = :id AND revoked_at IS NULL",
+                {"id": key_id},
+            )
+            if row is None:
+                return False
+            live = (row["project_id"], bytes(row["digest"]))
+            if version is not None and len(self._live_keys) < 10_000:
+                self._live_keys[key_id] = live
+        ok = hmac.compare_digest(live[1], _digest(secret))
+        return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
 
     # -- apps --------------------------------------------------------------------------------
 
@@ -262,19 +295,18 @@ class Store:
         sealed = row[column]
         if sealed is None:
             return None
-        return Secret(
-            self.keyring.open(
-                sealed,
-                self.token_aad(
-                    row["project_id"],
-                    row["app_id"],
-                    row["user_id"],
-                    row["tenant_id"],
-                    row["external_identifier"],
-                    column,
-                ),
-            )
+        aad = self.token_aad(
+            row["project_id"],
+            row["app_id"],
+            row["user_id"],
+            row["tenant_id"],
+            row["external_identifier"],
+            column,
         )
+        if column == "access_token":
+            return Secret(self.keyring.open(sealed, aad))
+        # Most fetches hand out only the access token: open the others when first revealed.
+        return _SealedSecret(self.keyring, bytes(sealed), aad)
 
     def _token(self, row: Row) -> TokenRecord:
         return TokenRecord(
@@ -284,7 +316,7 @@ class Store:
             user_id=row["user_id"],
             tenant_id=row["tenant_id"],
             external_identifier=row["external_identifier"],
-            scopes=json.loads(row["scopes"]),
+            scopes=orjson.loads(row["scopes"]),
             access_token=self._open(row, "access_token"),
             refresh_token=self._open(row, "refresh_token"),
             id_token=self._open(row, "id_token"),
@@ -295,7 +327,7 @@ class Store:
             needs_reconnect=bool(row["needs_reconnect"]),
             token_sub=row["token_sub"],
             granted_by=row["granted_by"],
-            extra=json.loads(row["extra"]),
+            extra=orjson.loads(row["extra"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             version=row["version"],
@@ -338,7 +370,10 @@ class Store:
         if external_identifier is not None:
             sql += " AND external_identifier = :external_identifier"
             params["external_identifier"] = external_identifier
-        rows = await self.db.fetchall(sql + " ORDER BY updated_at DESC, id", params)
+        rows = await self.db.fetchall(sql, params)
+        if len(rows) > 1:
+            # Almost every owner has one row: sorting here spares SQLite a temp B-tree.
+            rows = sorted(rows, key=lambda row: (-row["updated_at"], row["id"]))
         return [self._token(row) for row in rows]
 
     async def get_token(self, project_id: str, token_id: str) -> TokenRecord | None:
@@ -381,6 +416,9 @@ class Store:
                     " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
                     " last_refresh_error = '', needs_reconnect = 0, token_sub = :token_sub,"
                     " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+                    # a refresh of the replaced token may be in flight: its lease no longer
+                    # applies to this one (its write will see the new version and give way)
+                    " refresh_claim_owner = NULL, refresh_claim_until = 0,"
                     " version = version + 1"
                     " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
                     " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"

@@ -14,7 +14,15 @@ from ...storage import Conflict, new_id
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
 from ..state import Vault
-from ..wire import AppDelete, AppFields, AppUpdate, CreateByTemplate, app_config_from_fields, app_to_wire, require
+from ..wire import (
+    AppDelete,
+    AppFields,
+    AppUpdate,
+    CreateByTemplate,
+    app_config_from_fields,
+    app_to_wire,
+    require,
+)
 
 
 def _secret(value: str | None) -> Secret | None:

@@ -1,0 +1,149 @@
+"""Fetch-token throughput and latency, against a bare JSON endpoint on the same HTTP stack.
+
+    python benchmarks/fetch_token.py                 # 1,000 stored tokens
+    python benchmarks/fetch_token.py --large 1000000 # then again with a million, plus RSS
+
+Starts a real ``outbound serve`` (embedded SQLite, or --database-url) and the baseline app,
+loads both with ``wrk`` (Debian package) at 32 connections, and prints requests/s, p50 and p99
+for each, and the ratios. Everything runs in one go so the noise of this shared machine hits
+both sides alike. Targets (issue 2): fetch >= 0.6x baseline, p99 <= 10 ms; with a million
+tokens, p50 within 1.2x of that with a thousand and server RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support.server import Store, free_port, outbound_cli, start_server, stop_server  # noqa: E402
+
+APP = "bench-app"
+LUA = """
+math.randomseed(os.time())
+request = function()
+  local body = string.format('{"appId":"%s","userId":"user-%07d"}', "APP", math.random(0, USERS - 1))
+  return wrk.format("POST", "PATH", HEADERS, body)
+end
+"""
+
+
+def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {"rps": rps, "p50": percentile("50"), "p99": percentile("99"), "errors": errors}
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    return rss, peak
+
+
+def seed(store: Store, project: str, count: int, start: int) -> None:
+    args = [sys.executable, str(ROOT / "benchmarks" / "seed_tokens.py"), "--data-dir", str(store.data_dir)]
+    if store.database_url:
+        args += ["--database-url", store.database_url]
+    args += ["--project", project, "--app", APP, "--count", str(count), "--start", str(start)]
+    subprocess.run(args, check=True, env={**os.environ, **store.env})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--tokens", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=0, help="also measure with this many tokens")
+    parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outbound-bench-")))
+        store = Store(tmp / "data", args.database_url)
+        project, key = json.loads(outbound_cli("init", "--json", *store.args, env=store.env)).values()
+        server = start_server(store, project=(project, key), extra_args=["--log-level", "warning"])
+        stack.callback(stop_server, server)
+        baseline_port = free_port()
+        baseline = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "baseline_app.py"), str(baseline_port)])
+        stack.callback(baseline.terminate)
+
+        with server.client() as client:
+            client.post("/v1/mgmt/outbound/app/create", json={"id": APP, "name": "Bench", "tokenUrl": "https://p.example/token"}).raise_for_status()
+        seed(store, project, args.tokens, 0)
+        headers = "{['Content-Type']='application/json', ['Authorization']='Bearer %s:%s'}" % (project, key)
+
+        def script(users: int, path_: str = "/v1/mgmt/outbound/app/user/token/latest") -> Path:
+            path = tmp / f"fetch-{users}-{path_.count('/')}.lua"
+            lua = LUA.replace("APP", APP).replace("USERS", str(users)).replace("HEADERS", headers)
+            path.write_text(lua.replace("PATH", path_))
+            return path
+
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{baseline_port}/bare").raise_for_status()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        # warm both up, then measure back to back
+        # The baseline gets the very same requests (POST, body, headers) on the bare endpoint.
+        bare_url = f"http://127.0.0.1:{baseline_port}"
+        wrk(bare_url, script(args.tokens, "/bare"), 2, args.connections)
+        wrk(server.base_url, script(args.tokens), 2, args.connections)
+        base = wrk(bare_url, script(args.tokens, "/bare"), args.seconds, args.connections)
+        small = wrk(server.base_url, script(args.tokens), args.seconds, args.connections)
+        rss_small = rss_mb(server.process.pid)
+
+        rows = [("bare JSON POST endpoint", base, None), (f"fetch token, {args.tokens:,} stored", small, rss_small)]
+        large = None
+        if args.large:
+            print(f"seeding {args.large - args.tokens:,} more tokens…", flush=True)
+            seed(store, project, args.large - args.tokens, args.tokens)
+            # restart so the RSS reading is the server's with a large store, not the seeding's
+            stop_server(server)
+            server = start_server(store, project=(project, key), extra_args=["--log-level", "warning"])
+            stack.callback(stop_server, server)
+            wrk(server.base_url, script(args.large), 2, args.connections)
+            large = wrk(server.base_url, script(args.large), args.seconds, args.connections)
+            rows.append((f"fetch token, {args.large:,} stored", large, rss_mb(server.process.pid)))
+
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\nwrk -t2 -c{args.connections} -d{args.seconds}s, {backend}, {os.cpu_count()} cores\n")
+    print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'RSS MB':>8} {'peak MB':>8}")
+    for name, r, mem in rows:
+        rss, peak = mem if mem else (float("nan"), float("nan"))
+        print(f"{name:34} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:8.0f} {rss:8.1f} {peak:8.1f}")
+    print(f"\nfetch / baseline throughput: {small['rps'] / base['rps']:.2f}  (target >= 0.60)")
+    print(f"fetch p99: {small['p99']:.2f} ms  (target <= 10)")
+    if large:
+        print(f"p50 with {args.large:,} / with {args.tokens:,}: {large['p50'] / small['p50']:.2f}  (target <= 1.2)")
+        print(f"p99 with {args.large:,} / with {args.tokens:,}: {large['p99'] / small['p99']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The OAuth 2.0 client engine: authorization code with PKCE, refresh, revocation and
+discovery, for providers described by :class:`ProviderConfig`.
+
+The specs are the architecture: :mod:`.messages` builds requests (RFC 6749, 7636, 7009),
+:mod:`.tokens` reads responses, :mod:`.discovery` handles metadata (RFC 8414 / OIDC),
+:mod:`.callback` checks authorization responses (RFC 9207); all of these are pure.
+:class:`OAuthClient` is the thin layer that does the HTTP.
+"""
+
+from .callback import check_callback, check_callback_issuer
+from .client import OAuthClient
+from .config import ProviderConfig
+from .errors import OAuthConfigError, OAuthError, PermanentOAuthError, TransientOAuthError
+from .tokens import TokenSet, needs_refresh, refresh_allowed
+
+__all__ = [
+    "OAuthClient",
+    "OAuthConfigError",
+    "OAuthError",
+    "PermanentOAuthError",
+    "ProviderConfig",
+    "TokenSet",
+    "TransientOAuthError",
+    "check_callback",
+    "check_callback_issuer",
+    "needs_refresh",
+    "refresh_allowed",
+]

@@ -1,0 +1,285 @@
+"""The thin I/O layer: :class:`OAuthClient` sends what :mod:`.messages` builds and hands
+what comes back to :mod:`.tokens`, over bounded HTTP.
+
+Every request is bounded three ways: connect/read timeouts, an overall deadline (a provider
+that trickles one byte a second cannot hold a caller), and ``max_response_bytes`` (the body
+is streamed and reading stops past the cap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._version import __version__
+from ..secrets import Secret
+from . import messages
+from .config import ProviderConfig
+from .discovery import apply_metadata, is_secure_url, validate_metadata
+from .errors import OAuthConfigError, TransientOAuthError
+from .tokens import TokenSet, parse_token_response, raise_for_status
+
+__all__ = ["OAuthClient"]
+
+USER_AGENT = f"outbound/{__version__}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("content-type", ""))
+
+
+@dataclasses.dataclass
+class _CachedMetadata:
+    metadata: dict[str, Any]
+    fresh_until: float
+
+
+class OAuthClient:
+    """Talks OAuth 2.0 to providers described by :class:`ProviderConfig`.
+
+    Pass ``http`` to share a connection pool; the client then leaves it open on
+    :meth:`aclose`. ``timeout`` is the overall deadline of one HTTP exchange in seconds."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient | None = None,
+        *,
+        timeout: float = 10.0,
+        max_response_bytes: int = 1 << 20,
+        discovery_ttl: float = 3600.0,
+    ) -> None:
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+        self._deadline = timeout
+        self._timeouts = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.max_response_bytes = max_response_bytes
+        self.discovery_ttl = discovery_ttl
+        self._metadata: dict[str, _CachedMetadata] = {}
+        self._metadata_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> OAuthClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- discovery ---------------------------------------------------------------------
+
+    async def resolve(self, config: ProviderConfig) -> ProviderConfig:
+        """The configuration with endpoints and client-auth method filled in, from its
+        discovery document when it has a ``discovery_url`` (cached for ``discovery_ttl``
+        seconds per URL; issuer checked)."""
+        if not config.discovery_url:
+            return dataclasses.replace(
+                config, token_endpoint_auth_method=messages.client_auth_method(config)
+            )
+        metadata = await self.metadata(config.discovery_url, issuer=config.issuer)
+        return apply_metadata(config, metadata)
+
+    async def metadata(self, discovery_url: str, *, issuer: str = "") -> dict[str, Any]:
+        """The validated metadata document at ``discovery_url``. When a refetch fails
+        transiently, a stale cached document is used rather than failing the caller."""
+        cached = self._metadata.get(discovery_url)
+        if cached is not None and cached.fresh_until > time.monotonic():
+            validate_metadata(cached.metadata, discovery_url=discovery_url, issuer=issuer)
+            return cached.metadata
+        lock = self._metadata_locks.setdefault(discovery_url, asyncio.Lock())
+        async with lock:
+            cached = self._metadata.get(discovery_url)
+            if cached is None or cached.fresh_until <= time.monotonic():
+                try:
+                    document = await self._fetch_metadata(discovery_url)
+                except TransientOAuthError:
+                    if cached is None:
+                        raise
+                    document = cached.metadata
+                validate_metadata(document, discovery_url=discovery_url, issuer=issuer)
+                cached = _CachedMetadata(document, time.monotonic() + self.discovery_ttl)
+                self._metadata[discovery_url] = cached
+        validate_metadata(cached.metadata, discovery_url=discovery_url, issuer=issuer)
+        return cached.metadata
+
+    async def _fetch_metadata(self, url: str) -> dict[str, Any]:
+        if not is_secure_url(url):
+            raise OAuthConfigError("insecure_url", "the discovery URL is not an https URL")
+        response = await self._send("GET", url, {"Accept": "application/json"}, None)
+        if response.status == 429 or response.status >= 500 or response.status == 408:
+            raise_for_status(response.status, None, response.headers.get("retry-after"), [])
+        if response.status != 200:
+            raise OAuthConfigError(
+                "discovery_failed", f"the discovery URL answered HTTP {response.status}"
+            )
+        try:
+            document = json.loads(response.body)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise TransientOAuthError(
+                "malformed_response", "the discovery document is not a JSON object"
+            )
+        return document
+
+    async def _resolved(self, config: ProviderConfig) -> ProviderConfig:
+        if config.discovery_url and not (config.token_url and config.authorization_url):
+            return await self.resolve(config)
+        return config
+
+    # -- the flows ---------------------------------------------------------------------
+
+    def authorization_url(
+        self,
+        config: ProviderConfig,
+        *,
+        redirect_uri: str,
+        state: str,
+        scopes: Sequence[str],
+        code_challenge: str | None,
+    ) -> str:
+        """Where to send the browser. ``config`` must be resolved (see :meth:`resolve`)."""
+        if config.discovery_url and not config.authorization_url:
+            raise OAuthConfigError(
+                "unresolved_config", "resolve() the configuration before building the URL"
+            )
+        return messages.authorization_url(
+            config,
+            redirect_uri=redirect_uri,
+            state=state,
+            scopes=scopes,
+            code_challenge=code_challenge,
+        )
+
+    async def exchange_code(
+        self,
+        config: ProviderConfig,
+        *,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str | None,
+        callback_params: Mapping[str, str] = {},
+    ) -> TokenSet:
+        """Trade an authorization code for tokens (RFC 6749 §4.1.3)."""
+        config = await self._resolved(config)
+        request = messages.code_request(
+            config, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+        return await self._token(config, request, callback_params)
+
+    async def refresh(
+        self, config: ProviderConfig, refresh_token: Secret, *, scopes: Sequence[str] = ()
+    ) -> TokenSet:
+        """New tokens for a refresh token (RFC 6749 §6). A result without ``refresh_token``
+        means the old one stays valid."""
+        config = await self._resolved(config)
+        request = messages.refresh_request(config, refresh_token, scopes=scopes)
+        return await self._token(config, request, {})
+
+    async def revoke(self, config: ProviderConfig, token: Secret, *, hint: str) -> bool:
+        """Revoke a token at the provider (RFC 7009); False when it has no revocation
+        endpoint. ``hint`` is ``refresh_token`` or ``access_token``."""
+        if config.discovery_url and not config.revocation_url:
+            config = await self.resolve(config)
+        if not config.revocation_url:
+            return False
+        request = messages.revocation_request(config, token, hint=hint)
+        response = await self._post(request)
+        if not 200 <= response.status < 300:
+            from .tokens import decode_body
+
+            payload = decode_body(response.content_type, response.body)
+            raise_for_status(
+                response.status, payload, response.headers.get("retry-after"), request.secrets()
+            )
+        return True
+
+    async def _token(
+        self, config: ProviderConfig, request: messages.TokenRequest,
+        callback_params: Mapping[str, str],
+    ) -> TokenSet:
+        response = await self._post(request)
+        return parse_token_response(
+            config,
+            status=response.status,
+            content_type=response.content_type,
+            body=response.body,
+            now=time.time(),
+            retry_after=response.headers.get("retry-after"),
+            callback_params=callback_params,
+            secrets=request.secrets(),
+        )
+
+    # -- bounded HTTP ------------------------------------------------------------------
+
+    async def _post(self, request: messages.TokenRequest) -> _Response:
+        headers, body = request.encode()
+        return await self._send("POST", request.url, headers, body)
+
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> _Response:
+        host = urlsplit(url).hostname or "?"
+        headers = {"User-Agent": USER_AGENT, **headers}
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._exchange(method, url, headers, body, host)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise TransientOAuthError(
+                "timeout", f"{host} did not answer within {self._deadline:g} s"
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise OAuthConfigError("invalid_url", f"cannot send a request to {host}") from exc
+        except httpx.TransportError as exc:
+            raise TransientOAuthError(
+                "connection_error", f"talking to {host} failed ({type(exc).__name__})"
+            ) from exc
+        except httpx.InvalidURL as exc:
+            raise OAuthConfigError("invalid_url", "the provider URL is invalid") from exc
+
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, host: str
+    ) -> _Response:
+        cap = self.max_response_bytes
+        async with self._http.stream(
+            method, url, headers=headers, content=body, timeout=self._timeouts
+        ) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise self._too_large(host, response.status_code)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(host, response.status_code)
+                chunks.append(chunk)
+            return _Response(response.status_code, response.headers, b"".join(chunks))
+
+    def _too_large(self, host: str, status: int) -> TransientOAuthError:
+        return TransientOAuthError(
+            "response_too_large",
+            f"{host} sent more than {self.max_response_bytes} bytes",
+            status_code=status,
+        )

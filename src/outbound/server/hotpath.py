@@ -1,0 +1,107 @@
+"""Fetch-token, served in front of the framework.
+
+Fetching a token is the request that matters (DESIGN.md), and measured on this kind of
+machine Starlette's per-request machinery — middleware, exception wrappers, route matching,
+Request/Response objects — cost as much as authenticating, reading the row and decrypting
+it together (benchmarks/fetch_token.py). So the four fetch endpoints are answered by this
+small ASGI layer; every other request, and every non-POST to these paths, passes through to
+the Starlette app unchanged. The work itself (``fetch_token``) and the error shape are the
+same functions the routes use.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..crypto import DecryptionError
+from .auth import authenticate_header
+from .errors import ApiError
+from .http import MAX_BODY
+from .routes.tokens import FETCH_PATHS, fetch_token
+from .state import Vault
+
+__all__ = ["HotPath"]
+
+logger = logging.getLogger("outbound.server")
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class HotPath:
+    def __init__(self, app: ASGIApp, vault: Any) -> None:
+        self.app = app
+        # A callable returning the Vault: it exists only once the lifespan has started.
+        self._vault = vault
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = FETCH_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if kind is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        status = 200
+        headers = _JSON_HEADERS
+        try:
+            vault: Vault = self._vault()
+            authorization = ""
+            declared = 0
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    authorization = value.decode("latin-1")
+                elif name == b"content-length" and value.isdigit():
+                    declared = int(value)
+            project_id = await authenticate_header(authorization, vault.store)
+            if declared > MAX_BODY:
+                raise ApiError("E130413", f"the request body exceeds {MAX_BODY} bytes")
+            raw = await _read_body(receive)
+            payload: Any = await fetch_token(
+                vault, project_id, raw, tenant_level=kind[0], by_scopes=kind[1]
+            )
+        except ApiError as exc:
+            status, payload = exc.status, exc.to_wire()
+            if exc.retry_after is not None:
+                headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
+        except DecryptionError as exc:
+            logger.error("a stored secret failed to decrypt in POST %s: %s", scope["path"], exc)
+            error = ApiError("E131013", "a stored secret could not be decrypted")
+            status, payload = error.status, error.to_wire()
+        except Exception as exc:
+            # Type and stack only: a driver error may quote a row, and a row may hold a secret.
+            logger.error(
+                "unhandled %s in POST %s\n%s",
+                type(exc).__name__,
+                scope["path"],
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            error = ApiError("E130500", "internal error; the server log has details")
+            status, payload = error.status, error.to_wire()
+        body = orjson.dumps(payload)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError("E130413", f"the request body exceeds {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -1,0 +1,161 @@
+"""Bad input gets a clear 4xx that names the field, never a 500, and changes nothing stored."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.database import execute
+from tests.support.server import LiveServer
+
+APP = "badinput-app"
+
+
+@pytest.fixture(scope="module")
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.client() as client:
+        if client.get(f"/v1/mgmt/outbound/app/{APP}").status_code == 404:
+            assert client.post(
+                "/v1/mgmt/outbound/app/create",
+                json={"id": APP, "name": "Bad input", "tokenUrl": "https://p.example/token"},
+            ).status_code == 200
+            assert client.post(
+                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                json={"appId": APP, "userId": "keeper", "accessToken": "keep-me"},
+            ).status_code == 200
+        yield client
+
+
+def snapshot(live_server: LiveServer) -> list[Any]:
+    store = live_server.store
+    return [
+        execute(store, "SELECT id, name, config, client_secret FROM apps ORDER BY id"),
+        execute(store, "SELECT id, access_token, refresh_token, version FROM tokens ORDER BY id"),
+    ]
+
+
+BIG = "x" * 20_000
+CASES: list[tuple[str, str, Any, str, str]] = [
+    # (path, method, body, expected errorCode, text the message must contain)
+    ("/v1/mgmt/outbound/app/create", "POST", b"{not json", "E011001", "JSON"),
+    ("/v1/mgmt/outbound/app/create", "POST", b"", "E011001", "empty"),
+    ("/v1/mgmt/outbound/app/create", "POST", b"[1, 2]", "E011001", "object"),
+    ("/v1/mgmt/outbound/app/create", "POST", {}, "E011002", "name"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": ""}, "E011003", "name"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": 5}, "E011003", "name"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "pkce": "yes"}, "E011003", "pkce"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "defaultScopes": "a b"}, "E011003", "defaultScopes"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "tokenUrl": "javascript:alert(1)"}, "E011003", "tokenUrl"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "accessType": "forever"}, "E011003", "accessType"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "prompt": ["always"]}, "E011003", "prompt"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": BIG}, "E011003", "name"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": "a\x00b"}, "E011003", "id"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": "../../etc"}, "", ""),  # any printable id is data
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "Bad input"}, "E131002", "name"),
+    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "authorizationUrlParams": [{"value": "v"}]}, "E011002", "key"),
+    ("/v1/mgmt/outbound/app/update", "POST", {}, "E011002", "app"),
+    ("/v1/mgmt/outbound/app/update", "POST", {"app": {"name": "x"}}, "E011002", "id"),
+    ("/v1/mgmt/outbound/app/update", "POST", {"app": {"id": APP, "name": None}}, "E011002", "name"),
+    ("/v1/mgmt/outbound/app/update", "POST", {"app": {"id": "nope", "name": "x"}}, "E131001", "nope"),
+    ("/v1/mgmt/outbound/app/delete", "POST", {"id": 7}, "E011003", "id"),
+    ("/v1/mgmt/outbound/app/delete", "POST", {}, "E011002", "id"),
+    ("/v1/mgmt/outbound/app/user/token", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "scopes"),
+    ("/v1/mgmt/outbound/app/user/token", "POST", {"appId": APP, "userId": "keeper", "scopes": [""]}, "E011003", "scopes"),
+    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"userId": "keeper"}, "E011002", "appId"),
+    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": APP}, "E011002", "userId"),
+    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": APP, "userId": "keeper", "options": {"forceRefresh": "please"}}, "E011003", "forceRefresh"),
+    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": "ghost", "userId": "keeper"}, "E131001", "ghost"),
+    ("/v1/mgmt/outbound/app/tenant/token/latest", "POST", {"appId": APP}, "E011002", "tenantId"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "accessToken"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": "soon"}, "E011003", "accessTokenExpiry"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": -5}, "E011003", "accessTokenExpiry"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": BIG}, "E011003", "accessToken"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "scopes": ["a b"]}, "E011003", "scopes"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": "ghost", "userId": "keeper", "accessToken": "new"}, "E131001", "ghost"),
+    ("/v1/mgmt/outbound/app/user/apikey/upload", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "apiKey"),
+    ("/v1/mgmt/outbound/app/tenant/apikey/upload", "POST", {"appId": APP, "apiKey": "k"}, "E011002", "tenantId"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": "all"}, "E011003", "tokens"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": [{"appId": 1}]}, "E011003", "tokens[0].appId"),
+    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": [{"appId": APP, "userId": "u", "accessToken": "a"}] * 1001}, "E011003", "tokens"),
+    ("/v1/mgmt/outbound/user/tokens", "DELETE", None, "E011002", "appId"),
+    ("/v1/mgmt/outbound/token", "DELETE", None, "E011002", "id"),
+    ("/v1/mgmt/outbound/apps-with-user-token", "GET", None, "E011002", "userId"),
+    ("/v1/mgmt/outbound/apps", "PUT", None, "E130405", "PUT"),
+    ("/v1/mgmt/outbound/no-such-thing", "POST", {}, "E130404", "no-such-thing"),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "body", "code", "mentions"), CASES)
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(
+    live_server: LiveServer,
+    client: httpx.Client,
+    path: str,
+    method: str,
+    body: Any,
+    code: str,
+    mentions: str,
+) -> None:
+    before = snapshot(live_server)
+    if isinstance(body, bytes):
+        response = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    elif body is None:
+        response = client.request(method, path)
+    else:
+        response = client.request(method, path, json=body)
+    if not code:
+        # a legal but odd value: accepted as data, not an error
+        assert response.status_code == 200, response.text
+        client.post("/v1/mgmt/outbound/app/delete", json={"id": body["id"]})
+        return
+    assert 400 <= response.status_code < 500, response.text
+    error = response.json()
+    assert error["errorCode"] == code
+    assert error["errorDescription"]
+    assert mentions in error["errorMessage"], error
+    assert snapshot(live_server) == before
+
+
+def test_oversized_body_is_413(live_server: LiveServer, client: httpx.Client) -> None:
+    before = snapshot(live_server)
+    response = client.post(
+        "/v1/mgmt/outbound/app/create",
+        content=b'{"name": "' + b"x" * (9 * 1024 * 1024) + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["errorCode"] == "E130413"
+    assert snapshot(live_server) == before
+
+
+def test_explicit_nulls_and_unknown_fields_are_tolerated(client: httpx.Client) -> None:
+    name = "nulls-" + secrets.token_hex(4)
+    response = client.post(
+        "/v1/mgmt/outbound/app/create",
+        json={
+            "id": None,
+            "name": name,
+            "description": None,
+            "tokenUrl": "https://p.example/token",
+            "prompt": None,
+            "somethingNew": {"nested": [1, 2]},
+        },
+    )
+    assert response.status_code == 200, response.text
+    app = response.json()["app"]
+    response = client.post(
+        "/v1/mgmt/outbound/app/user/token/latest",
+        json={"appId": app["id"], "userId": "nobody", "tenantId": None, "options": None},
+    )
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "E111504"
+
+
+def test_the_stored_token_survived_all_of_it(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/mgmt/outbound/app/user/token/latest", json={"appId": APP, "userId": "keeper"}
+    )
+    assert response.json()["token"]["accessToken"] == "keep-me"

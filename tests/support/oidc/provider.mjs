@@ -1,0 +1,279 @@
+// A real OpenID Connect / OAuth 2.0 authorization server (npm oidc-provider) for outbound's
+// tests, on loopback, with admin endpoints under /__admin that let a test count grants,
+// revoke consent, break the token endpoint for a while and change token lifetimes.
+//
+//   node provider.mjs --port 9123
+//   env OIDC_PORT          port (or --port), on 127.0.0.1
+//       OIDC_CLIENTS       JSON list of client metadata ({client_id, client_secret,
+//                          redirect_uris, token_endpoint_auth_method?})
+//       OIDC_ACCESS_TTL    access-token lifetime in seconds (default 3600)
+//
+// Prints "ready <issuer>" on stdout once listening.
+
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: { port: { type: 'string' } },
+});
+const port = Number(args.port ?? process.env.OIDC_PORT ?? 0);
+if (!port) {
+  console.error('give a port: --port N or OIDC_PORT');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+// -- storage: one Map, so the admin endpoints can find a user's grants ------------------
+
+const store = new Map(); // `${model}:${id}` -> { payload, expiresAt }
+
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : Infinity;
+    store.set(this.key(id), { payload, expiresAt });
+  }
+
+  async find(id) {
+    const entry = store.get(this.key(id));
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      store.delete(this.key(id));
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findByUid(uid) {
+    for (const [key, { payload }] of store) {
+      if (key.startsWith(`${this.model}:`) && payload.uid === uid) return payload;
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) {
+    for (const [key, { payload }] of store) {
+      if (key.startsWith(`${this.model}:`) && payload.userCode === userCode) return payload;
+    }
+    return undefined;
+  }
+
+  async consume(id) {
+    const entry = store.get(this.key(id));
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    store.delete(this.key(id));
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const [key, { payload }] of store) {
+      if (payload.grantId === grantId) store.delete(key);
+    }
+  }
+}
+
+// -- what tests can change at runtime ------------------------------------------------------
+
+const state = {
+  accessTokenTtl: Number(process.env.OIDC_ACCESS_TTL ?? 3600),
+  fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, until }
+  tokenRequests: 0,
+  grants: { success: {}, error: {} },
+};
+const hung = new Set();
+
+function activeFault() {
+  if (state.fault && state.fault.until <= Date.now()) state.fault = null;
+  return state.fault;
+}
+
+function releaseHung() {
+  for (const release of hung) release();
+  hung.clear();
+}
+
+// -- the provider ------------------------------------------------------------------------
+
+const clients = JSON.parse(process.env.OIDC_CLIENTS ?? '[]').map((client) => ({
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  ...client,
+}));
+
+const provider = new Provider(issuer, {
+  adapter: MapAdapter,
+  clients,
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true }),
+  }),
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'read', 'write', 'admin'],
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+  },
+  // Every client allowed the refresh_token grant gets one, without the offline_access and
+  // prompt=consent ceremony: the vault's connect flow asks for offline access by design.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: true,
+  ttl: {
+    AccessToken: () => state.accessTokenTtl,
+    AuthorizationCode: 60,
+    Grant: 14 * 24 * 60 * 60,
+    IdToken: 3600,
+    Interaction: 600,
+    RefreshToken: 14 * 24 * 60 * 60,
+    Session: 24 * 60 * 60,
+  },
+});
+
+provider.on('grant.success', (ctx) => {
+  const type = ctx.oidc.params?.grant_type ?? 'unknown';
+  state.grants.success[type] = (state.grants.success[type] ?? 0) + 1;
+});
+provider.on('grant.error', (ctx) => {
+  const type = ctx.oidc.params?.grant_type ?? 'unknown';
+  state.grants.error[type] = (state.grants.error[type] ?? 0) + 1;
+});
+
+// -- admin endpoints and fault injection, in front of the provider's routes ---------------
+
+async function readJson(ctx) {
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString() || '{}';
+  return JSON.parse(text);
+}
+
+async function tokenActive(value) {
+  for (const model of [provider.AccessToken, provider.RefreshToken]) {
+    const token = await model.find(value);
+    if (token && !token.isExpired && !token.consumed) {
+      const grant = await provider.Grant.find(token.grantId);
+      if (grant) return { active: true, kind: model.name, sub: token.accountId };
+    }
+  }
+  return { active: false };
+}
+
+async function revokeAccount(accountId) {
+  const grantIds = [];
+  for (const [key, { payload }] of store) {
+    if (key.startsWith('Grant:') && payload.accountId === accountId) grantIds.push(payload.jti);
+  }
+  const adapter = new MapAdapter('Grant');
+  for (const grantId of grantIds) {
+    await adapter.revokeByGrantId(grantId);
+    await adapter.destroy(grantId);
+  }
+  // Sessions remember grants too: forget them so the next login asks for consent again.
+  for (const [key, { payload }] of store) {
+    if (key.startsWith('Session:') && payload.accountId === accountId) store.delete(key);
+  }
+  return grantIds.length;
+}
+
+const admin = {
+  'GET /__admin/grants': async () => ({
+    tokenRequests: state.tokenRequests, ...state.grants,
+  }),
+  'POST /__admin/reset': async () => {
+    state.fault = null;
+    state.tokenRequests = 0;
+    state.grants = { success: {}, error: {} };
+    releaseHung();
+    return {};
+  },
+  'POST /__admin/fault': async (body) => {
+    const seconds = Number(body.seconds ?? 3600);
+    state.fault = {
+      mode: body.mode,
+      status: Number(body.status ?? 503),
+      retryAfter: body.retryAfter,
+      bytes: Number(body.bytes ?? 2 * 1024 * 1024),
+      until: Date.now() + seconds * 1000,
+    };
+    if (!['hang', 'status', 'oversize'].includes(body.mode)) {
+      state.fault = null;
+      releaseHung();
+    }
+    return { fault: state.fault };
+  },
+  'POST /__admin/ttl': async (body) => {
+    state.accessTokenTtl = Number(body.accessToken);
+    return { accessToken: state.accessTokenTtl };
+  },
+  'POST /__admin/revoke-account': async (body) => ({ revoked: await revokeAccount(body.sub) }),
+  'POST /__admin/active': async (body) => tokenActive(body.token),
+  'POST /__admin/clients': async (body) => {
+    const metadata = {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      ...body,
+    };
+    await new MapAdapter('Client').upsert(metadata.client_id, metadata);
+    return { client_id: metadata.client_id };
+  },
+};
+
+provider.use(async (ctx, next) => {
+  const handler = admin[`${ctx.method} ${ctx.path}`];
+  if (handler) {
+    ctx.type = 'json';
+    ctx.body = JSON.stringify(await handler(ctx.method === 'POST' ? await readJson(ctx) : {}));
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/token') {
+    state.tokenRequests += 1;
+    const fault = activeFault();
+    if (fault?.mode === 'hang') {
+      await new Promise((resolve) => {
+        hung.add(resolve);
+        setTimeout(resolve, Math.max(0, fault.until - Date.now()));
+      });
+      ctx.status = 503;
+      ctx.body = '';
+      return;
+    }
+    if (fault?.mode === 'status') {
+      ctx.status = fault.status;
+      if (fault.retryAfter !== undefined) ctx.set('Retry-After', String(fault.retryAfter));
+      ctx.type = 'text/html';
+      ctx.body = `<html><body>HTTP ${fault.status} from the test provider</body></html>`;
+      return;
+    }
+    if (fault?.mode === 'oversize') {
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ access_token: 'x', padding: 'x'.repeat(fault.bytes) });
+      return;
+    }
+  }
+  await next();
+});
+
+const server = provider.listen(port, '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    releaseHung();
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,233 @@
+"""A real OpenID Connect authorization server for tests: npm ``oidc-provider`` on loopback.
+
+    with OidcServer(redirect_uris=["http://127.0.0.1:8000/cb"]) as idp:
+        config = idp.provider_config()          # discovery URL + the registered client
+        idp.fault("hang", seconds=5)            # the token endpoint stops answering
+        idp.grants()["success"]["refresh_token"]
+
+The admin helpers talk to ``/__admin`` endpoints that ``oidc/provider.mjs`` adds in front
+of the provider's own routes; everything else is oidc-provider as published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from outbound.oauth import ProviderConfig
+from outbound.secrets import Secret
+from tests.support.server import free_port
+
+OIDC_DIR = Path(__file__).parent / "oidc"
+
+
+def ensure_installed() -> None:
+    """Run ``oidc/install.sh`` unless chromium and the npm packages are already there."""
+    lock = OIDC_DIR / "package-lock.json"
+    installed = OIDC_DIR / "node_modules" / ".package-lock.json"
+    fresh = installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime
+    if fresh and shutil.which("chromium"):
+        return
+    subprocess.run(["sh", str(OIDC_DIR / "install.sh")], check=True, timeout=600)
+
+
+@dataclass(frozen=True)
+class OidcClient:
+    """A client registered at the test provider; the secret is generated per test run."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str = "client_secret_basic"
+
+    @classmethod
+    def generate(cls, redirect_uris: list[str], **kwargs: Any) -> OidcClient:
+        return cls(
+            client_id="client-" + secrets.token_hex(4),
+            client_secret=secrets.token_urlsafe(32),
+            redirect_uris=tuple(redirect_uris),
+            **kwargs,
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": list(self.redirect_uris),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+        }
+
+
+@dataclass
+class OidcServer:
+    """Starts ``node oidc/provider.mjs`` on a free loopback port; stops it on exit."""
+
+    redirect_uris: list[str] = field(default_factory=lambda: ["http://127.0.0.1:9/cb"])
+    access_token_ttl: int = 3600
+    port: int = 0
+    client: OidcClient = field(init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log_path: Path | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        self.client = OidcClient.generate(self.redirect_uris)
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> OidcServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        ensure_installed()
+        log_fd, log_name = tempfile.mkstemp(prefix="oidc-provider-", suffix=".log")
+        self._log_path = Path(log_name)
+        env = {
+            **os.environ,
+            "OIDC_CLIENTS": json.dumps([self.client.metadata()]),
+            "OIDC_ACCESS_TTL": str(self.access_token_ttl),
+        }
+        self._process = subprocess.Popen(
+            ["node", str(OIDC_DIR / "provider.mjs"), "--port", str(self.port)],
+            cwd=OIDC_DIR,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        os.close(log_fd)
+        deadline = time.monotonic() + 30
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"oidc-provider exited:\n{self.log()}")
+            try:
+                if httpx.get(self.discovery_url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"oidc-provider did not start:\n{self.log()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+            self._log_path = None
+
+    def log(self) -> str:
+        return self._log_path.read_text(errors="replace") if self._log_path else ""
+
+    # -- what tests use -----------------------------------------------------------------
+
+    def provider_config(self, client: OidcClient | None = None, **overrides: Any) -> ProviderConfig:
+        client = client or self.client
+        fields: dict[str, Any] = {
+            "client_id": client.client_id,
+            "client_secret": Secret(client.client_secret),
+            "discovery_url": self.discovery_url,
+            "default_scopes": ("openid", "email", "read"),
+        }
+        return ProviderConfig(**{**fields, **overrides})
+
+    def add_client(self, redirect_uris: list[str], **kwargs: Any) -> OidcClient:
+        """Register another client at runtime (e.g. once the callback's port is known)."""
+        client = OidcClient.generate(redirect_uris, **kwargs)
+        self._admin("POST", "/__admin/clients", client.metadata())
+        return client
+
+    def grants(self) -> dict[str, Any]:
+        """``{"tokenRequests": n, "success": {grant_type: n}, "error": {grant_type: n}}``:
+        what reached the token endpoint since the start or the last :meth:`reset`."""
+        result: dict[str, Any] = self._admin("GET", "/__admin/grants")
+        return result
+
+    def successful_grants(self, grant_type: str) -> int:
+        return int(self.grants()["success"].get(grant_type, 0))
+
+    def reset(self) -> None:
+        """Zero the counters and end any fault."""
+        self._admin("POST", "/__admin/reset", {})
+
+    def fault(
+        self,
+        mode: str,
+        *,
+        seconds: float = 3600,
+        status: int = 503,
+        retry_after: int | None = None,
+        size: int = 2 * 1024 * 1024,
+    ) -> None:
+        """Break the token endpoint for ``seconds``: ``hang`` (no answer until then),
+        ``status`` (answer ``status`` with an HTML page) or ``oversize`` (a JSON body of
+        ``size`` bytes). ``heal()`` ends it early."""
+        body: dict[str, Any] = {"mode": mode, "seconds": seconds, "status": status, "bytes": size}
+        if retry_after is not None:
+            body["retryAfter"] = retry_after
+        self._admin("POST", "/__admin/fault", body)
+
+    def heal(self) -> None:
+        self._admin("POST", "/__admin/fault", {"mode": "none"})
+
+    def set_access_token_ttl(self, seconds: int) -> None:
+        self._admin("POST", "/__admin/ttl", {"accessToken": seconds})
+
+    def revoke_account(self, sub: str) -> int:
+        """Withdraw every consent (grant) of user ``sub``, with its tokens; returns how many."""
+        return int(self._admin("POST", "/__admin/revoke-account", {"sub": sub})["revoked"])
+
+    def is_active(self, token: str) -> bool:
+        """Whether the provider would still accept this access or refresh token."""
+        return bool(self._admin("POST", "/__admin/active", {"token": token})["active"])
+
+    def introspect(self, token: str, client: OidcClient | None = None) -> dict[str, Any]:
+        """Ask the provider's own RFC 7662 introspection endpoint, as a resource server would."""
+        client = client or self.client
+        response = httpx.post(
+            f"{self.issuer}/token/introspection",
+            data={"token": token},
+            auth=(client.client_id, client.client_secret),
+            timeout=10,
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(method, self.issuer + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()

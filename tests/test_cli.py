@@ -1,0 +1,106 @@
+"""The CLI contract that scripts and the docs rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import free_port, outbound_cli, running_server, Store
+
+
+def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    out = outbound_cli("init", "--json", *store.args, env=store.env)
+    assert len(out.strip().splitlines()) == 1
+    creds = json.loads(out)
+    assert set(creds) == {"projectId", "managementKey"}
+    with running_server(store, project=(creds["projectId"], creds["managementKey"])) as server:
+        with server.client() as client:
+            assert client.get("/v1/mgmt/outbound/apps").json() == {"apps": []}
+
+
+def test_every_option_reads_an_environment_variable(tmp_path: Path) -> None:
+    data_dir = tmp_path / "from-env"
+    out = outbound_cli("projects", "create", "--json", env={"OUTBOUND_DATA_DIR": str(data_dir)})
+    assert json.loads(out)["projectId"]
+    assert (data_dir / "outbound.db").exists()
+    # no master key given: one was generated, readable only by its owner
+    key_file = data_dir / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_serve_creates_a_project_on_first_start_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTBOUND_")}
+    env.update({"OUTBOUND_DATA_DIR": str(data_dir), "OUTBOUND_PORT": str(port)})
+
+    def serve_once() -> str:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "outbound", "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                import time
+
+                time.sleep(0.05)
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=10)
+        return output
+
+    first = serve_once()
+    assert "management key:" in first
+    key_line = next(line for line in first.splitlines() if "management key:" in line)
+    key = key_line.split(":", 1)[1].strip()
+    assert key.startswith("obk_")
+    assert "from outbound import DescopeClient" in first
+    second = serve_once()
+    assert "management key" not in second
+    assert key not in second
+
+
+def test_keys_commands_need_a_project(tmp_path: Path) -> None:
+    store = Store(tmp_path / "d")
+    try:
+        outbound_cli("keys", "create", "--project", "no-such-project", "--json", *store.args, env=store.env)
+    except RuntimeError as exc:
+        assert "no-such-project" in str(exc)
+    else:
+        raise AssertionError("keys create accepted an unknown project")
+
+
+def test_a_wrong_master_key_is_refused_clearly(tmp_path: Path) -> None:
+    store = Store(tmp_path / "d")
+    with running_server(store) as server:
+        with server.client() as client:
+            client.post("/v1/mgmt/outbound/app/create", json={"name": "a", "tokenUrl": "https://p.example/t"})
+            app_id = client.get("/v1/mgmt/outbound/apps").json()["apps"][0]["id"]
+            client.post(
+                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                json={"appId": app_id, "userId": "u", "accessToken": "sealed-with-the-first-key"},
+            )
+        project = (server.project_id, server.management_key)
+    other = Store(store.data_dir)  # same data, a different master key
+    with running_server(other, project=project) as server:
+        with server.client() as client:
+            response = client.post(
+                "/v1/mgmt/outbound/app/user/token/latest", json={"appId": app_id, "userId": "u"}
+            )
+            assert response.status_code == 500
+            assert response.json()["errorCode"] == "E131013"

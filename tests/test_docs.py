@@ -1,0 +1,48 @@
+"""The README's tables are the code's tables: error codes and settings."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from outbound.server.config import SETTINGS, env_name
+from outbound.server.errors import ERROR_CODES
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def section(marker: str) -> str:
+    match = re.search(rf"<!-- {marker}:.*?-->\n(.*?)<!-- /{marker} -->", README, re.S)
+    assert match, f"README lost its {marker} table"
+    return match.group(1)
+
+
+def rows(table: str) -> list[list[str]]:
+    lines = [line for line in table.strip().splitlines()[2:]]
+    return [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_error_code_table_matches_the_code() -> None:
+    documented = {code: (int(status), meaning) for code, status, meaning in rows(section("error-codes"))}
+    actual = {c.code: (c.status, c.description) for c in ERROR_CODES.values()}
+    assert documented == actual
+
+
+def test_settings_table_matches_the_code() -> None:
+    documented = {row[1]: (row[0], row[3]) for row in rows(section("settings"))}
+    actual = {
+        env_name(name): (f"--{name.replace('_', '-')}", field.metadata["help"])
+        for name, field in SETTINGS.items()
+    }
+    assert documented == actual
+
+
+def test_quickstart_is_exactly_two_commands() -> None:
+    quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", quickstart, re.S)
+    assert len(blocks) == 2
+    assert all(len(block.strip().splitlines()) == 1 for block in blocks)
+    assert "outbound serve" in blocks[0]
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert shlex.split(blocks[1].strip())[0] in ci
