@@ -136,9 +136,7 @@ async def test_user_token_in_a_tenant(twin: Twin) -> None:
     app_id = await new_app(twin)
     user, tenant = unique("user"), unique("tenant")
     access = new_secret()
-    await twin.call(
-        "upload_user_token", app_id, user, tenant, access_token=access, scopes=["read"]
-    )
+    await twin.call("upload_user_token", app_id, user, tenant, access_token=access, scopes=["read"])
     token = await twin.call("fetch_token", app_id, user, tenant)
     assert token["token"]["token"] == access
     assert token["token"]["tenantId"] == tenant

@@ -198,6 +198,10 @@ class PooledTransport(httpx.BaseTransport):
         content = response.read()
         return response.status, response.getheaders(), content, not response.will_close
 
+    def __del__(self) -> None:
+        # Code written for the official SDK never closes its client: do not leak sockets.
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
