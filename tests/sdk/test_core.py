@@ -11,8 +11,8 @@ from descope.management.common import AccessType, PromptType, URLParam
 
 from outbound import (
     BadRequestError,
-    ConfigurationError,
     Client,
+    ConfigurationError,
     NotFoundError,
     OutboundError,
     ProviderUnavailableError,

@@ -155,7 +155,6 @@ def test_the_wait_follows_retry_after(scripted: Scripted, caplog: pytest.LogCapt
 
 def test_max_retries_zero_disables_retries(scripted: Scripted) -> None:
     scripted.answer(503, {})
-    with Client("P1", "key", scripted.url, max_retries=0) as client:
-        with pytest.raises(OutboundError):
-            client.mgmt.outbound_application.fetch_token("app", "user")
+    with Client("P1", "key", scripted.url, max_retries=0) as client, pytest.raises(OutboundError):
+        client.mgmt.outbound_application.fetch_token("app", "user")
     assert len(scripted.seen) == 1

@@ -148,8 +148,8 @@ class PooledTransport(httpx.BaseTransport):
         key = (url.raw_scheme, url.raw_host, url.port)
         connection.idle_since = time.monotonic()
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            if not self._closed and len(idle) < self._max_idle:
+            idle = None if self._closed else self._idle.setdefault(key, [])
+            if idle is not None and len(idle) < self._max_idle:
                 idle.append(connection)
                 return
         connection.http.close()
