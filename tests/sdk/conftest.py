@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import json
 import secrets
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -72,3 +77,61 @@ OAUTH_APP = {
     "token_url": "https://provider.example/token",
     "client_id": "client-123",
 }
+
+
+OK_TOKEN = {"token": {"id": "tok_1", "token": "access-1", "accessToken": "access-1"}}
+
+
+@dataclass
+class Scripted:
+    """Answers the next scripted (status, headers, body) to each request; then 200 OK_TOKEN."""
+
+    url: str
+    script: list[tuple[int, dict[str, str], object]] = field(default_factory=list)
+    seen: list[tuple[str, str, bytes]] = field(default_factory=list)
+    peers: set[tuple[str, int]] = field(default_factory=set)
+    drop_connections: bool = False
+    stall: float = 0.0  # seconds to wait before answering
+
+    def answer(self, status: int, body: object, **headers: str) -> None:
+        self.script.append((status, {k.replace("_", "-"): v for k, v in headers.items()}, body))
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    state = Scripted("")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            state.seen.append((self.command, self.path, self.rfile.read(length)))
+            state.peers.add(self.client_address)
+            time.sleep(state.stall)
+            status, headers, body = state.script.pop(0) if state.script else (200, {}, OK_TOKEN)
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+            # Without saying so (no "Connection: close"), as an idle timeout would.
+            self.close_connection = state.drop_connections
+
+        do_GET = do_POST = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join()

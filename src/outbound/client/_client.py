@@ -27,7 +27,7 @@ from ._config import ClientConfig, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
-from ._transport import AsyncCoalescingTransport, PooledTransport
+from ._transport import AsyncPooledTransport, PooledTransport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -277,7 +277,7 @@ class AsyncClient(_BaseClient):
         proxy = self._proxy()
         if proxy:
             return httpx.AsyncHTTPTransport(proxy=proxy)
-        return AsyncCoalescingTransport(ssl_context=self._ssl_context())
+        return AsyncPooledTransport(ssl_context=self._ssl_context())
 
     async def _transmit(self, step: Send) -> Reply:
         request = step.request
