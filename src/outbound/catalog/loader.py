@@ -70,6 +70,12 @@ def _problems(template: Template, path: Path) -> Iterable[str]:
                 f"field {name!r}: placeholders are allowed only in"
                 f" {', '.join(TEMPLATED_FIELDS)}, authorize_params and token_params"
             )
+    kinds = {value.name: value.kind for value in spec.values}
+    for name in (*TEMPLATED_FIELDS, "homepage", "docs", "logo", "console", "refresh_url"):
+        url = getattr(spec, name)
+        head = PLACEHOLDER.match(url)
+        if head and kinds.get(head.group(1)) != "url":
+            yield f"field {name!r}: may start with a placeholder only of a value of kind 'url'"
     declared = [value.name for value in spec.values]
     if len(set(declared)) != len(declared):
         yield "field 'values': a value name is declared twice"

@@ -15,8 +15,9 @@ from msgspec import Meta
 
 __all__ = ["VALUE_KINDS", "TemplateSpec", "ValueSpec"]
 
-# https URLs, with ``{value}`` placeholders where the template allows them.
-URL_PATTERN = r"https://(?:[^\s{}]|\{[a-z_]+\})+"
+# https URLs, with ``{value}`` placeholders where the template allows them; a URL may start
+# with a placeholder only when that value is itself an https URL (checked by the loader).
+URL_PATTERN = r"(?:https://|\{[a-z_]+\})(?:[^\s{}]|\{[a-z_]+\})+"
 HttpsUrl = Annotated[str, Meta(pattern=f"^{URL_PATTERN}$")]
 OptionalUrl = Annotated[str, Meta(pattern=f"^({URL_PATTERN})?$")]
 Identifier = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -32,10 +33,10 @@ VALUE_KINDS: dict[str, tuple[str, re.Pattern[str]]] = {
         re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
     ),
     "host": (
-        "a host name such as example.okta.com (no scheme, path or port)",
+        "a host name such as example.okta.com, maybe with a port (no scheme or path)",
         re.compile(
             r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::[0-9]{1,5})?$"
         ),
     ),
     "segment": (
