@@ -88,6 +88,7 @@ def main() -> None:
 @_option("port", type=int)
 @_option("public_url")
 @_option("refresh_margin", type=int)
+@_option("provider_timeout", type=float)
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:
     """Start the server (migrating the store first).

@@ -231,6 +231,10 @@ def parse_token_response(
             status, secrets,
         )
     tokens = dotted(payload, config.token_response_path)
+    if not isinstance(tokens, Mapping) and "access_token" in payload:
+        # Slack nests the user token under authed_user on code exchange, but answers a
+        # refresh of that token at the top level.
+        tokens = payload
     if not isinstance(tokens, Mapping):
         raise TransientOAuthError(
             "malformed_response",

@@ -16,11 +16,16 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
+from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
+from ..storage.leases import RefreshLeases
+from . import connect as connect_flow
 from .config import Settings
 from .errors import ApiError
 from .hotpath import HotPath
 from .http import json_response
+from .providers import Providers
+from .refresh import LeaseRefresher
 from .routes import routes
 from .state import Vault
 from .tokens import TokenService
@@ -112,18 +117,25 @@ def create_app(settings: Settings) -> ASGIApp:
         keyring = load_keyring(settings.master_key or None, settings.data_dir)
         db = await connect(url)
         store = Store(db, keyring)
+        oauth = OAuthClient(timeout=settings.provider_timeout)
+        providers = Providers(store, oauth)
+        refresher = LeaseRefresher(
+            RefreshLeases(store), providers, provider_timeout=settings.provider_timeout
+        )
         app.state.vault = Vault(
             settings=settings,
             store=store,
-            tokens=TokenService(store, refresh_margin=settings.refresh_margin),
+            tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
+            providers=providers,
         )
         try:
             yield
         finally:
+            await oauth.aclose()
             await db.close()
 
     app = Starlette(
-        routes=routes,
+        routes=[*routes, *connect_flow.routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

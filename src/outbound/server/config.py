@@ -45,6 +45,11 @@ class Settings:
     refresh_margin: int = _setting(
         300, "Seconds before expiry at which a fetched access token is refreshed first."
     )
+    provider_timeout: float = _setting(
+        10.0,
+        "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"
+        " before it counts as a transient failure.",
+    )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
 
     @property

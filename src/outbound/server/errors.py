@@ -52,6 +52,17 @@ ERROR_CODES = _table(
     ),
     ErrorCode("E131012", 400, "Not supported by this server yet"),
     ErrorCode(
+        "E131014",
+        409,
+        "The app's OAuth configuration does not work with its provider (no token URL, the"
+        " discovery document names another issuer, …): fix the app; reconnecting will not help",
+    ),
+    ErrorCode(
+        "E131015",
+        400,
+        "verifyRefresh: the provider rejected the uploaded refresh token; nothing was stored",
+    ),
+    ErrorCode(
         "E131013",
         500,
         "A stored secret failed to decrypt: the master key is not the one it was sealed with,"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..storage import Store, TokenRecord, TokenWrite
+from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from .config import Settings
 from .errors import ApiError
+from .providers import Providers, provider_config
 from .tokens import TokenService
 
 __all__ = ["Vault"]
@@ -17,21 +19,31 @@ class Vault:
     settings: Settings
     store: Store
     tokens: TokenService
+    # The OAuth engine and the apps' provider configurations (None: OAuth is off, as in
+    # servers built for tests of the storage alone).
+    providers: Providers | None = None
 
     @property
     def callback_url(self) -> str:
         return f"{self.settings.effective_public_url}/v1/outbound/oauth/callback"
 
-    async def revoke(self, deleted: list[TokenRecord]) -> None:
-        """Revoke deleted tokens at their provider (RFC 7009), best effort.
+    def oauth_providers(self) -> Providers:
+        if self.providers is None:
+            raise ApiError("E131012", "this server has no OAuth engine")
+        return self.providers
 
-        The OAuth engine (issue 4) plugs in here; until then deletion is local only.
-        """
+    async def revoke(self, deleted: list[TokenRecord], apps: Sequence[AppRecord] = ()) -> None:
+        """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
+        ``apps`` describes apps deleted along with their tokens."""
+        if self.providers is None or not deleted:
+            return
+        from .revoke import revoke_tokens
+
+        configs = {app.id: provider_config(app) for app in apps}
+        await revoke_tokens(self.providers, deleted, configs=configs)
 
     async def verify_refresh(self, write: TokenWrite) -> TokenWrite:
         """Refresh an uploaded token once at the provider before storing it."""
-        raise ApiError(
-            "E131012",
-            "verifyRefresh needs the OAuth engine, which this server does not have yet;"
-            " upload without verifyRefresh",
-        )
+        from .refresh import verify_refresh
+
+        return await verify_refresh(self.oauth_providers(), write)

@@ -23,6 +23,11 @@ ASSUMED_LIFETIME = 3600
 
 
 class Refresher(Protocol):
+    async def due(self, token: TokenRecord, now: float, default_margin: int) -> bool:
+        """Whether the token (which has an expiry or a refresh token) must be refreshed before
+        it is handed out: the app's own refresh margin may differ from the default."""
+        ...
+
     async def refresh(self, token: TokenRecord, *, force: bool) -> TokenRecord:
         """Refresh at the provider (single-flight) and return the stored result, or raise
         ``ApiError`` E131010 (reconnect required) / E131011 (provider unavailable)."""
@@ -30,7 +35,11 @@ class Refresher(Protocol):
 
 
 class NoRefresher:
-    """Stands in until the OAuth engine is wired in: every refresh is unavailable."""
+    """Stands in when no OAuth engine is wired in: every refresh is unavailable."""
+
+    async def due(self, token: TokenRecord, now: float, default_margin: int) -> bool:
+        expiry = token.access_token_expiry or token.last_refresh_time + ASSUMED_LIFETIME
+        return expiry - default_margin <= now
 
     async def refresh(self, token: TokenRecord, *, force: bool) -> TokenRecord:
         raise ApiError("E131011", "refreshing at the provider is not available on this server")
@@ -54,7 +63,7 @@ class TokenService:
             return token.access_token_expiry
         return token.last_refresh_time + ASSUMED_LIFETIME
 
-    def is_usable(self, token: TokenRecord, now: float) -> bool:
+    async def is_usable(self, token: TokenRecord, now: float) -> bool:
         """Usable as is: not expired and not inside the refresh margin."""
         if token.access_token is None:
             return False
@@ -63,7 +72,7 @@ class TokenService:
         if not token.access_token_expiry and token.refresh_token is None:
             # Unknown expiry and nothing to refresh with: all we can do is hand it out.
             return True
-        return self.effective_expiry(token) - self.refresh_margin > now
+        return not await self.refresher.due(token, now, self.refresh_margin)
 
     async def fetch(
         self,
@@ -94,7 +103,7 @@ class TokenService:
                 f" ({token.last_refresh_error or 'no reason given'}); connect the user again",
             )
         now = self.clock()
-        if not force_refresh and self.is_usable(token, now):
+        if not force_refresh and await self.is_usable(token, now):
             return token
         if token.refresh_token is None:
             if token.access_token is not None and self.effective_expiry(token) > now:

@@ -63,6 +63,11 @@ class AppFields(msgspec.Struct, rename="camel"):
     ] | None = None
     app_type: Literal["oauth", "apikey", ""] | None = None
     tenant_id: Id | None = None
+    token_endpoint_auth_method: (
+        Literal["client_secret_basic", "client_secret_post", "none", ""] | None
+    ) = None
+    # seconds before expiry at which this app's tokens are refreshed (default: the server's)
+    refresh_margin: Annotated[int, Meta(ge=0, le=86400 * 30)] | None = None
 
 
 class AppUpdate(msgspec.Struct):
@@ -83,6 +88,20 @@ class CreateByTemplate(msgspec.Struct, rename="camel"):
     overrides: AppFields | None = None
     # per-instance values the template needs (subdomain, tenant, domain…)
     values: Annotated[dict[str, Annotated[str, Meta(max_length=512)]], Meta(max_length=16)] | None = None
+
+
+class ConnectOptions(msgspec.Struct, rename="camel"):
+    redirect_url: AnyUrl | None = None
+    scopes: Scopes | None = None
+    external_identifier: Id | None = None
+
+
+class Connect(msgspec.Struct, rename="camel"):
+    app_id: Id | None = None
+    user_id: Id | None = None
+    tenant_id: Id | None = None
+    tenant_level: bool | None = None
+    options: ConnectOptions | None = None
 
 
 class FetchOptions(msgspec.Struct, rename="camel"):
@@ -187,6 +206,8 @@ _APP_FIELDS = (
     "prompt",
     "appType",
     "tenantId",
+    "tokenEndpointAuthMethod",
+    "refreshMargin",
 )
 
 
@@ -211,7 +232,10 @@ def app_config_from_fields(fields: AppFields) -> dict[str, Any]:
         "accessType": fields.access_type or "offline",
         "prompt": list(fields.prompt or []),
         "tenantId": raw.get("tenantId") or "",
+        "tokenEndpointAuthMethod": fields.token_endpoint_auth_method or "",
     }
+    if fields.refresh_margin is not None:
+        config["refreshMargin"] = fields.refresh_margin
     app_type = fields.app_type or ""
     if not app_type:
         # The official Python SDK cannot send appType: an app with nowhere to send users

@@ -42,6 +42,7 @@ class Database(Protocol):
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
     def transaction(self) -> Any: ...  # async context manager yielding a Transaction
+    def change_counter(self) -> int | None: ...
     async def close(self) -> None: ...
 
 
@@ -101,6 +102,11 @@ class SqliteDatabase:
 
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
         return self._reader.execute(sql, params or {}).fetchall()
+
+    def change_counter(self) -> int | None:
+        """Changes whenever any connection, in any process, commits to the database."""
+        value: int = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        return value
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -193,6 +199,9 @@ class PostgresDatabase:
             cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
             rows: list[Row] = await cur.fetchall()
             return rows
+
+    def change_counter(self) -> int | None:
+        return None  # no cheap exact signal: every check goes to the database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -92,6 +92,9 @@ tokens = _Table(
     Column("updated_at", BigInteger, nullable=False),
     # bumped by every write of the secret columns, so a refresher can tell it lost a race
     Column("version", Integer, nullable=False, server_default="1"),
+    # the refresh lease (see ``leases.py``): which server process is refreshing, until when
+    Column("refresh_claim_owner", String(64), nullable=True),
+    Column("refresh_claim_until", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
@@ -105,4 +108,31 @@ tokens = _Table(
     ),
     Index("ix_tokens_project_user", "project_id", "user_id"),
     Index("ix_tokens_project_tenant", "project_id", "tenant_id"),
+)
+
+# A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).
+connect_sessions = _Table(
+    "connect_sessions",
+    metadata,
+    Column("link_hash", String(64), primary_key=True),
+    Column("state_hash", String(64), nullable=True),
+    Column("project_id", String(64), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("tenant_id", String(256), nullable=False),
+    Column("external_identifier", String(256), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("redirect_url", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False, server_default=""),
+    Column("code_verifier", LargeBinary, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("link_expires_at", BigInteger, nullable=False),
+    Column("opened_at", BigInteger, nullable=True),
+    Column("state_expires_at", BigInteger, nullable=False, server_default="0"),
+    Column("completed_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(
+        ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
+    ),
+    Index("ix_connect_sessions_state", "state_hash", unique=True),
+    Index("ix_connect_sessions_expiry", "link_expires_at"),
 )

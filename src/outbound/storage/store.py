@@ -65,6 +65,12 @@ class Store:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
         self.keyring = keyring
+        # Live management keys seen since the database last changed: key id -> (project id,
+        # digest). Only for backends that can say cheaply and exactly whether anything was
+        # committed since (SQLite's data_version); any commit anywhere — a revocation from
+        # another process included — empties it, so a revoked key still stops at once.
+        self._live_keys: dict[str, tuple[str, bytes]] = {}
+        self._live_keys_version: int | None = None
 
     # -- projects and management keys ------------------------------------------------------
 
@@ -128,15 +134,24 @@ class Store:
             return False
         key_id = key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _KEY_ID_LEN]
         secret = key[len(_KEY_PREFIX) + _KEY_ID_LEN + 1 :]
-        row = await self.db.fetchone(
-            "SELECT project_id, digest FROM management_keys"
-            " WHERE id = :id AND revoked_at IS NULL",
-            {"id": key_id},
-        )
-        if row is None:
-            return False
-        ok = hmac.compare_digest(bytes(row["digest"]), _digest(secret))
-        return ok and hmac.compare_digest(row["project_id"].encode(), project_id.encode())
+        version = self.db.change_counter()
+        if version is None or version != self._live_keys_version:
+            self._live_keys.clear()
+            self._live_keys_version = version
+        live = self._live_keys.get(key_id)
+        if live is None:
+            row = await self.db.fetchone(
+                "SELECT project_id, digest FROM management_keys"
+                " WHERE id = :id AND revoked_at IS NULL",
+                {"id": key_id},
+            )
+            if row is None:
+                return False
+            live = (row["project_id"], bytes(row["digest"]))
+            if version is not None and len(self._live_keys) < 10_000:
+                self._live_keys[key_id] = live
+        ok = hmac.compare_digest(live[1], _digest(secret))
+        return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
 
     # -- apps --------------------------------------------------------------------------------
 
@@ -401,6 +416,9 @@ class Store:
                     " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
                     " last_refresh_error = '', needs_reconnect = 0, token_sub = :token_sub,"
                     " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+                    # a refresh of the replaced token may be in flight: its lease no longer
+                    # applies to this one (its write will see the new version and give way)
+                    " refresh_claim_owner = NULL, refresh_claim_until = 0,"
                     " version = version + 1"
                     " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
                     " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"

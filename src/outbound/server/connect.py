@@ -1,0 +1,354 @@
+"""Connecting a user (or tenant) to a provider: link → consent page → callback → app.
+
+1. The app's backend asks for a link (management key): ``POST /v1/mgmt/outbound/app/connect``
+   answers ``{"url"}`` — single use, valid ten minutes, bound to the app, owner, scopes and
+   redirect URL. Only a hash of it is stored.
+2. The user's browser opens it: the server redirects to the provider's authorization endpoint
+   with a fresh ``state`` (256 bits, single use, bound to the link, stored hashed) and a PKCE
+   S256 challenge (the verifier is stored sealed).
+3. The provider sends the browser back to ``/v1/outbound/oauth/callback``: the state is used
+   up, ``iss`` is checked (RFC 9207), the code is exchanged once and the token stored.
+4. The browser lands on the app's redirect URL with ``status=success`` or ``error=…``.
+
+Redirect URLs must share the origin of the app's ``defaultRedirectUrl``: the vault never sends
+a browser (and an outcome) to a site the app's owner did not configure. Nothing secret goes
+into a redirect URL or a log line; pages that carry secrets in their URL are not cached and
+send no referrer.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..oauth import (
+    OAuthConfigError,
+    OAuthError,
+    PermanentOAuthError,
+    TokenSet,
+    TransientOAuthError,
+    check_callback,
+)
+from ..oauth.pkce import new_verifier, s256_challenge
+from ..secrets import Secret
+from ..storage import AppRecord, TokenWrite
+from ..storage.connect_sessions import ConnectSession, ConnectSessions
+from .errors import ApiError, app_not_found
+from .http import authed, body, json_response
+from .providers import oauth_error_text, require_oauth_app
+from .state import Vault
+from .wire import Connect, require
+
+__all__ = ["LINK_TTL", "STATE_TTL", "routes"]
+
+logger = logging.getLogger("outbound.server.connect")
+
+# A connect link is valid this long; so is the consent step once the link is opened.
+LINK_TTL = 600
+STATE_TTL = 600
+START_PATH = "/v1/outbound/oauth/start"
+CALLBACK_PATH = "/v1/outbound/oauth/callback"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _sessions(vault: Vault) -> ConnectSessions:
+    return ConnectSessions(vault.store)
+
+
+# -- redirect URLs ---------------------------------------------------------------------------
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) — what two URLs must share to be the same site (RFC 6454)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise ApiError("E011003", "the redirect URL has an invalid port") from None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def allowed_redirect(app: AppRecord, requested: str | None) -> str:
+    """The URL the browser is sent to at the end: ``requested`` when it has the origin of the
+    app's ``defaultRedirectUrl``, else an error; absent, the default itself ('' = none)."""
+    default: str = app.config.get("defaultRedirectUrl") or ""
+    if not requested:
+        return default
+    if not default:
+        raise ApiError(
+            "E011004",
+            f"outbound app {app.id!r} has no defaultRedirectUrl, so no redirectUrl is allowed;"
+            " set the app's defaultRedirectUrl (redirect URLs must share its origin)",
+        )
+    if origin(requested) != origin(default):
+        raise ApiError(
+            "E011004",
+            "options.redirectUrl must have the origin (scheme, host and port) of the app's"
+            f" defaultRedirectUrl, {_origin_text(default)}",
+        )
+    return requested
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}")
+
+
+def with_outcome(url: str, outcome: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(outcome.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def page(title: str, message: str, status_code: int) -> Response:
+    text = (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>"
+        "<body style='font-family:system-ui,sans-serif;max-width:36em;margin:4em auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(
+        text,
+        status_code=status_code,
+        headers={
+            **_NO_STORE,
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Frame-Options": "DENY",
+        },
+    )
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=302, headers=_NO_STORE)
+
+
+def finish(session: ConnectSession, outcome: dict[str, str]) -> Response:
+    """Send the browser to the app with the outcome, or show it when the app has nowhere."""
+    if session.redirect_url:
+        return redirect(with_outcome(session.redirect_url, outcome))
+    if outcome.get("status") == "success":
+        return page("Connected", "The connection is set up. You can close this window.", 200)
+    return page(
+        "Connection failed",
+        f"The connection was not set up ({outcome.get('error', 'error')}). You can close this"
+        " window and try again from the app.",
+        400,
+    )
+
+
+def _error_code(error: str) -> str:
+    return _ERROR_CODE.sub("", error)[:64] or "server_error"
+
+
+# -- 1. the link -----------------------------------------------------------------------------
+
+
+async def create_link(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, Connect)
+    app_id = require(req.app_id, "appId")
+    if req.tenant_level:
+        user_id, tenant_id = "", require(req.tenant_id, "tenantId")
+    else:
+        user_id, tenant_id = require(req.user_id, "userId"), req.tenant_id or ""
+    options = req.options
+    app = await vault.store.get_app(project_id, app_id)
+    if app is None:
+        raise app_not_found(app_id)
+    require_oauth_app(app)
+    config = app.config
+    if not config.get("clientId") and not config.get("templateId"):
+        raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
+    redirect_url = allowed_redirect(app, options.redirect_url if options else None)
+    link_id = await _sessions(vault).create(
+        project_id=project_id,
+        app_id=app_id,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        external_identifier=(options.external_identifier if options else None) or "",
+        scopes=list(dict.fromkeys((options.scopes if options else None) or [])),
+        redirect_url=redirect_url,
+        ttl=LINK_TTL,
+    )
+    url = f"{vault.settings.effective_public_url}{START_PATH}?{urlencode({'link': link_id})}"
+    return json_response({"url": url})
+
+
+# -- 2. the browser opens it -----------------------------------------------------------------
+
+
+async def _granted_scopes(vault: Vault, session: ConnectSession) -> list[str]:
+    tokens = await vault.store.find_tokens(
+        session.project_id,
+        session.app_id,
+        session.user_id,
+        session.tenant_id,
+        session.external_identifier,
+    )
+    return tokens[0].scopes if tokens else []
+
+
+async def start(request: Request) -> Response:
+    vault: Vault = request.app.state.vault
+    providers = vault.oauth_providers()
+    link_id = request.query_params.get("link", "")
+    sessions = _sessions(vault)
+    session = await sessions.peek_link(link_id) if link_id else None
+    if session is None:
+        return page(
+            "Link expired",
+            "This connect link is unknown, has expired or was already used. Go back to the app"
+            " and start connecting again.",
+            400,
+        )
+    try:
+        config = await providers.resolved(session.project_id, session.app_id)
+    except ApiError:
+        return page("Link expired", "The app this link was made for no longer exists.", 404)
+    except TransientOAuthError as exc:
+        logger.warning("connect: the provider's metadata is unavailable: %s", oauth_error_text(exc))
+        return page(
+            "Provider unavailable",
+            "The provider cannot be reached right now. Reload this page in a moment.",
+            503,
+        )
+    except OAuthError as exc:
+        logger.warning("connect: the app's provider configuration fails: %s", oauth_error_text(exc))
+        return finish(session, {"error": "server_error"})
+    requested = session.scopes or list(config.default_scopes)
+    scopes = list(dict.fromkeys([*requested, *await _granted_scopes(vault, session)]))
+    state = Secret(_new_state())
+    verifier = Secret(new_verifier()) if config.pkce else None
+    opened = await sessions.open_link(
+        link_id,
+        state=state.reveal(),
+        code_verifier=verifier,
+        scopes=scopes,
+        redirect_uri=vault.callback_url,
+        state_ttl=STATE_TTL,
+    )
+    if not opened:
+        return page("Link expired", "This connect link was already used.", 400)
+    url = providers.client.authorization_url(
+        config,
+        redirect_uri=vault.callback_url,
+        state=state.reveal(),
+        scopes=scopes,
+        code_challenge=s256_challenge(verifier.reveal()) if verifier else None,
+    )
+    return redirect(url)
+
+
+def _new_state() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+# -- 3. the provider sends the browser back ---------------------------------------------------
+
+
+async def callback(request: Request) -> Response:
+    vault: Vault = request.app.state.vault
+    params = dict(request.query_params)
+    state = params.get("state", "")
+    session = await _sessions(vault).complete(state) if state else None
+    if session is None:
+        return page(
+            "Invalid sign-in response",
+            "This response from the provider does not belong to a connection in progress: it is"
+            " unknown, expired or was already used. Go back to the app and connect again.",
+            400,
+        )
+    try:
+        tokens = await _exchange(vault, session, params)
+    except PermanentOAuthError as exc:
+        logger.info("connect of app %s ended: %s", session.app_id, _error_code(exc.error))
+        return finish(session, {"error": _error_code(exc.error)})
+    except TransientOAuthError as exc:
+        logger.warning(
+            "connect of app %s: provider unavailable: %s", session.app_id, oauth_error_text(exc)
+        )
+        return finish(session, {"error": "temporarily_unavailable"})
+    except (OAuthConfigError, ApiError) as exc:
+        logger.warning("connect of app %s failed: %s", session.app_id, oauth_error_text(exc))
+        return finish(session, {"error": "server_error"})
+    await _store(vault, session, tokens)
+    logger.info("connect of app %s succeeded", session.app_id)
+    return finish(session, {"status": "success"})
+
+
+async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str]) -> TokenSet:
+    providers = vault.oauth_providers()
+    config = await providers.resolved(session.project_id, session.app_id)
+    code = check_callback(config, params)  # provider error, iss (RFC 9207), missing code
+    tokens = await providers.client.exchange_code(
+        config,
+        code=code,
+        redirect_uri=session.redirect_uri,
+        code_verifier=session.code_verifier.reveal() if session.code_verifier else None,
+        callback_params=params,
+    )
+    if tokens.access_token is None:
+        raise TransientOAuthError("malformed_response", "the token response has no access token")
+    return tokens
+
+
+async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> None:
+    refresh_token = tokens.refresh_token
+    if refresh_token is None:
+        # Some providers hand out a refresh token on the first consent only: connecting again
+        # (say, for more scopes) keeps the one already held.
+        held = await vault.store.find_tokens(
+            session.project_id,
+            session.app_id,
+            session.user_id,
+            session.tenant_id,
+            session.external_identifier,
+        )
+        refresh_token = held[0].refresh_token if held else None
+    await vault.store.put_tokens(
+        [
+            TokenWrite(
+                project_id=session.project_id,
+                app_id=session.app_id,
+                user_id=session.user_id,
+                tenant_id=session.tenant_id,
+                external_identifier=session.external_identifier,
+                scopes=list(tokens.scopes) if tokens.scopes is not None else session.scopes,
+                access_token=tokens.access_token,
+                refresh_token=refresh_token,
+                id_token=tokens.id_token,
+                access_token_type=tokens.token_type or "Bearer",
+                access_token_expiry=tokens.expires_at,
+                token_sub=tokens.subject,
+                granted_by=session.user_id,
+                extra=dict(tokens.extra),
+            )
+        ]
+    )
+
+
+routes = [
+    Route("/v1/mgmt/outbound/app/connect", create_link, methods=["POST"]),
+    Route(START_PATH, start, methods=["GET"]),
+    Route(CALLBACK_PATH, callback, methods=["GET"]),
+]

@@ -1,0 +1,164 @@
+"""From a stored app to the :class:`ProviderConfig` the OAuth engine reads.
+
+The catalog template (when the app has a ``templateId``) gives the defaults and the quirks; the
+app's own non-empty fields go on top. Built configurations are cached for a few seconds per
+app, so the fetch path can ask for an app's refresh margin without a database read each time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..oauth import OAuthClient, ProviderConfig
+from ..storage import AppRecord, Store
+from .errors import ApiError, app_not_found
+
+__all__ = ["Providers", "provider_config"]
+
+logger = logging.getLogger("outbound.server.providers")
+
+# How long a built configuration is reused before the app is read again: an app updated on
+# another server takes effect here within this many seconds.
+CONFIG_CACHE_SECONDS = 5.0
+
+_DIRECT_FIELDS = (
+    ("clientId", "client_id"),
+    ("discoveryUrl", "discovery_url"),
+    ("authorizationUrl", "authorization_url"),
+    ("tokenUrl", "token_url"),
+    ("revocationUrl", "revocation_url"),
+    ("tokenEndpointAuthMethod", "token_endpoint_auth_method"),
+)
+
+
+def _template_defaults(template_id: str) -> dict[str, Any]:
+    try:
+        from ..catalog import get_template
+    except ImportError:  # the catalog is optional: an app can describe its provider fully
+        return {}
+    template = get_template(template_id)
+    if template is None:
+        logger.warning("app refers to unknown provider template %r", template_id)
+        return {}
+    return dict(template.config_defaults())
+
+
+def _merge_params(
+    base: Iterable[tuple[str, str]], overrides: Iterable[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    merged = dict(base)
+    merged.update(overrides)
+    return tuple(merged.items())
+
+
+def _wire_params(params: Any) -> list[tuple[str, str]]:
+    return [(p["key"], p.get("value", "")) for p in params or [] if p.get("key")]
+
+
+def provider_config(app: AppRecord) -> ProviderConfig:
+    """The engine's view of ``app``: template defaults, then the app's non-empty fields."""
+    config = app.config
+    kwargs: dict[str, Any] = {}
+    if config.get("templateId"):
+        kwargs.update(_template_defaults(config["templateId"]))
+    for wire_name, name in _DIRECT_FIELDS:
+        if config.get(wire_name):
+            kwargs[name] = config[wire_name]
+    if config.get("defaultScopes"):
+        kwargs["default_scopes"] = tuple(config["defaultScopes"])
+    if config.get("refreshMargin") is not None:
+        kwargs["refresh_margin"] = int(config["refreshMargin"])
+    # PKCE only when both the template (some providers choke on it) and the app allow it.
+    kwargs["pkce"] = bool(kwargs.get("pkce", True)) and bool(config.get("pkce", True))
+
+    authorize = list(_wire_params(config.get("authorizationUrlParams")))
+    template_authorize = dict(kwargs.get("authorize_params", ()))
+    # ``accessType`` is the value of the template's own access parameter (Google's
+    # ``access_type``); providers without one are not sent a parameter they do not know.
+    if "access_type" in template_authorize and config.get("accessType"):
+        authorize.insert(0, ("access_type", config["accessType"]))
+    if config.get("prompt"):
+        authorize.insert(0, ("prompt", " ".join(config["prompt"])))
+    kwargs["authorize_params"] = _merge_params(kwargs.get("authorize_params", ()), authorize)
+    kwargs["token_params"] = _merge_params(
+        kwargs.get("token_params", ()), _wire_params(config.get("tokenUrlParams"))
+    )
+    kwargs["client_secret"] = app.client_secret
+    # Apps whose tokens are only uploaded may have no client id; they are served all the same.
+    kwargs.setdefault("client_id", "")
+    known = {f.name for f in dataclasses.fields(ProviderConfig)}
+    return ProviderConfig(**{k: v for k, v in kwargs.items() if k in known})
+
+
+class Providers:
+    """Provider configurations of stored apps, and the one OAuth client that talks to them."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: OAuthClient,
+        *,
+        cache_seconds: float = CONFIG_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, AppRecord, ProviderConfig]] = {}
+
+    async def app(self, project_id: str, app_id: str) -> tuple[AppRecord, ProviderConfig]:
+        """The app and its (unresolved) configuration; ``ApiError`` E131001 when gone."""
+        key = (project_id, app_id)
+        cached = self._cache.get(key)
+        now = self.clock()
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        app = await self.store.get_app(project_id, app_id)
+        if app is None:
+            self._cache.pop(key, None)
+            raise app_not_found(app_id)
+        config = provider_config(app)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now + self.cache_seconds, app, config)
+        return app, config
+
+    async def config(self, project_id: str, app_id: str) -> ProviderConfig:
+        _, config = await self.app(project_id, app_id)
+        return config
+
+    async def resolved(self, project_id: str, app_id: str) -> ProviderConfig:
+        """The configuration with endpoints filled in from discovery (engine-cached)."""
+        return await self.client.resolve(await self.config(project_id, app_id))
+
+    def forget(self, project_id: str, app_id: str) -> None:
+        self._cache.pop((project_id, app_id), None)
+
+
+def oauth_error_text(error: Exception) -> str:
+    """A short, secret-free account of an engine error for ``lastRefreshError`` and messages
+    (the engine scrubs secrets from what providers send back)."""
+    code = getattr(error, "error", "") or type(error).__name__
+    description = getattr(error, "description", "")
+    text = f"{code}: {description}" if description else str(code)
+    return text[:300]
+
+
+def require_oauth_app(app: AppRecord) -> None:
+    if app.config.get("appType") == "apikey":
+        raise ApiError(
+            "E011004",
+            f"outbound app {app.id!r} holds API keys, not OAuth tokens; upload keys instead",
+        )
+
+
+def raise_config_error(error: Exception) -> ApiError:
+    return ApiError(
+        "E131014",
+        f"the app's OAuth configuration does not work ({oauth_error_text(error)}); fix the app",
+    )

@@ -1,0 +1,145 @@
+"""End to end: real ``outbound serve`` processes, a real authorization server (npm
+``oidc-provider``) and a real browser (Debian's chromium), on loopback.
+
+Every test connects its own user, so tests share the servers but never a token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.browser import CallbackCatcher, drive_consent
+from tests.support.database import execute
+from tests.support.oidc_server import OidcClient, OidcServer
+from tests.support.server import LiveServer, Store, running_server
+
+# A provider that stops answering must turn into a prompt error: tests run the servers with a
+# short provider timeout so that "prompt" is measurable.
+PROVIDER_TIMEOUT = 2.0
+SERVER_ARGS = ["--provider-timeout", str(PROVIDER_TIMEOUT)]
+CALLBACK_PATH = "/v1/outbound/oauth/callback"
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[OidcServer]:
+    with OidcServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def catcher() -> Iterator[CallbackCatcher]:
+    """The app's own page that browsers land on after connecting."""
+    with CallbackCatcher() as catcher:
+        yield catcher
+
+
+@dataclass
+class Vault:
+    """One ``outbound serve`` with an OAuth app that points at the test provider."""
+
+    server: LiveServer
+    idp: OidcServer
+    oauth_client: OidcClient
+    catcher: CallbackCatcher
+    app_id: str
+
+    @property
+    def http(self) -> httpx.Client:
+        return self.server.client()
+
+    def new_user(self) -> str:
+        return "user-" + secrets.token_hex(4)
+
+    def link(self, user_id: str, **options: Any) -> str:
+        body = {"appId": self.app_id, "userId": user_id, "options": options or None}
+        with self.http as http:
+            response = http.post("/v1/mgmt/outbound/app/connect", json=body)
+        assert response.status_code == 200, response.text
+        url: str = response.json()["url"]
+        return url
+
+    def connect(self, user_id: str, *, approve: bool = True, **options: Any) -> dict[str, str]:
+        """Send the user's browser through the whole flow; the query the app's page got."""
+        final = drive_consent(
+            self.link(user_id, **options), stop_at=self.catcher.url, login=user_id, approve=approve
+        )
+        return dict(parse_qsl(urlsplit(final).query))
+
+    def fetch(self, user_id: str, **options: Any) -> httpx.Response:
+        body = {"appId": self.app_id, "userId": user_id, "options": options or None}
+        with self.http as http:
+            return http.post("/v1/mgmt/outbound/app/user/token/latest", json=body)
+
+    def token(self, user_id: str, **options: Any) -> dict[str, Any]:
+        response = self.fetch(user_id, **options)
+        assert response.status_code == 200, response.text
+        token: dict[str, Any] = response.json()["token"]
+        return token
+
+    def expire(self, user_id: str, *, seconds_left: int = -1) -> None:
+        """Move the stored expiry as the clock would (the provider's token stays valid)."""
+        import time
+
+        execute(
+            self.server.store,
+            "UPDATE tokens SET access_token_expiry = ? WHERE app_id = ? AND user_id = ?",
+            (int(time.time()) + seconds_left, self.app_id, user_id),
+        )
+
+    def row_version(self, user_id: str) -> int:
+        rows = execute(
+            self.server.store,
+            "SELECT version FROM tokens WHERE app_id = ? AND user_id = ?",
+            (self.app_id, user_id),
+        )
+        return int(rows[0][0])
+
+
+def create_app(
+    server: LiveServer,
+    idp: OidcServer,
+    catcher: CallbackCatcher,
+    callback_base: str | None = None,
+    **fields: Any,
+) -> tuple[OidcClient, str]:
+    """Register the server's callback at the provider and create an app for it."""
+    oauth_client = idp.add_client([(callback_base or server.base_url) + CALLBACK_PATH])
+    app_id = "idp-" + secrets.token_hex(3)
+    with server.client() as http:
+        response = http.post(
+            "/v1/mgmt/outbound/app/create",
+            json={
+                "id": app_id,
+                "name": app_id,
+                "clientId": oauth_client.client_id,
+                "clientSecret": oauth_client.client_secret,
+                "discoveryUrl": idp.discovery_url,
+                "defaultScopes": ["openid", "email", "read"],
+                "defaultRedirectUrl": catcher.url,
+                **fields,
+            },
+        )
+    assert response.status_code == 200, response.text
+    return oauth_client, app_id
+
+
+@pytest.fixture(scope="session")
+def vault(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[Vault]:
+    with running_server(store, extra_args=SERVER_ARGS) as server:
+        oauth_client, app_id = create_app(server, idp, catcher)
+        yield Vault(server, idp, oauth_client, catcher, app_id)
+
+
+@pytest.fixture
+def fresh_idp(idp: OidcServer) -> Iterator[OidcServer]:
+    """The provider with its counters at zero and no fault, and healed afterwards."""
+    idp.reset()
+    yield idp
+    idp.reset()

@@ -1,0 +1,148 @@
+"""Connecting a user through the provider's consent page in a real browser."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Vault
+from tests.support.browser import drive_consent
+from tests.support.database import raw_dump
+from tests.support.oidc_server import OidcServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_connect_stores_a_working_token(vault: Vault, idp: OidcServer) -> None:
+    user = vault.new_user()
+
+    outcome = vault.connect(user)
+
+    assert outcome == {"status": "success"}
+    token = vault.token(user, withRefreshToken=True)
+    assert token["userId"] == user
+    assert token["tokenSub"] == user  # from the id token
+    assert token["scopes"] == ["openid", "email", "read"]  # as the provider granted them
+    assert token["hasRefreshToken"] is True
+    assert int(token["accessTokenExpiry"]) > int(token["lastRefreshTime"])
+    # The provider itself says the access token works, for this user.
+    introspection = idp.introspect(token["accessToken"])
+    assert introspection["active"] is True
+    assert introspection["sub"] == user
+    assert idp.is_active(token["refreshToken"])
+    # Nothing of it is readable in the database.
+    dump = raw_dump(vault.server.store)
+    assert token["accessToken"].encode() not in dump
+    assert token["refreshToken"].encode() not in dump
+
+
+def test_declined_consent_lands_on_the_app_with_the_error_and_stores_nothing(
+    vault: Vault,
+) -> None:
+    user = vault.new_user()
+
+    outcome = vault.connect(user, approve=False)
+
+    assert outcome["error"] == "access_denied"
+    assert "status" not in outcome
+    response = vault.fetch(user)
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "E111504"
+
+
+def test_a_replayed_callback_is_rejected_and_the_code_exchanged_once(
+    vault: Vault, idp: OidcServer
+) -> None:
+    user = vault.new_user()
+    callback = vault.server.base_url + "/v1/outbound/oauth/callback"
+    idp.reset()
+
+    # Stop the browser where the provider sends it back, and replay that request ourselves.
+    callback_url = drive_consent(vault.link(user), stop_at=callback, login=user)
+    assert "code=" in callback_url and "state=" in callback_url
+    answers = [httpx.get(callback_url, timeout=30) for _ in range(2)]
+
+    # Whichever request came first (the browser's or ours) completed the connection; every
+    # later one is refused with a page that says why, and the code was exchanged once.
+    assert answers[-1].status_code == 400
+    assert "does not belong to a connection in progress" in answers[-1].text
+    assert answers[-1].headers["cache-control"] == "no-store"
+    assert vault.token(user)["userId"] == user
+    grants = idp.grants()
+    assert grants["success"].get("authorization_code") == 1
+    assert grants["error"] == {}
+
+
+def test_an_unknown_state_is_rejected(vault: Vault) -> None:
+    response = httpx.get(
+        vault.server.base_url + "/v1/outbound/oauth/callback",
+        params={"code": "made-up", "state": "made-up-state"},
+    )
+    assert response.status_code == 400
+    assert "does not belong to a connection in progress" in response.text
+
+
+def test_a_link_opens_once(vault: Vault, idp: OidcServer) -> None:
+    link = vault.link(vault.new_user())
+
+    first = httpx.get(link)
+    second = httpx.get(link)
+
+    assert first.status_code == 302
+    authorize = httpx.URL(first.headers["location"])
+    assert str(authorize).startswith(idp.issuer + "/auth")
+    assert authorize.params["code_challenge_method"] == "S256"
+    assert len(authorize.params["state"]) >= 22  # at least 128 bits, base64url
+    assert "link" not in str(authorize)
+    assert second.status_code == 400
+    assert "already used" in second.text
+
+
+def test_a_redirect_url_of_another_origin_is_refused(vault: Vault) -> None:
+    user = vault.new_user()
+    body = {"appId": vault.app_id, "userId": user}
+    same_origin = vault.catcher.url.replace("/callback", "/elsewhere?x=1")
+    with vault.http as http:
+        for evil in (
+            "https://evil.example/callback",
+            vault.catcher.url.replace("127.0.0.1", "localhost"),
+            vault.catcher.url.replace("http://", "https://"),
+            "http://127.0.0.1:1/callback",
+        ):
+            response = http.post(
+                "/v1/mgmt/outbound/app/connect", json={**body, "options": {"redirectUrl": evil}}
+            )
+            assert response.status_code == 400, evil
+            assert response.json()["errorCode"] == "E011004"
+            assert "origin" in response.json()["errorMessage"]
+        allowed = http.post(
+            "/v1/mgmt/outbound/app/connect",
+            json={**body, "options": {"redirectUrl": same_origin}},
+        )
+    assert allowed.status_code == 200
+
+    # ... and the browser lands on that URL, its own query kept.
+    final = drive_consent(allowed.json()["url"], stop_at=same_origin.split("?")[0], login=user)
+    assert httpx.URL(final).params == httpx.QueryParams({"x": "1", "status": "success"})
+
+
+def test_connecting_again_asks_for_granted_and_new_scopes(vault: Vault) -> None:
+    user = vault.new_user()
+    assert vault.connect(user)["status"] == "success"
+    first = vault.token(user, withRefreshToken=True)
+
+    link = vault.link(user, scopes=["write"])
+    authorize = httpx.URL(httpx.get(link).headers["location"])
+    assert set(authorize.params["scope"].split()) == {"openid", "email", "read", "write"}
+
+    assert vault.connect(user, scopes=["write"])["status"] == "success"
+    second = vault.token(user, withRefreshToken=True)
+    assert second["id"] == first["id"]  # the connection was replaced, not duplicated
+    assert set(second["scopes"]) == {"openid", "email", "read", "write"}
+    assert second["accessToken"] != first["accessToken"]
+    with vault.http as http:
+        by_scope = http.post(
+            "/v1/mgmt/outbound/app/user/token",
+            json={"appId": vault.app_id, "userId": user, "scopes": ["write"]},
+        )
+    assert by_scope.status_code == 200
