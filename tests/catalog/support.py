@@ -21,7 +21,7 @@ from outbound.storage import AppRecord
 
 CLIENT_ID = "client-id-from-the-console"
 # Made up for the tests; the point is that it must never show up anywhere it should not.
-CLIENT_SECRET = "test-client-secret-9f8e7d"  # noqa: S105
+CLIENT_SECRET = "test-client-secret-9f8e7d"
 REDIRECT_URI = "https://vault.example/v1/outbound/oauth/callback"
 
 Handler = Callable[[httpx.Request], httpx.Response]

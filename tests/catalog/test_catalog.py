@@ -13,7 +13,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from outbound.catalog import PROVIDERS_DIR, CatalogError, all_templates, get_template, load_directory
+from outbound.catalog import (
+    PROVIDERS_DIR,
+    CatalogError,
+    all_templates,
+    get_template,
+    load_directory,
+)
 from outbound.oauth import ProviderConfig
 from outbound.server.wire import AppFields
 
@@ -40,7 +46,7 @@ def test_the_catalog_holds_at_least_60_providers_including_every_one_named() -> 
     assert len(IDS) >= 60
     missing = [name for name in NAMED_IN_THE_ISSUE if get_template(name) is None]
     assert missing == []
-    assert IDS == sorted(IDS)
+    assert sorted(IDS) == IDS
     assert get_template("no-such-provider") is None
 
 

@@ -36,7 +36,8 @@ WELL_KNOWN = "/.well-known/openid-configuration"
 
 def _nest(tpl: Template, tokens: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = dict(tokens)
-    for part in reversed(tpl.spec.token_response_path.split(".") if tpl.spec.token_response_path else []):
+    path = tpl.spec.token_response_path
+    for part in reversed(path.split(".") if path else []):
         payload = {part: payload}
     if tpl.spec.success_field:
         payload[tpl.spec.success_field] = True
