@@ -110,7 +110,7 @@ def test_create_by_template_with_overrides_and_defaults(client: httpx.Client) ->
          "E011002", "value 'shop' must be one DNS label"),
         ({"templateId": "auth0", "clientId": "c", "values": {"domain": "a.auth0.com", "x": "1"}},
          "E011002", "takes no value 'x'"),
-        ({"templateId": "no-such-provider", "clientId": "c"}, "E011004", "no-such-provider"),
+        ({"templateId": "no-such-provider", "clientId": "c"}, "E131003", "no-such-provider"),
     ],
 )
 def test_create_by_template_says_what_is_wrong(
