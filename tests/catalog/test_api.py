@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from outbound.catalog import all_templates
+from outbound.server.errors import ERROR_CODES
 from tests.support.server import LiveServer
 
 from .support import query
@@ -117,7 +118,7 @@ def test_create_by_template_says_what_is_wrong(
     client: httpx.Client, body: dict[str, Any], code: str, message: str
 ) -> None:
     response = create(client, **body)
-    assert response.status_code == 400
+    assert response.status_code == ERROR_CODES[code].status
     assert response.json()["errorCode"] == code
     assert message in response.json()["errorMessage"]
 
