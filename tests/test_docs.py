@@ -26,7 +26,7 @@ def rows(table: str) -> list[list[str]]:
 def test_error_code_table_matches_the_code() -> None:
     documented = {code: (int(status), meaning) for code, status, meaning in rows(section("error-codes"))}
     actual = {c.code: (c.status, c.description) for c in ERROR_CODES.values()}
-    assert documented == actual
+    assert documented == actual, "run: python scripts/readme_tables.py"
 
 
 def test_settings_table_matches_the_code() -> None:
@@ -35,7 +35,7 @@ def test_settings_table_matches_the_code() -> None:
         env_name(name): (f"--{name.replace('_', '-')}", field.metadata["help"])
         for name, field in SETTINGS.items()
     }
-    assert documented == actual
+    assert documented == actual, "run: python scripts/readme_tables.py"
 
 
 def test_quickstart_is_exactly_two_commands() -> None:

@@ -6,6 +6,8 @@ Every test connects its own user, so tests share the servers but never a token.
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +16,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute
 from tests.support.oidc_server import OidcClient, OidcServer
@@ -72,6 +73,12 @@ class Vault:
         )
         return dict(parse_qsl(urlsplit(final).query))
 
+    def connect_quickly(self, user_id: str, **options: Any) -> dict[str, str]:
+        """The same flow without starting a browser: for tests about what happens after
+        connecting (the flow itself is tested in chromium)."""
+        final = scripted_consent(self.link(user_id, **options), self.catcher.url, user_id)
+        return dict(parse_qsl(urlsplit(final).query))
+
     def fetch(self, user_id: str, **options: Any) -> httpx.Response:
         body = {"appId": self.app_id, "userId": user_id, "options": options or None}
         with self.http as http:
@@ -100,6 +107,31 @@ class Vault:
             (self.app_id, user_id),
         )
         return int(rows[0][0])
+
+
+_FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post"', re.I)
+_HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', re.I)
+
+
+def scripted_consent(url: str, stop_at: str, login: str) -> str:
+    """Sign in at the test provider and approve, posting its forms as a browser would;
+    returns the first URL starting with ``stop_at`` that the flow redirects to."""
+    with httpx.Client(timeout=30) as agent:
+        response = agent.get(url)
+        for _ in range(20):
+            if response.is_redirect:
+                url = str(response.url.join(response.headers["location"]))
+                if url.startswith(stop_at):
+                    return url
+                response = agent.get(url)
+                continue
+            form = _FORM.search(response.text)
+            assert response.status_code == 200 and form, response.text[:500]
+            fields = dict(_HIDDEN.findall(response.text))
+            if fields.get("prompt") == "login":
+                fields.update(login=login, password="correct-horse")
+            response = agent.post(response.url.join(html.unescape(form.group(1))), data=fields)
+    raise AssertionError(f"the flow never reached {stop_at}")
 
 
 def create_app(

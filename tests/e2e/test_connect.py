@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.e2e.conftest import Vault
 from tests.support.browser import drive_consent
 from tests.support.database import raw_dump
@@ -34,6 +33,9 @@ def test_connect_stores_a_working_token(vault: Vault, idp: OidcServer) -> None:
     dump = raw_dump(vault.server.store)
     assert token["accessToken"].encode() not in dump
     assert token["refreshToken"].encode() not in dump
+    log = vault.server.log()
+    assert token["accessToken"] not in log
+    assert token["refreshToken"] not in log
 
 
 def test_declined_consent_lands_on_the_app_with_the_error_and_stores_nothing(
@@ -71,6 +73,12 @@ def test_a_replayed_callback_is_rejected_and_the_code_exchanged_once(
     grants = idp.grants()
     assert grants["success"].get("authorization_code") == 1
     assert grants["error"] == {}
+    # Neither the code nor the state reached the server's log or its database.
+    params = httpx.URL(callback_url).params
+    log, dump = vault.server.log(), raw_dump(vault.server.store)
+    for secret in (params["code"], params["state"]):
+        assert secret not in log
+        assert secret.encode() not in dump
 
 
 def test_an_unknown_state_is_rejected(vault: Vault) -> None:

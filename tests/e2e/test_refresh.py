@@ -9,18 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault
 from tests.support.oidc_server import OidcServer
-
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def connected(vault: Vault, idp: OidcServer) -> Iterator[tuple[str, dict[str, Any]]]:
     """A freshly connected user and their token; the provider's counters start at zero."""
     user = vault.new_user()
-    assert vault.connect(user)["status"] == "success"
+    assert vault.connect_quickly(user)["status"] == "success"
     token = vault.token(user, withRefreshToken=True)
     idp.reset()
     yield user, token
@@ -58,15 +55,13 @@ def test_expiry_causes_exactly_one_refresh_with_rotation(
     assert after["lastRefreshError"] == ""
 
 
-def test_a_short_lived_token_is_refreshed_as_it_ages(
-    vault: Vault, idp: OidcServer
-) -> None:
+def test_a_short_lived_token_is_refreshed_as_it_ages(vault: Vault, idp: OidcServer) -> None:
     """No clock tricks: the provider issues 6-second tokens; the vault refreshes one when
     less than half its life is left (its margin, capped by the token's lifetime)."""
     user = vault.new_user()
     idp.set_access_token_ttl(6)
     try:
-        assert vault.connect(user)["status"] == "success"
+        assert vault.connect_quickly(user)["status"] == "success"
     finally:
         idp.set_access_token_ttl(3600)
     first = vault.token(user)
@@ -117,7 +112,7 @@ def test_consent_revoked_at_the_provider_needs_reconnection(
     assert vault.app_id not in listed.json()["appIds"]
 
     # Connecting again brings the connection back.
-    assert vault.connect(user)["status"] == "success"
+    assert vault.connect_quickly(user)["status"] == "success"
     token = vault.token(user)
     assert token["lastRefreshError"] == ""
     assert idp.introspect(token["accessToken"])["active"] is True
@@ -181,7 +176,7 @@ def _upload(vault: Vault, user: str, **fields: Any) -> httpx.Response:
 def test_verify_refresh_stores_the_refreshed_token(
     vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
 ) -> None:
-    user, token = connected
+    _user, token = connected
     other = vault.new_user()
 
     response = _upload(
@@ -213,7 +208,7 @@ def test_verify_refresh_stores_nothing_when_the_provider_refuses(
 def test_verify_refresh_stores_nothing_when_the_provider_is_down(
     vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
 ) -> None:
-    user, token = connected
+    _user, token = connected
     other = vault.new_user()
     idp.fault("status", status=503, seconds=60)
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
-
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app
 from tests.support.oidc_server import OidcServer
-
-pytestmark = pytest.mark.browser
 
 
 def test_deleting_a_token_revokes_it_at_the_provider(vault: Vault, idp: OidcServer) -> None:
     user = vault.new_user()
-    assert vault.connect(user)["status"] == "success"
+    assert vault.connect_quickly(user)["status"] == "success"
     token = vault.token(user, withRefreshToken=True)
     assert idp.introspect(token["refreshToken"])["active"] is True
 
@@ -31,7 +27,7 @@ def test_deleting_a_token_revokes_it_at_the_provider(vault: Vault, idp: OidcServ
 def test_deleting_a_users_tokens_revokes_them(vault: Vault, idp: OidcServer) -> None:
     user, neighbour = vault.new_user(), vault.new_user()
     for someone in (user, neighbour):
-        assert vault.connect(someone)["status"] == "success"
+        assert vault.connect_quickly(someone)["status"] == "success"
     token = vault.token(user, withRefreshToken=True)
     kept = vault.token(neighbour, withRefreshToken=True)
 
@@ -45,6 +41,21 @@ def test_deleting_a_users_tokens_revokes_them(vault: Vault, idp: OidcServer) -> 
     assert vault.fetch(neighbour).status_code == 200
 
 
+def test_deleting_an_app_revokes_its_tokens(vault: Vault, idp: OidcServer) -> None:
+    _, app_id = create_app(vault.server, idp, vault.catcher)
+    doomed = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+    user = doomed.new_user()
+    assert doomed.connect_quickly(user)["status"] == "success"
+    token = doomed.token(user, withRefreshToken=True)
+
+    with vault.http as http:
+        response = http.post("/v1/mgmt/outbound/app/delete", json={"id": app_id})
+
+    assert response.status_code == 200
+    assert idp.introspect(token["refreshToken"]) == {"active": False}
+    assert idp.introspect(token["accessToken"]) == {"active": False}
+
+
 def test_an_unresponsive_revocation_endpoint_does_not_keep_a_token_from_being_deleted(
     vault: Vault, idp: OidcServer
 ) -> None:
@@ -56,7 +67,7 @@ def test_an_unresponsive_revocation_endpoint_does_not_keep_a_token_from_being_de
         _, app_id = create_app(vault.server, idp, vault.catcher, revocationUrl=revocation_url)
         hung = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
         user = hung.new_user()
-        assert hung.connect(user)["status"] == "success"
+        assert hung.connect_quickly(user)["status"] == "success"
         token = hung.token(user, withRefreshToken=True)
 
         started = time.monotonic()

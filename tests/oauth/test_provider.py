@@ -115,6 +115,51 @@ async def test_code_exchange_through_a_real_browser(
 
 
 @pytest.mark.browser
+async def test_pkce_the_provider_verifies_our_s256_challenge(
+    provider: OidcServer, oauth: OAuthClient, catcher: CallbackCatcher
+) -> None:
+    config = await oauth.resolve(provider.provider_config())
+    verifier = new_verifier()
+    url = oauth.authorization_url(
+        config, redirect_uri=catcher.url, state="pkce-state", scopes=(),
+        code_challenge=s256_challenge(verifier),
+    )
+    final = await asyncio.to_thread(drive_consent, url, stop_at=catcher.url, login="erin")
+    code = check_callback(config, dict(parse_qsl(urlsplit(final).query)))
+
+    # A stolen code is useless without the verifier (RFC 7636 §1).
+    for wrong in (new_verifier(), None):
+        with pytest.raises(PermanentOAuthError) as caught:
+            await oauth.exchange_code(
+                config, code=code, redirect_uri=catcher.url, code_verifier=wrong
+            )
+        assert caught.value.error == "invalid_grant"
+    tokens = await oauth.exchange_code(
+        config, code=code, redirect_uri=catcher.url, code_verifier=verifier
+    )
+    assert tokens.subject == "erin"
+    assert provider.grants()["error"] == {"authorization_code": 2}
+
+
+async def test_concurrent_resolves_fetch_the_discovery_document_once(
+    provider: OidcServer,
+) -> None:
+    fetched: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        fetched.append(str(request.url))
+
+    async with httpx.AsyncClient(event_hooks={"request": [count]}) as http:
+        oauth = OAuthClient(http)
+        configs = await asyncio.gather(
+            *(oauth.resolve(provider.provider_config()) for _ in range(20))
+        )
+
+    assert fetched == [provider.discovery_url]
+    assert {c.token_url for c in configs} == {f"{provider.issuer}/token"}
+
+
+@pytest.mark.browser
 async def test_refresh_rotates_the_refresh_token_and_the_old_one_dies(
     provider: OidcServer, oauth: OAuthClient, catcher: CallbackCatcher
 ) -> None:

@@ -191,7 +191,7 @@ async def test_slack_token_rotation_refresh_answers_at_the_top_level() -> None:
 
     assert recorder.form()["grant_type"] == "refresh_token"
     assert recorder.form()["refresh_token"] == "xoxe-1-old-refresh"
-    assert tokens.refresh_token.reveal() == "xoxe-1-new-refresh"
+    assert tokens.refresh_token == Secret("xoxe-1-new-refresh")
     assert before + 43200 <= tokens.expires_at <= int(time.time()) + 43200
 
 
@@ -391,7 +391,7 @@ async def test_microsoft_sends_scope_on_refresh_and_reads_string_expiry() -> Non
 
     assert recorder.form()["scope"] == "https://graph.microsoft.com/User.Read offline_access"
     assert tokens.expires_at >= int(time.time()) + 3599 - 5
-    assert tokens.refresh_token.reveal() == "AwABAAAAvPM1KaPl"
+    assert tokens.refresh_token == Secret("AwABAAAAvPM1KaPl")
 
 
 async def test_scope_is_not_sent_on_refresh_unless_the_provider_wants_it() -> None:

@@ -234,6 +234,11 @@ class OAuthClient:
     # -- bounded HTTP ------------------------------------------------------------------
 
     async def _post(self, request: messages.TokenRequest) -> _Response:
+        if not is_secure_url(request.url):
+            # RFC 6749 §3.2: credentials and tokens travel only over TLS.
+            raise OAuthConfigError(
+                "insecure_url", f"{urlsplit(request.url).hostname or '?'} is not an https URL"
+            )
         headers, body = request.encode()
         return await self._send("POST", request.url, headers, body)
 
@@ -263,7 +268,13 @@ class OAuthClient:
     ) -> _Response:
         cap = self.max_response_bytes
         async with self._http.stream(
-            method, url, headers=headers, content=body, timeout=self._timeouts
+            method,
+            url,
+            headers=headers,
+            content=body,
+            timeout=self._timeouts,
+            # A redirected POST would carry the client's credentials somewhere else.
+            follow_redirects=False,
         ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:

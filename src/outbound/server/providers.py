@@ -8,6 +8,7 @@ app, so the fetch path can ask for an app's refresh margin without a database re
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -37,10 +38,10 @@ _DIRECT_FIELDS = (
 
 def _template_defaults(template_id: str) -> dict[str, Any]:
     try:
-        from ..catalog import get_template
+        catalog = importlib.import_module("outbound.catalog")
     except ImportError:  # the catalog is optional: an app can describe its provider fully
         return {}
-    template = get_template(template_id)
+    template = catalog.get_template(template_id)
     if template is None:
         logger.warning("app refers to unknown provider template %r", template_id)
         return {}
@@ -88,6 +89,8 @@ def provider_config(app: AppRecord) -> ProviderConfig:
         kwargs.get("token_params", ()), _wire_params(config.get("tokenUrlParams"))
     )
     kwargs["client_secret"] = app.client_secret
+    # Apps whose tokens are only uploaded may have no client id; they are served all the same.
+    kwargs.setdefault("client_id", "")
     known = {f.name for f in dataclasses.fields(ProviderConfig)}
     return ProviderConfig(**{k: v for k, v in kwargs.items() if k in known})
 

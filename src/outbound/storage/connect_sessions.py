@@ -120,7 +120,7 @@ class ConnectSessions:
         if code_verifier is not None:
             verifier = self.store.keyring.seal(code_verifier.reveal(), self._aad(link_hash))
         async with self.db.transaction() as tx:
-            count = await tx.execute(
+            count: int = await tx.execute(
                 "UPDATE connect_sessions SET state_hash = :state_hash, code_verifier = :verifier,"
                 " scopes = :scopes, redirect_uri = :redirect_uri, opened_at = :now,"
                 " state_expires_at = :state_expires"

@@ -67,7 +67,7 @@ class RefreshLeases:
         """Claim the right to refresh ``token`` as it was read (same version), if nobody holds
         a live claim on it. True for exactly one of any number of concurrent claimers."""
         async with self.db.transaction() as tx:
-            count = await tx.execute(
+            count: int = await tx.execute(
                 "UPDATE tokens SET refresh_claim_owner = :owner, refresh_claim_until = :until"
                 " WHERE id = :id AND version = :version AND needs_reconnect = 0"
                 " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
@@ -132,7 +132,7 @@ class RefreshLeases:
         """Record a permanent refusal by the provider — unless the row changed since ``token``
         was read (another server refreshed it meanwhile: its refresh token is not ours)."""
         async with self.db.transaction() as tx:
-            count = await tx.execute(
+            count: int = await tx.execute(
                 "UPDATE tokens SET needs_reconnect = 1, last_refresh_error = :error,"
                 " updated_at = :now, refresh_claim_owner = NULL, refresh_claim_until = 0"
                 " WHERE id = :id AND version = :version",

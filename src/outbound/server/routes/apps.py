@@ -112,8 +112,11 @@ async def delete_app(request: Request) -> Response:
     vault, project_id = await authed(request)
     req = await body(request, AppDelete)
     app_id = require(req.id, "id")
-    if await vault.store.delete_app(project_id, app_id) is None:
+    app = await vault.store.get_app(project_id, app_id)
+    deleted = await vault.store.delete_app(project_id, app_id)
+    if app is None or deleted is None:
         raise app_not_found(app_id)
+    await vault.revoke(deleted, [app])
     return json_response({})
 
 
