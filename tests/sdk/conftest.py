@@ -105,6 +105,11 @@ def scripted() -> Iterator[Scripted]:
         yield state
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out or refuse the certificate hang up on purpose here
+
+
 @contextlib.contextmanager
 def serve_scripted(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
     """A real HTTP (or, given a server context, HTTPS) server answering as scripted."""
@@ -135,7 +140,7 @@ def serve_scripted(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
