@@ -116,10 +116,15 @@ def main() -> None:
         wrk(bare_url, script(args.tokens, "/bare"), 2, args.connections)
         wrk(server.base_url, script(args.tokens), 2, args.connections)
         base = wrk(bare_url, script(args.tokens, "/bare"), args.seconds, args.connections)
+        raw_asgi = wrk(bare_url, script(args.tokens, "/bare-asgi"), args.seconds, args.connections)
         small = wrk(server.base_url, script(args.tokens), args.seconds, args.connections)
         rss_small = rss_mb(server.process.pid)
 
-        rows = [("bare JSON POST endpoint", base, None), (f"fetch token, {args.tokens:,} stored", small, rss_small)]
+        rows = [
+            ("bare JSON POST, Starlette", base, None),
+            ("bare JSON POST, raw ASGI", raw_asgi, None),
+        ]
+        rows += [(f"fetch token, {args.tokens:,} stored", small, rss_small)]
         large = None
         if args.large:
             print(f"seeding {args.large - args.tokens:,} more tokens…", flush=True)
@@ -138,7 +143,8 @@ def main() -> None:
     for name, r, mem in rows:
         rss, peak = mem if mem else (float("nan"), float("nan"))
         print(f"{name:34} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:8.0f} {rss:8.1f} {peak:8.1f}")
-    print(f"\nfetch / baseline throughput: {small['rps'] / base['rps']:.2f}  (target >= 0.60)")
+    print(f"\nfetch / bare Starlette endpoint: {small['rps'] / base['rps']:.2f}  (target >= 0.60)")
+    print(f"fetch / bare raw-ASGI endpoint: {small['rps'] / raw_asgi['rps']:.2f}")
     print(f"fetch p99: {small['p99']:.2f} ms  (target <= 10)")
     failed = sum(r["errors"] for _, r, _ in rows)
     if failed:

@@ -31,7 +31,7 @@ class ManagementKeyRecord:
     revoked_at: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenRecord:
     id: str
     project_id: str
