@@ -64,7 +64,9 @@ def pair(
                 stop_server(server)
 
 
-def test_a_server_killed_mid_refresh_loses_nothing(pair: tuple[Vault, Vault], idp: OidcServer) -> None:
+def test_a_server_killed_mid_refresh_loses_nothing(
+    pair: tuple[Vault, Vault], idp: OidcServer
+) -> None:
     doomed, survivor = pair
     user = doomed.new_user()
     assert doomed.connect_quickly(user)["status"] == "success"
