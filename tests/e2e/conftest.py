@@ -91,13 +91,16 @@ class Vault:
         return token
 
     def expire(self, user_id: str, *, seconds_left: int = -1) -> None:
-        """Move the stored expiry as the clock would (the provider's token stays valid)."""
+        """Age the stored token as the clock would: obtained an hour (its lifetime) ago,
+        ``seconds_left`` to live. The provider's token itself stays valid."""
         import time
 
+        expiry = int(time.time()) + seconds_left
         execute(
             self.server.store,
-            "UPDATE tokens SET access_token_expiry = ? WHERE app_id = ? AND user_id = ?",
-            (int(time.time()) + seconds_left, self.app_id, user_id),
+            "UPDATE tokens SET access_token_expiry = ?, last_refresh_time = ?"
+            " WHERE app_id = ? AND user_id = ?",
+            (expiry, expiry - 3600, self.app_id, user_id),
         )
 
     def row_version(self, user_id: str) -> int:
