@@ -140,6 +140,9 @@ def main() -> None:
         print(f"{name:34} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:8.0f} {rss:8.1f} {peak:8.1f}")
     print(f"\nfetch / baseline throughput: {small['rps'] / base['rps']:.2f}  (target >= 0.60)")
     print(f"fetch p99: {small['p99']:.2f} ms  (target <= 10)")
+    failed = sum(r["errors"] for _, r, _ in rows)
+    if failed:
+        sys.exit(f"\n{failed:,} requests were answered with an error: the figures above are void")
     if large:
         print(f"p50 with {args.large:,} / with {args.tokens:,}: {large['p50'] / small['p50']:.2f}  (target <= 1.2)")
         print(f"p99 with {args.large:,} / with {args.tokens:,}: {large['p99'] / small['p99']:.2f}")

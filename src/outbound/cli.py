@@ -233,5 +233,10 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
+from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists
+
+main.add_command(templates)
+main.add_command(apps)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -267,3 +267,18 @@ def test_verify_refresh_upload_is_a_clear_client_error_without_the_engine(
         assert 400 <= exc.status_code < 600
     with pytest.raises(AuthException):
         apps.fetch_token(app["id"], user)  # nothing was written
+
+
+def test_tokens_of_an_app_without_client_credentials_are_served(descope: DescopeClient) -> None:
+    # An app used only for uploaded (migrated) tokens needs no client id or secret.
+    apps = descope.mgmt.outbound_application
+    app = apps.create_application(name=unique("Migrated"), token_url="https://p.example/token")["app"]
+    user = unique("user")
+    apps.upload_user_token(
+        app["id"],
+        user,
+        access_token="still-good",
+        refresh_token="kept-for-later",
+        access_token_expiry=int(time.time()) + 3600,
+    )
+    assert apps.fetch_token(app["id"], user)["token"]["token"] == "still-good"

@@ -37,6 +37,7 @@ ERROR_CODES = _table(
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
     ErrorCode("E131001", 404, "Outbound app not found"),
     ErrorCode("E131002", 409, "An outbound app with this id or name already exists"),
+    ErrorCode("E131003", 404, "Provider template not found"),
     ErrorCode(
         "E131010",
         409,

@@ -89,6 +89,8 @@ def provider_config(app: AppRecord) -> ProviderConfig:
         kwargs.get("token_params", ()), _wire_params(config.get("tokenUrlParams"))
     )
     kwargs["client_secret"] = app.client_secret
+    # Apps whose tokens are only uploaded may have no client id; they are served all the same.
+    kwargs.setdefault("client_id", "")
     known = {f.name for f in dataclasses.fields(ProviderConfig)}
     return ProviderConfig(**{k: v for k, v in kwargs.items() if k in known})
 

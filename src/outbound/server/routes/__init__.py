@@ -2,8 +2,10 @@
 
 from starlette.routing import BaseRoute
 
-from . import apps, meta, tokens, uploads
+from . import apps, meta, templates, tokens, uploads
 
-routes: list[BaseRoute] = [*meta.routes, *apps.routes, *tokens.routes, *uploads.routes]
+routes: list[BaseRoute] = [
+    *meta.routes, *apps.routes, *templates.routes, *tokens.routes, *uploads.routes
+]
 
 __all__ = ["routes"]

@@ -1,0 +1,109 @@
+"""Reading provider data files: TOML, checked against :mod:`.schema` and for consistency.
+
+Every problem is a :class:`CatalogError` naming the file and the field, because the person
+reading it is editing that file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from ..oauth import hooks as engine_hooks
+from . import hooks as _catalog_hooks  # noqa: F401 - registers the catalog's named hooks
+from .schema import VALUE_KINDS, TemplateSpec
+from .template import PLACEHOLDER, TEMPLATED_FIELDS, Template
+
+__all__ = ["PROVIDERS_DIR", "CatalogError", "load_directory", "load_file"]
+
+PROVIDERS_DIR = Path(__file__).parent / "providers"
+
+
+class CatalogError(ValueError):
+    """A provider data file is malformed or inconsistent."""
+
+
+def _field(message: str) -> tuple[str, str]:
+    # msgspec: "Object contains unknown field `foo` - at `$.values[0]`"
+    text, _, where = message.partition(" - at `$")
+    where = where.rstrip("`").lstrip(".")
+    if text.startswith("Object contains unknown field `"):
+        name = text.split("`")[1]
+        return (f"{where}.{name}" if where else name), "unknown field (not in the template schema)"
+    if text.startswith("Object missing required field `"):
+        name = text.split("`")[1]
+        return (f"{where}.{name}" if where else name), "required field is missing"
+    if "matching regex" in text and "http" in text:
+        return where, "must be an https:// URL (with {value} placeholders only where allowed)"
+    return where or "(file)", text
+
+
+def load_file(path: Path) -> Template:
+    """Read and check one data file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path.name}: not valid TOML: {exc}") from None
+    try:
+        spec = msgspec.convert(data, TemplateSpec)
+    except msgspec.ValidationError as exc:
+        field, problem = _field(str(exc))
+        raise CatalogError(f"{path.name}: field {field!r}: {problem}") from None
+    template = Template(spec)
+    for problem in _problems(template, path):
+        raise CatalogError(f"{path.name}: {problem}")
+    return template
+
+
+def _problems(template: Template, path: Path) -> Iterable[str]:
+    spec = template.spec
+    if spec.id != path.stem:
+        yield f"field 'id': {spec.id!r} must equal the file name {path.stem!r}"
+    if not spec.discovery_url and not (spec.authorization_url and spec.token_url):
+        yield "field 'authorization_url': needs authorization_url and token_url, or discovery_url"
+    for name in ("refresh_url", "logo", "homepage", "docs", "console"):
+        if PLACEHOLDER.search(getattr(spec, name)):
+            yield (
+                f"field {name!r}: placeholders are allowed only in"
+                f" {', '.join(TEMPLATED_FIELDS)}, authorize_params and token_params"
+            )
+    kinds = {value.name: value.kind for value in spec.values}
+    for name in (*TEMPLATED_FIELDS, "homepage", "docs", "logo", "console", "refresh_url"):
+        url = getattr(spec, name)
+        head = PLACEHOLDER.match(url)
+        if head and kinds.get(head.group(1)) != "url":
+            yield f"field {name!r}: may start with a placeholder only of a value of kind 'url'"
+    declared = [value.name for value in spec.values]
+    if len(set(declared)) != len(declared):
+        yield "field 'values': a value name is declared twice"
+    used = template.placeholders()
+    for name in sorted(used - set(declared)):
+        yield f"placeholder {{{name}}} is used but no [[values]] entry declares it"
+    for name in sorted(set(declared) - used):
+        yield f"field 'values': {name!r} is declared but no URL or parameter uses it"
+    for index, value in enumerate(spec.values):
+        _, pattern = VALUE_KINDS[value.kind]
+        for sample in filter(None, (value.example, value.default, *value.choices)):
+            if not pattern.fullmatch(sample):
+                yield f"field 'values[{index}]': {sample!r} is not a valid {value.kind!r} value"
+    known_hooks = set(engine_hooks.names())
+    for name in spec.hooks:
+        if name not in known_hooks:
+            yield f"field 'hooks': no hook named {name!r}; known: {', '.join(sorted(known_hooks))}"
+    if spec.rotates_refresh_token and not spec.refresh_tokens:
+        yield "field 'rotates_refresh_token': true, but refresh_tokens is false"
+    for key in spec.authorize_params:
+        if key in ("client_id", "redirect_uri", "state", "scope", "response_type"):
+            yield f"field 'authorize_params': {key!r} is set by the engine, not the template"
+
+
+def load_directory(directory: Path = PROVIDERS_DIR) -> dict[str, Template]:
+    """Every ``*.toml`` file of ``directory``, by id (sorted by id)."""
+    templates = {}
+    for path in sorted(directory.glob("*.toml")):
+        template = load_file(path)
+        templates[template.id] = template
+    return templates

@@ -1,0 +1,108 @@
+"""The shape of a provider data file (``providers/<id>.toml``), checked when it is loaded.
+
+Field names are those of :class:`outbound.oauth.config.ProviderConfig` wherever the engine
+reads them, so a template says exactly what the engine will do. Unknown keys are errors:
+a misspelt quirk must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["VALUE_KINDS", "TemplateSpec", "ValueSpec"]
+
+# https URLs, with ``{value}`` placeholders where the template allows them; a URL may start
+# with a placeholder only when that value is itself an https URL (checked by the loader).
+URL_PATTERN = r"(?:https://|\{[a-z_]+\})(?:[^\s{}]|\{[a-z_]+\})+"
+HttpsUrl = Annotated[str, Meta(pattern=f"^{URL_PATTERN}$")]
+OptionalUrl = Annotated[str, Meta(pattern=f"^({URL_PATTERN})?$")]
+Identifier = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
+ParamName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+FieldPath = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+
+# What a per-instance value may look like. Values are put into URLs, so each kind is as
+# narrow as the providers allow: no value can add a path, a query or another host.
+VALUE_KINDS: dict[str, tuple[str, re.Pattern[str]]] = {
+    "label": (
+        "one DNS label (letters, digits, hyphens)",
+        re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
+    ),
+    "host": (
+        "a host name such as example.okta.com, maybe with a port (no scheme or path)",
+        re.compile(
+            r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::[0-9]{1,5})?$"
+        ),
+    ),
+    "segment": (
+        "one URL path segment (letters, digits, '.', '_', '-')",
+        re.compile(r"^[A-Za-z0-9._-]{1,128}$"),
+    ),
+    "url": (
+        "an https URL without query or fragment",
+        re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*$"),
+    ),
+}
+
+
+class ValueSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A per-instance part of the provider's URLs that the user fills in (a shop, a domain)."""
+
+    name: Identifier
+    label: str
+    description: str
+    kind: Literal["label", "host", "segment", "url"]
+    example: str
+    default: str = ""
+    choices: list[str] = []
+
+
+class TemplateSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One provider data file."""
+
+    id: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+    name: str
+    description: str
+    homepage: HttpsUrl
+    docs: HttpsUrl
+    # Whether the provider supports PKCE (RFC 7636); the engine sends it only then.
+    pkce: bool
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"]
+    logo: OptionalUrl = ""
+    # Where a developer registers the OAuth app and finds the client id and secret.
+    console: OptionalUrl = ""
+    notes: str = ""
+
+    discovery_url: OptionalUrl = ""
+    authorization_url: OptionalUrl = ""
+    token_url: OptionalUrl = ""
+    refresh_url: OptionalUrl = ""
+    revocation_url: OptionalUrl = ""
+
+    default_scopes: list[Scope] = []
+    scope_separator: Annotated[str, Meta(min_length=1, max_length=3)] = " "
+    authorize_params: dict[str, str] = {}
+    token_params: dict[str, str] = {}
+    scope_on_refresh: bool = False
+    refresh_margin: Annotated[int, Meta(ge=0, le=86400)] | None = None
+    refresh_window: Annotated[int, Meta(ge=1, le=86400)] | None = None
+
+    token_request_format: Literal["form", "json"] = "form"
+    token_response_path: FieldPath | Literal[""] = ""
+    success_field: FieldPath | Literal[""] = ""
+    extra_token_fields: list[FieldPath] = []
+    extra_callback_params: list[ParamName] = []
+    subject_field: FieldPath | Literal[""] = ""
+    # Does the provider issue refresh tokens at all, and does each refresh replace it?
+    refresh_tokens: bool = True
+    rotates_refresh_token: bool = False
+    hooks: list[str] = []
+    # False for public clients (PKCE only, no secret).
+    client_secret_required: bool = True
+
+    values: list[ValueSpec] = []

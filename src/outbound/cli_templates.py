@@ -1,0 +1,195 @@
+"""``outbound templates …`` and ``outbound apps create --template …``.
+
+Templates are read from the installed catalog. Apps are created through the running
+server's management API, like every other change to a project's apps: the server checks the
+request exactly as it checks the SDK's, it works against a remote server or several
+instances, and the operator's machine needs a management key, not the master key and the
+database. The answer includes the callback URL to register at the provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+import httpx
+
+__all__ = ["apps", "templates"]
+
+
+@click.group()
+def templates() -> None:
+    """Browse the provider templates."""
+
+
+@templates.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"templates": [...]} as JSON.')
+def templates_list(as_json: bool) -> None:
+    """List the provider templates: id, name and the values each needs."""
+    from .catalog import all_templates
+
+    found = all_templates()
+    if as_json:
+        click.echo(json.dumps({"templates": [t.to_wire() for t in found]}))
+        return
+    width = max(len(t.id) for t in found)
+    for template in found:
+        values = " ".join(
+            f"{v.name}={v.default}" if v.default else f"{v.name}=?" for v in template.spec.values
+        )
+        line = f"{template.id:<{width}}  {template.name}"
+        click.echo(f"{line}  [{values}]" if values else line)
+
+
+@templates.command("show")
+@click.argument("template_id")
+def templates_show(template_id: str) -> None:
+    """Show one template as JSON: endpoints, scopes, quirks and what to fill in."""
+    click.echo(json.dumps(_template(template_id).to_wire(), indent=2))
+
+
+def _template(template_id: str) -> Any:
+    from .catalog import get_template
+
+    template = get_template(template_id)
+    if template is None:
+        raise click.ClickException(
+            f"no provider template {template_id!r}; `outbound templates list` lists them"
+        )
+    return template
+
+
+def _parse_values(pairs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--value")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _env_secret(variable: str, what: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise click.ClickException(f"the environment variable {variable} (the {what}) is not set")
+    return value
+
+
+@click.group()
+def apps() -> None:
+    """Manage a project's outbound apps through a running server."""
+
+
+@apps.command("create")
+@click.option("--template", "template_id", required=True, help="Provider template id.")
+@click.option("--client-id", required=True, help="The OAuth client id from the provider.")
+@click.option(
+    "--client-secret-env",
+    metavar="VAR",
+    default=None,
+    help="Name of the environment variable holding the client secret (never the secret"
+    " itself: command lines show up in process lists and shell history).",
+)
+@click.option(
+    "--value",
+    "value_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A per-instance value the template needs (shop, domain, tenant…); repeatable.",
+)
+@click.option("--name", default=None, help="App name (default: the provider's name).")
+@click.option("--id", "app_id", default=None, help="App id (default: generated).")
+@click.option(
+    "--scope", "scopes", multiple=True, help="Default scope, replacing the template's; repeatable."
+)
+@click.option("--redirect-url", default=None, help="Where users return after connecting.")
+@click.option(
+    "--url",
+    "server_url",
+    envvar="OUTBOUND_URL",
+    show_envvar=True,
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Base URL of the running outbound server.",
+)
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", show_envvar=True,
+    help="Project id.",
+)
+@click.option(
+    "--management-key-env",
+    metavar="VAR",
+    default="OUTBOUND_MANAGEMENT_KEY",
+    show_default=True,
+    help="Name of the environment variable holding the project's management key.",
+)
+def apps_create(
+    template_id: str,
+    client_id: str,
+    client_secret_env: str | None,
+    value_pairs: tuple[str, ...],
+    name: str | None,
+    app_id: str | None,
+    scopes: tuple[str, ...],
+    redirect_url: str | None,
+    server_url: str,
+    project_id: str,
+    management_key_env: str,
+) -> None:
+    """Create an app from a provider template; prints the app as JSON.
+
+    Register the printed callbackUrl as the redirect URI of your OAuth app at the provider.
+    """
+    template = _template(template_id)
+    values = _parse_values(value_pairs)
+    try:
+        template.resolve_values(values)  # say what is missing before asking the server
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if client_secret_env is None and template.spec.client_secret_required:
+        raise click.ClickException(
+            f"{template.name} needs a client secret: pass --client-secret-env VAR"
+        )
+    key = _env_secret(management_key_env, "management key")
+    body: dict[str, Any] = {"templateId": template_id, "clientId": client_id, "values": values}
+    if client_secret_env:
+        body["clientSecret"] = _env_secret(client_secret_env, "client secret")
+    if name:
+        body["name"] = name
+    if app_id:
+        body["id"] = app_id
+    overrides: dict[str, Any] = {}
+    if scopes:
+        overrides["defaultScopes"] = list(scopes)
+    if redirect_url:
+        overrides["defaultRedirectUrl"] = redirect_url
+    if overrides:
+        body["overrides"] = overrides
+    url = server_url.rstrip("/") + "/v1/mgmt/outbound/app/create/bytemplate"
+    try:
+        response = httpx.post(
+            url, json=body, headers={"Authorization": f"Bearer {project_id}:{key}"}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"cannot reach the outbound server at {server_url} ({type(exc).__name__});"
+            " is `outbound serve` running? (--url / OUTBOUND_URL)"
+        ) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code != 200:
+        code = answer.get("errorCode", f"HTTP {response.status_code}")
+        message = answer.get("errorMessage") or response.reason_phrase
+        raise click.ClickException(f"{code}: {message}")
+    app = answer["app"]
+    click.echo(json.dumps(app))
+    if app.get("callbackUrl"):
+        click.echo(
+            f"Register {app['callbackUrl']} as the redirect URI of your {template.name} app.",
+            err=True,
+        )

@@ -1,0 +1,307 @@
+"""``Client`` and ``AsyncClient``: configuration plus a pooled httpx transport each.
+
+Everything else — request building, retries, error mapping, logging — is the shared core
+(``_core``); these classes only carry its :class:`Send`/:class:`Wait` steps out over the
+network or the clock.
+
+The clients hand ``httpx.Request`` objects straight to an httpx transport rather than going
+through ``httpx.Client``: this API needs none of what that layer adds (cookies, redirects,
+auth flows, URL merging), and on the hot path it cost as much CPU as the rest of a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import urllib.parse
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._version import __version__
+from ..secrets import Secret
+from ._config import ClientConfig, resolve_config
+from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
+from ._exceptions import TransportError
+from ._outbound_application import AsyncOutboundApplication, OutboundApplication
+from ._transport import AsyncPooledTransport, PooledTransport
+
+__all__ = ["AsyncClient", "Client"]
+
+USER_AGENT = f"outbound-python/{__version__}"
+
+
+class _BaseClient:
+    """What both clients share: resolved settings, headers, retry policy, repr."""
+
+    def __init__(
+        self,
+        project_id: str | None,
+        management_key: str | Secret | None,
+        base_url: str | None,
+        timeout: float | None,
+        timeout_seconds: float | None,
+        max_retries: int,
+    ) -> None:
+        # ``timeout_seconds`` is the official SDK's name for the same setting.
+        self._config: ClientConfig = resolve_config(
+            project_id,
+            management_key,
+            base_url,
+            timeout if timeout is not None else timeout_seconds,
+        )
+        self._retry = RetryPolicy(max_retries=max_retries)
+        self._http_headers = httpx.Headers(self._headers())
+        timeout_seconds = self._config.timeout
+        self._extensions = {
+            "timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_seconds)
+        }
+        self._urls: dict[str, httpx.URL] = {}
+
+    @property
+    def project_id(self) -> str:
+        return self._config.project_id
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def timeout(self) -> float:
+        return self._config.timeout
+
+    def _headers(self) -> dict[str, str]:
+        config = self._config
+        return {
+            "Authorization": f"Bearer {config.project_id}:{config.management_key.reveal()}",
+            "x-descope-project-id": config.project_id,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        # Built only for https: loading the CA bundle costs milliseconds per client.
+        if self._config.base_url.startswith("https://"):
+            return httpx.create_ssl_context()
+        return None
+
+    def _http_request(self, request: ApiRequest) -> httpx.Request:
+        url = self._urls.get(request.path)
+        if url is None:
+            url = httpx.URL(self._config.base_url + request.path)
+            if len(self._urls) < 64:  # fixed paths; ids in paths must not grow it forever
+                self._urls[request.path] = url
+        if request.params:
+            url = url.copy_merge_params(request.params)
+        return httpx.Request(
+            request.method,
+            url,
+            headers=self._http_headers,
+            content=request.encoded_body(),
+            extensions=self._extensions,
+        )
+
+    def _proxy(self) -> str | None:
+        """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY`` …) asks for, if any."""
+        url = urllib.parse.urlsplit(self._config.base_url)
+        proxies = urllib.request.getproxies()
+        proxy = proxies.get(url.scheme) or proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass(url.hostname or ""):
+            return None
+        return proxy
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(project_id={self.project_id!r},"
+            f" management_key='**********', base_url={self.base_url!r})"
+        )
+
+
+def _reply(response: httpx.Response) -> Reply:
+    return Reply(response.status_code, response.headers, response.content)
+
+
+def _transport_error(request: ApiRequest, exc: httpx.TransportError) -> TransportError:
+    what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+    # str(exc) of an httpx transport error names the failure, never the request's headers.
+    return TransportError(
+        f"{request.method} {request.path}: the outbound server {what} ({type(exc).__name__}:"
+        f" {exc}); check base_url and that the server is running"
+    )
+
+
+class Management:
+    """``client.mgmt``: the management API areas (for now, outbound applications)."""
+
+    def __init__(self, outbound_application: OutboundApplication) -> None:
+        self.outbound_application = outbound_application
+
+
+class AsyncManagement:
+    """``client.mgmt`` of an :class:`AsyncClient`."""
+
+    def __init__(self, outbound_application: AsyncOutboundApplication) -> None:
+        self.outbound_application = outbound_application
+
+
+class Client(_BaseClient):
+    """A synchronous client of an outbound server, safe to share between threads.
+
+    Example::
+
+        from outbound import DescopeClient
+
+        # Initialized using environment variables DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY
+        descope_client = DescopeClient()
+
+        # Or directly
+        descope_client = DescopeClient(
+            project_id="__ProjectID__",
+            management_key="management-key"
+        )
+
+    Settings not passed are read from ``OUTBOUND_PROJECT_ID``, ``OUTBOUND_MANAGEMENT_KEY`` and
+    ``OUTBOUND_BASE_URL``, then ``DESCOPE_PROJECT_ID``, ``DESCOPE_MANAGEMENT_KEY`` and
+    ``DESCOPE_BASE_URI``. One keep-alive connection pool serves every call; close it with
+    :meth:`close` or a ``with`` block.
+    """
+
+    def __init__(
+        self,
+        project_id: str | None = None,
+        management_key: str | Secret | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        max_retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        super().__init__(
+            project_id, management_key, base_url, timeout, timeout_seconds, max_retries
+        )
+        self._transport = transport or self._default_transport()
+        self.mgmt = Management(OutboundApplication(self))
+
+    def _call(self, request: ApiRequest) -> dict[str, Any]:
+        flow = exchange(request, self._retry)
+        step = next(flow)
+        try:
+            while True:
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(self._transmit(step))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _default_transport(self) -> httpx.BaseTransport:
+        proxy = self._proxy()
+        if proxy:
+            return httpx.HTTPTransport(proxy=proxy)
+        return PooledTransport(ssl_context=self._ssl_context())
+
+    def _transmit(self, step: Send) -> Reply:
+        request = step.request
+        try:
+            response = self._transport.handle_request(self._http_request(request))
+            try:
+                response.read()
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            raise _transport_error(request, exc) from exc
+        return _reply(response)
+
+    def close(self) -> None:
+        """Close the connection pool. Further calls fail."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio twin of :class:`Client`: the same settings, every method a coroutine.
+
+    Example::
+
+        async with AsyncClient() as client:
+            token = await client.mgmt.outbound_application.fetch_token("app-id", "user-id")
+    """
+
+    def __init__(
+        self,
+        project_id: str | None = None,
+        management_key: str | Secret | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        max_retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        super().__init__(
+            project_id, management_key, base_url, timeout, timeout_seconds, max_retries
+        )
+        self._transport = transport or self._default_transport()
+        self.mgmt = AsyncManagement(AsyncOutboundApplication(self))
+
+    async def _call(self, request: ApiRequest) -> dict[str, Any]:
+        flow = exchange(request, self._retry)
+        step = next(flow)
+        try:
+            while True:
+                if isinstance(step, Wait):
+                    await asyncio.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(await self._transmit(step))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _default_transport(self) -> httpx.AsyncBaseTransport:
+        proxy = self._proxy()
+        if proxy:
+            return httpx.AsyncHTTPTransport(proxy=proxy)
+        return AsyncPooledTransport(ssl_context=self._ssl_context())
+
+    async def _transmit(self, step: Send) -> Reply:
+        request = step.request
+        try:
+            response = await self._transport.handle_async_request(self._http_request(request))
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TransportError as exc:
+            raise _transport_error(request, exc) from exc
+        return _reply(response)
+
+    async def aclose(self) -> None:
+        """Close the connection pool. Further calls fail."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

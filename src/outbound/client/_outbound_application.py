@@ -1,0 +1,550 @@
+"""``client.mgmt.outbound_application``: the official SDK's methods, sync and async.
+
+Names, parameters (and their order) and return shapes are those of the official ``descope``
+SDK's ``OutboundApplication``, plus :meth:`OutboundApplication.connect`. Each method only
+builds its request (``_requests``) and hands it to the client; the async twin is the same
+line with ``await``. Return values are plain dicts as on the wire whose repr masks secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..secrets import Secret
+from . import _requests as build
+from ._requests import URLParamLike
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+
+__all__ = ["AsyncOutboundApplication", "OutboundApplication"]
+
+Options = Mapping[str, Any]
+
+
+class OutboundApplication:
+    """Outbound apps and their tokens (sync). Reached as ``client.mgmt.outbound_application``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<OutboundApplication of {self._client!r}>"
+
+    # -- apps ----------------------------------------------------------------------------
+
+    def create_application(
+        self,
+        name: str,
+        description: str | None = None,
+        logo: str | None = None,
+        id: str | None = None,
+        client_secret: str | Secret | None = None,
+        client_id: str | None = None,
+        discovery_url: str | None = None,
+        authorization_url: str | None = None,
+        authorization_url_params: Sequence[URLParamLike] | None = None,
+        token_url: str | None = None,
+        token_url_params: Sequence[URLParamLike] | None = None,
+        revocation_url: str | None = None,
+        default_scopes: Sequence[str] | None = None,
+        default_redirect_url: str | None = None,
+        callback_domain: str | None = None,
+        pkce: bool | None = None,
+        access_type: Any = None,
+        prompt: Sequence[Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create an outbound app; its id is generated unless given. Names are unique.
+
+        ``authorization_url_params`` / ``token_url_params`` take descope's ``URLParam`` objects
+        or ``{"name": ..., "value": ...}`` dicts; ``access_type`` and ``prompt`` take descope's
+        enums or their string values. Returns ``{"app": {...}}`` (the secret is never returned:
+        ``app["hasClientSecret"]`` says whether one is stored).
+        """
+        return self._client._call(
+            build.create_application(
+                name, description, logo, id, client_secret, client_id, discovery_url,
+                authorization_url, authorization_url_params, token_url, token_url_params,
+                revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
+                access_type, prompt,
+            )
+        )  # fmt: skip
+
+    def update_application(
+        self,
+        id: str,
+        name: str,
+        description: str | None = None,
+        logo: str | None = None,
+        client_secret: str | Secret | None = None,
+        client_id: str | None = None,
+        discovery_url: str | None = None,
+        authorization_url: str | None = None,
+        authorization_url_params: Sequence[URLParamLike] | None = None,
+        token_url: str | None = None,
+        token_url_params: Sequence[URLParamLike] | None = None,
+        revocation_url: str | None = None,
+        default_scopes: Sequence[str] | None = None,
+        default_redirect_url: str | None = None,
+        callback_domain: str | None = None,
+        pkce: bool | None = None,
+        access_type: Any = None,
+        prompt: Sequence[Any] | None = None,
+    ) -> dict[str, Any]:
+        """Overwrite app ``id`` with these fields: what is not given is cleared.
+
+        An omitted ``client_secret`` keeps the stored one. Returns ``{"app": {...}}``.
+        """
+        return self._client._call(
+            build.update_application(
+                id, name, description, logo, client_secret, client_id, discovery_url,
+                authorization_url, authorization_url_params, token_url, token_url_params,
+                revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
+                access_type, prompt,
+            )
+        )  # fmt: skip
+
+    def delete_application(self, id: str) -> None:
+        """Delete app ``id`` and every token stored for it (irreversible)."""
+        self._client._call(build.delete_application(id))
+
+    def load_application(self, id: str) -> dict[str, Any]:
+        """Returns ``{"app": {...}}``; raises :class:`NotFoundError` for an unknown id."""
+        return self._client._call(build.load_application(id))
+
+    def load_all_applications(self) -> dict[str, Any]:
+        """Returns ``{"apps": [{...}, ...]}``."""
+        return self._client._call(build.load_all_applications())
+
+    # -- fetching tokens -----------------------------------------------------------------
+
+    def fetch_token_by_scopes(
+        self,
+        app_id: str,
+        user_id: str,
+        scopes: Sequence[str],
+        options: Options | None = None,
+        tenant_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A usable token of ``user_id`` for ``app_id`` granted at least ``scopes``.
+
+        Example::
+
+            token = descope_client.mgmt.outbound_application.fetch_token_by_scopes(
+                app_id="app-id",
+                user_id="user-id",
+                scopes=["read", "write"]
+            )
+            access_token = token["token"]["token"]
+
+        ``options``: ``{"withRefreshToken": True}`` also returns the refresh token,
+        ``{"forceRefresh": True}`` refreshes at the provider first. Raises
+        :class:`NotFoundError` when no token holds these scopes and
+        :class:`ReconnectRequiredError` when the provider rejected the refresh.
+        """
+        return self._client._call(
+            build.fetch_token_by_scopes(app_id, user_id, scopes, options, tenant_id)
+        )
+
+    def fetch_token(
+        self,
+        app_id: str,
+        user_id: str,
+        tenant_id: str | None = None,
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        """The latest usable token of ``user_id`` for ``app_id``, refreshed if it was stale.
+
+        Example::
+
+            token = descope_client.mgmt.outbound_application.fetch_token(
+                app_id="app-id",
+                user_id="user-id"
+            )
+            access_token = token["token"]["token"]
+
+        Returns ``{"token": {"token": ..., "accessTokenExpiry": "<epoch s>", "scopes": [...],
+        ...}}``. Raises :class:`NotFoundError`, :class:`ReconnectRequiredError` or
+        :class:`ProviderUnavailableError`.
+        """
+        return self._client._call(build.fetch_token(app_id, user_id, tenant_id, options))
+
+    def fetch_tenant_token_by_scopes(
+        self,
+        app_id: str,
+        tenant_id: str,
+        scopes: Sequence[str],
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`fetch_token_by_scopes`, for a token held by a tenant."""
+        return self._client._call(
+            build.fetch_tenant_token_by_scopes(app_id, tenant_id, scopes, options)
+        )
+
+    def fetch_tenant_token(
+        self,
+        app_id: str,
+        tenant_id: str,
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`fetch_token`, for a token held by a tenant."""
+        return self._client._call(build.fetch_tenant_token(app_id, tenant_id, options))
+
+    # -- deleting tokens -----------------------------------------------------------------
+
+    def delete_user_tokens(self, app_id: str | None = None, user_id: str | None = None) -> None:
+        """Delete every token of ``user_id`` for ``app_id`` (either may be omitted, not both).
+
+        Example::
+
+            descope_client.mgmt.outbound_application.delete_user_tokens(
+                app_id="app-id",
+                user_id="user-id"
+            )
+        """
+        self._client._call(build.delete_user_tokens(app_id, user_id))
+
+    def delete_token(self, token_id: str) -> None:
+        """Delete one token by its id (``token["token"]["id"]``).
+
+        Example::
+
+            descope_client.mgmt.outbound_application.delete_token(token_id="token-id")
+        """
+        self._client._call(build.delete_token(token_id))
+
+    def list_apps_with_user_token(
+        self, user_id: str, tenant_id: str | None = None
+    ) -> dict[str, Any]:
+        """Returns ``{"appIds": [...]}``: the apps where ``user_id`` holds a usable token."""
+        return self._client._call(build.list_apps_with_user_token(user_id, tenant_id))
+
+    # -- uploading (migrating) tokens and API keys ---------------------------------------
+
+    def upload_user_api_key(
+        self,
+        app_id: str,
+        user_id: str,
+        api_key: str | Secret,
+        tenant_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a static API key for ``user_id`` on an API-key app."""
+        return self._client._call(build.upload_user_api_key(app_id, user_id, api_key, tenant_id))
+
+    def upload_tenant_api_key(
+        self, app_id: str, tenant_id: str, api_key: str | Secret
+    ) -> dict[str, Any]:
+        """Store a static API key for ``tenant_id`` on an API-key app."""
+        return self._client._call(build.upload_tenant_api_key(app_id, tenant_id, api_key))
+
+    def upload_user_token(
+        self,
+        app_id: str,
+        user_id: str,
+        tenant_id: str | None = None,
+        refresh_token: str | Secret | None = None,
+        access_token: str | Secret | None = None,
+        access_token_expiry: int | None = None,
+        access_token_type: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        id_token: str | Secret | None = None,
+        verify_refresh: bool | None = None,
+        granted_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Store (migrate) an OAuth token of ``user_id`` without a new consent.
+
+        Give ``refresh_token``, ``access_token`` or both; ``access_token_expiry`` is epoch
+        seconds. With ``verify_refresh=True`` the server refreshes once at the provider first
+        and stores nothing if that fails.
+        """
+        return self._client._call(
+            build.upload_user_token(
+                app_id, user_id, tenant_id, refresh_token, access_token, access_token_expiry,
+                access_token_type, scopes, external_identifier, id_token, verify_refresh,
+                granted_by,
+            )
+        )  # fmt: skip
+
+    def upload_tenant_token(
+        self,
+        app_id: str,
+        tenant_id: str,
+        refresh_token: str | Secret | None = None,
+        access_token: str | Secret | None = None,
+        access_token_expiry: int | None = None,
+        access_token_type: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        id_token: str | Secret | None = None,
+        verify_refresh: bool | None = None,
+        granted_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`upload_user_token`, for a token held by a tenant."""
+        return self._client._call(
+            build.upload_tenant_token(
+                app_id, tenant_id, refresh_token, access_token, access_token_expiry,
+                access_token_type, scopes, external_identifier, id_token, verify_refresh,
+                granted_by,
+            )
+        )  # fmt: skip
+
+    def batch_upload_user_tokens(self, tokens: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Upload many user tokens (camelCase dicts, as :meth:`upload_user_token` sends).
+
+        All or nothing: returns ``{"failures": [...]}``, and a non-empty list means nothing
+        was stored.
+        """
+        return self._client._call(build.batch_upload_user_tokens(tokens))
+
+    def batch_upload_tenant_tokens(self, tokens: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Like :meth:`batch_upload_user_tokens`, for tenant tokens."""
+        return self._client._call(build.batch_upload_tenant_tokens(tokens))
+
+    # -- connecting ----------------------------------------------------------------------
+
+    def connect(
+        self,
+        app_id: str,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        redirect_url: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+    ) -> dict[str, Any]:
+        """Start connecting ``user_id`` (or, without one, ``tenant_id``) to ``app_id``.
+
+        Returns ``{"url": ...}``: a single-use, short-lived link to open in the user's browser.
+        After the consent the browser lands on ``redirect_url`` (default: the app's
+        ``defaultRedirectUrl``) with the outcome in the query string.
+        """
+        return self._client._call(
+            build.connect(app_id, user_id, tenant_id, redirect_url, scopes, external_identifier)
+        )
+
+
+class AsyncOutboundApplication:
+    """Outbound apps and their tokens (async): every method of :class:`OutboundApplication`
+    as a coroutine. Reached as ``client.mgmt.outbound_application``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<AsyncOutboundApplication of {self._client!r}>"
+
+    async def create_application(
+        self,
+        name: str,
+        description: str | None = None,
+        logo: str | None = None,
+        id: str | None = None,
+        client_secret: str | Secret | None = None,
+        client_id: str | None = None,
+        discovery_url: str | None = None,
+        authorization_url: str | None = None,
+        authorization_url_params: Sequence[URLParamLike] | None = None,
+        token_url: str | None = None,
+        token_url_params: Sequence[URLParamLike] | None = None,
+        revocation_url: str | None = None,
+        default_scopes: Sequence[str] | None = None,
+        default_redirect_url: str | None = None,
+        callback_domain: str | None = None,
+        pkce: bool | None = None,
+        access_type: Any = None,
+        prompt: Sequence[Any] | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.create_application(
+                name, description, logo, id, client_secret, client_id, discovery_url,
+                authorization_url, authorization_url_params, token_url, token_url_params,
+                revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
+                access_type, prompt,
+            )
+        )  # fmt: skip
+
+    async def update_application(
+        self,
+        id: str,
+        name: str,
+        description: str | None = None,
+        logo: str | None = None,
+        client_secret: str | Secret | None = None,
+        client_id: str | None = None,
+        discovery_url: str | None = None,
+        authorization_url: str | None = None,
+        authorization_url_params: Sequence[URLParamLike] | None = None,
+        token_url: str | None = None,
+        token_url_params: Sequence[URLParamLike] | None = None,
+        revocation_url: str | None = None,
+        default_scopes: Sequence[str] | None = None,
+        default_redirect_url: str | None = None,
+        callback_domain: str | None = None,
+        pkce: bool | None = None,
+        access_type: Any = None,
+        prompt: Sequence[Any] | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.update_application(
+                id, name, description, logo, client_secret, client_id, discovery_url,
+                authorization_url, authorization_url_params, token_url, token_url_params,
+                revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
+                access_type, prompt,
+            )
+        )  # fmt: skip
+
+    async def delete_application(self, id: str) -> None:
+        await self._client._call(build.delete_application(id))
+
+    async def load_application(self, id: str) -> dict[str, Any]:
+        return await self._client._call(build.load_application(id))
+
+    async def load_all_applications(self) -> dict[str, Any]:
+        return await self._client._call(build.load_all_applications())
+
+    async def fetch_token_by_scopes(
+        self,
+        app_id: str,
+        user_id: str,
+        scopes: Sequence[str],
+        options: Options | None = None,
+        tenant_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.fetch_token_by_scopes(app_id, user_id, scopes, options, tenant_id)
+        )
+
+    async def fetch_token(
+        self,
+        app_id: str,
+        user_id: str,
+        tenant_id: str | None = None,
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(build.fetch_token(app_id, user_id, tenant_id, options))
+
+    async def fetch_tenant_token_by_scopes(
+        self,
+        app_id: str,
+        tenant_id: str,
+        scopes: Sequence[str],
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.fetch_tenant_token_by_scopes(app_id, tenant_id, scopes, options)
+        )
+
+    async def fetch_tenant_token(
+        self,
+        app_id: str,
+        tenant_id: str,
+        options: Options | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(build.fetch_tenant_token(app_id, tenant_id, options))
+
+    async def delete_user_tokens(
+        self, app_id: str | None = None, user_id: str | None = None
+    ) -> None:
+        await self._client._call(build.delete_user_tokens(app_id, user_id))
+
+    async def delete_token(self, token_id: str) -> None:
+        await self._client._call(build.delete_token(token_id))
+
+    async def list_apps_with_user_token(
+        self, user_id: str, tenant_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self._client._call(build.list_apps_with_user_token(user_id, tenant_id))
+
+    async def upload_user_api_key(
+        self,
+        app_id: str,
+        user_id: str,
+        api_key: str | Secret,
+        tenant_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.upload_user_api_key(app_id, user_id, api_key, tenant_id)
+        )
+
+    async def upload_tenant_api_key(
+        self, app_id: str, tenant_id: str, api_key: str | Secret
+    ) -> dict[str, Any]:
+        return await self._client._call(build.upload_tenant_api_key(app_id, tenant_id, api_key))
+
+    async def upload_user_token(
+        self,
+        app_id: str,
+        user_id: str,
+        tenant_id: str | None = None,
+        refresh_token: str | Secret | None = None,
+        access_token: str | Secret | None = None,
+        access_token_expiry: int | None = None,
+        access_token_type: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        id_token: str | Secret | None = None,
+        verify_refresh: bool | None = None,
+        granted_by: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.upload_user_token(
+                app_id, user_id, tenant_id, refresh_token, access_token, access_token_expiry,
+                access_token_type, scopes, external_identifier, id_token, verify_refresh,
+                granted_by,
+            )
+        )  # fmt: skip
+
+    async def upload_tenant_token(
+        self,
+        app_id: str,
+        tenant_id: str,
+        refresh_token: str | Secret | None = None,
+        access_token: str | Secret | None = None,
+        access_token_expiry: int | None = None,
+        access_token_type: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        id_token: str | Secret | None = None,
+        verify_refresh: bool | None = None,
+        granted_by: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.upload_tenant_token(
+                app_id, tenant_id, refresh_token, access_token, access_token_expiry,
+                access_token_type, scopes, external_identifier, id_token, verify_refresh,
+                granted_by,
+            )
+        )  # fmt: skip
+
+    async def batch_upload_user_tokens(self, tokens: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return await self._client._call(build.batch_upload_user_tokens(tokens))
+
+    async def batch_upload_tenant_tokens(
+        self, tokens: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        return await self._client._call(build.batch_upload_tenant_tokens(tokens))
+
+    async def connect(
+        self,
+        app_id: str,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        redirect_url: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.connect(app_id, user_id, tenant_id, redirect_url, scopes, external_identifier)
+        )
+
+
+METHODS = tuple(
+    name
+    for name in vars(OutboundApplication)
+    if not name.startswith("_") and callable(getattr(OutboundApplication, name))
+)
+
+# The documentation is written once, on the sync class.
+for _name in METHODS:
+    getattr(AsyncOutboundApplication, _name).__doc__ = getattr(OutboundApplication, _name).__doc__

@@ -1,0 +1,300 @@
+"""The outbound application API as pure request builders, one per SDK method.
+
+Bodies are built exactly as the official ``descope`` SDK builds them (same fields, same
+``null`` for absent optionals), so the server sees the same requests from either SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any
+from urllib.parse import quote
+
+from ..secrets import Secret
+from ._core import ApiRequest
+
+__all__ = [
+    "URLParamLike",
+    "batch_upload_tenant_tokens",
+    "batch_upload_user_tokens",
+    "connect",
+    "create_application",
+    "delete_application",
+    "delete_token",
+    "delete_user_tokens",
+    "fetch_tenant_token",
+    "fetch_tenant_token_by_scopes",
+    "fetch_token",
+    "fetch_token_by_scopes",
+    "list_apps_with_user_token",
+    "load_all_applications",
+    "load_application",
+    "update_application",
+    "upload_tenant_api_key",
+    "upload_tenant_token",
+    "upload_user_api_key",
+    "upload_user_token",
+]
+
+PREFIX = "/v1/mgmt/outbound"
+
+# An authorization/token URL parameter: descope's ``URLParam`` (``.name``/``.value``), or a
+# mapping with ``name`` (or ``key``) and ``value``.
+URLParamLike = Any
+
+
+def _plain(value: str | Secret | None) -> str | None:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _url_params(params: Iterable[URLParamLike]) -> list[dict[str, str]]:
+    wire = []
+    for param in params:
+        if isinstance(param, Mapping):
+            name = param.get("name", param.get("key"))
+            value = param["value"]
+        else:
+            name, value = param.name, param.value
+        wire.append({"name": str(name), "value": str(value)})
+    return wire
+
+
+def _app_body(
+    name: str,
+    description: str | None,
+    logo: str | None,
+    id: str | None,
+    client_secret: str | Secret | None,
+    client_id: str | None,
+    discovery_url: str | None,
+    authorization_url: str | None,
+    authorization_url_params: Sequence[URLParamLike] | None,
+    token_url: str | None,
+    token_url_params: Sequence[URLParamLike] | None,
+    revocation_url: str | None,
+    default_scopes: Sequence[str] | None,
+    default_redirect_url: str | None,
+    callback_domain: str | None,
+    pkce: bool | None,
+    access_type: Any,
+    prompt: Sequence[Any] | None,
+) -> dict[str, Any]:
+    # Same shape as descope's _compose_create_update_body: empty strings are left out.
+    body: dict[str, Any] = {"name": name, "id": id, "description": description, "logo": logo}
+    optional_strings = {
+        "clientSecret": _plain(client_secret),
+        "clientId": client_id,
+        "discoveryUrl": discovery_url,
+        "authorizationUrl": authorization_url,
+        "tokenUrl": token_url,
+        "revocationUrl": revocation_url,
+        "defaultRedirectUrl": default_redirect_url,
+        "callbackDomain": callback_domain,
+    }
+    body.update({field: value for field, value in optional_strings.items() if value})
+    if authorization_url_params is not None:
+        body["authorizationUrlParams"] = _url_params(authorization_url_params)
+    if token_url_params is not None:
+        body["tokenUrlParams"] = _url_params(token_url_params)
+    if default_scopes is not None:
+        body["defaultScopes"] = list(default_scopes)
+    if pkce is not None:
+        body["pkce"] = pkce
+    if access_type:
+        body["accessType"] = _enum_value(access_type)
+    if prompt is not None:
+        body["prompt"] = [_enum_value(p) for p in prompt]
+    return body
+
+
+def create_application(*fields: Any) -> ApiRequest:
+    # Not idempotent: a repeat creates a second app (or fails on the name).
+    return ApiRequest("POST", f"{PREFIX}/app/create", _app_body(*fields), idempotent=False)
+
+
+def update_application(
+    id: str, name: str, description: str | None, logo: str | None, *rest: Any
+) -> ApiRequest:
+    # descope's parameter order differs from create's (id first); the body is the same.
+    body = _app_body(name, description, logo, id, *rest)
+    return ApiRequest("POST", f"{PREFIX}/app/update", {"app": body})
+
+
+def delete_application(id: str) -> ApiRequest:
+    return ApiRequest("POST", f"{PREFIX}/app/delete", {"id": id})
+
+
+def load_application(id: str) -> ApiRequest:
+    return ApiRequest("GET", f"{PREFIX}/app/{quote(id, safe='')}")
+
+
+def load_all_applications() -> ApiRequest:
+    return ApiRequest("GET", f"{PREFIX}/apps")
+
+
+def fetch_token_by_scopes(
+    app_id: str,
+    user_id: str,
+    scopes: Sequence[str],
+    options: Mapping[str, Any] | None,
+    tenant_id: str | None,
+) -> ApiRequest:
+    body = {
+        "appId": app_id,
+        "userId": user_id,
+        "scopes": list(scopes),
+        "options": _options(options),
+        "tenantId": tenant_id,
+    }
+    return ApiRequest("POST", f"{PREFIX}/app/user/token", body)
+
+
+def fetch_token(
+    app_id: str, user_id: str, tenant_id: str | None, options: Mapping[str, Any] | None
+) -> ApiRequest:
+    body = {"appId": app_id, "userId": user_id, "tenantId": tenant_id, "options": _options(options)}
+    return ApiRequest("POST", f"{PREFIX}/app/user/token/latest", body)
+
+
+def fetch_tenant_token_by_scopes(
+    app_id: str, tenant_id: str, scopes: Sequence[str], options: Mapping[str, Any] | None
+) -> ApiRequest:
+    body = {
+        "appId": app_id,
+        "tenantId": tenant_id,
+        "scopes": list(scopes),
+        "options": _options(options),
+    }
+    return ApiRequest("POST", f"{PREFIX}/app/tenant/token", body)
+
+
+def fetch_tenant_token(
+    app_id: str, tenant_id: str, options: Mapping[str, Any] | None
+) -> ApiRequest:
+    body = {"appId": app_id, "tenantId": tenant_id, "options": _options(options)}
+    return ApiRequest("POST", f"{PREFIX}/app/tenant/token/latest", body)
+
+
+def _options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if options is None else dict(options)
+
+
+def delete_user_tokens(app_id: str | None, user_id: str | None) -> ApiRequest:
+    params = {}
+    if app_id:
+        params["appId"] = app_id
+    if user_id:
+        params["userId"] = user_id
+    return ApiRequest("DELETE", f"{PREFIX}/user/tokens", params=params)
+
+
+def delete_token(token_id: str) -> ApiRequest:
+    return ApiRequest("DELETE", f"{PREFIX}/token", params={"id": token_id})
+
+
+def list_apps_with_user_token(user_id: str, tenant_id: str | None) -> ApiRequest:
+    params = {"userId": user_id}
+    if tenant_id:
+        params["tenantId"] = tenant_id
+    return ApiRequest("GET", f"{PREFIX}/apps-with-user-token", params=params)
+
+
+def upload_user_api_key(
+    app_id: str, user_id: str, api_key: str | Secret, tenant_id: str | None
+) -> ApiRequest:
+    body: dict[str, Any] = {"appId": app_id, "userId": user_id, "apiKey": _plain(api_key)}
+    if tenant_id is not None:
+        body["tenantId"] = tenant_id
+    return ApiRequest("POST", f"{PREFIX}/app/user/apikey/upload", body)
+
+
+def upload_tenant_api_key(app_id: str, tenant_id: str, api_key: str | Secret) -> ApiRequest:
+    body = {"appId": app_id, "tenantId": tenant_id, "apiKey": _plain(api_key)}
+    return ApiRequest("POST", f"{PREFIX}/app/tenant/apikey/upload", body)
+
+
+def _oauth_upload_body(
+    base: dict[str, Any],
+    refresh_token: str | Secret | None,
+    access_token: str | Secret | None,
+    access_token_expiry: int | None,
+    access_token_type: str | None,
+    scopes: Sequence[str] | None,
+    external_identifier: str | None,
+    id_token: str | Secret | None,
+    verify_refresh: bool | None,
+    granted_by: str | None,
+) -> dict[str, Any]:
+    optional = {
+        "refreshToken": _plain(refresh_token),
+        "accessToken": _plain(access_token),
+        "accessTokenExpiry": access_token_expiry,
+        "accessTokenType": access_token_type,
+        "scopes": None if scopes is None else list(scopes),
+        "externalIdentifier": external_identifier,
+        "idToken": _plain(id_token),
+        "grantedBy": granted_by,
+        "verifyRefresh": verify_refresh,
+    }
+    return {**base, **{field: value for field, value in optional.items() if value is not None}}
+
+
+def upload_user_token(
+    app_id: str, user_id: str, tenant_id: str | None, *token_fields: Any
+) -> ApiRequest:
+    base: dict[str, Any] = {"appId": app_id, "userId": user_id}
+    if tenant_id is not None:
+        base["tenantId"] = tenant_id
+    body = _oauth_upload_body(base, *token_fields)
+    return ApiRequest("POST", f"{PREFIX}/app/user/oauthtoken/upload", body)
+
+
+def upload_tenant_token(app_id: str, tenant_id: str, *token_fields: Any) -> ApiRequest:
+    body = _oauth_upload_body({"appId": app_id, "tenantId": tenant_id}, *token_fields)
+    return ApiRequest("POST", f"{PREFIX}/app/tenant/oauthtoken/upload", body)
+
+
+def batch_upload_user_tokens(tokens: Sequence[Mapping[str, Any]]) -> ApiRequest:
+    body = {"tokens": [_revealed(token) for token in tokens]}
+    return ApiRequest("POST", f"{PREFIX}/app/user/oauthtoken/batch/upload", body)
+
+
+def batch_upload_tenant_tokens(tokens: Sequence[Mapping[str, Any]]) -> ApiRequest:
+    body = {"tokens": [_revealed(token) for token in tokens]}
+    return ApiRequest("POST", f"{PREFIX}/app/tenant/oauthtoken/batch/upload", body)
+
+
+def _revealed(token: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _plain(value) if isinstance(value, Secret) else value for key, value in token.items()
+    }
+
+
+def connect(
+    app_id: str,
+    user_id: str | None,
+    tenant_id: str | None,
+    redirect_url: str | None,
+    scopes: Sequence[str] | None,
+    external_identifier: str | None,
+) -> ApiRequest:
+    options = {
+        "redirectUrl": redirect_url,
+        "scopes": None if scopes is None else list(scopes),
+        "externalIdentifier": external_identifier,
+    }
+    body: dict[str, Any] = {
+        "appId": app_id,
+        "userId": user_id,
+        "tenantId": tenant_id,
+        # A connection for the tenant as a whole, not for one of its users.
+        "tenantLevel": bool(tenant_id) and not user_id,
+        "options": {key: value for key, value in options.items() if value is not None},
+    }
+    # Each call mints a new single-use link: not repeated after an ambiguous failure.
+    return ApiRequest("POST", f"{PREFIX}/app/connect", body, idempotent=False)

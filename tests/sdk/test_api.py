@@ -1,0 +1,132 @@
+"""The SDK's public surface: what it exports, that it matches the official SDK, what it imports."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from descope.management.outbound_application import OutboundApplication as DescopeSync
+from descope.management.outbound_application_async import (
+    OutboundApplicationAsync as DescopeAsync,
+)
+
+import outbound
+import outbound.client
+from outbound.client import AsyncOutboundApplication, OutboundApplication
+
+OFFICIAL_METHODS = sorted(n for n in dir(DescopeSync) if not n.startswith("_"))
+
+
+def test_package_exports() -> None:
+    assert outbound.__all__ == [
+        "AsyncClient",
+        "AsyncDescopeClient",
+        "BadRequestError",
+        "Client",
+        "ConfigurationError",
+        "ConflictError",
+        "DescopeClient",
+        "NotFoundError",
+        "OutboundError",
+        "ProviderUnavailableError",
+        "RateLimitedError",
+        "ReconnectRequiredError",
+        "TransportError",
+        "UnauthorizedError",
+        "__version__",
+    ]
+    assert outbound.DescopeClient is outbound.Client
+    assert outbound.AsyncDescopeClient is outbound.AsyncClient
+    for name in outbound.client.__all__:
+        assert getattr(outbound.client, name).__module__.startswith("outbound.client")
+
+
+def test_every_official_method_is_there_plus_connect() -> None:
+    assert len(OFFICIAL_METHODS) == 18
+    ours = sorted(n for n in dir(OutboundApplication) if not n.startswith("_"))
+    ours_async = sorted(n for n in dir(AsyncOutboundApplication) if not n.startswith("_"))
+    assert ours == ours_async == sorted([*OFFICIAL_METHODS, "connect"])
+
+
+def _shape(function: object) -> list[tuple[str, object, object]]:
+    """Parameter names, kinds and defaults: what callers depend on (not annotations)."""
+    parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+    return [(p.name, p.kind, p.default) for p in parameters]
+
+
+@pytest.mark.parametrize("method", OFFICIAL_METHODS)
+def test_same_parameters_in_the_same_order_as_the_official_sdk(method: str) -> None:
+    assert _shape(getattr(OutboundApplication, method)) == _shape(getattr(DescopeSync, method))
+    assert _shape(getattr(AsyncOutboundApplication, method)) == _shape(
+        getattr(DescopeAsync, method)
+    )
+
+
+def test_async_twins_are_coroutines_and_sync_ones_are_not() -> None:
+    for name in [*OFFICIAL_METHODS, "connect"]:
+        assert inspect.iscoroutinefunction(getattr(AsyncOutboundApplication, name)), name
+        assert not inspect.iscoroutinefunction(getattr(OutboundApplication, name)), name
+        assert getattr(AsyncOutboundApplication, name).__doc__ == (
+            getattr(OutboundApplication, name).__doc__
+        )
+
+
+def test_connect_signature() -> None:
+    assert [p[0] for p in _shape(OutboundApplication.connect)] == [
+        "self",
+        "app_id",
+        "user_id",
+        "tenant_id",
+        "redirect_url",
+        "scopes",
+        "external_identifier",
+    ]
+
+
+def test_importing_the_sdk_loads_no_server_dependency() -> None:
+    # (click is left out: httpx itself imports it for its CLI when it happens to be installed)
+    code = (
+        "import sys, outbound\n"
+        "client = outbound.Client('P1', 'k', 'http://127.0.0.1:1')\n"
+        "heavy = {'starlette', 'uvicorn', 'msgspec', 'sqlalchemy', 'alembic', 'psycopg',"
+        " 'cryptography', 'orjson'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_sdk_runs_where_only_httpx_is_installed(tmp_path: Path) -> None:
+    """Block every server dependency at import time, then use the SDK."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'starlette', 'uvicorn', 'msgspec', 'sqlalchemy',"
+        " 'alembic', 'psycopg', 'cryptography', 'orjson', 'click'}:\n"
+        "            raise ImportError(name + ' is blocked: the SDK must not need it')\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    code = (
+        "from outbound import DescopeClient, TransportError\n"
+        "client = DescopeClient(project_id='P1', management_key='k', base_url='http://127.0.0.1:9')\n"
+        "try:\n"
+        "    client.mgmt.outbound_application.fetch_token('app', 'user')\n"
+        "except TransportError as exc:\n"
+        "    print('ok', type(exc).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tmp_path), "PATH": ""},
+    )
+    assert out.stdout.strip() == "ok TransportError", out.stderr
+
+
+def test_the_package_is_typed() -> None:
+    assert (Path(outbound.__file__).parent / "py.typed").exists()
