@@ -158,7 +158,8 @@ class LeaseRefresher:
         seen = token.version
         waited_on_claim = False
         delay = _POLL_FIRST
-        deadline = time.monotonic() + self.lease_seconds + 1
+        # Long enough to see a lease taken just before we looked run out, and take it over.
+        deadline = time.monotonic() + self.lease_seconds + 2
         while True:
             found = await self.leases.read(token.project_id, token.id)
             if found is None:
@@ -187,10 +188,11 @@ class LeaseRefresher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _POLL_MAX)
                 continue
-            if waited_on_claim:
+            if waited_on_claim and claim.owner is None:
                 # The refresher we waited for gave its lease back without a new token: its
                 # call to the provider failed transiently. Trying again at once would only
-                # queue every waiter behind the same unresponsive provider.
+                # queue every waiter behind the same unresponsive provider. (A lease that
+                # merely ran out — its holder died — is taken over below.)
                 raise _unavailable("the provider did not answer another server's refresh")
             if await self.leases.claim(current, self.owner, int(now) + self.lease_seconds):
                 result = await self._refresh_as_owner(current)
