@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -99,6 +101,18 @@ class Scripted:
 
 @pytest.fixture
 def scripted() -> Iterator[Scripted]:
+    with serve_scripted() as state:
+        yield state
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out or refuse the certificate hang up on purpose here
+
+
+@contextlib.contextmanager
+def serve_scripted(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
+    """A real HTTP (or, given a server context, HTTPS) server answering as scripted."""
     state = Scripted("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -126,11 +140,14 @@ def scripted() -> Iterator[Scripted]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if tls else "http"
+    state.url = f"{scheme}://localhost:{server.server_address[1]}"
     yield state
     server.shutdown()
     server.server_close()

@@ -102,8 +102,5 @@ def _problems(template: Template, path: Path) -> Iterable[str]:
 
 def load_directory(directory: Path = PROVIDERS_DIR) -> dict[str, Template]:
     """Every ``*.toml`` file of ``directory``, by id (sorted by id)."""
-    templates = {}
-    for path in sorted(directory.glob("*.toml")):
-        template = load_file(path)
-        templates[template.id] = template
-    return templates
+    templates = [load_file(path) for path in directory.glob("*.toml")]
+    return {template.id: template for template in sorted(templates, key=lambda t: t.id)}

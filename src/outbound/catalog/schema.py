@@ -92,7 +92,7 @@ class TemplateSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     refresh_margin: Annotated[int, Meta(ge=0, le=86400)] | None = None
     refresh_window: Annotated[int, Meta(ge=1, le=86400)] | None = None
 
-    token_request_format: Literal["form", "json"] = "form"
+    token_request_format: Literal["form", "json"] = "form"  # noqa: S105
     token_response_path: FieldPath | Literal[""] = ""
     success_field: FieldPath | Literal[""] = ""
     extra_token_fields: list[FieldPath] = []

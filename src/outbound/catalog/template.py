@@ -113,7 +113,7 @@ class Template:
             url = getattr(spec, name)
             if url:
                 fields[wire_name] = self._fill(url, resolved)
-        authorize = {key: self._fill(value, resolved) for key, value in spec.authorize_params.items()}
+        authorize = {k: self._fill(v, resolved) for k, v in spec.authorize_params.items()}
         # access_type and prompt have App fields of their own (API.md): use them, so an app
         # update that changes them changes what is sent.
         if authorize.get("access_type") in ("offline", "online"):
@@ -123,7 +123,9 @@ class Template:
             fields["prompt"] = prompt
             del authorize["prompt"]
         if authorize:
-            fields["authorizationUrlParams"] = [{"key": k, "value": v} for k, v in authorize.items()]
+            fields["authorizationUrlParams"] = [
+                {"key": k, "value": v} for k, v in authorize.items()
+            ]
         if spec.token_params:
             fields["tokenUrlParams"] = [
                 {"key": k, "value": self._fill(v, resolved)} for k, v in spec.token_params.items()

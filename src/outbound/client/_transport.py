@@ -7,8 +7,8 @@ with two ``send`` calls (the second syscall, and the wake-up it causes on the se
 costs about as much as the rest of the call), and under asyncio httpcore 1.0 retries a
 failing ``import sniffio`` for every request. So:
 
-- :class:`PooledTransport` (sync) pools stdlib ``http.client`` connections, which send head
-  and body in one write;
+- :class:`PooledTransport` (sync) pools stdlib ``http.client`` connections, made to send
+  head and body in one write;
 - :class:`AsyncPooledTransport` speaks HTTP/1.1 with h11 (httpcore's own parser) over
   asyncio streams, also in one write.
 
@@ -27,11 +27,38 @@ import socket
 import ssl
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 import h11
 import httpx
 
 __all__ = ["AsyncPooledTransport", "PooledTransport"]
+
+
+if TYPE_CHECKING:
+    _HTTPConnectionBase = http.client.HTTPConnection
+else:
+    _HTTPConnectionBase = object
+
+
+class _OneWrite(_HTTPConnectionBase):
+    """http.client sends a request's head and body with two writes: hold both, send once."""
+
+    def send(self, data: Any) -> None:
+        self.__dict__.setdefault("_pending", []).append(bytes(data))
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        pending = self.__dict__.pop("_pending", [])
+        super().send(b"".join(pending))
+        return super().getresponse()
+
+
+class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
+    pass
 
 
 class _Connection:
@@ -96,10 +123,8 @@ class PooledTransport(httpx.BaseTransport):
         host = url.raw_host.decode("ascii")
         if url.scheme == "https":
             context = self._ssl_context or httpx.create_ssl_context()
-            return _Connection(
-                http.client.HTTPSConnection(host, url.port, timeout=timeout, context=context)
-            )
-        return _Connection(http.client.HTTPConnection(host, url.port, timeout=timeout))
+            return _Connection(_HTTPSConnection(host, url.port, timeout=timeout, context=context))
+        return _Connection(_HTTPConnection(host, url.port, timeout=timeout))
 
     def _checkin(self, url: httpx.URL, connection: _Connection) -> None:
         key = (url.raw_scheme, url.raw_host, url.port)

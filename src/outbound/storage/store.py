@@ -46,14 +46,14 @@ class _SealedSecret(Secret):
 
     __slots__ = ("_aad", "_keyring", "_sealed")
 
-    def __init__(self, keyring: Keyring, sealed: bytes, aad: bytes) -> None:
-        super().__init__("")
-        self._keyring, self._sealed, self._aad = keyring, sealed, aad
+    def __init__(self, keyring: Keyring, sealed: bytes, aad: str) -> None:
+        # No super().__init__: this sits on the fetch hot path, and the value is not known yet.
         self._value = None  # type: ignore[assignment]
+        self._keyring, self._sealed, self._aad = keyring, sealed, aad
 
     def reveal(self) -> str:
         if self._value is None:
-            self._value = self._keyring.open(self._sealed, self._aad)
+            self._value = self._keyring.open(self._sealed, self._aad.encode())
         return self._value
 
 
@@ -291,24 +291,22 @@ class Store:
     ) -> bytes:
         return aad("tokens", project_id, app_id, user_id, tenant_id, external_id, column)
 
-    def _open(self, row: Row, column: str) -> Secret | None:
-        sealed = row[column]
-        if sealed is None:
-            return None
-        aad = self.token_aad(
-            row["project_id"],
-            row["app_id"],
-            row["user_id"],
-            row["tenant_id"],
-            row["external_identifier"],
-            column,
-        )
-        if column == "access_token":
-            return Secret(self.keyring.open(sealed, aad))
-        # Most fetches hand out only the access token: open the others when first revealed.
-        return _SealedSecret(self.keyring, bytes(sealed), aad)
-
     def _token(self, row: Row) -> TokenRecord:
+        # The associated data of this row's secrets, as token_aad() builds it, minus the column.
+        identity = "\x1f".join(
+            (
+                "tokens",
+                row["project_id"],
+                row["app_id"],
+                row["user_id"],
+                row["tenant_id"],
+                row["external_identifier"],
+                "",
+            )
+        )
+        access = row["access_token"]
+        refresh = row["refresh_token"]
+        id_token = row["id_token"]
         return TokenRecord(
             id=row["id"],
             project_id=row["project_id"],
@@ -317,9 +315,16 @@ class Store:
             tenant_id=row["tenant_id"],
             external_identifier=row["external_identifier"],
             scopes=orjson.loads(row["scopes"]),
-            access_token=self._open(row, "access_token"),
-            refresh_token=self._open(row, "refresh_token"),
-            id_token=self._open(row, "id_token"),
+            access_token=None
+            if access is None
+            else Secret(self.keyring.open(access, (identity + "access_token").encode())),
+            # Most fetches hand out only the access token: the others open when first revealed.
+            refresh_token=None
+            if refresh is None
+            else _SealedSecret(self.keyring, refresh, identity + "refresh_token"),
+            id_token=None
+            if id_token is None
+            else _SealedSecret(self.keyring, id_token, identity + "id_token"),
             access_token_type=row["access_token_type"],
             access_token_expiry=row["access_token_expiry"],
             last_refresh_time=row["last_refresh_time"],

@@ -62,7 +62,7 @@ async def create_app_by_template(request: Request) -> Response:
 
     template = get_template(template_id)
     if template is None:
-        raise ApiError("E011004", f"no provider template {template_id!r}; see GET /v1/mgmt/outbound/templates")
+        raise ApiError("E131003", f"no provider template {template_id!r}; see GET /v1/mgmt/outbound/templates")
     try:
         fields: dict[str, Any] = dict(template.app_fields(req.values or {}))
     except ValueError as exc:
