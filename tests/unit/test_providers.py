@@ -66,3 +66,39 @@ def test_an_app_can_turn_pkce_off() -> None:
 
 def test_no_margin_means_the_servers_default() -> None:
     assert provider_config(_app()).refresh_margin is None
+
+
+def _from_template(template_id: str, **changes: Any) -> AppRecord:
+    """An app as create/bytemplate stores it, with some fields changed afterwards."""
+    import msgspec
+
+    from outbound.catalog import get_template
+    from outbound.server.wire import AppFields, app_config_from_fields
+
+    template = get_template(template_id)
+    assert template is not None
+    fields = {**template.app_fields({}), "clientId": "client-1", **changes}
+    config = app_config_from_fields(msgspec.convert(fields, AppFields))
+    return AppRecord("P1", "app", "app", config, Secret("s3cret"), 0, 0)
+
+
+def test_a_template_apps_quirks_come_from_the_template() -> None:
+    config = provider_config(_from_template("google"))
+    assert config.authorization_url == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert config.token_endpoint_auth_method == "client_secret_post"
+    assert dict(config.authorize_params) == {
+        "access_type": "offline",
+        "prompt": "consent",
+        "include_granted_scopes": "true",
+    }
+
+
+def test_a_template_apps_own_fields_win() -> None:
+    config = provider_config(
+        _from_template("google", accessType="online", prompt=[], defaultScopes=["email"])
+    )
+    assert dict(config.authorize_params) == {
+        "access_type": "online",
+        "include_granted_scopes": "true",
+    }
+    assert config.default_scopes == ("email",)
