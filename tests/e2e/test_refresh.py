@@ -153,17 +153,34 @@ def test_an_unresponsive_provider_is_a_prompt_retryable_error_and_loses_nothing(
     assert idp.is_active(recovered["refreshToken"])
 
 
-def test_a_provider_error_page_is_transient_too(
-    vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [
+        ({"mode": "status", "status": 502}, None),
+        ({"mode": "status", "status": 429, "retry_after": 7}, 7),
+        ({"mode": "oversize", "size": 2 * 1024 * 1024}, None),
+    ],
+    ids=["502-page", "429-retry-after", "oversize-answer"],
+)
+def test_provider_failures_are_transient(
+    vault: Vault,
+    idp: OidcServer,
+    connected: tuple[str, dict[str, Any]],
+    fault: dict[str, Any],
+    retry_after: int | None,
 ) -> None:
     user, before = connected
     vault.expire(user)
-    idp.fault("status", status=502, seconds=60)
+    version = vault.row_version(user)
+    idp.fault(fault.pop("mode"), seconds=60, **fault)
 
     response = vault.fetch(user)
 
     assert response.status_code == 503
     assert response.json()["errorCode"] == "E131011"
+    if retry_after is not None:
+        assert response.headers["retry-after"] == str(retry_after)
+    assert vault.row_version(user) == version
     idp.heal()
     assert vault.token(user)["accessToken"] != before["accessToken"]
 

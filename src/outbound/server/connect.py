@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -258,8 +259,6 @@ async def start(request: Request) -> Response:
 
 
 def _new_state() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)  # 256 bits
 
 

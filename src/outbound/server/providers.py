@@ -161,7 +161,8 @@ def require_oauth_app(app: AppRecord) -> None:
         )
 
 
-def raise_config_error(error: Exception) -> ApiError:
+def config_error(error: Exception) -> ApiError:
+    """E131014: the app cannot work with its provider as configured; nothing was changed."""
     return ApiError(
         "E131014",
         f"the app's OAuth configuration does not work ({oauth_error_text(error)}); fix the app",
