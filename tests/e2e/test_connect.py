@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import httpx
 import pytest
-from tests.e2e.conftest import Vault, create_app, scripted_consent
+from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app, scripted_consent
 from tests.support.browser import drive_consent
 from tests.support.database import raw_dump
 from tests.support.oidc_server import OidcServer
@@ -233,3 +236,43 @@ def test_an_app_that_holds_api_keys_cannot_connect(vault: Vault) -> None:
         )
     assert response.status_code == 400
     assert "API keys" in response.json()["errorMessage"]
+
+
+def test_an_unreachable_provider_shows_a_retry_page_and_keeps_the_link(
+    vault: Vault, idp: OidcServer
+) -> None:
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(16)
+        port = black_hole.getsockname()[1]
+        _, app_id = create_app(
+            vault.server,
+            idp,
+            vault.catcher,
+            discoveryUrl=f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+        )
+        unreachable = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+        link = unreachable.link(unreachable.new_user())
+
+        started = time.monotonic()
+        first = httpx.get(link, timeout=30)
+        assert time.monotonic() - started < PROVIDER_TIMEOUT + 2
+    assert first.status_code == 503
+    assert "Reload this page" in first.text
+    assert httpx.get(link, timeout=30).status_code == 503  # not used up: still worth a reload
+
+
+def test_a_provider_configuration_that_cannot_work_ends_on_the_app_with_an_error(
+    vault: Vault, idp: OidcServer
+) -> None:
+    _, app_id = create_app(
+        vault.server, idp, vault.catcher, discoveryUrl=idp.issuer + "/no/such/metadata"
+    )
+    broken = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+
+    response = httpx.get(broken.link(broken.new_user()), timeout=30)
+
+    assert response.status_code == 302
+    landing = httpx.URL(response.headers["location"])
+    assert str(landing).startswith(vault.catcher.url)
+    assert landing.params["error"] == "server_error"
