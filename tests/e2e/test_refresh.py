@@ -172,7 +172,8 @@ def test_provider_failures_are_transient(
     user, before = connected
     vault.expire(user)
     version = vault.row_version(user)
-    idp.fault(fault.pop("mode"), seconds=60, **fault)
+    mode, settings = fault["mode"], {k: v for k, v in fault.items() if k != "mode"}
+    idp.fault(mode, seconds=60, **settings)
 
     response = vault.fetch(user)
 
