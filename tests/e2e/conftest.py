@@ -10,7 +10,7 @@ import html
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -50,6 +50,8 @@ class Vault:
     oauth_client: OidcClient
     catcher: CallbackCatcher
     app_id: str
+    # every secret a test saw go by: none may appear in the server's log
+    seen: set[str] = field(default_factory=set)
 
     @property
     def http(self) -> httpx.Client:
@@ -64,6 +66,7 @@ class Vault:
             response = http.post("/v1/mgmt/outbound/app/connect", json=body)
         assert response.status_code == 200, response.text
         url: str = response.json()["url"]
+        self.seen.add(httpx.URL(url).params["link"])
         return url
 
     def connect(self, user_id: str, *, approve: bool = True, **options: Any) -> dict[str, str]:
@@ -88,16 +91,20 @@ class Vault:
         response = self.fetch(user_id, **options)
         assert response.status_code == 200, response.text
         token: dict[str, Any] = response.json()["token"]
+        self.seen.update(t for t in (token["accessToken"], token.get("refreshToken")) if t)
         return token
 
     def expire(self, user_id: str, *, seconds_left: int = -1) -> None:
-        """Move the stored expiry as the clock would (the provider's token stays valid)."""
+        """Age the stored token as the clock would: obtained an hour (its lifetime) ago,
+        ``seconds_left`` to live. The provider's token itself stays valid."""
         import time
 
+        expiry = int(time.time()) + seconds_left
         execute(
             self.server.store,
-            "UPDATE tokens SET access_token_expiry = ? WHERE app_id = ? AND user_id = ?",
-            (int(time.time()) + seconds_left, self.app_id, user_id),
+            "UPDATE tokens SET access_token_expiry = ?, last_refresh_time = ?"
+            " WHERE app_id = ? AND user_id = ?",
+            (expiry, expiry - 3600, self.app_id, user_id),
         )
 
     def row_version(self, user_id: str) -> int:
@@ -166,7 +173,11 @@ def create_app(
 def vault(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[Vault]:
     with running_server(store, extra_args=SERVER_ARGS) as server:
         oauth_client, app_id = create_app(server, idp, catcher)
-        yield Vault(server, idp, oauth_client, catcher, app_id)
+        vault = Vault(server, idp, oauth_client, catcher, app_id)
+        yield vault
+        log = server.log()
+        leaked = [s for s in {*vault.seen, oauth_client.client_secret} if s in log]
+        assert not leaked, f"{len(leaked)} secrets in the server log"
 
 
 @pytest.fixture

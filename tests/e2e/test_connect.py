@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import httpx
 import pytest
-from tests.e2e.conftest import Vault
+from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app, scripted_consent
 from tests.support.browser import drive_consent
 from tests.support.database import raw_dump
 from tests.support.oidc_server import OidcServer
@@ -106,6 +109,17 @@ def test_a_link_opens_once(vault: Vault, idp: OidcServer) -> None:
     assert "already used" in second.text
 
 
+def test_an_app_can_turn_pkce_off(vault: Vault, idp: OidcServer) -> None:
+    _, app_id = create_app(vault.server, idp, vault.catcher, pkce=False)
+    plain = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+    user = plain.new_user()
+
+    authorize = httpx.URL(httpx.get(plain.link(user)).headers["location"])
+    assert "code_challenge" not in authorize.params
+    assert plain.connect_quickly(user)["status"] == "success"
+    assert idp.introspect(plain.token(user)["accessToken"])["active"] is True
+
+
 def test_a_redirect_url_of_another_origin_is_refused(vault: Vault) -> None:
     user = vault.new_user()
     body = {"appId": vault.app_id, "userId": user}
@@ -154,3 +168,111 @@ def test_connecting_again_asks_for_granted_and_new_scopes(vault: Vault) -> None:
             json={"appId": vault.app_id, "userId": user, "scopes": ["write"]},
         )
     assert by_scope.status_code == 200
+
+
+def test_a_callback_naming_another_issuer_is_refused(vault: Vault, idp: OidcServer) -> None:
+    """RFC 9207: a response that says it comes from another authorization server (mix-up)
+    is not exchanged."""
+    user = vault.new_user()
+    callback = vault.server.base_url + "/v1/outbound/oauth/callback"
+    idp.reset()
+    # Sign in and consent, but stop where the provider sends the browser back.
+    callback_url = httpx.URL(scripted_consent(vault.link(user), callback, user))
+    assert callback_url.params["iss"] == idp.issuer
+    forged = callback_url.copy_set_param("iss", "https://attacker.example")
+
+    answer = httpx.get(str(forged), timeout=30)
+
+    assert answer.status_code == 302
+    assert httpx.URL(answer.headers["location"]).params["error"] == "issuer_mismatch"
+    assert idp.grants()["success"].get("authorization_code") is None
+    assert vault.fetch(user).status_code == 404
+    # The state was used up: the genuine response cannot be completed afterwards either.
+    assert httpx.get(str(callback_url), timeout=30).status_code == 400
+
+
+def test_a_tenant_connects_at_tenant_level(vault: Vault, idp: OidcServer) -> None:
+    tenant = "tenant-" + vault.new_user()
+    with vault.http as http:
+        link = http.post(
+            "/v1/mgmt/outbound/app/connect",
+            json={"appId": vault.app_id, "tenantId": tenant, "tenantLevel": True},
+        ).json()["url"]
+        final = drive_consent(link, stop_at=vault.catcher.url, login="admin-of-" + tenant)
+        assert httpx.URL(final).params["status"] == "success"
+        token = http.post(
+            "/v1/mgmt/outbound/app/tenant/token/latest",
+            json={"appId": vault.app_id, "tenantId": tenant},
+        ).json()["token"]
+    assert token["tenantId"] == tenant
+    assert token["userId"] == ""
+    assert idp.introspect(token["accessToken"])["sub"] == "admin-of-" + tenant
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"appId": "nope", "userId": "u"}, 404, "E131001"),
+        ({"appId": None, "userId": "u"}, 400, "E011002"),
+        ({"userId": None}, 400, "E011002"),  # no userId
+        ({"tenantLevel": True}, 400, "E011002"),  # no tenantId
+        ({"userId": "u", "options": {"redirectUrl": "javascript:alert(1)"}}, 400, "E011003"),
+    ],
+)
+def test_connect_requests_that_cannot_work_are_refused(
+    vault: Vault, body: dict[str, object], status: int, code: str
+) -> None:
+    with vault.http as http:
+        response = http.post("/v1/mgmt/outbound/app/connect", json={"appId": vault.app_id, **body})
+    assert response.status_code == status, response.text
+    assert response.json()["errorCode"] == code
+
+
+def test_an_app_that_holds_api_keys_cannot_connect(vault: Vault) -> None:
+    with vault.http as http:
+        http.post("/v1/mgmt/outbound/app/create", json={"id": "keys-only", "name": "keys-only"})
+        response = http.post(
+            "/v1/mgmt/outbound/app/connect", json={"appId": "keys-only", "userId": "u"}
+        )
+    assert response.status_code == 400
+    assert "API keys" in response.json()["errorMessage"]
+
+
+def test_an_unreachable_provider_shows_a_retry_page_and_keeps_the_link(
+    vault: Vault, idp: OidcServer
+) -> None:
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(16)
+        port = black_hole.getsockname()[1]
+        _, app_id = create_app(
+            vault.server,
+            idp,
+            vault.catcher,
+            discoveryUrl=f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+        )
+        unreachable = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+        link = unreachable.link(unreachable.new_user())
+
+        started = time.monotonic()
+        first = httpx.get(link, timeout=30)
+        assert time.monotonic() - started < PROVIDER_TIMEOUT + 2
+    assert first.status_code == 503
+    assert "Reload this page" in first.text
+    assert httpx.get(link, timeout=30).status_code == 503  # not used up: still worth a reload
+
+
+def test_a_provider_configuration_that_cannot_work_ends_on_the_app_with_an_error(
+    vault: Vault, idp: OidcServer
+) -> None:
+    _, app_id = create_app(
+        vault.server, idp, vault.catcher, discoveryUrl=idp.issuer + "/no/such/metadata"
+    )
+    broken = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+
+    response = httpx.get(broken.link(broken.new_user()), timeout=30)
+
+    assert response.status_code == 302
+    landing = httpx.URL(response.headers["location"])
+    assert str(landing).startswith(vault.catcher.url)
+    assert landing.params["error"] == "server_error"

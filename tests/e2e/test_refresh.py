@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault
+from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app
 from tests.support.oidc_server import OidcServer
 
 
@@ -140,7 +140,10 @@ def test_an_unresponsive_provider_is_a_prompt_retryable_error_and_loses_nothing(
 
     # A token that is still alive (only inside the refresh margin) is served meanwhile.
     vault.expire(user, seconds_left=120)
+    started = time.monotonic()
     assert vault.token(user)["accessToken"] == before["accessToken"]
+    assert time.monotonic() - started < PROVIDER_TIMEOUT + 2
+    assert idp.grants()["tokenRequests"] == 2  # it did try
 
     idp.heal()
     vault.expire(user)
@@ -150,17 +153,35 @@ def test_an_unresponsive_provider_is_a_prompt_retryable_error_and_loses_nothing(
     assert idp.is_active(recovered["refreshToken"])
 
 
-def test_a_provider_error_page_is_transient_too(
-    vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [
+        ({"mode": "status", "status": 502}, None),
+        ({"mode": "status", "status": 429, "retry_after": 7}, 7),
+        ({"mode": "oversize", "size": 2 * 1024 * 1024}, None),
+    ],
+    ids=["502-page", "429-retry-after", "oversize-answer"],
+)
+def test_provider_failures_are_transient(
+    vault: Vault,
+    idp: OidcServer,
+    connected: tuple[str, dict[str, Any]],
+    fault: dict[str, Any],
+    retry_after: int | None,
 ) -> None:
     user, before = connected
     vault.expire(user)
-    idp.fault("status", status=502, seconds=60)
+    version = vault.row_version(user)
+    mode, settings = fault["mode"], {k: v for k, v in fault.items() if k != "mode"}
+    idp.fault(mode, seconds=60, **settings)
 
     response = vault.fetch(user)
 
     assert response.status_code == 503
     assert response.json()["errorCode"] == "E131011"
+    if retry_after is not None:
+        assert response.headers["retry-after"] == str(retry_after)
+    assert vault.row_version(user) == version
     idp.heal()
     assert vault.token(user)["accessToken"] != before["accessToken"]
 
@@ -217,3 +238,21 @@ def test_verify_refresh_stores_nothing_when_the_provider_is_down(
     assert response.status_code == 503
     assert response.json()["errorCode"] == "E131011"
     assert vault.fetch(other).status_code == 404
+
+
+def test_an_apps_refresh_margin_replaces_the_servers(vault: Vault, idp: OidcServer) -> None:
+    _, app_id = create_app(vault.server, idp, vault.catcher, refreshMargin=60)
+    patient = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
+    user = patient.new_user()
+    assert patient.connect_quickly(user)["status"] == "success"
+    before = patient.token(user)
+    idp.reset()
+
+    # Two minutes left: inside the server's 5-minute margin, outside the app's minute.
+    patient.expire(user, seconds_left=120)
+    assert patient.token(user)["accessToken"] == before["accessToken"]
+    assert idp.grants()["tokenRequests"] == 0
+
+    patient.expire(user, seconds_left=30)
+    assert patient.token(user)["accessToken"] != before["accessToken"]
+    assert idp.successful_grants("refresh_token") == 1

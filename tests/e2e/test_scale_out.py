@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
+from tests.e2e.conftest import PROVIDER_TIMEOUT, SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
+from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
 from tests.support.server import (
     LiveServer,
@@ -25,6 +28,8 @@ from tests.support.server import (
 
 SERVERS = 3
 CALLERS = 50
+# How long a server's refresh lease lasts with the tests' provider timeout (see refresh.py).
+LEASE_SECONDS = 2 * PROVIDER_TIMEOUT + 5
 
 
 @contextlib.contextmanager
@@ -146,3 +151,54 @@ def test_concurrent_forced_refreshes_on_several_servers_refresh_once(
     # Callers that arrived while a refresh was in flight share its result; none was refused.
     assert idp.grants()["error"] == {}
     assert idp.successful_grants("refresh_token") == len(tokens)
+
+
+def test_a_server_that_dies_while_refreshing_does_not_block_the_token(
+    cluster: list[Vault], idp: OidcServer
+) -> None:
+    doomed, survivor = cluster[0], cluster[1]
+    user = doomed.new_user()
+    assert doomed.connect_quickly(user)["status"] == "success"
+    before = doomed.token(user)
+    idp.reset()
+    doomed.expire(user)
+    idp.fault("hang", seconds=60)
+
+    # The first server takes the refresh lease and is killed while the provider keeps it
+    # waiting; its lease stays behind in the database.
+    def fetch_until_killed() -> None:
+        with contextlib.suppress(httpx.TransportError):  # the server dies under it
+            doomed.fetch(user)
+
+    caller = threading.Thread(target=fetch_until_killed, daemon=True)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not _claimed(doomed, user):
+        assert time.monotonic() < deadline, "the first server never claimed the refresh"
+        time.sleep(0.02)
+    doomed.server.process.kill()
+    doomed.server.process.wait()
+    caller.join(timeout=10)
+    idp.heal()
+
+    # Another server waits out the dead server's lease, then refreshes in its place.
+    started = time.monotonic()
+    token = survivor.token(user, withRefreshToken=True)
+    waited = time.monotonic() - started
+
+    assert token["accessToken"] != before["accessToken"]
+    assert idp.introspect(token["accessToken"])["active"] is True
+    assert idp.is_active(token["refreshToken"])
+    assert idp.successful_grants("refresh_token") == 1
+    assert idp.grants()["error"] == {}
+    assert waited < LEASE_SECONDS + 3
+    assert not _claimed(survivor, user)
+
+
+def _claimed(vault: Vault, user: str) -> bool:
+    rows = execute(
+        vault.server.store,
+        "SELECT refresh_claim_owner FROM tokens WHERE app_id = ? AND user_id = ?",
+        (vault.app_id, user),
+    )
+    return rows[0][0] is not None

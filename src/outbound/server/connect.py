@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -237,6 +238,17 @@ async def start(request: Request) -> Response:
     scopes = list(dict.fromkeys([*requested, *await _granted_scopes(vault, session)]))
     state = Secret(_new_state())
     verifier = Secret(new_verifier()) if config.pkce else None
+    try:
+        url = providers.client.authorization_url(
+            config,
+            redirect_uri=vault.callback_url,
+            state=state.reveal(),
+            scopes=scopes,
+            code_challenge=s256_challenge(verifier.reveal()) if verifier else None,
+        )
+    except OAuthError as exc:
+        logger.warning("connect: the app's provider configuration fails: %s", oauth_error_text(exc))
+        return finish(session, {"error": "server_error"})
     opened = await sessions.open_link(
         link_id,
         state=state.reveal(),
@@ -247,19 +259,10 @@ async def start(request: Request) -> Response:
     )
     if not opened:
         return page("Link expired", "This connect link was already used.", 400)
-    url = providers.client.authorization_url(
-        config,
-        redirect_uri=vault.callback_url,
-        state=state.reveal(),
-        scopes=scopes,
-        code_challenge=s256_challenge(verifier.reveal()) if verifier else None,
-    )
     return redirect(url)
 
 
 def _new_state() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)  # 256 bits
 
 

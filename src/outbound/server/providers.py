@@ -82,9 +82,12 @@ def provider_config(app: AppRecord) -> ProviderConfig:
     # ``access_type``); providers without one are not sent a parameter they do not know.
     if "access_type" in template_authorize and config.get("accessType"):
         authorize.insert(0, ("access_type", config["accessType"]))
+    # The app's ``prompt`` decides, even when empty: an app made from a template got the
+    # template's prompt as its own field, so clearing that field must stop sending it.
+    template_authorize.pop("prompt", None)
     if config.get("prompt"):
         authorize.insert(0, ("prompt", " ".join(config["prompt"])))
-    kwargs["authorize_params"] = _merge_params(kwargs.get("authorize_params", ()), authorize)
+    kwargs["authorize_params"] = _merge_params(template_authorize.items(), authorize)
     kwargs["token_params"] = _merge_params(
         kwargs.get("token_params", ()), _wire_params(config.get("tokenUrlParams"))
     )
@@ -158,7 +161,8 @@ def require_oauth_app(app: AppRecord) -> None:
         )
 
 
-def raise_config_error(error: Exception) -> ApiError:
+def config_error(error: Exception) -> ApiError:
+    """E131014: the app cannot work with its provider as configured; nothing was changed."""
     return ApiError(
         "E131014",
         f"the app's OAuth configuration does not work ({oauth_error_text(error)}); fix the app",

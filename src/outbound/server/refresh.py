@@ -34,11 +34,12 @@ from ..oauth import (
     TokenSet,
     TransientOAuthError,
     needs_refresh,
+    refresh_allowed,
 )
 from ..storage import TokenRecord, TokenWrite
 from ..storage.leases import RefreshedToken, RefreshLeases
 from .errors import ApiError, not_found_token
-from .providers import Providers, oauth_error_text, raise_config_error, require_oauth_app
+from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
 __all__ = ["LeaseRefresher", "reconnect_required", "verify_refresh"]
 
@@ -155,10 +156,18 @@ class LeaseRefresher:
         )
 
     async def _refresh_or_wait(self, token: TokenRecord, *, force: bool) -> TokenRecord:
+        config = await self.providers.config(token.project_id, token.app_id)
+        if self._alive(token, self.clock()) and not refresh_allowed(
+            config, token.access_token_expiry, self.clock()
+        ):
+            # A provider that refuses early refreshes (Exact Online) would answer a forced
+            # one with an error: the token in hand is the freshest there can be for now.
+            return token
         seen = token.version
         waited_on_claim = False
         delay = _POLL_FIRST
-        deadline = time.monotonic() + self.lease_seconds + 1
+        # Long enough to see a lease taken just before we looked run out, and take it over.
+        deadline = time.monotonic() + self.lease_seconds + 2
         while True:
             found = await self.leases.read(token.project_id, token.id)
             if found is None:
@@ -190,7 +199,8 @@ class LeaseRefresher:
             if waited_on_claim and claim.owner is None:
                 # The refresher we waited for gave its lease back without a new token: its
                 # call to the provider failed transiently. Trying again at once would only
-                # queue every waiter behind the same unresponsive provider.
+                # queue every waiter behind the same unresponsive provider. (A lease that
+                # merely ran out — its holder died — is taken over below.)
                 raise _unavailable("the provider did not answer another server's refresh")
             # A claim that lapsed with its owner still named was never given back: that
             # server died mid-refresh. Take over (the conditional claim admits one of us).
@@ -228,7 +238,7 @@ class LeaseRefresher:
             raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
         except OAuthConfigError as exc:
             await asyncio.shield(self.leases.release(token.id, self.owner))
-            raise raise_config_error(exc) from None
+            raise config_error(exc) from None
         except BaseException:
             await asyncio.shield(self.leases.release(token.id, self.owner))
             raise
@@ -255,7 +265,7 @@ async def verify_refresh(providers: Providers, write: TokenWrite) -> TokenWrite:
     except TransientOAuthError as exc:
         raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
     except OAuthConfigError as exc:
-        raise raise_config_error(exc) from None
+        raise config_error(exc) from None
     return dataclasses.replace(
         write,
         access_token=answer.access_token,

@@ -32,6 +32,12 @@ class Vault:
             raise ApiError("E131012", "this server has no OAuth engine")
         return self.providers
 
+    def app_changed(self, project_id: str, app_id: str) -> None:
+        """Forget this server's cached provider configuration of an updated or deleted app
+        (other servers pick the change up within ``providers.CONFIG_CACHE_SECONDS``)."""
+        if self.providers is not None:
+            self.providers.forget(project_id, app_id)
+
     async def revoke(self, deleted: list[TokenRecord], apps: Sequence[AppRecord] = ()) -> None:
         """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
         ``apps`` describes apps deleted along with their tokens."""

@@ -32,7 +32,8 @@ class Claim:
     until: int
 
     def held(self, now: float) -> bool:
-        return self.owner is not None and self.until >= now
+        # Whole seconds, as the database compares them in ``claim``.
+        return self.owner is not None and self.until >= int(now)
 
 
 @dataclass(frozen=True)

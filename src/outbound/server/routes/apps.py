@@ -105,6 +105,7 @@ async def update_app(request: Request) -> Response:
     )
     if app is None:
         raise app_not_found(app_id)
+    vault.app_changed(project_id, app_id)
     return json_response({"app": app_to_wire(app, vault.callback_url)})
 
 
@@ -116,6 +117,7 @@ async def delete_app(request: Request) -> Response:
     deleted = await vault.store.delete_app(project_id, app_id)
     if app is None or deleted is None:
         raise app_not_found(app_id)
+    vault.app_changed(project_id, app_id)
     await vault.revoke(deleted, [app])
     return json_response({})
 
