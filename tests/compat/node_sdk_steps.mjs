@@ -4,9 +4,11 @@
 //   node node_sdk_steps.mjs < input.json > results.json
 //
 // input (stdin, so the management key and test secrets never reach a command line):
-//   {baseUrl, projectId, managementKey, run, secrets: {clientSecret, access, refresh, ...}}
+//   {baseUrl, projectId, managementKey, run, downProviderTokenUrl,
+//    secrets: {clientSecret, access, refresh, ...}}
 // output (stdout): one JSON object {steps: {name: Result}, logged: [...]} where Result is what
-// the SDK resolved to — {ok, code, data?, error?} — or {thrown: "..."} when the call threw.
+// the SDK resolved to — {ok, code, data?, error?, retries} — or {thrown: "..."} when the call
+// threw.
 // The Python test (test_node_sdk.py) asserts on it; this script asserts nothing itself, so a
 // wire incompatibility shows up there as a readable diff, not as a crash here.
 
