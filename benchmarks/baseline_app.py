@@ -1,15 +1,17 @@
-"""The baseline: a bare JSON endpoint on outbound's own HTTP stack (Starlette, uvicorn, the
+"""The baselines: a bare JSON endpoint on outbound's own HTTP stack (Starlette, uvicorn, the
 same JSON response class and server options), with no auth, no database and no crypto."""
 
 from __future__ import annotations
 
 import sys
 
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from outbound.server.http import json_response
 
@@ -34,7 +36,30 @@ async def bare(request: Request) -> Response:
     return json_response(BODY)
 
 
-app = Starlette(routes=[Route("/bare", bare, methods=["GET", "POST"])])
+starlette_app = Starlette(routes=[Route("/bare", bare, methods=["GET", "POST"])])
+BODY_BYTES = orjson.dumps(BODY)
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/bare`` through Starlette; ``/bare-asgi`` the way outbound's fetch hot path answers
+    (raw ASGI in front of Starlette), to show what the framework itself costs."""
+    if scope["type"] != "http" or scope["path"] != "/bare-asgi":
+        await starlette_app(scope, receive, send)
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(BODY_BYTES)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": BODY_BYTES})
+
 
 if __name__ == "__main__":
     uvicorn.run(

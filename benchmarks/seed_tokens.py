@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sqlite3
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 
@@ -21,7 +21,15 @@ from outbound.storage.store import new_id
 BATCH = 10_000
 
 
-async def seed(url: DatabaseURL, data_dir: Path, master_key: str, project: str, app: str, count: int, start: int) -> None:
+async def seed(
+    url: DatabaseURL,
+    data_dir: Path,
+    master_key: str,
+    project: str,
+    app: str,
+    count: int,
+    start: int,
+) -> None:
     await asyncio.to_thread(upgrade, url)
     keyring = load_keyring(master_key or None, data_dir)
     now = int(time.time())
@@ -86,7 +94,9 @@ async def seed(url: DatabaseURL, data_dir: Path, master_key: str, project: str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--project", required=True)
@@ -94,9 +104,21 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--start", type=int, default=0, help="first user number")
     args = parser.parse_args()
-    url = DatabaseURL.parse(args.database_url) if args.database_url else DatabaseURL.sqlite_in(args.data_dir)
+    url = (
+        DatabaseURL.parse(args.database_url)
+        if args.database_url
+        else DatabaseURL.sqlite_in(args.data_dir)
+    )
     asyncio.run(
-        seed(url, args.data_dir, os.environ.get("OUTBOUND_MASTER_KEY", ""), args.project, args.app, args.count, args.start)
+        seed(
+            url,
+            args.data_dir,
+            os.environ.get("OUTBOUND_MASTER_KEY", ""),
+            args.project,
+            args.app,
+            args.count,
+            args.start,
+        )
     )
 
 

@@ -1,6 +1,6 @@
 """Regenerate the README's generated tables (error codes, settings) from the code.
 
-    .venv/bin/python scripts/readme_tables.py      # rewrites README.md in place
+.venv/bin/python scripts/readme_tables.py      # rewrites README.md in place
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import free_port, outbound_cli, running_server, Store
+from tests.support.server import Store, free_port, outbound_cli, running_server
 
 
 def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
@@ -20,9 +20,9 @@ def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
     assert len(out.strip().splitlines()) == 1
     creds = json.loads(out)
     assert set(creds) == {"projectId", "managementKey"}
-    with running_server(store, project=(creds["projectId"], creds["managementKey"])) as server:
-        with server.client() as client:
-            assert client.get("/v1/mgmt/outbound/apps").json() == {"apps": []}
+    project = (creds["projectId"], creds["managementKey"])
+    with running_server(store, project=project) as server, server.client() as client:
+        assert client.get("/v1/mgmt/outbound/apps").json() == {"apps": []}
 
 
 def test_every_option_reads_an_environment_variable(tmp_path: Path) -> None:
@@ -78,7 +78,9 @@ def test_serve_creates_a_project_on_first_start_only(tmp_path: Path) -> None:
 def test_keys_commands_need_a_project(tmp_path: Path) -> None:
     store = Store(tmp_path / "d")
     try:
-        outbound_cli("keys", "create", "--project", "no-such-project", "--json", *store.args, env=store.env)
+        outbound_cli(
+            "keys", "create", "--project", "no-such-project", "--json", *store.args, env=store.env
+        )
     except RuntimeError as exc:
         assert "no-such-project" in str(exc)
     else:
@@ -89,7 +91,10 @@ def test_a_wrong_master_key_is_refused_clearly(tmp_path: Path) -> None:
     store = Store(tmp_path / "d")
     with running_server(store) as server:
         with server.client() as client:
-            client.post("/v1/mgmt/outbound/app/create", json={"name": "a", "tokenUrl": "https://p.example/t"})
+            client.post(
+                "/v1/mgmt/outbound/app/create",
+                json={"name": "a", "tokenUrl": "https://p.example/t"},
+            )
             app_id = client.get("/v1/mgmt/outbound/apps").json()["apps"][0]["id"]
             client.post(
                 "/v1/mgmt/outbound/app/user/oauthtoken/upload",
@@ -97,10 +102,9 @@ def test_a_wrong_master_key_is_refused_clearly(tmp_path: Path) -> None:
             )
         project = (server.project_id, server.management_key)
     other = Store(store.data_dir)  # same data, a different master key
-    with running_server(other, project=project) as server:
-        with server.client() as client:
-            response = client.post(
-                "/v1/mgmt/outbound/app/user/token/latest", json={"appId": app_id, "userId": "u"}
-            )
-            assert response.status_code == 500
-            assert response.json()["errorCode"] == "E131013"
+    with running_server(other, project=project) as server, server.client() as client:
+        response = client.post(
+            "/v1/mgmt/outbound/app/user/token/latest", json={"appId": app_id, "userId": "u"}
+        )
+        assert response.status_code == 500
+        assert response.json()["errorCode"] == "E131013"

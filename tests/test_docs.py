@@ -24,7 +24,9 @@ def rows(table: str) -> list[list[str]]:
 
 
 def test_error_code_table_matches_the_code() -> None:
-    documented = {code: (int(status), meaning) for code, status, meaning in rows(section("error-codes"))}
+    documented = {
+        code: (int(status), meaning) for code, status, meaning in rows(section("error-codes"))
+    }
     actual = {c.code: (c.status, c.description) for c in ERROR_CODES.values()}
     assert documented == actual, "run: python scripts/readme_tables.py"
 

@@ -62,7 +62,9 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
         await asyncio.to_thread(upgrade, url)
         db = await connect(url)
         try:
-            return await work(Store(db, load_keyring(settings.master_key or None, settings.data_dir)))
+            return await work(
+                Store(db, load_keyring(settings.master_key or None, settings.data_dir))
+            )
         finally:
             await db.close()
 
@@ -176,7 +178,9 @@ def keys() -> None:
 
 @keys.command("create")
 @_store_options
-@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
+)
 @click.option("--name", default="", help="A name to recognise the key by.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
 def keys_create(project_id: str, name: str, as_json: bool, **options: Any) -> None:
@@ -196,7 +200,9 @@ def keys_create(project_id: str, name: str, as_json: bool, **options: Any) -> No
 
 @keys.command("list")
 @_store_options
-@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
+)
 def keys_list(project_id: str, **options: Any) -> None:
     """List management keys (ids and state; the keys themselves are never stored)."""
 
@@ -219,7 +225,9 @@ def keys_list(project_id: str, **options: Any) -> None:
 
 @keys.command("revoke")
 @_store_options
-@click.option("--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id.")
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
+)
 @click.argument("key_id")
 def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     """Revoke a management key by id (it stops working at once)."""

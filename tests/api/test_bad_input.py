@@ -19,14 +19,20 @@ APP = "badinput-app"
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as client:
         if client.get(f"/v1/mgmt/outbound/app/{APP}").status_code == 404:
-            assert client.post(
-                "/v1/mgmt/outbound/app/create",
-                json={"id": APP, "name": "Bad input", "tokenUrl": "https://p.example/token"},
-            ).status_code == 200
-            assert client.post(
-                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
-                json={"appId": APP, "userId": "keeper", "accessToken": "keep-me"},
-            ).status_code == 200
+            assert (
+                client.post(
+                    "/v1/mgmt/outbound/app/create",
+                    json={"id": APP, "name": "Bad input", "tokenUrl": "https://p.example/token"},
+                ).status_code
+                == 200
+            )
+            assert (
+                client.post(
+                    "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                    json={"appId": APP, "userId": "keeper", "accessToken": "keep-me"},
+                ).status_code
+                == 200
+            )
         yield client
 
 
@@ -48,39 +54,171 @@ CASES: list[tuple[str, str, Any, str, str]] = [
     ("/v1/mgmt/outbound/app/create", "POST", {"name": ""}, "E011003", "name"),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": 5}, "E011003", "name"),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "pkce": "yes"}, "E011003", "pkce"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "defaultScopes": "a b"}, "E011003", "defaultScopes"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "tokenUrl": "javascript:alert(1)"}, "E011003", "tokenUrl"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "accessType": "forever"}, "E011003", "accessType"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "prompt": ["always"]}, "E011003", "prompt"),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "defaultScopes": "a b"},
+        "E011003",
+        "defaultScopes",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "tokenUrl": "javascript:alert(1)"},
+        "E011003",
+        "tokenUrl",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "accessType": "forever"},
+        "E011003",
+        "accessType",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "prompt": ["always"]},
+        "E011003",
+        "prompt",
+    ),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": BIG}, "E011003", "name"),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": "a\x00b"}, "E011003", "id"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": "../../etc"}, "", ""),  # any printable id is data
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "id": "../../etc"},
+        "",
+        "",
+    ),  # any printable id is data
     ("/v1/mgmt/outbound/app/create", "POST", {"name": "Bad input"}, "E131002", "name"),
-    ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "authorizationUrlParams": [{"value": "v"}]}, "E011002", "key"),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        {"name": "n", "authorizationUrlParams": [{"value": "v"}]},
+        "E011002",
+        "key",
+    ),
     ("/v1/mgmt/outbound/app/update", "POST", {}, "E011002", "app"),
     ("/v1/mgmt/outbound/app/update", "POST", {"app": {"name": "x"}}, "E011002", "id"),
     ("/v1/mgmt/outbound/app/update", "POST", {"app": {"id": APP, "name": None}}, "E011002", "name"),
-    ("/v1/mgmt/outbound/app/update", "POST", {"app": {"id": "nope", "name": "x"}}, "E131001", "nope"),
+    (
+        "/v1/mgmt/outbound/app/update",
+        "POST",
+        {"app": {"id": "nope", "name": "x"}},
+        "E131001",
+        "nope",
+    ),
     ("/v1/mgmt/outbound/app/delete", "POST", {"id": 7}, "E011003", "id"),
     ("/v1/mgmt/outbound/app/delete", "POST", {}, "E011002", "id"),
-    ("/v1/mgmt/outbound/app/user/token", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "scopes"),
-    ("/v1/mgmt/outbound/app/user/token", "POST", {"appId": APP, "userId": "keeper", "scopes": [""]}, "E011003", "scopes"),
+    (
+        "/v1/mgmt/outbound/app/user/token",
+        "POST",
+        {"appId": APP, "userId": "keeper"},
+        "E011002",
+        "scopes",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/token",
+        "POST",
+        {"appId": APP, "userId": "keeper", "scopes": [""]},
+        "E011003",
+        "scopes",
+    ),
     ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"userId": "keeper"}, "E011002", "appId"),
     ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": APP}, "E011002", "userId"),
-    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": APP, "userId": "keeper", "options": {"forceRefresh": "please"}}, "E011003", "forceRefresh"),
-    ("/v1/mgmt/outbound/app/user/token/latest", "POST", {"appId": "ghost", "userId": "keeper"}, "E131001", "ghost"),
+    (
+        "/v1/mgmt/outbound/app/user/token/latest",
+        "POST",
+        {"appId": APP, "userId": "keeper", "options": {"forceRefresh": "please"}},
+        "E011003",
+        "forceRefresh",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/token/latest",
+        "POST",
+        {"appId": "ghost", "userId": "keeper"},
+        "E131001",
+        "ghost",
+    ),
     ("/v1/mgmt/outbound/app/tenant/token/latest", "POST", {"appId": APP}, "E011002", "tenantId"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "accessToken"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": "soon"}, "E011003", "accessTokenExpiry"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": -5}, "E011003", "accessTokenExpiry"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": BIG}, "E011003", "accessToken"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": APP, "userId": "keeper", "accessToken": "new", "scopes": ["a b"]}, "E011003", "scopes"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/upload", "POST", {"appId": "ghost", "userId": "keeper", "accessToken": "new"}, "E131001", "ghost"),
-    ("/v1/mgmt/outbound/app/user/apikey/upload", "POST", {"appId": APP, "userId": "keeper"}, "E011002", "apiKey"),
-    ("/v1/mgmt/outbound/app/tenant/apikey/upload", "POST", {"appId": APP, "apiKey": "k"}, "E011002", "tenantId"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": "all"}, "E011003", "tokens"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": [{"appId": 1}]}, "E011003", "tokens[0].appId"),
-    ("/v1/mgmt/outbound/app/user/oauthtoken/batch/upload", "POST", {"tokens": [{"appId": APP, "userId": "u", "accessToken": "a"}] * 1001}, "E011003", "tokens"),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper"},
+        "E011002",
+        "accessToken",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": "soon"},
+        "E011003",
+        "accessTokenExpiry",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper", "accessToken": "new", "accessTokenExpiry": -5},
+        "E011003",
+        "accessTokenExpiry",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper", "accessToken": BIG},
+        "E011003",
+        "accessToken",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper", "accessToken": "new", "scopes": ["a b"]},
+        "E011003",
+        "scopes",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+        "POST",
+        {"appId": "ghost", "userId": "keeper", "accessToken": "new"},
+        "E131001",
+        "ghost",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/apikey/upload",
+        "POST",
+        {"appId": APP, "userId": "keeper"},
+        "E011002",
+        "apiKey",
+    ),
+    (
+        "/v1/mgmt/outbound/app/tenant/apikey/upload",
+        "POST",
+        {"appId": APP, "apiKey": "k"},
+        "E011002",
+        "tenantId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/batch/upload",
+        "POST",
+        {"tokens": "all"},
+        "E011003",
+        "tokens",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/batch/upload",
+        "POST",
+        {"tokens": [{"appId": 1}]},
+        "E011003",
+        "tokens[0].appId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/oauthtoken/batch/upload",
+        "POST",
+        {"tokens": [{"appId": APP, "userId": "u", "accessToken": "a"}] * 1001},
+        "E011003",
+        "tokens",
+    ),
     ("/v1/mgmt/outbound/user/tokens", "DELETE", None, "E011002", "appId"),
     ("/v1/mgmt/outbound/token", "DELETE", None, "E011002", "id"),
     ("/v1/mgmt/outbound/apps-with-user-token", "GET", None, "E011002", "userId"),
@@ -101,7 +239,9 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(
 ) -> None:
     before = snapshot(live_server)
     if isinstance(body, bytes):
-        response = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+        response = client.request(
+            method, path, content=body, headers={"Content-Type": "application/json"}
+        )
     elif body is None:
         response = client.request(method, path)
     else:

@@ -175,12 +175,18 @@ def test_tenant_tokens(descope: DescopeClient) -> None:
     tenant = unique("tenant")
     access = secrets.token_urlsafe(16)
     apps.upload_tenant_token(
-        app["id"], tenant, access_token=access, access_token_expiry=int(time.time()) + 600,
+        app["id"],
+        tenant,
+        access_token=access,
+        access_token_expiry=int(time.time()) + 600,
         scopes=["admin"],
     )
     latest = apps.fetch_tenant_token(app["id"], tenant)["token"]
     assert latest["token"] == access and latest["tenantId"] == tenant and latest["userId"] == ""
-    assert apps.fetch_tenant_token_by_scopes(app["id"], tenant, ["admin"])["token"]["id"] == latest["id"]
+    assert (
+        apps.fetch_tenant_token_by_scopes(app["id"], tenant, ["admin"])["token"]["id"]
+        == latest["id"]
+    )
     with pytest.raises(AuthException) as err:
         apps.fetch_tenant_token_by_scopes(app["id"], tenant, ["superuser"])
     assert err.value.status_code == 404
@@ -272,7 +278,9 @@ def test_verify_refresh_upload_is_a_clear_client_error_without_the_engine(
 def test_tokens_of_an_app_without_client_credentials_are_served(descope: DescopeClient) -> None:
     # An app used only for uploaded (migrated) tokens needs no client id or secret.
     apps = descope.mgmt.outbound_application
-    app = apps.create_application(name=unique("Migrated"), token_url="https://p.example/token")["app"]
+    app = apps.create_application(name=unique("Migrated"), token_url="https://p.example/token")[
+        "app"
+    ]
     user = unique("user")
     apps.upload_user_token(
         app["id"],

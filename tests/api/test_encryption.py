@@ -63,10 +63,13 @@ def test_canary_secrets_appear_in_no_database_byte_and_no_log_line(
         key_app = client.post(
             "/v1/mgmt/outbound/app/create", json={"name": "keys-" + secrets.token_hex(4)}
         ).json()["app"]["id"]
-        assert client.post(
-            "/v1/mgmt/outbound/app/user/apikey/upload",
-            json={"appId": key_app, "userId": "canary-user", "apiKey": canaries["APIKEY"]},
-        ).status_code == 200
+        assert (
+            client.post(
+                "/v1/mgmt/outbound/app/user/apikey/upload",
+                json={"appId": key_app, "userId": "canary-user", "apiKey": canaries["APIKEY"]},
+            ).status_code
+            == 200
+        )
         # the values do round-trip through the API…
         token = fetch(client, app_id, "canary-user").json()["token"]
         assert token["accessToken"] == canaries["ACCESS"]
@@ -97,7 +100,9 @@ def test_ciphertext_copied_into_another_row_does_not_open(live_server: LiveServe
         # An attacker with write access to the database moves alice's ciphertext into
         # mallory's row, hoping the vault will hand it out as mallory's token.
         store = live_server.store
-        (sealed,) = execute(store, "SELECT access_token FROM tokens WHERE id = ?", (alice["id"],))[0]
+        (sealed,) = execute(store, "SELECT access_token FROM tokens WHERE id = ?", (alice["id"],))[
+            0
+        ]
         execute(
             store,
             "UPDATE tokens SET access_token = ? WHERE app_id = ? AND user_id = ?",
@@ -121,7 +126,9 @@ def test_a_flipped_byte_fails_cleanly(live_server: LiveServer) -> None:
         (sealed,) = execute(store, "SELECT access_token FROM tokens WHERE id = ?", (token_id,))[0]
         tampered = bytearray(sealed)
         tampered[-5] ^= 0x01
-        execute(store, "UPDATE tokens SET access_token = ? WHERE id = ?", (bytes(tampered), token_id))
+        execute(
+            store, "UPDATE tokens SET access_token = ? WHERE id = ?", (bytes(tampered), token_id)
+        )
         response = fetch(client, app_id, "bob")
         assert response.status_code == 500
         assert response.json()["errorCode"] == "E131013"

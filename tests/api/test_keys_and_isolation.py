@@ -78,7 +78,15 @@ def test_key_of_one_project_does_not_open_another(live_server: LiveServer) -> No
 def test_a_revoked_key_stops_working_at_once(live_server: LiveServer) -> None:
     store = live_server.store
     created = json.loads(
-        outbound_cli("keys", "create", "--project", live_server.project_id, "--json", *store.args, env=store.env)
+        outbound_cli(
+            "keys",
+            "create",
+            "--project",
+            live_server.project_id,
+            "--json",
+            *store.args,
+            env=store.env,
+        )
     )
     assert created["projectId"] == live_server.project_id
     headers = auth(live_server.project_id, created["managementKey"])
@@ -96,7 +104,9 @@ def test_a_revoked_key_stops_working_at_once(live_server: LiveServer) -> None:
     assert entry["revoked"] is False
     assert created["managementKey"] not in json.dumps(listed)
 
-    outbound_cli("keys", "revoke", key_id, "--project", live_server.project_id, *store.args, env=store.env)
+    outbound_cli(
+        "keys", "revoke", key_id, "--project", live_server.project_id, *store.args, env=store.env
+    )
     # the very next request, on the running server, is refused
     assert httpx.get(url, headers=headers).status_code == 401
     # the server's own key is unaffected
@@ -114,10 +124,13 @@ def test_projects_are_isolated(live_server: LiveServer) -> None:
             json={"id": app_id, "name": "Mine", "tokenUrl": "https://p.example/token"},
         )
         assert created.status_code == 200
-        assert mine.post(
-            "/v1/mgmt/outbound/app/user/oauthtoken/upload",
-            json={"appId": app_id, "userId": "u1", "accessToken": "mine-secret"},
-        ).status_code == 200
+        assert (
+            mine.post(
+                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                json={"appId": app_id, "userId": "u1", "accessToken": "mine-secret"},
+            ).status_code
+            == 200
+        )
         token_id = mine.post(
             "/v1/mgmt/outbound/app/user/token/latest", json={"appId": app_id, "userId": "u1"}
         ).json()["token"]["id"]
@@ -132,16 +145,25 @@ def test_projects_are_isolated(live_server: LiveServer) -> None:
             "/v1/mgmt/outbound/app/user/token/latest", json={"appId": app_id, "userId": "u1"}
         )
         assert response.status_code == 404 and "mine-secret" not in response.text
-        assert theirs.get(
-            "/v1/mgmt/outbound/apps-with-user-token", params={"userId": "u1"}
-        ).json()["appIds"] == []
-        assert theirs.post(
-            "/v1/mgmt/outbound/app/user/oauthtoken/upload",
-            json={"appId": app_id, "userId": "u1", "accessToken": "overwrite"},
-        ).status_code == 404
-        assert theirs.post(
-            "/v1/mgmt/outbound/app/update", json={"app": {"id": app_id, "name": "Stolen"}}
-        ).status_code == 404
+        assert (
+            theirs.get("/v1/mgmt/outbound/apps-with-user-token", params={"userId": "u1"}).json()[
+                "appIds"
+            ]
+            == []
+        )
+        assert (
+            theirs.post(
+                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                json={"appId": app_id, "userId": "u1", "accessToken": "overwrite"},
+            ).status_code
+            == 404
+        )
+        assert (
+            theirs.post(
+                "/v1/mgmt/outbound/app/update", json={"app": {"id": app_id, "name": "Stolen"}}
+            ).status_code
+            == 404
+        )
 
         # Deleting through the other project removes nothing of ours.
         theirs.delete("/v1/mgmt/outbound/token", params={"id": token_id})
@@ -154,9 +176,12 @@ def test_projects_are_isolated(live_server: LiveServer) -> None:
         assert mine.get(f"/v1/mgmt/outbound/app/{app_id}").json()["app"]["name"] == "Mine"
 
         # The same app id may exist in both projects, independently.
-        assert theirs.post(
-            "/v1/mgmt/outbound/app/create", json={"id": app_id, "name": "Theirs"}
-        ).status_code == 200
+        assert (
+            theirs.post(
+                "/v1/mgmt/outbound/app/create", json={"id": app_id, "name": "Theirs"}
+            ).status_code
+            == 200
+        )
         assert mine.get(f"/v1/mgmt/outbound/app/{app_id}").json()["app"]["name"] == "Mine"
 
     rows = execute(live_server.store, "SELECT COUNT(*) FROM apps WHERE id = ?", (app_id,))

@@ -75,10 +75,14 @@ def run_shared(store: Store) -> None:
             httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
             for _, port in processes
         ]
-        a, b, c = clients
-        assert a.post(
-            "/v1/mgmt/outbound/app/create", json={"id": "shared", "name": "Shared", "tokenUrl": "https://p.example/t"}
-        ).status_code == 200
+        a, _, c = clients
+        assert (
+            a.post(
+                "/v1/mgmt/outbound/app/create",
+                json={"id": "shared", "name": "Shared", "tokenUrl": "https://p.example/t"},
+            ).status_code
+            == 200
+        )
         # writes from every process, racing, none lost
         errors: list[str] = []
 
@@ -86,12 +90,18 @@ def run_shared(store: Store) -> None:
             for i in range(15):
                 response = client.post(
                     "/v1/mgmt/outbound/app/user/oauthtoken/upload",
-                    json={"appId": "shared", "userId": f"user-{n}-{i}", "accessToken": f"tok-{n}-{i}"},
+                    json={
+                        "appId": "shared",
+                        "userId": f"user-{n}-{i}",
+                        "accessToken": f"tok-{n}-{i}",
+                    },
                 )
                 if response.status_code != 200:
                     errors.append(response.text)
 
-        threads = [threading.Thread(target=upload, args=(client, n)) for n, client in enumerate(clients)]
+        threads = [
+            threading.Thread(target=upload, args=(client, n)) for n, client in enumerate(clients)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -108,9 +118,13 @@ def run_shared(store: Store) -> None:
                 assert token["accessToken"] == f"tok-{n}-{i}"
         # a delete through one is gone through the others
         c.delete("/v1/mgmt/outbound/user/tokens", params={"userId": "user-0-0"})
-        assert a.post(
-            "/v1/mgmt/outbound/app/user/token/latest", json={"appId": "shared", "userId": "user-0-0"}
-        ).status_code == 404
+        assert (
+            a.post(
+                "/v1/mgmt/outbound/app/user/token/latest",
+                json={"appId": "shared", "userId": "user-0-0"},
+            ).status_code
+            == 404
+        )
         for client in clients:
             client.close()
     finally:

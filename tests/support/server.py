@@ -1,4 +1,4 @@
-"""Start real ``outbound serve`` processes for tests, on SQLite or on a fresh PostgreSQL database."""
+"""Start real ``outbound serve`` processes for tests, on SQLite or a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -64,9 +64,7 @@ class Store:
 
     data_dir: Path
     database_url: str = ""
-    master_key: str = field(
-        default_factory=lambda: secrets.token_urlsafe(32).rstrip("=")[:43]
-    )
+    master_key: str = field(default_factory=lambda: secrets.token_urlsafe(32).rstrip("=")[:43])
 
     @property
     def args(self) -> list[str]:

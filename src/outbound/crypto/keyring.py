@@ -83,8 +83,10 @@ def parse_master_keys(text: str) -> list[bytes]:
         if not item:
             continue
         try:
-            key = bytes.fromhex(item) if len(item) == 64 else base64.urlsafe_b64decode(
-                item + "=" * (-len(item) % 4)
+            key = (
+                bytes.fromhex(item)
+                if len(item) == 64
+                else base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
             )
         except ValueError:
             raise ValueError("OUTBOUND_MASTER_KEY must be base64 or hex") from None

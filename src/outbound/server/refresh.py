@@ -187,11 +187,13 @@ class LeaseRefresher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _POLL_MAX)
                 continue
-            if waited_on_claim:
+            if waited_on_claim and claim.owner is None:
                 # The refresher we waited for gave its lease back without a new token: its
                 # call to the provider failed transiently. Trying again at once would only
                 # queue every waiter behind the same unresponsive provider.
                 raise _unavailable("the provider did not answer another server's refresh")
+            # A claim that lapsed with its owner still named was never given back: that
+            # server died mid-refresh. Take over (the conditional claim admits one of us).
             if await self.leases.claim(current, self.owner, int(now) + self.lease_seconds):
                 result = await self._refresh_as_owner(current)
                 if result is not None:

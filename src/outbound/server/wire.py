@@ -257,7 +257,7 @@ def canonical_params(params: list[URLParam] | None) -> list[dict[str, str]]:
 
 
 def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
-    wire = {"id": app.id, "name": app.name}
+    wire: dict[str, Any] = {"id": app.id, "name": app.name}
     for field in _APP_FIELDS[2:]:
         if field in app.config:
             wire[field] = app.config[field]

@@ -174,7 +174,9 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: DatabaseURL, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
+    async def open(
+        cls, url: DatabaseURL, min_size: int = 2, max_size: int = 10
+    ) -> PostgresDatabase:
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 

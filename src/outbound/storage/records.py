@@ -31,7 +31,7 @@ class ManagementKeyRecord:
     revoked_at: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenRecord:
     id: str
     project_id: str
@@ -69,7 +69,7 @@ class TokenWrite:
     access_token: Secret | None = None
     refresh_token: Secret | None = None
     id_token: Secret | None = None
-    access_token_type: str = "Bearer"
+    access_token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
     access_token_expiry: int = 0
     token_sub: str = ""
     granted_by: str = ""

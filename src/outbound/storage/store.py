@@ -84,7 +84,9 @@ class Store:
         return project_id
 
     async def project_exists(self, project_id: str) -> bool:
-        row = await self.db.fetchone("SELECT 1 AS one FROM projects WHERE id = :id", {"id": project_id})
+        row = await self.db.fetchone(
+            "SELECT 1 AS one FROM projects WHERE id = :id", {"id": project_id}
+        )
         return row is not None
 
     async def count_projects(self) -> int:
@@ -119,7 +121,7 @@ class Store:
 
     async def revoke_management_key(self, project_id: str, key_id: str) -> bool:
         async with self.db.transaction() as tx:
-            count = await tx.execute(
+            count: int = await tx.execute(
                 "UPDATE management_keys SET revoked_at = :now"
                 " WHERE id = :id AND project_id = :project_id AND revoked_at IS NULL",
                 {"now": _now(), "id": key_id, "project_id": project_id},
@@ -128,9 +130,10 @@ class Store:
 
     async def authenticate(self, project_id: str, key: str) -> bool:
         """Whether ``key`` is a live management key of ``project_id`` (constant-time check)."""
-        if not key.startswith(_KEY_PREFIX) or key[len(_KEY_PREFIX) + _KEY_ID_LEN : len(
-            _KEY_PREFIX
-        ) + _KEY_ID_LEN + 1] != "_":
+        if (
+            not key.startswith(_KEY_PREFIX)
+            or key[len(_KEY_PREFIX) + _KEY_ID_LEN : len(_KEY_PREFIX) + _KEY_ID_LEN + 1] != "_"
+        ):
             return False
         key_id = key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _KEY_ID_LEN]
         secret = key[len(_KEY_PREFIX) + _KEY_ID_LEN + 1 :]
@@ -155,7 +158,9 @@ class Store:
 
     # -- apps --------------------------------------------------------------------------------
 
-    def _seal_client_secret(self, project_id: str, app_id: str, secret: Secret | None) -> bytes | None:
+    def _seal_client_secret(
+        self, project_id: str, app_id: str, secret: Secret | None
+    ) -> bytes | None:
         if secret is None:
             return None
         return self.keyring.seal(secret.reveal(), aad("apps", project_id, app_id, "client_secret"))
@@ -165,7 +170,9 @@ class Store:
         secret = None
         if sealed is not None:
             secret = Secret(
-                self.keyring.open(sealed, aad("apps", row["project_id"], row["id"], "client_secret"))
+                self.keyring.open(
+                    sealed, aad("apps", row["project_id"], row["id"], "client_secret")
+                )
             )
         return AppRecord(
             project_id=row["project_id"],
@@ -178,7 +185,12 @@ class Store:
         )
 
     async def create_app(
-        self, project_id: str, app_id: str, name: str, config: dict[str, Any], client_secret: Secret | None
+        self,
+        project_id: str,
+        app_id: str,
+        name: str,
+        config: dict[str, Any],
+        client_secret: Secret | None,
     ) -> AppRecord:
         now = _now()
         try:
