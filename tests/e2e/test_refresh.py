@@ -130,7 +130,7 @@ def test_an_unresponsive_provider_is_a_prompt_retryable_error_and_loses_nothing(
     response = vault.fetch(user)
     elapsed = time.monotonic() - started
 
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert response.json()["errorCode"] == "E131011"
     assert int(response.headers["retry-after"]) >= 1
     assert elapsed < PROVIDER_TIMEOUT + 2
@@ -177,7 +177,7 @@ def test_provider_failures_are_transient(
 
     response = vault.fetch(user)
 
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert response.json()["errorCode"] == "E131011"
     if retry_after is not None:
         assert response.headers["retry-after"] == str(retry_after)
@@ -235,7 +235,7 @@ def test_verify_refresh_stores_nothing_when_the_provider_is_down(
 
     response = _upload(vault, other, refreshToken=token["refreshToken"], verifyRefresh=True)
 
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert response.json()["errorCode"] == "E131011"
     assert vault.fetch(other).status_code == 404
 

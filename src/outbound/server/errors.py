@@ -49,9 +49,11 @@ ERROR_CODES = _table(
         "Reconnect required: the provider rejected the refresh token (revoked consent,"
         " invalid_grant) or the token expired with no way to refresh it",
     ),
+    # 502, not 503: the official Descope SDKs retry a 503 three times over ten seconds, and
+    # each retry would ask the failing provider again.
     ErrorCode(
         "E131011",
-        503,
+        502,
         "Provider unavailable: refreshing at the provider failed transiently; nothing stored"
         " was lost, retry later",
     ),

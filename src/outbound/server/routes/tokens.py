@@ -98,8 +98,12 @@ async def delete_token(request: Request) -> Response:
 
 async def delete_user_tokens(request: Request) -> Response:
     vault, project_id = await authed(request)
-    app_id = _query_id(request, "appId")
-    user_id = _query_id(request, "userId")
+    # The official Node SDK sends both parameters whether given or not, an omitted one as the
+    # text "undefined" (deleteUserTokens(appId) -> ?appId=…&userId=undefined).
+    app_id, user_id = (
+        None if value == "undefined" else value
+        for value in (_query_id(request, "appId"), _query_id(request, "userId"))
+    )
     if app_id is None and user_id is None:
         raise ApiError("E011002", "missing argument: give 'appId', 'userId' or both")
     deleted = await vault.store.delete_user_tokens(project_id, app_id, user_id)
