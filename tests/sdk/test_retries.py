@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from outbound import AsyncClient, Client, OutboundError, RateLimitedError
+from outbound import (
+    AsyncClient,
+    Client,
+    OutboundError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
 from outbound.client import RetryPolicy
 
 from .conftest import OK_TOKEN, Scripted, Twin, close
@@ -71,6 +77,23 @@ async def test_gateway_errors_are_not_retried_for_create_or_connect(
     with pytest.raises(OutboundError):
         await twin.call("connect", "app", "user")
     assert len(scripted.seen) == 2
+
+
+async def test_provider_unavailable_is_not_retried(twin: Twin, scripted: Scripted) -> None:
+    # The vault already waited on the provider; retrying would only pile onto it.
+    scripted.answer(
+        502,
+        {
+            "errorCode": "E131011",
+            "errorDescription": "Provider unavailable",
+            "errorMessage": "the provider could not refresh the token (timeout)",
+        },
+        retry_after="5",
+    )
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await twin.call("fetch_token", "app", "user")
+    assert len(scripted.seen) == 1
+    assert caught.value.retry_after == 5
 
 
 async def test_retries_give_up_with_the_last_error(twin: Twin, scripted: Scripted) -> None:

@@ -77,7 +77,8 @@ class RetryPolicy:
 
     429 is retried for every call: the server refused it before doing anything. 502, 503 and
     504 are retried only for idempotent calls, because the first attempt may have landed.
-    The wait honours ``Retry-After``; otherwise it grows exponentially (with jitter, so
+    A provider-unavailable answer (E131011) is never retried: the vault has already waited on
+    the provider. The wait honours ``Retry-After``; otherwise it grows exponentially (with jitter, so
     many clients do not retry in step). A ``Retry-After`` longer than ``max_wait`` is not
     slept through: the error is raised at once for the caller to decide.
     """
@@ -88,6 +89,7 @@ class RetryPolicy:
 
     RETRY_ON_ANY = frozenset({429})
     RETRY_IF_IDEMPOTENT = frozenset({502, 503, 504})
+    PROVIDER_UNAVAILABLE = b'"E131011"'
 
     def delay(self, request: ApiRequest, attempt: int, reply: Reply) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` to stop here."""
@@ -97,6 +99,11 @@ class RetryPolicy:
         if status not in self.RETRY_ON_ANY and not (
             request.idempotent and status in self.RETRY_IF_IDEMPOTENT
         ):
+            return None
+        if self.PROVIDER_UNAVAILABLE in reply.content:
+            # The vault itself waited on the provider and failed: asking again at once only
+            # piles more requests on a provider in trouble. The caller gets the error, with
+            # its retry_after, promptly.
             return None
         if "retry-after" in reply.headers:
             wait = float(parse_retry_after(reply.headers))

@@ -139,7 +139,12 @@ class ReconnectRequiredError(OutboundError):
 
 
 class ProviderUnavailableError(OutboundError):
-    """Refreshing at the provider failed transiently; nothing stored was lost. Retry later."""
+    """Refreshing at the provider failed transiently; nothing stored was lost. Retry after
+    ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 _BY_CODE: dict[str, type[OutboundError]] = {
@@ -187,6 +192,15 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
             retry_after=parse_retry_after(headers),
             status=status,
             error_code=error_code or "E130429",
+            description=description,
+            body=text,
+        )
+    if cls is ProviderUnavailableError:
+        return ProviderUnavailableError(
+            message,
+            retry_after=parse_retry_after(headers),
+            status=status,
+            error_code=error_code,
             description=description,
             body=text,
         )
