@@ -78,8 +78,8 @@ class RetryPolicy:
     429 is retried for every call: the server refused it before doing anything. 502, 503 and
     504 are retried only for idempotent calls, because the first attempt may have landed.
     A provider-unavailable answer (E131011) is never retried: the vault has already waited on
-    the provider. The wait honours ``Retry-After``; otherwise it grows exponentially (with jitter, so
-    many clients do not retry in step). A ``Retry-After`` longer than ``max_wait`` is not
+    the provider. The wait honours ``Retry-After``; otherwise it grows exponentially (with
+    jitter, so many clients do not retry in step). A ``Retry-After`` longer than ``max_wait`` is not
     slept through: the error is raised at once for the caller to decide.
     """
 

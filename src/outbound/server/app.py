@@ -54,7 +54,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code)
     if code is None:
         return json_response(
-            {"errorCode": f"E130{exc.status_code}", "errorDescription": str(exc.detail), "errorMessage": str(exc.detail)},
+            {
+                "errorCode": f"E130{exc.status_code}",
+                "errorDescription": str(exc.detail),
+                "errorMessage": str(exc.detail),
+            },
             status_code=exc.status_code,
         )
     return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
@@ -63,7 +67,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _decryption_error(request: Request, exc: Exception) -> Response:
     # Never says which secret or why beyond the key id: the operator needs to know the master
     # key or the row is wrong, the caller only that nothing usable came back.
-    logger.error("a stored secret failed to decrypt in %s %s: %s", request.method, request.url.path, exc)
+    logger.error(
+        "a stored secret failed to decrypt in %s %s: %s", request.method, request.url.path, exc
+    )
     return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
 
 

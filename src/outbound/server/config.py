@@ -21,7 +21,7 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass
 class Settings:
-    data_dir: Path = _setting(
+    data_dir: Path = _setting(  # noqa: RUF009 - _setting builds a dataclasses.field
         Path(".outbound"),
         "Directory for the embedded SQLite database and the generated master key file.",
     )

@@ -29,7 +29,9 @@ ERROR_CODES = _table(
     ErrorCode("E011003", 400, "Validation failure: a field has the wrong type, size or format"),
     ErrorCode("E011004", 400, "Invalid arguments: the fields are well-formed but inconsistent"),
     ErrorCode("E111504", 404, "Token not found"),
-    ErrorCode("E130401", 401, "Unauthorized: missing, malformed, unknown or revoked management key"),
+    ErrorCode(
+        "E130401", 401, "Unauthorized: missing, malformed, unknown or revoked management key"
+    ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
     ErrorCode("E130413", 413, "Request body too large"),

@@ -68,7 +68,7 @@ class TokenService:
         """Usable as is: not expired and not inside the refresh margin."""
         if token.access_token is None:
             return False
-        if token.access_token_type == "apikey":
+        if token.access_token_type == "apikey":  # noqa: S105 - a token type, not a secret
             return True
         if not token.access_token_expiry and token.refresh_token is None:
             # Unknown expiry and nothing to refresh with: all we can do is hand it out.

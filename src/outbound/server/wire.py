@@ -58,9 +58,10 @@ class AppFields(msgspec.Struct, rename="camel"):
     callback_domain: Annotated[str, Meta(max_length=512)] | None = None
     pkce: bool | None = None
     access_type: Literal["offline", "online", ""] | None = None
-    prompt: Annotated[
-        list[Literal["none", "login", "consent", "select_account"]], Meta(max_length=4)
-    ] | None = None
+    prompt: (
+        Annotated[list[Literal["none", "login", "consent", "select_account"]], Meta(max_length=4)]
+        | None
+    ) = None
     app_type: Literal["oauth", "apikey", ""] | None = None
     tenant_id: Id | None = None
     token_endpoint_auth_method: (
@@ -87,7 +88,9 @@ class CreateByTemplate(msgspec.Struct, rename="camel"):
     tenant_id: Id | None = None
     overrides: AppFields | None = None
     # per-instance values the template needs (subdomain, tenant, domain…)
-    values: Annotated[dict[str, Annotated[str, Meta(max_length=512)]], Meta(max_length=16)] | None = None
+    values: (
+        Annotated[dict[str, Annotated[str, Meta(max_length=512)]], Meta(max_length=16)] | None
+    ) = None
 
 
 class ConnectOptions(msgspec.Struct, rename="camel"):
@@ -172,7 +175,9 @@ def decode(body: bytes, struct: type[S]) -> S:
         field = _field_path(message)
         if field == "" and message.startswith("Expected `object`"):
             raise ApiError("E011001", "the request body must be a JSON object") from None
-        raise ApiError("E011003", f"invalid field {field!r}: {message.split(' - at ')[0]}") from None
+        raise ApiError(
+            "E011003", f"invalid field {field!r}: {message.split(' - at ')[0]}"
+        ) from None
     except msgspec.DecodeError as exc:
         raise ApiError("E011001", f"the request body is not valid JSON: {exc}") from None
 

@@ -200,7 +200,8 @@ class Store:
         if external_identifier is not None:
             sql += " AND t.external_identifier = :external_identifier"
             params["external_identifier"] = external_identifier
-        rows = await self.db.fetchall(sql + " WHERE k.id = :key_id AND k.revoked_at IS NULL", params)
+        sql += " WHERE k.id = :key_id AND k.revoked_at IS NULL"
+        rows = await self.db.fetchall(sql, params)
         if not rows:
             return None
         live = (rows[0]["key_project_id"], bytes(rows[0]["key_digest"]))

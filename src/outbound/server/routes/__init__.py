@@ -5,7 +5,11 @@ from starlette.routing import BaseRoute
 from . import apps, meta, templates, tokens, uploads
 
 routes: list[BaseRoute] = [
-    *meta.routes, *apps.routes, *templates.routes, *tokens.routes, *uploads.routes
+    *meta.routes,
+    *apps.routes,
+    *templates.routes,
+    *tokens.routes,
+    *uploads.routes,
 ]
 
 __all__ = ["routes"]

@@ -33,7 +33,9 @@ def _conflict(exc: Conflict, app_id: str, name: str) -> ApiError:
     text = str(exc)
     if "uq_apps_project_name" in text or "apps.name" in text:
         return ApiError("E131002", f"an outbound app named {name!r} already exists")
-    return ApiError("E131002", f"an outbound app with id {app_id!r} (or name {name!r}) already exists")
+    return ApiError(
+        "E131002", f"an outbound app with id {app_id!r} (or name {name!r}) already exists"
+    )
 
 
 async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
@@ -62,7 +64,9 @@ async def create_app_by_template(request: Request) -> Response:
 
     template = get_template(template_id)
     if template is None:
-        raise ApiError("E131003", f"no provider template {template_id!r}; see GET /v1/mgmt/outbound/templates")
+        raise ApiError(
+            "E131003", f"no provider template {template_id!r}; see GET /v1/mgmt/outbound/templates"
+        )
     try:
         fields: dict[str, Any] = dict(template.app_fields(req.values or {}))
     except ValueError as exc:

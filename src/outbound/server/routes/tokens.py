@@ -101,7 +101,9 @@ def _query_id(request: Request, name: str) -> str | None:
     try:
         return msgspec.convert(value, Id)
     except msgspec.ValidationError:
-        raise ApiError("E011003", f"invalid query parameter {name!r}: at most 256 printable characters") from None
+        raise ApiError(
+            "E011003", f"invalid query parameter {name!r}: at most 256 printable characters"
+        ) from None
 
 
 async def delete_token(request: Request) -> Response:
@@ -133,7 +135,9 @@ async def apps_with_user_token(request: Request) -> Response:
     vault, project_id = await authed(request)
     user_id = require(_query_id(request, "userId"), "userId")
     tenant_id = _query_id(request, "tenantId")
-    app_ids = await vault.store.apps_with_user_token(project_id, user_id, tenant_id, int(time.time()))
+    app_ids = await vault.store.apps_with_user_token(
+        project_id, user_id, tenant_id, int(time.time())
+    )
     return json_response({"appIds": app_ids})
 
 

@@ -14,14 +14,18 @@ from ..state import Vault
 from ..wire import ApiKeyUpload, BatchUpload, TokenUpload, require
 
 
-def _token_write(project_id: str, upload: TokenUpload, *, tenant_level: bool, prefix: str = "") -> TokenWrite:
+def _token_write(
+    project_id: str, upload: TokenUpload, *, tenant_level: bool, prefix: str = ""
+) -> TokenWrite:
     app_id = require(upload.app_id, prefix + "appId")
     if tenant_level:
         user_id, tenant_id = "", require(upload.tenant_id, prefix + "tenantId")
     else:
         user_id, tenant_id = require(upload.user_id, prefix + "userId"), upload.tenant_id or ""
     if not upload.access_token and not upload.refresh_token:
-        raise ApiError("E011002", f"missing argument: give {prefix}accessToken, {prefix}refreshToken or both")
+        raise ApiError(
+            "E011002", f"missing argument: give {prefix}accessToken, {prefix}refreshToken or both"
+        )
     return TokenWrite(
         project_id=project_id,
         app_id=app_id,
@@ -74,9 +78,13 @@ async def _batch_upload(request: Request, *, tenant_level: bool) -> Response:
         try:
             if upload.verify_refresh:
                 raise ApiError("E011004", "verifyRefresh is accepted on single uploads only")
-            write = _token_write(project_id, upload, tenant_level=tenant_level, prefix=f"tokens[{index}].")
+            write = _token_write(
+                project_id, upload, tenant_level=tenant_level, prefix=f"tokens[{index}]."
+            )
             if write.app_id not in known_apps:
-                known_apps[write.app_id] = await vault.store.get_app_type(project_id, write.app_id) is not None
+                known_apps[write.app_id] = (
+                    await vault.store.get_app_type(project_id, write.app_id) is not None
+                )
             if not known_apps[write.app_id]:
                 raise app_not_found(write.app_id)
             writes.append(write)
@@ -118,7 +126,7 @@ async def _upload_api_key(request: Request, *, tenant_level: bool) -> Response:
                 user_id=user_id,
                 tenant_id=tenant_id,
                 access_token=Secret(api_key),
-                access_token_type="apikey",
+                access_token_type="apikey",  # noqa: S106 - a token type, not a secret
             )
         ]
     )
