@@ -74,7 +74,7 @@ async def seed(
                         "access_token_expiry": expiry,
                         "last_refresh_time": now,
                         "last_refresh_error": "",
-                        "needs_reconnect": False,
+                        "needs_reconnect": 0,
                         "token_sub": "",
                         "granted_by": "",
                         "extra": "{}",

@@ -186,3 +186,30 @@ def test_projects_are_isolated(live_server: LiveServer) -> None:
 
     rows = execute(live_server.store, "SELECT COUNT(*) FROM apps WHERE id = ?", (app_id,))
     assert rows[0][0] == 2
+
+
+def test_fetching_a_token_checks_the_key_like_every_endpoint(live_server: LiveServer) -> None:
+    other_project, other_key = live_server.new_project()
+    url = live_server.base_url + "/v1/mgmt/outbound/app/user/token/latest"
+    with live_server.client() as mine:
+        app_id = "fetchkey-" + secrets.token_hex(4)
+        mine.post("/v1/mgmt/outbound/app/create", json={"id": app_id, "name": app_id})
+        mine.post(
+            "/v1/mgmt/outbound/app/user/apikey/upload",
+            json={"appId": app_id, "userId": "u", "apiKey": "the-secret-key"},
+        )
+        body = {"appId": app_id, "userId": "u"}
+        assert mine.post(url, json=body).json()["token"]["token"] == "the-secret-key"
+    wrong_secret = live_server.management_key[:-4] + "AAAA"
+    for headers in (
+        auth(live_server.project_id, wrong_secret),
+        auth(live_server.project_id, other_key),  # a live key, of another project
+        auth(other_project, live_server.management_key),
+        {"Authorization": "Bearer nonsense"},
+        {},
+    ):
+        for payload in (body, {"appId": 5}):  # bad credentials come before a bad body
+            response = httpx.post(url, json=payload, headers=headers)
+            assert response.status_code == 401, (headers, payload, response.text)
+            assert response.json()["errorCode"] == "E130401"
+            assert "the-secret-key" not in response.text

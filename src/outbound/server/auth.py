@@ -7,7 +7,7 @@ from starlette.requests import Request
 from ..storage import Store
 from .errors import ApiError
 
-__all__ = ["authenticate", "authenticate_header"]
+__all__ = ["authenticate", "authenticate_header", "invalid_key", "parse_authorization"]
 
 _MAX_HEADER = 512
 
@@ -18,13 +18,23 @@ async def authenticate(request: Request, store: Store) -> str:
 
 
 async def authenticate_header(header: str, store: Store) -> str:
+    project_id, key = parse_authorization(header)
+    if not await store.authenticate(project_id, key):
+        raise invalid_key()
+    return project_id
+
+
+def parse_authorization(header: str) -> tuple[str, str]:
+    """(project id, management key) as the header claims them; not yet checked."""
     if not header or len(header) > _MAX_HEADER:
         raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
     scheme, _, credentials = header.partition(" ")
     project_id, sep, key = credentials.strip().partition(":")
     if scheme.lower() != "bearer" or not sep or not project_id or not key:
         raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
-    if not await store.authenticate(project_id, key):
-        # One answer for unknown project, unknown key, revoked key and another project's key.
-        raise ApiError("E130401", "the project id or management key is not valid")
-    return project_id
+    return project_id, key
+
+
+def invalid_key() -> ApiError:
+    # One answer for unknown project, unknown key, revoked key and another project's key.
+    return ApiError("E130401", "the project id or management key is not valid")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..storage import Store, TokenRecord
+from .auth import invalid_key
 from .errors import ApiError, app_not_found, not_found_token
 
 __all__ = ["Refresher", "TokenService"]
@@ -84,10 +85,22 @@ class TokenService:
         scopes: list[str] | None = None,
         external_identifier: str | None = None,
         force_refresh: bool = False,
+        key: str | None = None,
     ) -> TokenRecord:
-        candidates = await self.store.find_tokens(
-            project_id, app_id, user_id, tenant_id, external_identifier
-        )
+        """The owner's usable token. With ``key``, the caller's management key is checked here,
+        in the same read as the token (see ``Store.find_tokens_for_key``); without it the
+        caller has authenticated already."""
+        if key is None:
+            candidates = await self.store.find_tokens(
+                project_id, app_id, user_id, tenant_id, external_identifier
+            )
+        else:
+            found = await self.store.find_tokens_for_key(
+                project_id, key, app_id, user_id, tenant_id, external_identifier
+            )
+            if found is None:
+                raise invalid_key()
+            candidates = found
         if scopes:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]

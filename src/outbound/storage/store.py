@@ -128,15 +128,25 @@ class Store:
             )
         return count > 0
 
+    @staticmethod
+    def _split_key(key: str) -> tuple[str, str] | None:
+        """``obk_<key id>_<secret>`` → (key id, secret), or None when it cannot be a key."""
+        end = len(_KEY_PREFIX) + _KEY_ID_LEN
+        if not key.startswith(_KEY_PREFIX) or key[end : end + 1] != "_":
+            return None
+        return key[len(_KEY_PREFIX) : end], key[end + 1 :]
+
+    @staticmethod
+    def _key_matches(project_id: str, secret: str, live: tuple[str, bytes]) -> bool:
+        ok = hmac.compare_digest(live[1], _digest(secret))
+        return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
+
     async def authenticate(self, project_id: str, key: str) -> bool:
         """Whether ``key`` is a live management key of ``project_id`` (constant-time check)."""
-        if (
-            not key.startswith(_KEY_PREFIX)
-            or key[len(_KEY_PREFIX) + _KEY_ID_LEN : len(_KEY_PREFIX) + _KEY_ID_LEN + 1] != "_"
-        ):
+        parts = self._split_key(key)
+        if parts is None:
             return False
-        key_id = key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _KEY_ID_LEN]
-        secret = key[len(_KEY_PREFIX) + _KEY_ID_LEN + 1 :]
+        key_id, secret = parts
         version = self.db.change_counter()
         if version is None or version != self._live_keys_version:
             self._live_keys.clear()
@@ -153,8 +163,53 @@ class Store:
             live = (row["project_id"], bytes(row["digest"]))
             if version is not None and len(self._live_keys) < 10_000:
                 self._live_keys[key_id] = live
-        ok = hmac.compare_digest(live[1], _digest(secret))
-        return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
+        return self._key_matches(project_id, secret, live)
+
+    async def find_tokens_for_key(
+        self,
+        project_id: str,
+        key: str,
+        app_id: str,
+        user_id: str,
+        tenant_id: str,
+        external_identifier: str | None = None,
+    ) -> list[TokenRecord] | None:
+        """:meth:`authenticate` and :meth:`find_tokens` together; None when the key is not a
+        live key of ``project_id``.
+
+        Where checking the key costs a round trip (PostgreSQL), both go in one statement:
+        fetch-token is the request that matters, and a round trip is most of its cost there.
+        """
+        if self.db.change_counter() is not None:  # the key check is answered from memory
+            if not await self.authenticate(project_id, key):
+                return None
+            return await self.find_tokens(
+                project_id, app_id, user_id, tenant_id, external_identifier
+            )
+        parts = self._split_key(key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        sql = (
+            "SELECT k.project_id AS key_project_id, k.digest AS key_digest, t.*"
+            " FROM management_keys k LEFT JOIN tokens t"
+            " ON t.project_id = k.project_id AND t.app_id = :app_id"
+            " AND t.user_id = :user_id AND t.tenant_id = :tenant_id"
+        )
+        params = {"key_id": key_id, "app_id": app_id, "user_id": user_id, "tenant_id": tenant_id}
+        if external_identifier is not None:
+            sql += " AND t.external_identifier = :external_identifier"
+            params["external_identifier"] = external_identifier
+        rows = await self.db.fetchall(sql + " WHERE k.id = :key_id AND k.revoked_at IS NULL", params)
+        if not rows:
+            return None
+        live = (rows[0]["key_project_id"], bytes(rows[0]["key_digest"]))
+        if not self._key_matches(project_id, secret, live):
+            return None
+        rows = [row for row in rows if row["id"] is not None]
+        if len(rows) > 1:
+            rows = sorted(rows, key=lambda row: (-row["updated_at"], row["id"]))
+        return [self._token(row) for row in rows]
 
     # -- apps --------------------------------------------------------------------------------
 

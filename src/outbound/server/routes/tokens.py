@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..auth import invalid_key
 from ..errors import ApiError, not_found_token
 from ..http import authed, json_response, read_body
 from ..state import Vault
@@ -17,18 +18,34 @@ from ..wire import FetchToken, Id, decode, require, token_to_wire
 
 
 async def fetch_token(
-    vault: Vault, project_id: str, raw: bytes, *, tenant_level: bool, by_scopes: bool
+    vault: Vault,
+    project_id: str,
+    raw: bytes,
+    *,
+    tenant_level: bool,
+    by_scopes: bool,
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """The body of every fetch-token answer; shared by the routes and the hot path."""
-    req = decode(raw, FetchToken)
-    app_id = require(req.app_id, "appId")
-    if tenant_level:
-        user_id = ""
-        tenant_id = require(req.tenant_id, "tenantId")
-    else:
-        user_id = require(req.user_id, "userId")
-        tenant_id = req.tenant_id or ""
-    scopes = require(req.scopes, "scopes") if by_scopes else None
+    """The body of every fetch-token answer; shared by the routes and the hot path.
+
+    With ``key`` the management key is checked along with reading the token (the hot path);
+    without it the caller has checked it.
+    """
+    try:
+        req = decode(raw, FetchToken)
+        app_id = require(req.app_id, "appId")
+        if tenant_level:
+            user_id = ""
+            tenant_id = require(req.tenant_id, "tenantId")
+        else:
+            user_id = require(req.user_id, "userId")
+            tenant_id = req.tenant_id or ""
+        scopes = require(req.scopes, "scopes") if by_scopes else None
+    except ApiError:
+        # Bad credentials are answered before a bad body, as on every other endpoint.
+        if key is not None and not await vault.store.authenticate(project_id, key):
+            raise invalid_key() from None
+        raise
     options = req.options
     token = await vault.tokens.fetch(
         project_id,
@@ -38,6 +55,7 @@ async def fetch_token(
         scopes=scopes,
         external_identifier=req.external_identifier,
         force_refresh=bool(options and options.force_refresh),
+        key=key,
     )
     with_refresh = bool(options and options.with_refresh_token)
     return {"token": token_to_wire(token, with_refresh)}
