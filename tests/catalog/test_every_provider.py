@@ -62,7 +62,7 @@ def _provider(tpl: Template, config: ProviderConfig, tokens: dict[str, Any]) -> 
     return Provider(answer)
 
 
-def _check_client_auth(tpl: Template, request: httpx.Request) -> None:
+def _check_client_auth(tpl: Template, request: httpx.Request, body_format: str) -> None:
     sent = body_of(request)
     if tpl.spec.token_endpoint_auth_method == "client_secret_basic":
         assert basic_auth(request) == (CLIENT_ID, CLIENT_SECRET)
@@ -72,10 +72,12 @@ def _check_client_auth(tpl: Template, request: httpx.Request) -> None:
         assert sent["client_secret"] == CLIENT_SECRET
         client_key = "client_key" if "client_key" in tpl.spec.hooks else "client_id"
         assert sent[client_key] == CLIENT_ID
-    expected = "application/json" if tpl.spec.token_request_format == "json" else (
+    expected = "application/json" if body_format == "json" else (
         "application/x-www-form-urlencoded"
     )
     assert request.headers["content-type"] == expected
+    for name, value in tpl.spec.request_headers.items():
+        assert request.headers[name] == value
 
 
 @pytest.mark.parametrize("template_id", IDS)
@@ -99,7 +101,9 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
         exchange_request = provider.last
         refreshed = await client.refresh(resolved, Secret("rt-old"))
         refresh_request = provider.last
-        revoked = await client.revoke(resolved, Secret("rt-old"), hint="refresh_token")
+        kind = tpl.spec.revocation_token_types[0]
+        revoked = await client.revoke(resolved, Secret(f"{kind}-old"), hint=kind)
+        revoke_request = provider.last
 
     # -- the authorize URL
     assert url.startswith(resolved.authorization_url + "?")
@@ -116,7 +120,7 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
         assert params[key] == value
     # -- the code exchange
     assert str(exchange_request.url) == resolved.token_url
-    _check_client_auth(tpl, exchange_request)
+    _check_client_auth(tpl, exchange_request, tpl.spec.token_request_format)
     sent = body_of(exchange_request)
     assert sent["grant_type"] == "authorization_code" and sent["code"] == "the-code"
     assert ("code_verifier" in sent) == tpl.spec.pkce
@@ -125,7 +129,7 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
     assert tokens.expires_at > 0
     # -- the refresh
     assert str(refresh_request.url) == (tpl.spec.refresh_url or resolved.token_url)
-    _check_client_auth(tpl, refresh_request)
+    _check_client_auth(tpl, refresh_request, tpl.spec.token_request_format)
     sent = body_of(refresh_request)
     assert sent["grant_type"] == "refresh_token" and sent["refresh_token"] == "rt-old"
     assert ("scope" in sent) == (tpl.spec.scope_on_refresh and bool(tpl.spec.default_scopes))
@@ -133,8 +137,13 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
     # -- the revocation
     assert revoked == bool(resolved.revocation_url)
     if revoked:
-        assert str(provider.last.url) == resolved.revocation_url
-        assert body_of(provider.last)["token"] == "rt-old"
+        assert str(revoke_request.url) == resolved.revocation_url
+        _check_client_auth(tpl, revoke_request, tpl.spec.revocation_request_format)
+        sent = body_of(revoke_request)
+        assert sent["token"] == f"{kind}-old"
+        assert sent.get("token_type_hint") == (
+            kind if tpl.spec.revocation_token_type_hint else None
+        )
 
 
 @pytest.mark.parametrize("template_id", IDS)

@@ -10,13 +10,23 @@ real accounts; every token in them is made up.
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 import pytest
 
-from outbound.oauth import PermanentOAuthError, TransientOAuthError, needs_refresh, refresh_allowed
+from outbound.oauth import (
+    PermanentOAuthError,
+    ProviderConfig,
+    TransientOAuthError,
+    needs_refresh,
+    refresh_allowed,
+)
 from outbound.secrets import Secret
+from outbound.server.providers import Providers
+from outbound.server.revoke import revoke_tokens
+from outbound.storage import TokenRecord
 
 from .support import (
     CLIENT_ID,
@@ -614,3 +624,134 @@ async def test_discovery_templates_find_their_endpoints(
     assert query(url)["scope"].startswith("openid")
     assert str(provider.last.url) == f"{issuer}/token"
     assert resolved.revocation_url == f"{issuer}/revoke"
+
+
+# -- revocation in the provider's own format: Notion, Intuit, TikTok ----------------------------
+#
+# RFC 7009 asks for a form body with token_type_hint; these three document something else, and
+# the server revokes with whatever the template says (refresh token first where it is taken).
+
+
+async def revoke(provider: Provider, config: ProviderConfig, token: str, hint: str) -> bool:
+    async with provider.client() as client:
+        return await client.revoke(config, Secret(token), hint=hint)
+
+
+async def test_notion_revokes_the_access_token_with_a_json_body() -> None:
+    # developers.notion.com/reference/revoke-token: Basic auth, Notion-Version, {"token": …},
+    # answered {"request_id": …}.
+    config = configured("notion")
+    provider = Provider(json_response({"request_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"}))
+
+    assert await revoke(provider, config, "ntn_made_up", "access_token") is True
+
+    sent = provider.last
+    assert sent.method == "POST" and str(sent.url) == "https://api.notion.com/v1/oauth/revoke"
+    assert basic_auth(sent) == (CLIENT_ID, CLIENT_SECRET)
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["notion-version"] == "2025-09-03"
+    assert json.loads(sent.content) == {"token": "ntn_made_up"}
+    # Notion's revocation takes access tokens: a refresh token is not sent anywhere.
+    assert await revoke(provider, config, "nrt_made_up", "refresh_token") is False
+    assert len(provider.requests) == 1
+
+
+async def test_notion_names_its_api_version_on_token_requests_too() -> None:
+    provider = Provider(json_response({
+        "access_token": "ntn_new", "token_type": "bearer", "refresh_token": "nrt_new",
+        "bot_id": "b-1", "workspace_id": "w-1", "owner": {"type": "workspace", "workspace": True},
+    }))
+    await refresh(provider, configured("notion"))
+    assert provider.last.headers["notion-version"] == "2025-09-03"
+    assert body_of(provider.last) == {"grant_type": "refresh_token", "refresh_token": "rt-old"}
+
+
+async def test_notion_error_object_is_read_for_its_code() -> None:
+    # Notion answers errors as {"object": "error", "status", "code", "message"}, not RFC 6749's
+    # {"error": …}: a refused refresh still names invalid_grant.
+    provider = Provider(json_response({
+        "object": "error", "status": 400, "code": "invalid_grant",
+        "message": "Invalid refresh token.", "additional_data": {},
+    }, status=400))
+    with pytest.raises(PermanentOAuthError) as caught:
+        await refresh(provider, configured("notion"))
+    assert caught.value.error == "invalid_grant"
+    assert caught.value.description == "Invalid refresh token."
+
+    provider = Provider(json_response({
+        "object": "error", "status": 401, "code": "invalid_client",
+        "message": "Invalid client", "additional_data": {},
+    }, status=401))
+    with pytest.raises(PermanentOAuthError) as caught:
+        await revoke(provider, configured("notion"), "ntn_made_up", "access_token")
+    assert caught.value.error == "invalid_client"
+
+
+@pytest.mark.parametrize("hint", ["refresh_token", "access_token"])
+async def test_intuit_revokes_either_token_with_a_json_body(hint: str) -> None:
+    # Intuit's OAuth 2.0 guide and its client library: POST …/v2/oauth2/tokens/revoke, Basic
+    # auth, Accept and Content-Type application/json, body {"token": …}; success is HTTP 200
+    # with no body.
+    config = configured("quickbooks")
+    provider = Provider(httpx.Response(200))
+
+    assert await revoke(provider, config, f"{hint}-made-up", hint) is True
+
+    sent = provider.last
+    assert str(sent.url) == "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    assert basic_auth(sent) == (CLIENT_ID, CLIENT_SECRET)
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["accept"] == "application/json"
+    assert json.loads(sent.content) == {"token": f"{hint}-made-up"}
+
+
+async def test_tiktok_revokes_the_access_token_with_client_key() -> None:
+    # developers.tiktok.com "Revoke a User Access Token": POST /v2/oauth/revoke/, form body
+    # client_key, client_secret, token; success is an empty JSON object.
+    config = configured("tiktok")
+    provider = Provider(json_response({}))
+
+    assert await revoke(provider, config, "act.made.up", "access_token") is True
+
+    sent = provider.last
+    assert str(sent.url) == "https://open.tiktokapis.com/v2/oauth/revoke/"
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert "authorization" not in sent.headers
+    assert body_of(sent) == {
+        "token": "act.made.up", "client_key": CLIENT_ID, "client_secret": CLIENT_SECRET,
+    }
+    # TikTok's endpoint takes the access token only.
+    assert await revoke(provider, config, "rft.made.up", "refresh_token") is False
+    assert len(provider.requests) == 1
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_tiktok_revocation_error_is_an_error_whatever_the_status(status: int) -> None:
+    # TikTok's OAuth error struct: error, error_description, log_id.
+    provider = Provider(json_response({
+        "error": "invalid_request", "error_description": "The access token is invalid.",
+        "log_id": "202206221854370101130062072500FFA2",
+    }, status=status))
+    with pytest.raises(PermanentOAuthError) as caught:
+        await revoke(provider, configured("tiktok"), "act.made.up", "access_token")
+    assert caught.value.error == "invalid_request"
+    assert "act.made.up" not in str(caught.value) and CLIENT_SECRET not in str(caught.value)
+
+
+async def test_deleting_a_tiktok_token_revokes_its_access_token_only() -> None:
+    # The server's delete path: refresh token first where the provider takes it — TikTok does
+    # not, so its access token is still revoked (not skipped for want of a refresh endpoint).
+    config = configured("tiktok")
+    provider = Provider(json_response({}))
+    token = TokenRecord(
+        id="t-1", project_id="P1", app_id="app-1", user_id="u-1", tenant_id="",
+        external_identifier="", scopes=["user.info.basic"],
+        access_token=Secret("act.made.up"), refresh_token=Secret("rft.made.up"), id_token=None,
+        access_token_type="Bearer", access_token_expiry=0, last_refresh_time=0,
+        last_refresh_error="", needs_reconnect=False, token_sub="", granted_by="",
+        extra={}, created_at=0, updated_at=0, version=1,
+    )
+    async with provider.client() as client:
+        providers = Providers(store=None, client=client)  # type: ignore[arg-type]
+        await revoke_tokens(providers, [token], configs={"app-1": config})
+    assert [body_of(request)["token"] for request in provider.requests] == ["act.made.up"]

@@ -606,6 +606,110 @@ async def test_revocation() -> None:
             await client.revoke(cfg, Secret("the-refresh-token"), hint="refresh_token")
 
 
+async def test_revocation_in_a_json_body_without_the_hint() -> None:
+    recorder = Recorder(httpx.Response(200))
+    cfg = config(
+        revocation_url="https://provider.example/oauth/revoke",
+        revocation_request_format="json",
+        revocation_token_type_hint=False,
+    )
+    async with engine(recorder) as client:
+        assert await client.revoke(cfg, Secret("the-refresh-token"), hint="refresh_token")
+    assert recorder.last.headers["content-type"] == "application/json"
+    assert json.loads(recorder.last.content) == {"token": "the-refresh-token"}
+    assert recorder.basic_auth() == ("client-id", "the-client-secret")
+
+
+async def test_revocation_posts_client_credentials_in_a_json_body_when_configured() -> None:
+    recorder = Recorder(httpx.Response(200))
+    cfg = config(
+        revocation_url="https://provider.example/oauth/revoke",
+        revocation_request_format="json",
+        token_endpoint_auth_method="client_secret_post",
+    )
+    async with engine(recorder) as client:
+        assert await client.revoke(cfg, Secret("the-access-token"), hint="access_token")
+    assert "authorization" not in recorder.last.headers
+    assert json.loads(recorder.last.content) == {
+        "token": "the-access-token", "token_type_hint": "access_token",
+        "client_id": "client-id", "client_secret": "the-client-secret",
+    }
+
+
+async def test_a_token_the_revocation_endpoint_does_not_take_is_not_sent() -> None:
+    recorder = Recorder(httpx.Response(200))
+    cfg = config(
+        revocation_url="https://provider.example/oauth/revoke",
+        revocation_token_types=("access_token",),
+    )
+    async with engine(recorder) as client:
+        assert await client.revoke(cfg, Secret("rt"), hint="refresh_token") is False
+        assert recorder.requests == []
+        assert await client.revoke(cfg, Secret("at"), hint="access_token") is True
+    assert recorder.form()["token"] == "at"
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_a_revocation_error_body_is_an_error_whatever_the_status(status: int) -> None:
+    recorder = Recorder(httpx.Response(status, json={
+        "error": "invalid_client", "error_description": "bad the-client-secret",
+    }))
+    cfg = config(revocation_url="https://provider.example/oauth/revoke")
+    async with engine(recorder) as client:
+        with pytest.raises(PermanentOAuthError) as caught:
+            await client.revoke(cfg, Secret("rt"), hint="refresh_token")
+    assert caught.value.error == "invalid_client"
+    assert "the-client-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [b"", b"{}", b"OK", b'{"revoked": true}'])
+async def test_a_revocation_success_is_any_2xx_without_an_error(body: bytes) -> None:
+    recorder = Recorder(httpx.Response(200, content=body))
+    cfg = config(revocation_url="https://provider.example/oauth/revoke")
+    async with engine(recorder) as client:
+        assert await client.revoke(cfg, Secret("rt"), hint="refresh_token") is True
+
+
+async def test_request_headers_go_on_every_provider_request_but_never_replace_the_engines() -> None:
+    recorder = Recorder(httpx.Response(200, json={"access_token": "a"}))
+    cfg = config(
+        revocation_url="https://provider.example/oauth/revoke",
+        request_headers=(
+            ("Provider-Version", "2025-09-03"),
+            ("Authorization", "Bearer nope"),
+            ("Content-Type", "text/plain"),
+        ),
+    )
+    async with engine(recorder) as client:
+        await exchange(recorder, cfg)
+        await client.refresh(cfg, Secret("rt"))
+        await client.revoke(cfg, Secret("rt"), hint="refresh_token")
+    assert len(recorder.requests) == 3
+    for request in recorder.requests:
+        assert request.headers["provider-version"] == "2025-09-03"
+        assert request.headers["authorization"].startswith("Basic ")
+        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    # Not in the authorize URL: headers are for the back channel only.
+    url = OAuthClient().authorization_url(
+        cfg, redirect_uri="https://vault.example/cb", state="s", scopes=(), code_challenge=None
+    )
+    assert "2025-09-03" not in url
+
+
+async def test_the_client_key_hook_renames_the_client_id_in_revocation_too() -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    cfg = config(
+        revocation_url="https://provider.example/oauth/revoke",
+        token_endpoint_auth_method="client_secret_post",
+        hooks=("client_key",),
+    )
+    async with engine(recorder) as client:
+        assert await client.revoke(cfg, Secret("at"), hint="access_token")
+    sent = recorder.form()
+    assert sent["client_key"] == "client-id" and "client_id" not in sent
+    assert "client_key" in oauth_hooks.names()
+
+
 async def test_an_unknown_hook_is_a_configuration_error() -> None:
     with pytest.raises(OAuthConfigError) as caught:
         await exchange(Recorder(httpx.Response(200, json={})), config(hooks=("no_such_hook",)))

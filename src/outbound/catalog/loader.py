@@ -13,7 +13,6 @@ from pathlib import Path
 import msgspec
 
 from ..oauth import hooks as engine_hooks
-from . import hooks as _catalog_hooks  # noqa: F401 - registers the catalog's named hooks
 from .schema import VALUE_KINDS, TemplateSpec
 from .template import PLACEHOLDER, TEMPLATED_FIELDS, Template
 
@@ -29,6 +28,9 @@ class CatalogError(ValueError):
 def _field(message: str) -> tuple[str, str]:
     # msgspec: "Object contains unknown field `foo` - at `$.values[0]`"
     text, _, where = message.partition(" - at `$")
+    if not where:  # a dict key: "… - at `key` in `$.request_headers`"
+        text, _, where = message.partition(" - at `key` in `$")
+        text = f"key {text[0].lower()}{text[1:]}" if where else text
     where = where.rstrip("`").lstrip(".")
     if text.startswith("Object contains unknown field `"):
         name = text.split("`")[1]
@@ -95,6 +97,11 @@ def _problems(template: Template, path: Path) -> Iterable[str]:
             yield f"field 'hooks': no hook named {name!r}; known: {', '.join(sorted(known_hooks))}"
     if spec.rotates_refresh_token and not spec.refresh_tokens:
         yield "field 'rotates_refresh_token': true, but refresh_tokens is false"
+    for name in spec.request_headers:
+        if name.lower() in ("authorization", "content-type", "content-length", "host"):
+            yield f"field 'request_headers': {name!r} is set by the engine, not the template"
+    if len(set(spec.revocation_token_types)) != len(spec.revocation_token_types):
+        yield "field 'revocation_token_types': a token type is listed twice"
     for key in spec.authorize_params:
         if key in ("client_id", "redirect_uri", "state", "scope", "response_type"):
             yield f"field 'authorize_params': {key!r} is set by the engine, not the template"

@@ -23,6 +23,8 @@ OptionalUrl = Annotated[str, Meta(pattern=f"^({URL_PATTERN})?$")]
 Identifier = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
 ParamName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# An HTTP header name (RFC 9110 token).
+HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
 FieldPath = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
 
 # What a per-instance value may look like. Values are put into URLs, so each kind is as
@@ -93,6 +95,15 @@ class TemplateSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     refresh_window: Annotated[int, Meta(ge=1, le=86400)] | None = None
 
     token_request_format: Literal["form", "json"] = "form"  # noqa: S105
+    # Extra HTTP headers of every token, refresh and revocation request (Notion-Version).
+    request_headers: dict[HeaderName, Annotated[str, Meta(pattern=r"^[\x20-\x7e]{1,200}$")]] = {}
+    # The revocation endpoint's body format, whether it takes RFC 7009's token_type_hint,
+    # and which tokens it revokes (the server revokes the refresh token first).
+    revocation_request_format: Literal["form", "json"] = "form"
+    revocation_token_type_hint: bool = True
+    revocation_token_types: Annotated[
+        list[Literal["refresh_token", "access_token"]], Meta(min_length=1, max_length=2)
+    ] = msgspec.field(default_factory=lambda: ["refresh_token", "access_token"])
     token_response_path: FieldPath | Literal[""] = ""
     success_field: FieldPath | Literal[""] = ""
     extra_token_fields: list[FieldPath] = []

@@ -25,7 +25,13 @@ from . import messages
 from .config import ProviderConfig
 from .discovery import apply_metadata, is_secure_url, validate_metadata
 from .errors import OAuthConfigError, TransientOAuthError
-from .tokens import TokenSet, parse_token_response, raise_for_status
+from .tokens import (
+    TokenSet,
+    decode_body,
+    error_from_payload,
+    parse_token_response,
+    raise_for_status,
+)
 
 __all__ = ["OAuthClient"]
 
@@ -199,20 +205,24 @@ class OAuthClient:
 
     async def revoke(self, config: ProviderConfig, token: Secret, *, hint: str) -> bool:
         """Revoke a token at the provider (RFC 7009); False when it has no revocation
-        endpoint. ``hint`` is ``refresh_token`` or ``access_token``."""
+        endpoint for this kind of token (``revocation_token_types``), and nothing is sent.
+        ``hint`` is ``refresh_token`` or ``access_token``.
+
+        An error body is an error whatever the status: some providers answer HTTP 200 with
+        ``{"error": …}``."""
         if config.discovery_url and not config.revocation_url:
             config = await self.resolve(config)
-        if not config.revocation_url:
+        if not config.revocation_url or hint not in config.revocation_token_types:
             return False
         request = messages.revocation_request(config, token, hint=hint)
         response = await self._post(request)
+        payload = decode_body(response.content_type, response.body) if response.body else None
         if not 200 <= response.status < 300:
-            from .tokens import decode_body
-
-            payload = decode_body(response.content_type, response.body)
             raise_for_status(
                 response.status, payload, response.headers.get("retry-after"), request.secrets()
             )
+        if payload is not None and isinstance(payload.get("error"), str) and payload["error"]:
+            raise error_from_payload(payload, response.status, request.secrets())
         return True
 
     async def _token(

@@ -12,9 +12,12 @@ from typing import Literal
 
 from ..secrets import Secret
 
-__all__ = ["ClientAuthMethod", "ProviderConfig"]
+__all__ = ["ClientAuthMethod", "ProviderConfig", "RequestFormat", "TokenKind"]
 
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none", ""]
+# How a POST to a token or revocation endpoint is encoded: RFC 6749's form, or JSON.
+RequestFormat = Literal["form", "json"]
+TokenKind = Literal["refresh_token", "access_token"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,19 @@ class ProviderConfig:
 
     # -- response quirks ------------------------------------------------------------
     # "form" (RFC 6749) or "json" (Notion) request bodies at the token endpoint.
-    token_request_format: Literal["form", "json"] = "form"  # noqa: S105
+    token_request_format: RequestFormat = "form"  # noqa: S105
+    # Extra HTTP headers of every token, refresh and revocation request (Notion-Version).
+    request_headers: tuple[tuple[str, str], ...] = ()
+
+    # -- revocation quirks (RFC 7009 is the default) -------------------------------------
+    # "form" (RFC 7009 §2.1) or "json" (Notion, Intuit) revocation request bodies; the client
+    # authenticates as at the token endpoint.
+    revocation_request_format: RequestFormat = "form"
+    # Send RFC 7009's optional ``token_type_hint`` (providers with a fixed body schema
+    # document only ``token``).
+    revocation_token_type_hint: bool = True
+    # Which tokens the revocation endpoint takes (TikTok and Notion: the access token only).
+    revocation_token_types: tuple[TokenKind, ...] = ("refresh_token", "access_token")
     # Dotted path where the token fields sit in the response ("authed_user", "data").
     token_response_path: str = ""
     # A boolean field that is false on failure despite HTTP 200 (Slack "ok").

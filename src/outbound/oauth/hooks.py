@@ -1,12 +1,16 @@
 """Named hooks: small functions for what a provider template cannot say as data.
 
-A template lists hook names (``ProviderConfig.hooks``); the engine runs each at three
+A template lists hook names (``ProviderConfig.hooks``); the engine runs each at four
 points, in the order listed:
 
 * ``authorize_params(config, params) -> params`` — the authorize URL's query parameters;
 * ``token_request(config, request) -> request`` — every code-exchange and refresh request;
+* ``revocation_request(config, request) -> request`` — every revocation request;
 * ``token_response(config, payload) -> payload`` — the decoded token-endpoint body, before
   errors are classified and tokens read.
+
+All of the engine's hooks live here, so the names a template may use are exactly those
+registered in this module (and any a deployment registers itself).
 
 Register new hooks with :func:`register`; an unknown name in a configuration is an
 :class:`~outbound.oauth.errors.OAuthConfigError`, never silently skipped.
@@ -35,6 +39,7 @@ class Hook:
     description: str
     authorize_params: Callable[[ProviderConfig, Params], Params] | None = None
     token_request: Callable[[ProviderConfig, TokenRequest], TokenRequest] | None = None
+    revocation_request: Callable[[ProviderConfig, TokenRequest], TokenRequest] | None = None
     token_response: Callable[[ProviderConfig, dict[str, Any]], dict[str, Any]] | None = None
 
 
@@ -84,6 +89,17 @@ def _user_scope(config: ProviderConfig, params: Params) -> Params:
     return [("user_scope" if key == "scope" else key, value) for key, value in params]
 
 
+def _client_key_params(config: ProviderConfig, params: Params) -> Params:
+    return [("client_key" if key == "client_id" else key, value) for key, value in params]
+
+
+def _client_key_request(config: ProviderConfig, request: TokenRequest) -> TokenRequest:
+    fields = tuple(
+        ("client_key" if key == "client_id" else key, value) for key, value in request.fields
+    )
+    return replace(request, fields=fields)
+
+
 register(
     Hook(
         "accept_json",
@@ -105,5 +121,15 @@ register(
         "user_scope",
         "Request the scopes as ``user_scope`` instead of ``scope`` (Slack user tokens).",
         authorize_params=_user_scope,
+    )
+)
+register(
+    Hook(
+        "client_key",
+        "Send the client id as ``client_key`` in the authorize URL, the token requests and"
+        " the revocation request (TikTok).",
+        authorize_params=_client_key_params,
+        token_request=_client_key_request,
+        revocation_request=_client_key_request,
     )
 )

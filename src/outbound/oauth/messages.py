@@ -11,12 +11,11 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..secrets import Secret
 from . import hooks
-from .config import ClientAuthMethod, ProviderConfig
+from .config import ClientAuthMethod, ProviderConfig, RequestFormat
 from .errors import OAuthConfigError
 
 __all__ = [
@@ -44,7 +43,7 @@ class TokenRequest:
     url: str
     fields: tuple[tuple[str, Value], ...]
     headers: tuple[tuple[str, Value], ...] = ()
-    format: Literal["form", "json"] = "form"
+    format: RequestFormat = "form"
 
     def encode(self) -> tuple[dict[str, str], bytes]:
         """Headers and body, secrets revealed: for the HTTP layer only."""
@@ -114,6 +113,17 @@ def _with_client_auth(
     return fields, headers
 
 
+# Headers the engine sets itself; a configuration's request_headers never override them.
+_RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
+
+
+def _provider_headers(
+    config: ProviderConfig, headers: list[tuple[str, Value]]
+) -> tuple[tuple[str, Value], ...]:
+    extra = [(k, v) for k, v in config.request_headers if k.lower() not in _RESERVED_HEADERS]
+    return (*extra, *headers)
+
+
 def _token_request(
     config: ProviderConfig, url: str, fields: list[tuple[str, Value]]
 ) -> TokenRequest:
@@ -122,7 +132,9 @@ def _token_request(
     taken = {key for key, _ in fields} | {"client_id", "client_secret"}
     fields += [(key, value) for key, value in config.token_params if key not in taken]
     fields, headers = _with_client_auth(config, fields)
-    request = TokenRequest(url, tuple(fields), tuple(headers), config.token_request_format)
+    request = TokenRequest(
+        url, tuple(fields), _provider_headers(config, headers), config.token_request_format
+    )
     for hook in hooks.for_config(config):
         if hook.token_request is not None:
             request = hook.token_request(config, request)
@@ -200,11 +212,22 @@ def refresh_request(
 
 
 def revocation_request(config: ProviderConfig, token: Secret, *, hint: str) -> TokenRequest:
-    """Revoke a token (RFC 7009 §2.1), authenticated like a token request."""
+    """Revoke a token (RFC 7009 §2.1), authenticated like a token request, in the body format
+    the provider documents (``revocation_request_format``), with ``token_type_hint`` unless
+    the provider's body has no place for it."""
     if not config.revocation_url:
         raise OAuthConfigError("missing_revocation_url", "the provider has no revocation URL")
     fields: list[tuple[str, Value]] = [("token", token)]
-    if hint:
+    if hint and config.revocation_token_type_hint:
         fields.append(("token_type_hint", hint))
     fields, headers = _with_client_auth(config, fields)
-    return TokenRequest(config.revocation_url, tuple(fields), tuple(headers))
+    request = TokenRequest(
+        config.revocation_url,
+        tuple(fields),
+        _provider_headers(config, headers),
+        config.revocation_request_format,
+    )
+    for hook in hooks.for_config(config):
+        if hook.revocation_request is not None:
+            request = hook.revocation_request(config, request)
+    return request

@@ -19,7 +19,14 @@ from . import hooks
 from .config import ProviderConfig
 from .errors import PermanentOAuthError, TransientOAuthError, scrub
 
-__all__ = ["TokenSet", "decode_body", "needs_refresh", "parse_token_response", "refresh_allowed"]
+__all__ = [
+    "TokenSet",
+    "decode_body",
+    "error_from_payload",
+    "needs_refresh",
+    "parse_token_response",
+    "refresh_allowed",
+]
 
 # Provider error codes that mean "try again later", whatever the HTTP status says.
 # RFC 6749 §4.1.2.1 names the first two; the rest are what Slack-style APIs put in "error".
@@ -93,7 +100,7 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _error_from_payload(
+def error_from_payload(
     payload: Mapping[str, Any], status: int, secrets: Iterable[str | None]
 ) -> PermanentOAuthError | TransientOAuthError:
     error = payload.get("error")
@@ -132,7 +139,14 @@ def raise_for_status(
         )
     if 400 <= status < 500:
         if payload is not None and "error" in payload:
-            raise _error_from_payload(payload, status, secrets)
+            raise error_from_payload(payload, status, secrets)
+        if payload is not None and payload.get("object") == "error":
+            # Notion's error object: {"object": "error", "code": "invalid_grant", "message": …}
+            raise error_from_payload(
+                {"error": payload.get("code"), "error_description": payload.get("message")},
+                status,
+                secrets,
+            )
         if status == 401:
             raise PermanentOAuthError(
                 "invalid_client", "the provider refused the client credentials (HTTP 401)",
@@ -225,7 +239,7 @@ def parse_token_response(
             status_code=status,
         )
     if config.success_field and payload.get(config.success_field) is not True:
-        raise _error_from_payload(
+        raise error_from_payload(
             {"error": payload.get("error") or "request_failed", **{
                 k: v for k, v in payload.items() if k in ("error_description", "message")}},
             status, secrets,
@@ -243,7 +257,7 @@ def parse_token_response(
         )
     if "error" in tokens and "access_token" not in tokens:
         # GitHub and others answer HTTP 200 with an error body.
-        raise _error_from_payload(tokens, status, secrets)
+        raise error_from_payload(tokens, status, secrets)
     access_token = tokens.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise TransientOAuthError(

@@ -33,8 +33,8 @@ async def _revoke_one(providers: Providers, config: ProviderConfig, token: Token
         if value is None:
             continue
         try:
-            if not await providers.client.revoke(config, value, hint=hint):
-                return  # the provider has no revocation endpoint
+            # False: the provider has no revocation endpoint for this kind of token.
+            await providers.client.revoke(config, value, hint=hint)
         except OAuthError as exc:
             logger.warning(
                 "revoking the %s of token %s failed: %s", hint, token.id, oauth_error_text(exc)
