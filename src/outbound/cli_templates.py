@@ -116,7 +116,11 @@ def apps() -> None:
     help="Base URL of the running outbound server.",
 )
 @click.option(
-    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", show_envvar=True,
+    "--project",
+    "project_id",
+    required=True,
+    envvar="OUTBOUND_PROJECT_ID",
+    show_envvar=True,
     help="Project id.",
 )
 @click.option(

@@ -144,6 +144,9 @@ async def refresh(provider: Provider, config: ProviderConfig, token: str = "rt-o
 
 def authorize_url(config: ProviderConfig, *, code_challenge: str | None = None) -> str:
     return OAuthClient().authorization_url(
-        config, redirect_uri=REDIRECT_URI, state="state-123", scopes=(),
+        config,
+        redirect_uri=REDIRECT_URI,
+        state="state-123",
+        scopes=(),
         code_challenge=code_challenge,
     )

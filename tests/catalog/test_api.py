@@ -45,9 +45,13 @@ def test_templates_lists_the_whole_catalog(client: httpx.Client) -> None:
     inputs = {item["name"]: item for item in shopify["inputs"]}
     assert inputs["clientId"]["required"] and inputs["clientSecret"]["required"]
     assert inputs["shop"] == {
-        "name": "shop", "label": "Store name",
+        "name": "shop",
+        "label": "Store name",
         "description": "The part before .myshopify.com of the store's admin address.",
-        "in": "values", "required": True, "kind": "label", "example": "my-store",
+        "in": "values",
+        "required": True,
+        "kind": "label",
+        "example": "my-store",
     }
 
 
@@ -75,8 +79,12 @@ def test_templates_need_a_management_key(live_server: LiveServer) -> None:
 def test_create_by_template_fills_in_the_values(client: httpx.Client) -> None:
     name = _unique("Acme store")
     response = create(
-        client, templateId="shopify", name=name, clientId="shop-client",
-        clientSecret="made-up-secret", values={"shop": "acme-store"},
+        client,
+        templateId="shopify",
+        name=name,
+        clientId="shop-client",
+        clientSecret="made-up-secret",
+        values={"shop": "acme-store"},
     )
     assert response.status_code == 200, response.text
     app = response.json()["app"]
@@ -94,8 +102,12 @@ def test_create_by_template_fills_in_the_values(client: httpx.Client) -> None:
 
 def test_create_by_template_with_overrides_and_defaults(client: httpx.Client) -> None:
     response = create(
-        client, templateId="microsoft", name=_unique("Graph"), clientId="ms-client",
-        clientSecret="made-up", overrides={"defaultScopes": ["openid", "Mail.Read"]},
+        client,
+        templateId="microsoft",
+        name=_unique("Graph"),
+        clientId="ms-client",
+        clientSecret="made-up",
+        overrides={"defaultScopes": ["openid", "Mail.Read"]},
     )
     assert response.status_code == 200, response.text
     app = response.json()["app"]
@@ -107,10 +119,16 @@ def test_create_by_template_with_overrides_and_defaults(client: httpx.Client) ->
     ("body", "code", "message"),
     [
         ({"templateId": "shopify", "clientId": "c"}, "E011002", "needs the value 'shop'"),
-        ({"templateId": "shopify", "clientId": "c", "values": {"shop": "evil.com/x?"}},
-         "E011002", "value 'shop' must be one DNS label"),
-        ({"templateId": "auth0", "clientId": "c", "values": {"domain": "a.auth0.com", "x": "1"}},
-         "E011002", "takes no value 'x'"),
+        (
+            {"templateId": "shopify", "clientId": "c", "values": {"shop": "evil.com/x?"}},
+            "E011002",
+            "value 'shop' must be one DNS label",
+        ),
+        (
+            {"templateId": "auth0", "clientId": "c", "values": {"domain": "a.auth0.com", "x": "1"}},
+            "E011002",
+            "takes no value 'x'",
+        ),
         ({"templateId": "no-such-provider", "clientId": "c"}, "E131003", "no-such-provider"),
     ],
 )
@@ -129,32 +147,71 @@ def test_create_by_template_says_what_is_wrong(
 @pytest.mark.parametrize(
     ("template_id", "values", "authorize", "expected"),
     [
-        ("google", {}, "https://accounts.google.com/o/oauth2/v2/auth",
-         {"scope": "openid email profile", "access_type": "offline", "prompt": "consent",
-          "include_granted_scopes": "true"}),
-        ("shopify", {"shop": "acme-store"}, "https://acme-store.myshopify.com/admin/oauth/authorize",
-         {"scope": "read_products,read_orders"}),
-        ("microsoft", {"tenant": "organizations"},
-         "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
-         {"scope": "openid profile email offline_access User.Read"}),
-        ("slack-user", {}, "https://slack.com/oauth/v2/authorize",
-         {"user_scope": "channels:read,users:read"}),
-        ("tiktok", {}, "https://www.tiktok.com/v2/auth/authorize/",
-         {"client_key": "the-client", "scope": "user.info.basic"}),
-        ("jira", {}, "https://auth.atlassian.com/authorize",
-         {"audience": "api.atlassian.com", "prompt": "consent"}),
+        (
+            "google",
+            {},
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            {
+                "scope": "openid email profile",
+                "access_type": "offline",
+                "prompt": "consent",
+                "include_granted_scopes": "true",
+            },
+        ),
+        (
+            "shopify",
+            {"shop": "acme-store"},
+            "https://acme-store.myshopify.com/admin/oauth/authorize",
+            {"scope": "read_products,read_orders"},
+        ),
+        (
+            "microsoft",
+            {"tenant": "organizations"},
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
+            {"scope": "openid profile email offline_access User.Read"},
+        ),
+        (
+            "slack-user",
+            {},
+            "https://slack.com/oauth/v2/authorize",
+            {"user_scope": "channels:read,users:read"},
+        ),
+        (
+            "tiktok",
+            {},
+            "https://www.tiktok.com/v2/auth/authorize/",
+            {"client_key": "the-client", "scope": "user.info.basic"},
+        ),
+        (
+            "jira",
+            {},
+            "https://auth.atlassian.com/authorize",
+            {"audience": "api.atlassian.com", "prompt": "consent"},
+        ),
         ("reddit", {}, "https://www.reddit.com/api/v1/authorize", {"duration": "permanent"}),
-        ("dropbox", {}, "https://www.dropbox.com/oauth2/authorize",
-         {"token_access_type": "offline"}),
+        (
+            "dropbox",
+            {},
+            "https://www.dropbox.com/oauth2/authorize",
+            {"token_access_type": "offline"},
+        ),
     ],
 )
 def test_a_connect_link_leads_to_the_providers_consent_page(
-    live_server: LiveServer, client: httpx.Client, template_id: str, values: dict[str, str],
-    authorize: str, expected: dict[str, str],
+    live_server: LiveServer,
+    client: httpx.Client,
+    template_id: str,
+    values: dict[str, str],
+    authorize: str,
+    expected: dict[str, str],
 ) -> None:
     response = create(
-        client, templateId=template_id, name=_unique(template_id), clientId="the-client",
-        clientSecret="made-up-secret", values=values,
+        client,
+        templateId=template_id,
+        name=_unique(template_id),
+        clientId="the-client",
+        clientSecret="made-up-secret",
+        values=values,
         overrides={"defaultRedirectUrl": "https://app.example/connected"},
     )
     assert response.status_code == 200, response.text

@@ -29,14 +29,56 @@ ROOT = Path(__file__).parent.parent.parent
 
 # Every provider the issue names, by template id.
 NAMED_IN_THE_ISSUE = [
-    "google", "google-calendar", "google-mail", "google-drive", "google-sheets",
-    "google-contacts", "microsoft", "github", "gitlab", "bitbucket", "slack", "salesforce",
-    "hubspot", "notion", "jira", "confluence", "zoom", "dropbox", "box", "linkedin", "discord",
-    "asana", "linear", "airtable", "figma", "intercom", "zendesk", "xero", "quickbooks",
-    "shopify", "spotify", "twitch", "x", "reddit", "facebook", "calendly", "docusign",
-    "pipedrive", "monday", "clickup", "miro", "webex", "okta", "auth0", "keycloak", "oidc",
+    "google",
+    "google-calendar",
+    "google-mail",
+    "google-drive",
+    "google-sheets",
+    "google-contacts",
+    "microsoft",
+    "github",
+    "gitlab",
+    "bitbucket",
+    "slack",
+    "salesforce",
+    "hubspot",
+    "notion",
+    "jira",
+    "confluence",
+    "zoom",
+    "dropbox",
+    "box",
+    "linkedin",
+    "discord",
+    "asana",
+    "linear",
+    "airtable",
+    "figma",
+    "intercom",
+    "zendesk",
+    "xero",
+    "quickbooks",
+    "shopify",
+    "spotify",
+    "twitch",
+    "x",
+    "reddit",
+    "facebook",
+    "calendly",
+    "docusign",
+    "pipedrive",
+    "monday",
+    "clickup",
+    "miro",
+    "webex",
+    "okta",
+    "auth0",
+    "keycloak",
+    "oidc",
     # and the ones its quirks name
-    "tiktok", "stripe", "exact-online",
+    "tiktok",
+    "stripe",
+    "exact-online",
 ]
 
 IDS = [t.id for t in all_templates()]
@@ -160,43 +202,84 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('scope_separator = ","', 'scope_seperator = ","',
-         r"shopify\.toml: field 'scope_seperator': unknown field"),
-        ('kind = "label"', 'kind = "label"\nkinds = "x"',
-         r"shopify\.toml: field 'values\[0\]\.kinds': unknown field"),
+        (
+            'scope_separator = ","',
+            'scope_seperator = ","',
+            r"shopify\.toml: field 'scope_seperator': unknown field",
+        ),
+        (
+            'kind = "label"',
+            'kind = "label"\nkinds = "x"',
+            r"shopify\.toml: field 'values\[0\]\.kinds': unknown field",
+        ),
         ("pkce = false", 'pkce = "no"', r"shopify\.toml: field 'pkce': Expected `bool`"),
-        ('token_endpoint_auth_method = "client_secret_post"',
-         'token_endpoint_auth_method = "client_secret_jwt"',
-         r"shopify\.toml: field 'token_endpoint_auth_method'"),
-        ('token_endpoint_auth_method = "client_secret_post"\n', "\n",
-         r"shopify\.toml: field 'token_endpoint_auth_method': required field is missing"),
-        ("https://{shop}.myshopify.com/admin/oauth/access_token",
-         "http://{shop}.myshopify.com/admin/oauth/access_token",
-         r"shopify\.toml: field 'token_url': must be an https:// URL"),
-        ("https://{shop}.myshopify.com/admin/oauth/access_token",
-         "https://{store}.myshopify.com/admin/oauth/access_token",
-         r"placeholder \{store\} is used but no \[\[values\]\] entry declares it"),
+        (
+            'token_endpoint_auth_method = "client_secret_post"',
+            'token_endpoint_auth_method = "client_secret_jwt"',
+            r"shopify\.toml: field 'token_endpoint_auth_method'",
+        ),
+        (
+            'token_endpoint_auth_method = "client_secret_post"\n',
+            "\n",
+            r"shopify\.toml: field 'token_endpoint_auth_method': required field is missing",
+        ),
+        (
+            "https://{shop}.myshopify.com/admin/oauth/access_token",
+            "http://{shop}.myshopify.com/admin/oauth/access_token",
+            r"shopify\.toml: field 'token_url': must be an https:// URL",
+        ),
+        (
+            "https://{shop}.myshopify.com/admin/oauth/access_token",
+            "https://{store}.myshopify.com/admin/oauth/access_token",
+            r"placeholder \{store\} is used but no \[\[values\]\] entry declares it",
+        ),
         ('id = "shopify"', 'id = "shopify2"', r"'shopify2' must equal the file name 'shopify'"),
-        ('pkce = false', 'pkce = false\nhooks = ["no_such_hook"]',
-         r"field 'hooks': no hook named 'no_such_hook'"),
-        ('pkce = false', 'pkce = false\nrefresh_url = "https://{shop}.example/refresh"',
-         r"field 'refresh_url': placeholders are allowed only in"),
-        ('example = "my-store"', 'example = "my store!"',
-         r"field 'values\[0\]': 'my store!' is not a valid 'label' value"),
+        (
+            "pkce = false",
+            'pkce = false\nhooks = ["no_such_hook"]',
+            r"field 'hooks': no hook named 'no_such_hook'",
+        ),
+        (
+            "pkce = false",
+            'pkce = false\nrefresh_url = "https://{shop}.example/refresh"',
+            r"field 'refresh_url': placeholders are allowed only in",
+        ),
+        (
+            'example = "my-store"',
+            'example = "my store!"',
+            r"field 'values\[0\]': 'my store!' is not a valid 'label' value",
+        ),
         ("[[values]]", "[[values]", r"shopify\.toml: not valid TOML"),
-        ("pkce = false", 'pkce = false\nrequest_headers = { Authorization = "Bearer x" }',
-         r"field 'request_headers': 'Authorization' is set by the engine"),
-        ("pkce = false", 'pkce = false\nrequest_headers = { "Bad Name" = "x" }',
-         r"shopify\.toml: field 'request_headers'"),
-        ("pkce = false", 'pkce = false\nrevocation_request_format = "xml"',
-         r"shopify\.toml: field 'revocation_request_format'"),
-        ("pkce = false", 'pkce = false\nrevocation_token_types = ["id_token"]',
-         r"shopify\.toml: field 'revocation_token_types\[0\]'"),
-        ("pkce = false", "pkce = false\nrevocation_token_types = []",
-         r"shopify\.toml: field 'revocation_token_types'"),
-        ("pkce = false",
-         'pkce = false\nrevocation_token_types = ["access_token", "access_token"]',
-         r"field 'revocation_token_types': a token type is listed twice"),
+        (
+            "pkce = false",
+            'pkce = false\nrequest_headers = { Authorization = "Bearer x" }',
+            r"field 'request_headers': 'Authorization' is set by the engine",
+        ),
+        (
+            "pkce = false",
+            'pkce = false\nrequest_headers = { "Bad Name" = "x" }',
+            r"shopify\.toml: field 'request_headers'",
+        ),
+        (
+            "pkce = false",
+            'pkce = false\nrevocation_request_format = "xml"',
+            r"shopify\.toml: field 'revocation_request_format'",
+        ),
+        (
+            "pkce = false",
+            'pkce = false\nrevocation_token_types = ["id_token"]',
+            r"shopify\.toml: field 'revocation_token_types\[0\]'",
+        ),
+        (
+            "pkce = false",
+            "pkce = false\nrevocation_token_types = []",
+            r"shopify\.toml: field 'revocation_token_types'",
+        ),
+        (
+            "pkce = false",
+            'pkce = false\nrevocation_token_types = ["access_token", "access_token"]',
+            r"field 'revocation_token_types': a token type is listed twice",
+        ),
     ],
 )
 def test_a_broken_data_file_is_refused_naming_file_and_field(
@@ -209,8 +292,10 @@ def test_a_broken_data_file_is_refused_naming_file_and_field(
 
 def test_an_unused_value_is_refused(catalog_copy: Path) -> None:
     path = catalog_copy / "shopify.toml"
-    path.write_text(path.read_text() + '\n[[values]]\nname = "region"\nlabel = "R"\n'
-                    'description = "d"\nkind = "label"\nexample = "eu"\n')
+    path.write_text(
+        path.read_text() + '\n[[values]]\nname = "region"\nlabel = "R"\n'
+        'description = "d"\nkind = "label"\nexample = "eu"\n'
+    )
     with pytest.raises(CatalogError, match=r"'region' is declared but no URL or parameter uses it"):
         load_directory(catalog_copy)
 
@@ -228,20 +313,29 @@ def test_every_data_file_is_named_after_its_id() -> None:
 def test_the_wheel_ships_every_data_file_and_loads_them(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("outbound-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = sorted(
-            Path(name).stem for name in archive.namelist()
+            Path(name).stem
+            for name in archive.namelist()
             if name.startswith("outbound/catalog/providers/") and name.endswith(".toml")
         )
         archive.extractall(tmp_path / "installed")
     assert shipped == IDS
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import outbound.catalog as c; print(c.__file__); print(len(c.all_templates()))"],
-        check=True, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import outbound.catalog as c; print(c.__file__); print(len(c.all_templates()))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PYTHONPATH": str(tmp_path / "installed"), "PATH": "/usr/bin:/bin"},
     ).stdout.split()
     assert out[0].startswith(str(tmp_path / "installed"))

@@ -18,7 +18,10 @@ from tests.support.server import LiveServer, Store, outbound_cli, running_server
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "outbound", *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "outbound", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **(env or {})},
     )
 
@@ -64,9 +67,20 @@ def cli_env(server: LiveServer, **extra: str) -> dict[str, str]:
 def test_apps_create_from_a_template_through_the_server(server: LiveServer) -> None:
     secret = "cli-made-up-secret-3c2b"
     result = run(
-        "apps", "create", "--template", "zendesk", "--client-id", "zd-client",
-        "--client-secret-env", "ZD_SECRET", "--value", "subdomain=acme",
-        "--name", "Zendesk from the CLI", "--scope", "read",
+        "apps",
+        "create",
+        "--template",
+        "zendesk",
+        "--client-id",
+        "zd-client",
+        "--client-secret-env",
+        "ZD_SECRET",
+        "--value",
+        "subdomain=acme",
+        "--name",
+        "Zendesk from the CLI",
+        "--scope",
+        "read",
         env=cli_env(server, ZD_SECRET=secret),
     )
     assert result.returncode == 0, result.stderr
@@ -84,14 +98,35 @@ def test_apps_create_from_a_template_through_the_server(server: LiveServer) -> N
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--template", "shopify", "--client-id", "c", "--client-secret-env", "S"], {"S": "x"},
-         "needs the value 'shop'"),
-        (["--template", "google", "--client-id", "c"], {},
-         "Google needs a client secret: pass --client-secret-env VAR"),
-        (["--template", "google", "--client-id", "c", "--client-secret-env", "UNSET_VAR_X"], {},
-         "UNSET_VAR_X (the client secret) is not set"),
-        (["--template", "google", "--client-id", "c", "--client-secret-env", "S",
-          "--value", "oops"], {"S": "x"}, "'oops' is not NAME=VALUE"),
+        (
+            ["--template", "shopify", "--client-id", "c", "--client-secret-env", "S"],
+            {"S": "x"},
+            "needs the value 'shop'",
+        ),
+        (
+            ["--template", "google", "--client-id", "c"],
+            {},
+            "Google needs a client secret: pass --client-secret-env VAR",
+        ),
+        (
+            ["--template", "google", "--client-id", "c", "--client-secret-env", "UNSET_VAR_X"],
+            {},
+            "UNSET_VAR_X (the client secret) is not set",
+        ),
+        (
+            [
+                "--template",
+                "google",
+                "--client-id",
+                "c",
+                "--client-secret-env",
+                "S",
+                "--value",
+                "oops",
+            ],
+            {"S": "x"},
+            "'oops' is not NAME=VALUE",
+        ),
         (["--template", "nope", "--client-id", "c"], {}, "no provider template 'nope'"),
     ],
 )
@@ -105,8 +140,14 @@ def test_apps_create_says_what_is_missing(
 
 def test_apps_create_reports_the_servers_refusal(server: LiveServer) -> None:
     result = run(
-        "apps", "create", "--template", "google", "--client-id", "c",
-        "--client-secret-env", "S",
+        "apps",
+        "create",
+        "--template",
+        "google",
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "S",
         env=cli_env(server, S="x", OUTBOUND_MANAGEMENT_KEY="wrong-key"),
     )
     assert result.returncode != 0
@@ -117,8 +158,16 @@ def test_apps_create_reports_the_servers_refusal(server: LiveServer) -> None:
 def test_apps_create_without_a_server_says_so() -> None:
     with socket_port() as port:
         result = run(
-            "apps", "create", "--template", "google", "--client-id", "c",
-            "--client-secret-env", "S", "--url", f"http://127.0.0.1:{port}",
+            "apps",
+            "create",
+            "--template",
+            "google",
+            "--client-id",
+            "c",
+            "--client-secret-env",
+            "S",
+            "--url",
+            f"http://127.0.0.1:{port}",
             env={"S": "x", "OUTBOUND_PROJECT_ID": "P", "OUTBOUND_MANAGEMENT_KEY": "k"},
         )
     assert result.returncode != 0

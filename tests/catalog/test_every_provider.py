@@ -49,12 +49,15 @@ def _provider(tpl: Template, config: ProviderConfig, tokens: dict[str, Any]) -> 
 
     def answer(request: httpx.Request) -> httpx.Response:
         if issuer and str(request.url) == config.discovery_url:
-            return httpx.Response(200, json={
-                "issuer": issuer,
-                "authorization_endpoint": f"{issuer}/protocol/authorize",
-                "token_endpoint": f"{issuer}/protocol/token",
-                "revocation_endpoint": f"{issuer}/protocol/revoke",
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/protocol/authorize",
+                    "token_endpoint": f"{issuer}/protocol/token",
+                    "revocation_endpoint": f"{issuer}/protocol/revoke",
+                },
+            )
         if request.url.path.endswith("revoke") or "revocation" in request.url.path:
             return httpx.Response(200, json={})
         return httpx.Response(200, json=_nest(tpl, tokens))
@@ -72,8 +75,8 @@ def _check_client_auth(tpl: Template, request: httpx.Request, body_format: str) 
         assert sent["client_secret"] == CLIENT_SECRET
         client_key = "client_key" if "client_key" in tpl.spec.hooks else "client_id"
         assert sent[client_key] == CLIENT_ID
-    expected = "application/json" if body_format == "json" else (
-        "application/x-www-form-urlencoded"
+    expected = (
+        "application/json" if body_format == "json" else ("application/x-www-form-urlencoded")
     )
     assert request.headers["content-type"] == expected
     for name, value in tpl.spec.request_headers.items():
@@ -84,18 +87,29 @@ def _check_client_auth(tpl: Template, request: httpx.Request, body_format: str) 
 async def test_the_engine_follows_the_template(template_id: str) -> None:
     tpl = template(template_id)
     config = configured(template_id)
-    provider = _provider(tpl, config, {
-        "access_token": f"at-{template_id}", "refresh_token": f"rt-{template_id}",
-        "expires_in": 3600, "token_type": "Bearer",
-    })
+    provider = _provider(
+        tpl,
+        config,
+        {
+            "access_token": f"at-{template_id}",
+            "refresh_token": f"rt-{template_id}",
+            "expires_in": 3600,
+            "token_type": "Bearer",
+        },
+    )
     async with provider.client() as client:
         resolved = await client.resolve(config)
         url = client.authorization_url(
-            resolved, redirect_uri=REDIRECT_URI, state="st", scopes=(),
+            resolved,
+            redirect_uri=REDIRECT_URI,
+            state="st",
+            scopes=(),
             code_challenge="c" * 43 if resolved.pkce else None,
         )
         tokens = await client.exchange_code(
-            resolved, code="the-code", redirect_uri=REDIRECT_URI,
+            resolved,
+            code="the-code",
+            redirect_uri=REDIRECT_URI,
             code_verifier="v" * 43 if resolved.pkce else None,
         )
         exchange_request = provider.last
@@ -159,10 +173,14 @@ async def test_a_refused_refresh_never_repeats_the_secrets(template_id: str) -> 
     def answer(request: httpx.Request) -> httpx.Response:
         if str(request.url) == config.discovery_url:
             issuer = expected_issuer(config.discovery_url)
-            return httpx.Response(200, json={
-                "issuer": issuer, "authorization_endpoint": f"{issuer}/a",
-                "token_endpoint": f"{issuer}/t",
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/a",
+                    "token_endpoint": f"{issuer}/t",
+                },
+            )
         return httpx.Response(400, json=error)
 
     provider = Provider(answer)

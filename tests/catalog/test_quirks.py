@@ -54,11 +54,17 @@ async def test_google_asks_for_offline_access_and_consent_and_refreshes_without_
     assert params["scope"] == "openid email profile"
     assert params["code_challenge"] == "challenge"
 
-    provider = Provider(json_response({
-        "access_token": "ya29.a0-made-up", "expires_in": 3599, "token_type": "Bearer",
-        "scope": "openid https://www.googleapis.com/auth/userinfo.email",
-        "refresh_token": "1//0g-made-up",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "ya29.a0-made-up",
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+                "refresh_token": "1//0g-made-up",
+            }
+        )
+    )
     tokens = await refresh(provider, config)
     sent = body_of(provider.last)
     assert str(provider.last.url) == "https://oauth2.googleapis.com/token"
@@ -85,10 +91,15 @@ async def test_google_revocation_posts_the_token_to_the_revoke_endpoint() -> Non
 
 
 async def test_github_asks_for_json_and_reads_comma_separated_scopes() -> None:
-    provider = Provider(json_response({
-        "access_token": "gho_16C7e42F292c6912E7710c838347Ae178B4a",
-        "scope": "repo,gist", "token_type": "bearer",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+                "scope": "repo,gist",
+                "token_type": "bearer",
+            }
+        )
+    )
     tokens = await exchange(provider, configured("github"))
     assert provider.last.headers["accept"] == "application/json"
     assert tokens.scopes == ("repo", "gist")
@@ -97,21 +108,28 @@ async def test_github_asks_for_json_and_reads_comma_separated_scopes() -> None:
 
 
 async def test_github_answers_form_encoded_when_it_ignores_accept() -> None:
-    provider = Provider(httpx.Response(
-        200, content=b"access_token=gho_made_up&scope=repo%2Cgist&token_type=bearer",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    ))
+    provider = Provider(
+        httpx.Response(
+            200,
+            content=b"access_token=gho_made_up&scope=repo%2Cgist&token_type=bearer",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    )
     tokens = await exchange(provider, configured("github"))
     assert tokens.access_token.reveal() == "gho_made_up"
     assert tokens.scopes == ("repo", "gist")
 
 
 async def test_github_error_with_http_200_is_a_permanent_error() -> None:
-    provider = Provider(json_response({
-        "error": "bad_verification_code",
-        "error_description": "The code passed is incorrect or expired.",
-        "error_uri": "https://docs.github.com/apps/troubleshooting",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "error": "bad_verification_code",
+                "error_description": "The code passed is incorrect or expired.",
+                "error_uri": "https://docs.github.com/apps/troubleshooting",
+            }
+        )
+    )
     with pytest.raises(PermanentOAuthError) as caught:
         await exchange(provider, configured("github"))
     assert caught.value.error == "bad_verification_code"
@@ -120,10 +138,18 @@ async def test_github_error_with_http_200_is_a_permanent_error() -> None:
 async def test_github_app_expiring_token_rotates_its_refresh_token() -> None:
     config = configured("github")
     assert config.rotates_refresh_token
-    provider = Provider(json_response({
-        "access_token": "ghu_new", "expires_in": 28800, "refresh_token": "ghr_new",
-        "refresh_token_expires_in": 15897600, "scope": "", "token_type": "bearer",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "ghu_new",
+                "expires_in": 28800,
+                "refresh_token": "ghr_new",
+                "refresh_token_expires_in": 15897600,
+                "scope": "",
+                "token_type": "bearer",
+            }
+        )
+    )
     before = int(time.time())
     tokens = await refresh(provider, config, "ghr_old")
     assert tokens.refresh_token.reveal() == "ghr_new"
@@ -162,8 +188,11 @@ async def test_slack_bot_token_keeps_the_team_and_reads_comma_scopes() -> None:
     assert tokens.scopes == ("commands", "incoming-webhook")
     assert tokens.subject == "U1234"
     assert tokens.extra == {
-        "team.id": "T9TK3CUKW", "team.name": "Slack Softball Team",
-        "enterprise.id": "E12345678", "bot_user_id": "U0KRQLJ9H", "app_id": "A0KRD7HC3",
+        "team.id": "T9TK3CUKW",
+        "team.name": "Slack Softball Team",
+        "enterprise.id": "E12345678",
+        "bot_user_id": "U0KRQLJ9H",
+        "app_id": "A0KRD7HC3",
     }
 
 
@@ -195,11 +224,19 @@ async def test_slack_rate_limit_with_http_200_is_transient() -> None:
 
 
 async def test_slack_rotated_user_token_refresh_answers_at_top_level() -> None:
-    provider = Provider(json_response({
-        "ok": True, "access_token": "xoxe.xoxp-new", "token_type": "user",
-        "refresh_token": "xoxe-1-new", "expires_in": 43200, "scope": "chat:write",
-        "team": {"id": "T9TK3CUKW"},
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "ok": True,
+                "access_token": "xoxe.xoxp-new",
+                "token_type": "user",
+                "refresh_token": "xoxe-1-new",
+                "expires_in": 43200,
+                "scope": "chat:write",
+                "team": {"id": "T9TK3CUKW"},
+            }
+        )
+    )
     tokens = await refresh(provider, configured("slack-user"), "xoxe-1-old")
     assert tokens.access_token.reveal() == "xoxe.xoxp-new"
     assert tokens.refresh_token.reveal() == "xoxe-1-new"
@@ -245,10 +282,16 @@ async def test_salesforce_sandbox_uses_its_own_login_domain() -> None:
 
 @pytest.mark.parametrize("template_id", ["naver", "netsuite", "exact-online"])
 async def test_expires_in_sent_as_a_string_still_sets_the_expiry(template_id: str) -> None:
-    provider = Provider(json_response({
-        "access_token": "at-made-up", "refresh_token": "rt-made-up",
-        "token_type": "bearer", "expires_in": "3600",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "at-made-up",
+                "refresh_token": "rt-made-up",
+                "token_type": "bearer",
+                "expires_in": "3600",
+            }
+        )
+    )
     before = int(time.time())
     tokens = await exchange(provider, configured(template_id))
     assert before + 3600 <= tokens.expires_at <= int(time.time()) + 3600
@@ -258,13 +301,20 @@ async def test_expires_in_sent_as_a_string_still_sets_the_expiry(template_id: st
 
 
 async def test_quickbooks_keeps_the_realm_id_from_the_callback() -> None:
-    provider = Provider(json_response({
-        "token_type": "bearer", "expires_in": 3600,
-        "refresh_token": "Q011511616539Tqk8oYGz8madeup", "x_refresh_token_expires_in": 8726400,
-        "access_token": "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2madeup",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "refresh_token": "Q011511616539Tqk8oYGz8madeup",
+                "x_refresh_token_expires_in": 8726400,
+                "access_token": "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2madeup",
+            }
+        )
+    )
     tokens = await exchange(
-        provider, configured("quickbooks"),
+        provider,
+        configured("quickbooks"),
         callback_params={"code": "c", "state": "s", "realmId": "4620816365178416240"},
     )
     assert tokens.extra == {"realmId": "4620816365178416240"}
@@ -282,10 +332,16 @@ async def test_quickbooks_keeps_the_realm_id_from_the_callback() -> None:
 async def test_rotating_refresh_token_comes_back_new_from_every_refresh(template_id: str) -> None:
     config = configured(template_id)
     assert config.rotates_refresh_token
-    provider = Provider(json_response({
-        "access_token": "at-new", "refresh_token": "rt-new", "expires_in": 1800,
-        "token_type": "Bearer",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "at-new",
+                "refresh_token": "rt-new",
+                "expires_in": 1800,
+                "token_type": "Bearer",
+            }
+        )
+    )
     tokens = await refresh(provider, config, "rt-old")
     assert body_of(provider.last)["refresh_token"] == "rt-old"
     assert tokens.refresh_token is not None and tokens.refresh_token.reveal() == "rt-new"
@@ -299,11 +355,18 @@ async def test_microsoft_sends_the_scopes_again_on_refresh() -> None:
     assert config.authorization_url == (
         "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
     )
-    provider = Provider(json_response({
-        "token_type": "Bearer", "scope": "openid profile email offline_access User.Read",
-        "expires_in": 3599, "ext_expires_in": 3599,
-        "access_token": "eyJ0eXAiOiJKV1Qi.made.up", "refresh_token": "0.AXEA-made-up",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "token_type": "Bearer",
+                "scope": "openid profile email offline_access User.Read",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": "eyJ0eXAiOiJKV1Qi.made.up",
+                "refresh_token": "0.AXEA-made-up",
+            }
+        )
+    )
     await refresh(provider, config)
     assert body_of(provider.last)["scope"] == "openid profile email offline_access User.Read"
     assert str(provider.last.url) == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
@@ -326,10 +389,17 @@ async def test_atlassian_asks_for_the_api_audience_and_posts_json() -> None:
     assert params["prompt"] == "consent"
     assert "offline_access" in params["scope"].split(" ")
 
-    provider = Provider(json_response({
-        "access_token": "eyJraWQ.made.up", "expires_in": 3600, "token_type": "Bearer",
-        "refresh_token": "eyJraWQ.rt.made.up", "scope": "read:jira-work offline_access",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "eyJraWQ.made.up",
+                "expires_in": 3600,
+                "token_type": "Bearer",
+                "refresh_token": "eyJraWQ.rt.made.up",
+                "scope": "read:jira-work offline_access",
+            }
+        )
+    )
     await exchange(provider, config)
     assert provider.last.headers["content-type"] == "application/json"
     sent = body_of(provider.last)
@@ -345,11 +415,19 @@ def test_dropbox_asks_for_offline_tokens() -> None:
 
 
 async def test_dropbox_keeps_the_account_id_as_subject() -> None:
-    provider = Provider(json_response({
-        "access_token": "sl.made-up", "expires_in": 14400, "token_type": "bearer",
-        "scope": "account_info.read files.metadata.read", "refresh_token": "rt-made-up",
-        "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc", "uid": "12345",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "sl.made-up",
+                "expires_in": 14400,
+                "token_type": "bearer",
+                "scope": "account_info.read files.metadata.read",
+                "refresh_token": "rt-made-up",
+                "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
+                "uid": "12345",
+            }
+        )
+    )
     tokens = await exchange(provider, configured("dropbox"))
     assert tokens.subject == "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"
     assert basic_auth(provider.last) == (CLIENT_ID, CLIENT_SECRET)
@@ -358,10 +436,17 @@ async def test_dropbox_keeps_the_account_id_as_subject() -> None:
 async def test_reddit_asks_for_a_permanent_grant_with_basic_auth() -> None:
     config = configured("reddit")
     assert query(authorize_url(config))["duration"] == "permanent"
-    provider = Provider(json_response({
-        "access_token": "eyJhbGciOi.made.up", "token_type": "bearer", "expires_in": 86400,
-        "refresh_token": "rt-made-up", "scope": "identity read",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "eyJhbGciOi.made.up",
+                "token_type": "bearer",
+                "expires_in": 86400,
+                "refresh_token": "rt-made-up",
+                "scope": "identity read",
+            }
+        )
+    )
     tokens = await exchange(provider, config)
     assert basic_auth(provider.last) == (CLIENT_ID, CLIENT_SECRET)
     assert tokens.scopes == ("identity", "read")
@@ -373,19 +458,28 @@ async def test_reddit_asks_for_a_permanent_grant_with_basic_auth() -> None:
 async def test_notion_uses_basic_auth_with_a_json_body() -> None:
     config = configured("notion")
     assert query(authorize_url(config))["owner"] == "user"
-    provider = Provider(json_response({
-        "access_token": "ntn_made_up", "token_type": "bearer", "refresh_token": "nrt_made_up",
-        "bot_id": "b3414d659-1224-5ty7-6ffr-cc9d8773drt601288f",
-        "workspace_name": "Acme", "workspace_icon": "https://example.com/icon.png",
-        "workspace_id": "j565j4d7x3-2882-61bs-564a-jj9d9ui-c36hxfr7x",
-        "owner": {"type": "user", "user": {"object": "user", "id": "c3b9-made-up"}},
-        "duplicated_template_id": None, "request_id": "f3c1-made-up",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "ntn_made_up",
+                "token_type": "bearer",
+                "refresh_token": "nrt_made_up",
+                "bot_id": "b3414d659-1224-5ty7-6ffr-cc9d8773drt601288f",
+                "workspace_name": "Acme",
+                "workspace_icon": "https://example.com/icon.png",
+                "workspace_id": "j565j4d7x3-2882-61bs-564a-jj9d9ui-c36hxfr7x",
+                "owner": {"type": "user", "user": {"object": "user", "id": "c3b9-made-up"}},
+                "duplicated_template_id": None,
+                "request_id": "f3c1-made-up",
+            }
+        )
+    )
     tokens = await exchange(provider, config)
     assert basic_auth(provider.last) == (CLIENT_ID, CLIENT_SECRET)
     assert provider.last.headers["content-type"] == "application/json"
     assert body_of(provider.last) == {
-        "grant_type": "authorization_code", "code": "code-from-the-callback",
+        "grant_type": "authorization_code",
+        "code": "code-from-the-callback",
         "redirect_uri": "https://vault.example/v1/outbound/oauth/callback",
     }
     assert tokens.subject == "c3b9-made-up"
@@ -398,18 +492,29 @@ async def test_notion_uses_basic_auth_with_a_json_body() -> None:
 
 async def test_figma_exchanges_codes_and_refreshes_at_different_urls() -> None:
     config = configured("figma")
-    answer = json_response({
-        "user_id_string": "12345", "access_token": "figu_made_up", "token_type": "bearer",
-        "expires_in": 7776000, "refresh_token": "figur_made_up",
-    })
+    answer = json_response(
+        {
+            "user_id_string": "12345",
+            "access_token": "figu_made_up",
+            "token_type": "bearer",
+            "expires_in": 7776000,
+            "refresh_token": "figur_made_up",
+        }
+    )
     provider = Provider(answer)
     tokens = await exchange(provider, config)
     assert str(provider.last.url) == "https://api.figma.com/v1/oauth/token"
     assert tokens.subject == "12345"
 
-    provider = Provider(json_response({
-        "access_token": "figu_new", "token_type": "bearer", "expires_in": 7776000,
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "figu_new",
+                "token_type": "bearer",
+                "expires_in": 7776000,
+            }
+        )
+    )
     tokens = await refresh(provider, config, "figur_made_up")
     assert str(provider.last.url) == "https://api.figma.com/v1/oauth/refresh"
     assert tokens.refresh_token is None  # the old one stays valid
@@ -435,11 +540,19 @@ def test_exact_online_refreshes_only_in_the_last_30_seconds() -> None:
 
 
 async def test_stripe_connect_keeps_the_connected_account() -> None:
-    provider = Provider(json_response({
-        "access_token": "sk_test_made_up", "livemode": False, "refresh_token": "rt_made_up",
-        "token_type": "bearer", "stripe_publishable_key": "pk_test_made_up",
-        "stripe_user_id": "acct_1032D82eZvKYlo2C", "scope": "read_write",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "sk_test_made_up",
+                "livemode": False,
+                "refresh_token": "rt_made_up",
+                "token_type": "bearer",
+                "stripe_publishable_key": "pk_test_made_up",
+                "stripe_user_id": "acct_1032D82eZvKYlo2C",
+                "scope": "read_write",
+            }
+        )
+    )
     tokens = await exchange(provider, configured("stripe"))
     assert tokens.expires_at == 0
     assert tokens.subject == "acct_1032D82eZvKYlo2C"
@@ -455,9 +568,14 @@ async def test_shopify_talks_to_the_shop_and_reads_comma_scopes() -> None:
     url = authorize_url(config)
     assert url.startswith("https://my-store.myshopify.com/admin/oauth/authorize?")
     assert query(url)["scope"] == "read_products,read_orders"
-    provider = Provider(json_response({
-        "access_token": "shpat_made_up", "scope": "write_orders,read_customers",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "shpat_made_up",
+                "scope": "write_orders,read_customers",
+            }
+        )
+    )
     tokens = await exchange(
         provider, config, callback_params={"shop": "my-store.myshopify.com", "hmac": "x"}
     )
@@ -475,11 +593,19 @@ async def test_tiktok_names_the_client_id_client_key() -> None:
     params = query(authorize_url(config))
     assert params["client_key"] == CLIENT_ID and "client_id" not in params
     assert params["scope"] == "user.info.basic"
-    provider = Provider(json_response({
-        "access_token": "act.made.up", "expires_in": 86400, "open_id": "afd97af1-b87b-48b9",
-        "refresh_expires_in": 31536000, "refresh_token": "rft.made.up",
-        "scope": "user.info.basic,video.list", "token_type": "Bearer",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "act.made.up",
+                "expires_in": 86400,
+                "open_id": "afd97af1-b87b-48b9",
+                "refresh_expires_in": 31536000,
+                "refresh_token": "rft.made.up",
+                "scope": "user.info.basic,video.list",
+                "token_type": "Bearer",
+            }
+        )
+    )
     tokens = await exchange(provider, config)
     sent = body_of(provider.last)
     assert sent["client_key"] == CLIENT_ID and "client_id" not in sent
@@ -492,11 +618,17 @@ async def test_tiktok_names_the_client_id_client_key() -> None:
 
 
 async def test_twitch_lists_scopes_as_an_array() -> None:
-    provider = Provider(json_response({
-        "access_token": "rfx2uswqe8l4g1mkagrvg5tv0ks3", "expires_in": 14124,
-        "refresh_token": "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01",
-        "scope": ["channel:moderate", "chat:edit", "chat:read"], "token_type": "bearer",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "rfx2uswqe8l4g1mkagrvg5tv0ks3",
+                "expires_in": 14124,
+                "refresh_token": "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01",
+                "scope": ["channel:moderate", "chat:edit", "chat:read"],
+                "token_type": "bearer",
+            }
+        )
+    )
     tokens = await exchange(provider, configured("twitch"))
     assert tokens.scopes == ("channel:moderate", "chat:edit", "chat:read")
 
@@ -506,14 +638,19 @@ async def test_twitch_lists_scopes_as_an_array() -> None:
 
 async def test_zendesk_uses_the_account_subdomain_and_json() -> None:
     config = configured("zendesk", {"subdomain": "acme"})
-    assert authorize_url(config).startswith(
-        "https://acme.zendesk.com/oauth/authorizations/new?"
+    assert authorize_url(config).startswith("https://acme.zendesk.com/oauth/authorizations/new?")
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "gErypPlm4dOVgGRvA1ZzMH5MQ3nLo8bo",
+                "refresh_token": "31048ba4d7c6",
+                "token_type": "bearer",
+                "scope": "read write",
+                "expires_in": 172800,
+                "refresh_token_expires_in": 800000,
+            }
+        )
     )
-    provider = Provider(json_response({
-        "access_token": "gErypPlm4dOVgGRvA1ZzMH5MQ3nLo8bo", "refresh_token": "31048ba4d7c6",
-        "token_type": "bearer", "scope": "read write", "expires_in": 172800,
-        "refresh_token_expires_in": 800000,
-    }))
     tokens = await refresh(provider, config)
     assert str(provider.last.url) == "https://acme.zendesk.com/oauth/tokens"
     assert provider.last.headers["content-type"] == "application/json"
@@ -524,11 +661,18 @@ async def test_zendesk_uses_the_account_subdomain_and_json() -> None:
 
 
 async def test_square_posts_json_and_keeps_expires_at() -> None:
-    provider = Provider(json_response({
-        "access_token": "EAAAEOuLQObrVwJvCvoio-made-up", "token_type": "bearer",
-        "expires_at": "2026-03-31T18:33:28Z", "merchant_id": "MLQW3EAXQZQ1G",
-        "refresh_token": "EQAAEFSCJdzIQ-made-up", "short_lived": False,
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "EAAAEOuLQObrVwJvCvoio-made-up",
+                "token_type": "bearer",
+                "expires_at": "2026-03-31T18:33:28Z",
+                "merchant_id": "MLQW3EAXQZQ1G",
+                "refresh_token": "EQAAEFSCJdzIQ-made-up",
+                "short_lived": False,
+            }
+        )
+    )
     tokens = await exchange(provider, configured("square"))
     assert body_of(provider.last)["client_secret"] == CLIENT_SECRET
     assert provider.last.headers["content-type"] == "application/json"
@@ -541,11 +685,18 @@ async def test_square_posts_json_and_keeps_expires_at() -> None:
 
 
 async def test_strava_keeps_the_athlete_id() -> None:
-    provider = Provider(json_response({
-        "token_type": "Bearer", "expires_at": 1568775134, "expires_in": 21600,
-        "refresh_token": "e5n567567-made-up", "access_token": "a4b945687g-made-up",
-        "athlete": {"id": 134815, "username": "marianne_t"},
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "token_type": "Bearer",
+                "expires_at": 1568775134,
+                "expires_in": 21600,
+                "refresh_token": "e5n567567-made-up",
+                "access_token": "a4b945687g-made-up",
+                "athlete": {"id": 134815, "username": "marianne_t"},
+            }
+        )
+    )
     tokens = await exchange(provider, configured("strava"))
     assert tokens.subject == "134815"
     assert tokens.extra == {"athlete.id": 134815}
@@ -558,10 +709,17 @@ async def test_x_requires_pkce_and_gets_the_verifier_with_basic_auth() -> None:
     config = configured("x")
     assert config.pkce
     assert query(authorize_url(config, code_challenge="c" * 43))["code_challenge_method"] == "S256"
-    provider = Provider(json_response({
-        "token_type": "bearer", "expires_in": 7200, "access_token": "VGNibzFWSWJ-made-up",
-        "scope": "tweet.read users.read offline.access", "refresh_token": "bWRWZE-made-up",
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "token_type": "bearer",
+                "expires_in": 7200,
+                "access_token": "VGNibzFWSWJ-made-up",
+                "scope": "tweet.read users.read offline.access",
+                "refresh_token": "bWRWZE-made-up",
+            }
+        )
+    )
     await exchange(provider, config, code_verifier="v" * 43)
     assert body_of(provider.last)["code_verifier"] == "v" * 43
     assert basic_auth(provider.last) == (CLIENT_ID, CLIENT_SECRET)
@@ -582,8 +740,11 @@ def test_providers_without_pkce_are_configured_without_it() -> None:
     [
         ("okta", {"domain": "dev-123.okta.com"}, "https://dev-123.okta.com/oauth2/default"),
         ("auth0", {"domain": "acme.us.auth0.com"}, "https://acme.us.auth0.com"),
-        ("keycloak", {"host": "sso.example.com", "realm": "staff"},
-         "https://sso.example.com/realms/staff"),
+        (
+            "keycloak",
+            {"host": "sso.example.com", "realm": "staff"},
+            "https://sso.example.com/realms/staff",
+        ),
         ("oidc", {"issuer": "https://login.example.com/"}, "https://login.example.com"),
         ("onelogin", {"subdomain": "acme"}, "https://acme.onelogin.com/oidc/2"),
     ],
@@ -596,25 +757,36 @@ async def test_discovery_templates_find_their_endpoints(
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/.well-known/openid-configuration"):
-            return json_response({
-                "issuer": issuer,
-                "authorization_endpoint": f"{issuer}/authorize",
-                "token_endpoint": f"{issuer}/token",
-                "revocation_endpoint": f"{issuer}/revoke",
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_basic", "client_secret_post",
-                ],
-            })
-        return json_response({
-            "access_token": "at", "refresh_token": "rt", "expires_in": 3600,
-            "token_type": "Bearer", "scope": "openid profile email",
-        })
+            return json_response(
+                {
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/authorize",
+                    "token_endpoint": f"{issuer}/token",
+                    "revocation_endpoint": f"{issuer}/revoke",
+                    "token_endpoint_auth_methods_supported": [
+                        "client_secret_basic",
+                        "client_secret_post",
+                    ],
+                }
+            )
+        return json_response(
+            {
+                "access_token": "at",
+                "refresh_token": "rt",
+                "expires_in": 3600,
+                "token_type": "Bearer",
+                "scope": "openid profile email",
+            }
+        )
 
     provider = Provider(answer)
     async with provider.client() as client:
         resolved = await client.resolve(config)
         url = client.authorization_url(
-            resolved, redirect_uri="https://vault.example/cb", state="s", scopes=(),
+            resolved,
+            redirect_uri="https://vault.example/cb",
+            state="s",
+            scopes=(),
             code_challenge="c" * 43,
         )
         await client.exchange_code(
@@ -657,10 +829,18 @@ async def test_notion_revokes_the_access_token_with_a_json_body() -> None:
 
 
 async def test_notion_names_its_api_version_on_token_requests_too() -> None:
-    provider = Provider(json_response({
-        "access_token": "ntn_new", "token_type": "bearer", "refresh_token": "nrt_new",
-        "bot_id": "b-1", "workspace_id": "w-1", "owner": {"type": "workspace", "workspace": True},
-    }))
+    provider = Provider(
+        json_response(
+            {
+                "access_token": "ntn_new",
+                "token_type": "bearer",
+                "refresh_token": "nrt_new",
+                "bot_id": "b-1",
+                "workspace_id": "w-1",
+                "owner": {"type": "workspace", "workspace": True},
+            }
+        )
+    )
     await refresh(provider, configured("notion"))
     assert provider.last.headers["notion-version"] == "2025-09-03"
     assert body_of(provider.last) == {"grant_type": "refresh_token", "refresh_token": "rt-old"}
@@ -669,19 +849,35 @@ async def test_notion_names_its_api_version_on_token_requests_too() -> None:
 async def test_notion_error_object_is_read_for_its_code() -> None:
     # Notion answers errors as {"object": "error", "status", "code", "message"}, not RFC 6749's
     # {"error": …}: a refused refresh still names invalid_grant.
-    provider = Provider(json_response({
-        "object": "error", "status": 400, "code": "invalid_grant",
-        "message": "Invalid refresh token.", "additional_data": {},
-    }, status=400))
+    provider = Provider(
+        json_response(
+            {
+                "object": "error",
+                "status": 400,
+                "code": "invalid_grant",
+                "message": "Invalid refresh token.",
+                "additional_data": {},
+            },
+            status=400,
+        )
+    )
     with pytest.raises(PermanentOAuthError) as caught:
         await refresh(provider, configured("notion"))
     assert caught.value.error == "invalid_grant"
     assert caught.value.description == "Invalid refresh token."
 
-    provider = Provider(json_response({
-        "object": "error", "status": 401, "code": "invalid_client",
-        "message": "Invalid client", "additional_data": {},
-    }, status=401))
+    provider = Provider(
+        json_response(
+            {
+                "object": "error",
+                "status": 401,
+                "code": "invalid_client",
+                "message": "Invalid client",
+                "additional_data": {},
+            },
+            status=401,
+        )
+    )
     with pytest.raises(PermanentOAuthError) as caught:
         await revoke(provider, configured("notion"), "ntn_made_up", "access_token")
     assert caught.value.error == "invalid_client"
@@ -718,7 +914,9 @@ async def test_tiktok_revokes_the_access_token_with_client_key() -> None:
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
     assert "authorization" not in sent.headers
     assert body_of(sent) == {
-        "token": "act.made.up", "client_key": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "token": "act.made.up",
+        "client_key": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
     }
     # TikTok's endpoint takes the access token only.
     assert await revoke(provider, config, "rft.made.up", "refresh_token") is False
@@ -728,10 +926,16 @@ async def test_tiktok_revokes_the_access_token_with_client_key() -> None:
 @pytest.mark.parametrize("status", [200, 400])
 async def test_tiktok_revocation_error_is_an_error_whatever_the_status(status: int) -> None:
     # TikTok's OAuth error struct: error, error_description, log_id.
-    provider = Provider(json_response({
-        "error": "invalid_request", "error_description": "The access token is invalid.",
-        "log_id": "202206221854370101130062072500FFA2",
-    }, status=status))
+    provider = Provider(
+        json_response(
+            {
+                "error": "invalid_request",
+                "error_description": "The access token is invalid.",
+                "log_id": "202206221854370101130062072500FFA2",
+            },
+            status=status,
+        )
+    )
     with pytest.raises(PermanentOAuthError) as caught:
         await revoke(provider, configured("tiktok"), "act.made.up", "access_token")
     assert caught.value.error == "invalid_request"
@@ -744,12 +948,27 @@ async def test_deleting_a_tiktok_token_revokes_its_access_token_only() -> None:
     config = configured("tiktok")
     provider = Provider(json_response({}))
     token = TokenRecord(
-        id="t-1", project_id="P1", app_id="app-1", user_id="u-1", tenant_id="",
-        external_identifier="", scopes=["user.info.basic"],
-        access_token=Secret("act.made.up"), refresh_token=Secret("rft.made.up"), id_token=None,
-        access_token_type="Bearer", access_token_expiry=0, last_refresh_time=0,
-        last_refresh_error="", needs_reconnect=False, token_sub="", granted_by="",
-        extra={}, created_at=0, updated_at=0, version=1,
+        id="t-1",
+        project_id="P1",
+        app_id="app-1",
+        user_id="u-1",
+        tenant_id="",
+        external_identifier="",
+        scopes=["user.info.basic"],
+        access_token=Secret("act.made.up"),
+        refresh_token=Secret("rft.made.up"),
+        id_token=None,
+        access_token_type="Bearer",
+        access_token_expiry=0,
+        last_refresh_time=0,
+        last_refresh_error="",
+        needs_reconnect=False,
+        token_sub="",
+        granted_by="",
+        extra={},
+        created_at=0,
+        updated_at=0,
+        version=1,
     )
     async with provider.client() as client:
         providers = Providers(store=None, client=client)  # type: ignore[arg-type]

@@ -123,29 +123,35 @@ class Emulator:
             refresh_token = "sf-" + secrets.token_urlsafe(24)
             with self.lock:
                 self.refresh_tokens.add(refresh_token)
-            return _json(200, {
-                "access_token": "00D5j00000ABCDEFG!" + secrets.token_urlsafe(32),
-                "refresh_token": refresh_token,
-                "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
-                "scope": "refresh_token api",
-                "instance_url": INSTANCE_URL,
-                "id": IDENTITY_URL,
-                "token_type": "Bearer",
-                "issued_at": issued_at,
-            })
+            return _json(
+                200,
+                {
+                    "access_token": "00D5j00000ABCDEFG!" + secrets.token_urlsafe(32),
+                    "refresh_token": refresh_token,
+                    "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+                    "scope": "refresh_token api",
+                    "instance_url": INSTANCE_URL,
+                    "id": IDENTITY_URL,
+                    "token_type": "Bearer",
+                    "issued_at": issued_at,
+                },
+            )
         if form.get("grant_type") == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
                 return _error("invalid_grant", "expired access/refresh token")
             # The refresh token flow answers without a refresh token: the old one stays valid.
-            return _json(200, {
-                "access_token": "00D5j00000ABCDEFG!" + secrets.token_urlsafe(32),
-                "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
-                "scope": "refresh_token api",
-                "instance_url": INSTANCE_URL,
-                "id": IDENTITY_URL,
-                "token_type": "Bearer",
-                "issued_at": issued_at,
-            })
+            return _json(
+                200,
+                {
+                    "access_token": "00D5j00000ABCDEFG!" + secrets.token_urlsafe(32),
+                    "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+                    "scope": "refresh_token api",
+                    "instance_url": INSTANCE_URL,
+                    "id": IDENTITY_URL,
+                    "token_type": "Bearer",
+                    "issued_at": issued_at,
+                },
+            )
         return _error("unsupported_grant_type", "grant type not supported")
 
     # -- Intuit: client_secret_basic, realmId from the callback, rotating refresh tokens -------
@@ -167,13 +173,16 @@ class Emulator:
         refresh_token = "qb-" + secrets.token_urlsafe(24)
         with self.lock:
             self.refresh_tokens.add(refresh_token)
-        return _json(200, {
-            "token_type": "bearer",
-            "expires_in": 3600,
-            "refresh_token": refresh_token,
-            "x_refresh_token_expires_in": 8726400,
-            "access_token": "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2" + secrets.token_urlsafe(32),
-        })
+        return _json(
+            200,
+            {
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "refresh_token": refresh_token,
+                "x_refresh_token_expires_in": 8726400,
+                "access_token": "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2" + secrets.token_urlsafe(32),
+            },
+        )
 
     def intuit_revoke(self, seen: Seen) -> tuple[int, dict[str, str], bytes]:
         if seen.basic_auth() != (CLIENT_ID, CLIENT_SECRET):
@@ -333,12 +342,16 @@ def assert_not_logged(server: LiveServer, *values: str) -> None:
 def test_salesforce_instance_url_is_kept_and_returned_with_the_token(
     live_server: LiveServer, emulator: Emulator
 ) -> None:
-    app = create_from_template(live_server, "salesforce", {
-        "authorizationUrl": f"{emulator.base_url}/services/oauth2/authorize",
-        "tokenUrl": f"{emulator.base_url}/services/oauth2/token",
-        "revocationUrl": f"{emulator.base_url}/services/oauth2/revoke",
-        "defaultRedirectUrl": f"{emulator.base_url}/landing",
-    })
+    app = create_from_template(
+        live_server,
+        "salesforce",
+        {
+            "authorizationUrl": f"{emulator.base_url}/services/oauth2/authorize",
+            "tokenUrl": f"{emulator.base_url}/services/oauth2/token",
+            "revocationUrl": f"{emulator.base_url}/services/oauth2/revoke",
+            "defaultRedirectUrl": f"{emulator.base_url}/landing",
+        },
+    )
     user = "sf-user-" + secrets.token_hex(3)
 
     landed = connect(live_server, app["id"], user)
@@ -364,7 +377,10 @@ def test_salesforce_instance_url_is_kept_and_returned_with_the_token(
     assert refreshed["extra"] == {"instance_url": INSTANCE_URL, "id": IDENTITY_URL}
     assert fetch(live_server, app["id"], user)["extra"]["instance_url"] == INSTANCE_URL
     assert_not_logged(
-        live_server, CLIENT_SECRET, token["accessToken"], token["refreshToken"],
+        live_server,
+        CLIENT_SECRET,
+        token["accessToken"],
+        token["refreshToken"],
         refreshed["accessToken"],
     )
 
@@ -372,12 +388,16 @@ def test_salesforce_instance_url_is_kept_and_returned_with_the_token(
 def test_quickbooks_realm_id_is_kept_through_refreshes_and_revoked_in_intuits_format(
     live_server: LiveServer, emulator: Emulator
 ) -> None:
-    app = create_from_template(live_server, "quickbooks", {
-        "authorizationUrl": f"{emulator.base_url}/connect/oauth2",
-        "tokenUrl": f"{emulator.base_url}/oauth2/v1/tokens/bearer",
-        "revocationUrl": f"{emulator.base_url}/v2/oauth2/tokens/revoke",
-        "defaultRedirectUrl": f"{emulator.base_url}/landing",
-    })
+    app = create_from_template(
+        live_server,
+        "quickbooks",
+        {
+            "authorizationUrl": f"{emulator.base_url}/connect/oauth2",
+            "tokenUrl": f"{emulator.base_url}/oauth2/v1/tokens/bearer",
+            "revocationUrl": f"{emulator.base_url}/v2/oauth2/tokens/revoke",
+            "defaultRedirectUrl": f"{emulator.base_url}/landing",
+        },
+    )
     user = "qb-user-" + secrets.token_hex(3)
 
     landed = connect(live_server, app["id"], user)
@@ -403,11 +423,16 @@ def test_quickbooks_realm_id_is_kept_through_refreshes_and_revoked_in_intuits_fo
     assert response.status_code == 200, response.text
     revocations = [r for r in emulator.requests if r.path == "/v2/oauth2/tokens/revoke"]
     assert [json.loads(r.body) for r in revocations] == [
-        {"token": refreshed["refreshToken"]}, {"token": refreshed["accessToken"]},
+        {"token": refreshed["refreshToken"]},
+        {"token": refreshed["accessToken"]},
     ]
     assert all(r.basic_auth() == (CLIENT_ID, CLIENT_SECRET) for r in revocations)
     assert refreshed["refreshToken"] not in emulator.refresh_tokens
     assert_not_logged(
-        live_server, CLIENT_SECRET, token["accessToken"], token["refreshToken"],
-        refreshed["accessToken"], refreshed["refreshToken"],
+        live_server,
+        CLIENT_SECRET,
+        token["accessToken"],
+        token["refreshToken"],
+        refreshed["accessToken"],
+        refreshed["refreshToken"],
     )

@@ -76,14 +76,19 @@ def test_a_short_verifier_is_refused() -> None:
 @pytest.mark.parametrize(
     ("url", "issuer"),
     [
-        ("https://accounts.google.com/.well-known/openid-configuration",
-         "https://accounts.google.com"),
-        ("https://login.example.com/tenant/v2.0/.well-known/openid-configuration",
-         "https://login.example.com/tenant/v2.0"),
-        ("https://as.example.com/.well-known/oauth-authorization-server/tenant1",
-         "https://as.example.com/tenant1"),
-        ("https://as.example.com/.well-known/oauth-authorization-server",
-         "https://as.example.com"),
+        (
+            "https://accounts.google.com/.well-known/openid-configuration",
+            "https://accounts.google.com",
+        ),
+        (
+            "https://login.example.com/tenant/v2.0/.well-known/openid-configuration",
+            "https://login.example.com/tenant/v2.0",
+        ),
+        (
+            "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
+            "https://as.example.com/tenant1",
+        ),
+        ("https://as.example.com/.well-known/oauth-authorization-server", "https://as.example.com"),
         ("https://as.example.com/metadata.json", None),
     ],
 )
@@ -113,13 +118,16 @@ async def test_auth_method_comes_from_the_metadata_unless_configured() -> None:
         base = ProviderConfig(client_id="c", client_secret=Secret("s"), discovery_url=DISCOVERY)
         assert (await client.resolve(base)).token_endpoint_auth_method == "client_secret_post"
         explicit = ProviderConfig(
-            client_id="c", client_secret=Secret("s"), discovery_url=DISCOVERY,
+            client_id="c",
+            client_secret=Secret("s"),
+            discovery_url=DISCOVERY,
             token_endpoint_auth_method="client_secret_basic",
         )
         assert (await client.resolve(explicit)).token_endpoint_auth_method == "client_secret_basic"
         # Explicit endpoints win over the document's.
-        pinned = ProviderConfig(client_id="c", discovery_url=DISCOVERY,
-                                token_url="https://as.example.com/other-token")
+        pinned = ProviderConfig(
+            client_id="c", discovery_url=DISCOVERY, token_url="https://as.example.com/other-token"
+        )
         resolved = await client.resolve(pinned)
         assert resolved.token_url == "https://as.example.com/other-token"
         assert resolved.token_endpoint_auth_method == "none"  # no secret: a public client
@@ -127,8 +135,9 @@ async def test_auth_method_comes_from_the_metadata_unless_configured() -> None:
 
 async def test_without_metadata_the_default_is_basic() -> None:
     async with OAuthClient() as client:
-        config = ProviderConfig(client_id="c", client_secret=Secret("s"),
-                                token_url="https://as.example.com/token")
+        config = ProviderConfig(
+            client_id="c", client_secret=Secret("s"), token_url="https://as.example.com/token"
+        )
         assert (await client.resolve(config)).token_endpoint_auth_method == "client_secret_basic"
 
 
@@ -149,9 +158,7 @@ async def test_bad_metadata_is_a_configuration_error(document: dict[str, Any]) -
 
 
 async def test_a_stale_document_is_used_when_refetching_fails() -> None:
-    transport = metadata_transport(
-        [httpx.Response(200, json=GOOD_METADATA), httpx.Response(503)]
-    )
+    transport = metadata_transport([httpx.Response(200, json=GOOD_METADATA), httpx.Response(503)])
     async with OAuthClient(httpx.AsyncClient(transport=transport), discovery_ttl=0) as client:
         config = ProviderConfig(client_id="c", discovery_url=DISCOVERY)
         first = await client.resolve(config)
@@ -182,7 +189,10 @@ def test_authorization_url_needs_a_resolved_config() -> None:
     with pytest.raises(OAuthConfigError):
         OAuthClient().authorization_url(
             ProviderConfig(client_id="c", discovery_url=DISCOVERY),
-            redirect_uri="https://v/cb", state="s", scopes=(), code_challenge=None,
+            redirect_uri="https://v/cb",
+            state="s",
+            scopes=(),
+            code_challenge=None,
         )
 
 
@@ -216,8 +226,9 @@ def test_callback_issuer_checks() -> None:
     check_callback_issuer(ISSUER_CONFIG, {"code": "x"})  # not promised: absent is fine
     with pytest.raises(PermanentOAuthError, match="issuer_mismatch"):
         check_callback_issuer(ISSUER_CONFIG, {"code": "x", "iss": "https://evil.example"})
-    promised = ProviderConfig(client_id="c", issuer="https://as.example.com",
-                              require_callback_issuer=True)
+    promised = ProviderConfig(
+        client_id="c", issuer="https://as.example.com", require_callback_issuer=True
+    )
     with pytest.raises(PermanentOAuthError, match="issuer_mismatch"):
         check_callback_issuer(promised, {"code": "x"})
 
@@ -293,9 +304,7 @@ def echoing_provider(status: int) -> httpx.MockTransport:
 
     def handler(request: httpx.Request) -> httpx.Response:
         echoed = f"{request.content.decode()} {request.headers.get('authorization', '')}"
-        return httpx.Response(
-            status, json={"error": "invalid_grant", "error_description": echoed}
-        )
+        return httpx.Response(status, json={"error": "invalid_grant", "error_description": echoed})
 
     return httpx.MockTransport(handler)
 
@@ -317,8 +326,9 @@ async def test_errors_never_carry_secrets_even_when_the_provider_echoes_them(
     async with OAuthClient(httpx.AsyncClient(transport=echoing_provider(status))) as client:
         for call in (
             client.refresh(config, Secret(REFRESH_TOKEN)),
-            client.exchange_code(config, code=CODE, redirect_uri="https://v/cb",
-                                 code_verifier=VERIFIER),
+            client.exchange_code(
+                config, code=CODE, redirect_uri="https://v/cb", code_verifier=VERIFIER
+            ),
         ):
             with pytest.raises(PermanentOAuthError) as caught:
                 await call
@@ -340,8 +350,10 @@ async def test_errors_never_carry_secrets_even_when_the_provider_echoes_them(
 
 def test_callback_errors_do_not_echo_the_code() -> None:
     with pytest.raises(PermanentOAuthError) as caught:
-        check_callback(ISSUER_CONFIG, {"error": "server_error", "code": CODE,
-                                       "error_description": f"could not use {CODE}"})
+        check_callback(
+            ISSUER_CONFIG,
+            {"error": "server_error", "code": CODE, "error_description": f"could not use {CODE}"},
+        )
     assert CODE not in str(caught.value)
 
 
@@ -354,8 +366,10 @@ async def test_credentials_are_never_sent_without_tls() -> None:
 
     transport = httpx.MockTransport(handler)
     config = ProviderConfig(
-        client_id="c", client_secret=Secret(CLIENT_SECRET),
-        token_url="http://as.example.com/token", revocation_url="http://as.example.com/revoke",
+        client_id="c",
+        client_secret=Secret(CLIENT_SECRET),
+        token_url="http://as.example.com/token",
+        revocation_url="http://as.example.com/revoke",
     )
     async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
         with pytest.raises(OAuthConfigError):
@@ -373,8 +387,9 @@ async def test_a_redirect_from_the_token_endpoint_is_not_followed() -> None:
         return httpx.Response(307, headers={"location": "https://elsewhere.example/steal"})
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
-    config = ProviderConfig(client_id="c", client_secret=Secret(CLIENT_SECRET),
-                            token_url="https://as.example.com/token")
+    config = ProviderConfig(
+        client_id="c", client_secret=Secret(CLIENT_SECRET), token_url="https://as.example.com/token"
+    )
     async with OAuthClient(http) as client:
         with pytest.raises(TransientOAuthError):
             await client.refresh(config, Secret(REFRESH_TOKEN))

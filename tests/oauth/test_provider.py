@@ -110,8 +110,12 @@ async def test_code_exchange_through_a_real_browser(
             code_verifier=connected.verifier,
         )
     assert replay.value.error == "invalid_grant"
-    assert_no_secret(replay.value, connected.callback_params["code"], connected.verifier,
-                     provider.client.client_secret)
+    assert_no_secret(
+        replay.value,
+        connected.callback_params["code"],
+        connected.verifier,
+        provider.client.client_secret,
+    )
 
 
 @pytest.mark.browser
@@ -121,7 +125,10 @@ async def test_pkce_the_provider_verifies_our_s256_challenge(
     config = await oauth.resolve(provider.provider_config())
     verifier = new_verifier()
     url = oauth.authorization_url(
-        config, redirect_uri=catcher.url, state="pkce-state", scopes=(),
+        config,
+        redirect_uri=catcher.url,
+        state="pkce-state",
+        scopes=(),
         code_challenge=s256_challenge(verifier),
     )
     final = await asyncio.to_thread(drive_consent, url, stop_at=catcher.url, login="erin")
@@ -183,8 +190,11 @@ async def test_refresh_rotates_the_refresh_token_and_the_old_one_dies(
         await oauth.refresh(connected.config, first.refresh_token)  # type: ignore[arg-type]
     assert caught.value.error == "invalid_grant"
     assert caught.value.status_code == 400
-    assert_no_secret(caught.value, first.refresh_token.reveal(),  # type: ignore[union-attr]
-                     provider.client.client_secret)
+    assert_no_secret(
+        caught.value,
+        first.refresh_token.reveal(),  # type: ignore[union-attr]
+        provider.client.client_secret,
+    )
 
 
 @pytest.mark.browser

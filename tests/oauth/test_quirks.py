@@ -631,8 +631,10 @@ async def test_revocation_posts_client_credentials_in_a_json_body_when_configure
         assert await client.revoke(cfg, Secret("the-access-token"), hint="access_token")
     assert "authorization" not in recorder.last.headers
     assert json.loads(recorder.last.content) == {
-        "token": "the-access-token", "token_type_hint": "access_token",
-        "client_id": "client-id", "client_secret": "the-client-secret",
+        "token": "the-access-token",
+        "token_type_hint": "access_token",
+        "client_id": "client-id",
+        "client_secret": "the-client-secret",
     }
 
 
@@ -651,9 +653,15 @@ async def test_a_token_the_revocation_endpoint_does_not_take_is_not_sent() -> No
 
 @pytest.mark.parametrize("status", [200, 400])
 async def test_a_revocation_error_body_is_an_error_whatever_the_status(status: int) -> None:
-    recorder = Recorder(httpx.Response(status, json={
-        "error": "invalid_client", "error_description": "bad the-client-secret",
-    }))
+    recorder = Recorder(
+        httpx.Response(
+            status,
+            json={
+                "error": "invalid_client",
+                "error_description": "bad the-client-secret",
+            },
+        )
+    )
     cfg = config(revocation_url="https://provider.example/oauth/revoke")
     async with engine(recorder) as client:
         with pytest.raises(PermanentOAuthError) as caught:

@@ -44,13 +44,14 @@ def _cell(text: str) -> str:
 def _row(template: Template) -> str:
     spec = template.spec
     scopes = " ".join(f"`{scope}`" for scope in spec.default_scopes) or "-"
-    refresh = (
-        "rotating" if spec.rotates_refresh_token else "yes" if spec.refresh_tokens else "no"
+    refresh = "rotating" if spec.rotates_refresh_token else "yes" if spec.refresh_tokens else "no"
+    values = (
+        ", ".join(
+            f"`{value.name}={value.default}`" if value.default else f"`{value.name}`"
+            for value in spec.values
+        )
+        or "-"
     )
-    values = ", ".join(
-        f"`{value.name}={value.default}`" if value.default else f"`{value.name}`"
-        for value in spec.values
-    ) or "-"
     cells = [
         f"[{_cell(spec.name)}]({spec.docs})",
         f"`{spec.id}`",

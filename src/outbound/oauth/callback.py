@@ -35,9 +35,7 @@ def check_callback(config: ProviderConfig, params: Mapping[str, str]) -> str:
     if error:
         description = params.get("error_description", "")
         code = params.get("code")
-        raise PermanentOAuthError(
-            scrub(error, [code])[:100], scrub(description, [code])
-        )
+        raise PermanentOAuthError(scrub(error, [code])[:100], scrub(description, [code]))
     code = params.get("code")
     if not code:
         raise PermanentOAuthError("invalid_request", "the callback carries no code")

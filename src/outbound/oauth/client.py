@@ -226,7 +226,9 @@ class OAuthClient:
         return True
 
     async def _token(
-        self, config: ProviderConfig, request: messages.TokenRequest,
+        self,
+        config: ProviderConfig,
+        request: messages.TokenRequest,
         callback_params: Mapping[str, str],
     ) -> TokenSet:
         response = await self._post(request)

@@ -40,13 +40,11 @@ def expected_issuer(discovery_url: str) -> str | None:
     if path.endswith(OIDC_SUFFIX):
         return origin + path[: -len(OIDC_SUFFIX)]
     if path == RFC8414_PREFIX or path.startswith(RFC8414_PREFIX + "/"):
-        return origin + path[len(RFC8414_PREFIX):]
+        return origin + path[len(RFC8414_PREFIX) :]
     return None
 
 
-def validate_metadata(
-    metadata: Mapping[str, Any], *, discovery_url: str, issuer: str = ""
-) -> None:
+def validate_metadata(metadata: Mapping[str, Any], *, discovery_url: str, issuer: str = "") -> None:
     """Raise :class:`OAuthConfigError` unless the document names the expected issuer and
     usable endpoints (RFC 8414 §3.3: the issuer must be identical)."""
     found = metadata.get("issuer")

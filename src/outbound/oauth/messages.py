@@ -31,8 +31,15 @@ Value = str | Secret
 
 # Parameters the engine sets itself; template parameters never override them.
 _AUTHORIZE_RESERVED = frozenset(
-    {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-     "code_challenge_method"}
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
 )
 
 

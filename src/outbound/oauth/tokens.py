@@ -126,7 +126,9 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def raise_for_status(
-    status: int, payload: Mapping[str, Any] | None, retry_after: str | None,
+    status: int,
+    payload: Mapping[str, Any] | None,
+    retry_after: str | None,
     secrets: Iterable[str | None],
 ) -> None:
     """Raise for any response that is not a success; classify it as permanent or transient."""
@@ -149,11 +151,13 @@ def raise_for_status(
             )
         if status == 401:
             raise PermanentOAuthError(
-                "invalid_client", "the provider refused the client credentials (HTTP 401)",
+                "invalid_client",
+                "the provider refused the client credentials (HTTP 401)",
                 status_code=status,
             )
         raise PermanentOAuthError(
-            "invalid_request", f"the provider answered HTTP {status} without an OAuth error",
+            "invalid_request",
+            f"the provider answered HTTP {status} without an OAuth error",
             status_code=status,
         )
     if not 200 <= status < 300:
@@ -196,8 +200,9 @@ def id_token_claims(id_token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _subject(config: ProviderConfig, root: Mapping[str, Any], tokens: Mapping[str, Any],
-             id_token: str | None) -> str:
+def _subject(
+    config: ProviderConfig, root: Mapping[str, Any], tokens: Mapping[str, Any], id_token: str | None
+) -> str:
     if id_token:
         sub = id_token_claims(id_token).get("sub")
         if isinstance(sub, str | int) and str(sub):
@@ -235,14 +240,18 @@ def parse_token_response(
     raise_for_status(status, payload, retry_after, secrets)
     if payload is None:
         raise TransientOAuthError(
-            "malformed_response", "the token endpoint's answer is not a JSON object",
+            "malformed_response",
+            "the token endpoint's answer is not a JSON object",
             status_code=status,
         )
     if config.success_field and payload.get(config.success_field) is not True:
         raise error_from_payload(
-            {"error": payload.get("error") or "request_failed", **{
-                k: v for k, v in payload.items() if k in ("error_description", "message")}},
-            status, secrets,
+            {
+                "error": payload.get("error") or "request_failed",
+                **{k: v for k, v in payload.items() if k in ("error_description", "message")},
+            },
+            status,
+            secrets,
         )
     tokens = dotted(payload, config.token_response_path)
     if not isinstance(tokens, Mapping) and "access_token" in payload:
@@ -261,7 +270,8 @@ def parse_token_response(
     access_token = tokens.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise TransientOAuthError(
-            "malformed_response", "the token endpoint's answer has no access_token",
+            "malformed_response",
+            "the token endpoint's answer has no access_token",
             status_code=status,
         )
     expires_in = _expires_in(tokens.get("expires_in"))
