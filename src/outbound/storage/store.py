@@ -12,7 +12,7 @@ import json
 import secrets
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -207,10 +207,7 @@ class Store:
         live = (rows[0]["key_project_id"], bytes(rows[0]["key_digest"]))
         if not self._key_matches(project_id, secret, live):
             return None
-        rows = [row for row in rows if row["id"] is not None]
-        if len(rows) > 1:
-            rows = sorted(rows, key=lambda row: (-row["updated_at"], row["id"]))
-        return [self._token(row) for row in rows]
+        return self._newest_first([row for row in rows if row["id"] is not None])
 
     # -- apps --------------------------------------------------------------------------------
 
@@ -443,7 +440,9 @@ class Store:
         if external_identifier is not None:
             sql += " AND external_identifier = :external_identifier"
             params["external_identifier"] = external_identifier
-        rows = await self.db.fetchall(sql, params)
+        return self._newest_first(await self.db.fetchall(sql, params))
+
+    def _newest_first(self, rows: Sequence[Row]) -> list[TokenRecord]:
         if len(rows) > 1:
             # Almost every owner has one row: sorting here spares SQLite a temp B-tree.
             rows = sorted(rows, key=lambda row: (-row["updated_at"], row["id"]))
