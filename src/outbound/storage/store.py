@@ -12,7 +12,7 @@ import json
 import secrets
 import string
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -329,14 +329,6 @@ class Store:
             {"project_id": project_id},
         )
         return [self._app(row) for row in rows]
-
-    async def existing_app_ids(self, project_id: str, app_ids: Iterable[str]) -> set[str]:
-        wanted = sorted(set(app_ids))
-        found: set[str] = set()
-        for app_id in wanted:
-            if await self.get_app_type(project_id, app_id) is not None:
-                found.add(app_id)
-        return found
 
     async def get_app_type(self, project_id: str, app_id: str) -> str | None:
         row = await self.db.fetchone(
