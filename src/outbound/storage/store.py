@@ -143,11 +143,13 @@ class Store:
 
     async def authenticate(self, project_id: str, key: str) -> bool:
         """Whether ``key`` is a live management key of ``project_id`` (constant-time check)."""
+        return await self._authenticate(project_id, key, self.db.change_counter())
+
+    async def _authenticate(self, project_id: str, key: str, version: int | None) -> bool:
         parts = self._split_key(key)
         if parts is None:
             return False
         key_id, secret = parts
-        version = self.db.change_counter()
         if version is None or version != self._live_keys_version:
             self._live_keys.clear()
             self._live_keys_version = version
@@ -180,8 +182,9 @@ class Store:
         Where checking the key costs a round trip (PostgreSQL), both go in one statement:
         fetch-token is the request that matters, and a round trip is most of its cost there.
         """
-        if self.db.change_counter() is not None:  # the key check is answered from memory
-            if not await self.authenticate(project_id, key):
+        version = self.db.change_counter()
+        if version is not None:  # the key check is answered from memory
+            if not await self._authenticate(project_id, key, version):
                 return None
             return await self.find_tokens(
                 project_id, app_id, user_id, tenant_id, external_identifier
