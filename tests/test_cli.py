@@ -108,3 +108,51 @@ def test_a_wrong_master_key_is_refused_clearly(tmp_path: Path) -> None:
         )
         assert response.status_code == 500
         assert response.json()["errorCode"] == "E131013"
+
+
+def test_rekey_finishes_a_master_key_rotation(tmp_path: Path) -> None:
+    import base64
+
+    from tests.support.database import execute
+
+    old_key = base64.b64encode(os.urandom(32)).decode()
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    store = Store(tmp_path / "d", master_key=old_key)
+    with running_server(store) as server, server.client() as client:
+        client.post(
+            "/v1/mgmt/outbound/app/create",
+            json={"id": "a", "name": "a", "tokenUrl": "https://p.example/t", "clientSecret": "cs"},
+        )
+        for user in ("u1", "u2"):
+            client.post(
+                "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+                json={
+                    "appId": "a",
+                    "userId": user,
+                    "accessToken": f"at-{user}",
+                    "refreshToken": "rt",
+                },
+            )
+        project = (server.project_id, server.management_key)
+
+    rotating = Store(store.data_dir, master_key=f"{new_key},{old_key}")
+    report = json.loads(outbound_cli("rekey", *rotating.args, env=rotating.env))
+    assert report["resealed"] == {
+        "tokens.access_token": 2,
+        "tokens.refresh_token": 2,
+        "apps.client_secret": 1,
+    }
+    again = json.loads(outbound_cli("rekey", *rotating.args, env=rotating.env))
+    assert again["total"] == 0 and again["alreadyCurrent"] == 5
+
+    # The old key is gone now, and every secret still opens.
+    rotated = Store(store.data_dir, master_key=new_key)
+    with running_server(rotated, project=project) as server, server.client() as client:
+        for user in ("u1", "u2"):
+            token = client.post(
+                "/v1/mgmt/outbound/app/user/token/latest",
+                json={"appId": "a", "userId": user, "options": {"withRefreshToken": True}},
+            ).json()["token"]
+            assert (token["accessToken"], token["refreshToken"]) == (f"at-{user}", "rt")
+    sealed = execute(rotated, "SELECT access_token FROM tokens")
+    assert len({bytes(blob)[1:5] for (blob,) in sealed}) == 1

@@ -151,6 +151,23 @@ def init(as_json: bool, **options: Any) -> None:
     _print_credentials(*_with_store(_settings(**options), work))
 
 
+@main.command()
+@_store_options
+def rekey(**options: Any) -> None:
+    """Re-seal every secret with the first master key, finishing a rotation.
+
+    Put the new key first (OUTBOUND_MASTER_KEY=new,old), restart the servers, run this; then
+    the old key can be removed. Safe while servers run. Prints one JSON line of counts.
+    """
+    from .storage.rekey import rekey as rekey_store
+
+    async def work(store: Any) -> dict[str, object]:
+        report = await rekey_store(store)
+        return report.to_json()
+
+    click.echo(json.dumps(_with_store(_settings(**options), work)))
+
+
 @main.group()
 def projects() -> None:
     """Manage projects."""

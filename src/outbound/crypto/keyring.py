@@ -56,6 +56,10 @@ class Keyring:
         sealed = self._ciphers[self._primary_id].encrypt(nonce, plaintext.encode(), aad)
         return _VERSION + self._primary_id + nonce + sealed
 
+    def is_current(self, blob: bytes) -> bool:
+        """Whether ``blob`` is sealed with the primary (first) key."""
+        return bytes(blob[1:5]) == self._primary_id
+
     def open(self, blob: bytes, aad: bytes) -> str:
         blob = bytes(blob)
         if len(blob) < _HEADER + 16 or blob[:1] != _VERSION:
