@@ -87,7 +87,7 @@ async def exchange(recorder: Recorder, cfg: ProviderConfig, **kwargs: Any) -> An
 
 SLACK_V2_ACCESS = {
     "ok": True,
-    "access_token": "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+    "access_token": "xoxb-17653672481-19874698323-madeup",
     "token_type": "bot",
     "scope": "commands,incoming-webhook",
     "bot_user_id": "U0KRQLJ9H",
