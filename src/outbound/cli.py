@@ -90,6 +90,8 @@ def main() -> None:
 @_option("port", type=int)
 @_option("public_url")
 @_option("refresh_margin", type=int)
+@_option("refresh_ahead", type=click.IntRange(min=0))
+@_option("refresh_ahead_interval", type=click.FloatRange(min=0))
 @_option("provider_timeout", type=float)
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:

@@ -20,6 +20,7 @@ from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
+from .ahead import RefreshAhead
 from .config import Settings
 from .errors import ApiError
 from .hotpath import HotPath
@@ -125,18 +126,28 @@ def create_app(settings: Settings) -> ASGIApp:
         store = Store(db, keyring)
         oauth = OAuthClient(timeout=settings.provider_timeout)
         providers = Providers(store, oauth)
-        refresher = LeaseRefresher(
-            RefreshLeases(store), providers, provider_timeout=settings.provider_timeout
-        )
+        leases = RefreshLeases(store)
+        refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
         app.state.vault = Vault(
             settings=settings,
             store=store,
             tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
             providers=providers,
         )
+        ahead: RefreshAhead | None = None
+        if settings.refresh_ahead > 0:
+            ahead = RefreshAhead(
+                leases,
+                refresher,
+                horizon=settings.refresh_ahead,
+                interval=settings.refresh_ahead_interval,
+            )
+            ahead.start()
         try:
             yield
         finally:
+            if ahead is not None:
+                await ahead.stop()
             await oauth.aclose()
             await db.close()
 

@@ -45,6 +45,16 @@ class Settings:
     refresh_margin: int = _setting(
         300, "Seconds before expiry at which a fetched access token is refreshed first."
     )
+    refresh_ahead: int = _setting(
+        0,
+        "Refresh access tokens in the background when they expire within this many seconds"
+        " (servers sharing a database split the work; each token is refreshed once). 0: off,"
+        " tokens are refreshed when fetched.",
+    )
+    refresh_ahead_interval: float = _setting(
+        0.0,
+        "Seconds between background refresh rounds. 0: a quarter of --refresh-ahead, at least 5.",
+    )
     provider_timeout: float = _setting(
         10.0,
         "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"

@@ -64,6 +64,22 @@ class RefreshLeases:
             return None
         return self.store._token(row), Claim(row["refresh_claim_owner"], row["refresh_claim_until"])
 
+    async def expiring(self, now: int, horizon: int, limit: int) -> list[tuple[str, str]]:
+        """``(project_id, id)`` of up to ``limit`` tokens worth refreshing ahead of time,
+        soonest expiry first: a refresh token, no reconnect pending, a known expiry at most
+        ``horizon`` seconds away — and at most half its lifetime away, so a token that lives
+        shorter than ``horizon`` is not refreshed on every round — and no live claim."""
+        rows = await self.db.fetchall(
+            "SELECT project_id, id FROM tokens"
+            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
+            " AND access_token_expiry > 0 AND access_token_expiry <= :horizon"
+            " AND 2 * (access_token_expiry - :now) <= access_token_expiry - last_refresh_time"
+            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
+            " ORDER BY access_token_expiry LIMIT :limit",
+            {"now": now, "horizon": now + horizon, "limit": limit},
+        )
+        return [(row["project_id"], row["id"]) for row in rows]
+
     async def claim(self, token: TokenRecord, owner: str, until: int) -> bool:
         """Claim the right to refresh ``token`` as it was read (same version), if nobody holds
         a live claim on it. True for exactly one of any number of concurrent claimers."""
