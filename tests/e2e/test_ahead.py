@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
@@ -25,6 +26,8 @@ from tests.support.server import (
 HORIZON = 600
 # Short rounds, so that the test waits seconds rather than the default 150.
 INTERVAL = 0.5
+# Tokens expiring at once: more than a round's concurrency, so the servers' rounds overlap.
+USERS = 6
 
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
@@ -73,41 +76,100 @@ def _stored(vault: Vault, user: str) -> tuple[int, int]:
     return int(rows[0][0]), int(rows[0][1])
 
 
-def test_servers_refresh_an_expiring_token_once_without_a_fetch(
+def test_servers_refresh_expiring_tokens_once_without_a_fetch(
+    shared_store: Store, idp: OidcServer, catcher: CallbackCatcher
+) -> None:
+    with _cluster(shared_store, idp, catcher, ["--refresh-ahead", str(HORIZON)]) as cluster:
+        first, second = cluster
+        users = [first.new_user() for _ in range(USERS)]
+        for user in users:
+            assert first.connect_quickly(user)["status"] == "success"
+        before = {user: first.token(user, withRefreshToken=True) for user in users}
+        # (Read before expiring them: a round may refresh the first while the last expires.)
+        versions = {user: _stored(first, user)[1] for user in users}
+        idp.reset()
+        for user in users:
+            first.expire(user, seconds_left=60)
+
+        deadline = time.monotonic() + 15
+        while any(_stored(first, u)[1] == versions[u] for u in users):
+            assert time.monotonic() < deadline, "tokens not refreshed ahead of expiry:\n" + "".join(
+                v.server.log()[-3000:] for v in cluster
+            )
+            time.sleep(0.1)
+        # Both servers go on with their rounds: neither refreshes a token again.
+        time.sleep(4 * INTERVAL)
+
+        # One refresh per token at the provider, however the two servers' rounds overlapped.
+        assert idp.grants() == {
+            "tokenRequests": USERS,
+            "success": {"refresh_token": USERS},
+            "error": {},
+        }
+        for user in users:
+            expiry, version = _stored(first, user)
+            assert expiry >= time.time() + 3000  # the provider's tokens live an hour
+            assert version == versions[user] + 1
+            token = second.token(user, withRefreshToken=True)
+            assert token["accessToken"] != before[user]["accessToken"]
+            assert idp.introspect(token["accessToken"])["active"] is True
+            assert idp.is_active(token["refreshToken"])
+            assert not idp.is_active(before[user]["refreshToken"])
+            assert first.token(user)["accessToken"] == token["accessToken"]
+            first.seen.update(_secrets(before[user]), _secrets(token))
+        assert idp.grants()["tokenRequests"] == USERS
+        for vault in cluster:
+            log = vault.server.log()
+            assert "refresh ahead of token" not in log  # no failure was logged
+            _assert_no_secrets(log, first.seen)
+
+
+def test_a_refused_refresh_ahead_marks_the_token_for_reconnection(
     shared_store: Store, idp: OidcServer, catcher: CallbackCatcher
 ) -> None:
     with _cluster(shared_store, idp, catcher, ["--refresh-ahead", str(HORIZON)]) as cluster:
         first, second = cluster
         user = first.new_user()
         assert first.connect_quickly(user)["status"] == "success"
-        before = first.token(user, withRefreshToken=True)
+        first.seen.update(_secrets(first.token(user, withRefreshToken=True)))
+        assert idp.revoke_account(user) == 1
         idp.reset()
         first.expire(user, seconds_left=60)
-        expiry, version = _stored(first, user)
 
         deadline = time.monotonic() + 15
-        while _stored(first, user)[0] <= expiry:
-            assert time.monotonic() < deadline, "no server refreshed the token ahead of expiry"
+        while not _needs_reconnect(first, user):
+            assert time.monotonic() < deadline, "the refusal was never recorded"
             time.sleep(0.1)
-        # Both servers go on with their rounds: neither refreshes the token again.
         time.sleep(4 * INTERVAL)
 
-        new_expiry, new_version = _stored(first, user)
-        assert new_expiry >= time.time() + 3000  # the provider's tokens live an hour
-        assert new_version == version + 1
-        assert idp.grants() == {"tokenRequests": 1, "success": {"refresh_token": 1}, "error": {}}
-        token = second.token(user, withRefreshToken=True)
-        assert token["accessToken"] != before["accessToken"]
-        assert idp.introspect(token["accessToken"])["active"] is True
-        assert idp.is_active(token["refreshToken"])
-        assert first.token(user)["accessToken"] == token["accessToken"]
+        # Asked once, refused once, not asked again by either server.
+        assert idp.grants() == {"tokenRequests": 1, "success": {}, "error": {"refresh_token": 1}}
+        refused = second.fetch(user)
+        assert refused.status_code == 409
+        assert refused.json()["errorCode"] == "E131010"
+        assert "invalid_grant" in refused.json()["errorMessage"]
         assert idp.grants()["tokenRequests"] == 1
-        for vault in cluster:
-            log = vault.server.log()
-            assert "refresh ahead of token" not in log  # no failure was logged
-            secrets = [before["accessToken"], before["refreshToken"], *token.values()]
-            leaked = [s for s in secrets if isinstance(s, str) and len(s) > 16 and s in log]
-            assert not leaked
+        logs = "".join(vault.server.log() for vault in cluster)
+        assert "E131010" in logs  # the operator can see it
+        _assert_no_secrets(logs, first.seen)
+
+
+def _needs_reconnect(vault: Vault, user: str) -> bool:
+    rows = execute(
+        vault.server.store,
+        "SELECT needs_reconnect FROM tokens WHERE app_id = ? AND user_id = ?",
+        (vault.app_id, user),
+    )
+    return bool(rows[0][0])
+
+
+def _secrets(token: dict[str, Any]) -> list[str]:
+    return [token[k] for k in ("accessToken", "refreshToken", "idToken") if token.get(k)]
+
+
+def _assert_no_secrets(log: str, secrets: Iterable[str]) -> None:
+    leaked = [s for s in secrets if s in log]
+    assert not leaked, f"{len(leaked)} secrets in a server log"
 
 
 def test_without_refresh_ahead_tokens_are_refreshed_only_when_fetched(
