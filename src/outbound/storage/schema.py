@@ -108,6 +108,7 @@ tokens = _Table(
     ),
     Index("ix_tokens_project_user", "project_id", "user_id"),
     Index("ix_tokens_project_tenant", "project_id", "tenant_id"),
+    Index("ix_tokens_expiry", "access_token_expiry"),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).
