@@ -156,3 +156,32 @@ def test_rekey_finishes_a_master_key_rotation(tmp_path: Path) -> None:
             assert (token["accessToken"], token["refreshToken"]) == (f"at-{user}", "rt")
     sealed = execute(rotated, "SELECT access_token FROM tokens")
     assert len({bytes(blob)[1:5] for (blob,) in sealed}) == 1
+
+
+def test_postgres_needs_a_master_key_from_the_environment(tmp_path: Path) -> None:
+    # Servers sharing PostgreSQL may run on several machines: a key file generated on each
+    # would seal with different keys. Refuse instead of starting.
+    from tests.support.server import postgres_database
+
+    env = {k: v for k, v in os.environ.items() if k != "OUTBOUND_MASTER_KEY"}
+    with postgres_database() as url:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "outbound",
+                "init",
+                "--json",
+                "--data-dir",
+                str(tmp_path),
+                "--database-url",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "OUTBOUND_MASTER_KEY" in result.stderr
+    assert not (tmp_path / "master.key").exists()

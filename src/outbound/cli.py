@@ -50,6 +50,12 @@ def _settings(**values: Any) -> Settings:
     return Settings(**kwargs)
 
 
+def _key_dir(settings: Settings) -> Path | None:
+    # A key file serves the embedded default only: servers sharing PostgreSQL may run on
+    # several machines, and each would generate a key of its own.
+    return None if settings.database.is_postgres else settings.data_dir
+
+
 def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Migrate the store, open it, run ``work(store)``, close it."""
     from .crypto import load_keyring
@@ -63,7 +69,7 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
         db = await connect(url)
         try:
             return await work(
-                Store(db, load_keyring(settings.master_key or None, settings.data_dir))
+                Store(db, load_keyring(settings.master_key or None, _key_dir(settings)))
             )
         finally:
             await db.close()

@@ -109,7 +109,10 @@ def load_keyring(master_key: str | None, data_dir: Path | None) -> Keyring:
     if master_key:
         return Keyring(parse_master_keys(master_key))
     if data_dir is None:
-        raise ValueError("set OUTBOUND_MASTER_KEY: there is no data dir to keep a key file in")
+        raise ValueError(
+            "set OUTBOUND_MASTER_KEY (or --master-key): with PostgreSQL every server must seal"
+            " with the same key, so it cannot come from a key file on one machine"
+        )
     path = data_dir / "master.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,9 @@ def create_app(settings: Settings) -> ASGIApp:
         if not url.is_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(upgrade, url)
-        keyring = load_keyring(settings.master_key or None, settings.data_dir)
+        keyring = load_keyring(
+            settings.master_key or None, None if url.is_postgres else settings.data_dir
+        )
         db = await connect(url)
         store = Store(db, keyring)
         oauth = OAuthClient(timeout=settings.provider_timeout)
