@@ -196,6 +196,40 @@ def projects_create(name: str, as_json: bool, **options: Any) -> None:
     _print_credentials(*_with_store(_settings(**options), work))
 
 
+@projects.command("set-session-issuer")
+@_store_options
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
+)
+@click.option("--issuer", required=True, help="The session tokens' iss, exactly.")
+@click.option("--jwks-url", required=True, help="Where the issuer publishes its signing keys.")
+@click.option("--audience", default="", help="A value the tokens' aud must contain (optional).")
+def projects_set_session_issuer(
+    project_id: str, issuer: str, jwks_url: str, audience: str, **options: Any
+) -> None:
+    """Accept end users' session tokens from this issuer (POST /v1/outbound/oauth/connect)."""
+    from urllib.parse import urlsplit
+
+    from .storage.session_issuers import SessionIssuer, set_session_issuer
+
+    for name, url in (("--issuer", issuer), ("--jwks-url", jwks_url)):
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint=name)
+    record = SessionIssuer(project_id, issuer, jwks_url, audience)
+
+    async def work(store: Any) -> bool:
+        return await set_session_issuer(store, record)
+
+    if not _with_store(_settings(**options), work):
+        raise click.ClickException(f"no project {project_id!r}")
+    click.echo(
+        json.dumps(
+            {"projectId": project_id, "issuer": issuer, "jwksUrl": jwks_url, "audience": audience}
+        )
+    )
+
+
 @main.group()
 def keys() -> None:
     """Manage a project's management keys."""

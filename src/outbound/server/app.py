@@ -28,6 +28,7 @@ from .http import json_response
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
+from .session_connect import routes as session_connect_routes
 from .state import Vault
 from .tokens import TokenService
 
@@ -154,7 +155,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes],
+        routes=[*routes, *connect_flow.routes, *session_connect_routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

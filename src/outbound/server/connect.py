@@ -46,7 +46,7 @@ from .providers import oauth_error_text, require_oauth_app
 from .state import Vault
 from .wire import Connect, require
 
-__all__ = ["LINK_TTL", "STATE_TTL", "routes"]
+__all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]
 
 logger = logging.getLogger("outbound.server.connect")
 
@@ -165,11 +165,19 @@ def _error_code(error: str) -> str:
 async def create_link(request: Request) -> Response:
     vault, project_id = await authed(request)
     req = await body(request, Connect)
+    require(req.app_id, "appId")
+    user_id = "" if req.tenant_level else require(req.user_id, "userId")
+    return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
+
+
+async def new_link(vault: Vault, project_id: str, req: Connect, *, user_id: str) -> str:
+    """A connect link for ``req`` (its ``userId`` already decided by the caller: the
+    management request's own, or a session token's ``sub``); the URL the browser opens."""
     app_id = require(req.app_id, "appId")
     if req.tenant_level:
         user_id, tenant_id = "", require(req.tenant_id, "tenantId")
     else:
-        user_id, tenant_id = require(req.user_id, "userId"), req.tenant_id or ""
+        tenant_id = req.tenant_id or ""
     options = req.options
     app = await vault.store.get_app(project_id, app_id)
     if app is None:
@@ -189,8 +197,7 @@ async def create_link(request: Request) -> Response:
         redirect_url=redirect_url,
         ttl=LINK_TTL,
     )
-    url = f"{vault.settings.effective_public_url}{START_PATH}?{urlencode({'link': link_id})}"
-    return json_response({"url": url})
+    return f"{vault.settings.effective_public_url}{START_PATH}?{urlencode({'link': link_id})}"
 
 
 # -- 2. the browser opens it -----------------------------------------------------------------

@@ -137,3 +137,16 @@ connect_sessions = _Table(
     Index("ix_connect_sessions_state", "state_hash", unique=True),
     Index("ix_connect_sessions_expiry", "link_expires_at"),
 )
+
+# Who signs a project's end-user session tokens (``POST /v1/outbound/oauth/connect``).
+project_session_issuers = _Table(
+    "project_session_issuers",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("issuer", Text, nullable=False),
+    Column("jwks_url", Text, nullable=False),
+    # '' = the token's aud is not checked
+    Column("audience", Text, nullable=False, server_default=""),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+)

@@ -1,0 +1,95 @@
+"""``POST /v1/outbound/oauth/connect``: the end user's browser asks for its own connect link.
+
+The browser authenticates with ``Authorization: Bearer <projectId>:<sessionJwt>``, a session
+token from the sign-in service the project configured with
+``outbound projects set-session-issuer``. The link is made exactly as for the management
+endpoint (``connect.new_link``), for the token's ``sub`` as the user id.
+
+A session token proves who the user is, nothing about their tenants: ``tenantId`` is allowed
+only when the token's ``tenants`` claim (Descope's form: an object keyed by tenant id, or a
+list of ids) names that tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..storage.session_issuers import get_session_issuer
+from .connect import new_link
+from .errors import ApiError
+from .http import body, json_response
+from .session_jwt import JwksCache, SessionTokenError, verify_session_token
+from .state import Vault
+from .wire import Connect
+
+__all__ = ["routes"]
+
+logger = logging.getLogger("outbound.server.session_connect")
+
+_MAX_HEADER = 16 * 1024
+_USAGE = "send Authorization: Bearer <projectId>:<sessionJwt>"
+
+
+def _jwks(request: Request) -> JwksCache:
+    state = request.app.state
+    cache: JwksCache | None = getattr(state, "session_jwks", None)
+    if cache is None:
+        cache = state.session_jwks = JwksCache()
+    return cache
+
+
+def _credentials(header: str) -> tuple[str, str]:
+    if not header or len(header) > _MAX_HEADER:
+        raise ApiError("E130401", _USAGE)
+    scheme, _, credentials = header.partition(" ")
+    project_id, sep, token = credentials.strip().partition(":")
+    if scheme.lower() != "bearer" or not sep or not project_id or not token:
+        raise ApiError("E130401", _USAGE)
+    return project_id, token
+
+
+def _tenant_ids(claims: Mapping[str, Any]) -> set[str]:
+    tenants = claims.get("tenants")
+    if isinstance(tenants, Mapping):
+        return {str(tenant) for tenant in tenants}
+    if isinstance(tenants, list):
+        return {tenant for tenant in tenants if isinstance(tenant, str)}
+    return set()
+
+
+async def session_connect(request: Request) -> Response:
+    vault: Vault = request.app.state.vault
+    project_id, token = _credentials(request.headers.get("authorization", ""))
+    issuer = await get_session_issuer(vault.store, project_id)
+    if issuer is None:
+        # The same answer for an unknown project: this endpoint is public.
+        raise ApiError(
+            "E130401",
+            "the project has no session issuer configured (outbound projects"
+            " set-session-issuer), or does not exist",
+        )
+    try:
+        claims = await verify_session_token(token, issuer, _jwks(request))
+    except SessionTokenError as exc:
+        logger.info("session connect refused for project %s: %s", project_id, exc)
+        raise ApiError("E130401", str(exc)) from None
+    user_id: str = claims["sub"]
+    req = await body(request, Connect)
+    if req.user_id and req.user_id != user_id:
+        raise ApiError(
+            "E011004", "userId must be left out: it is the session token's subject (sub)"
+        )
+    if req.tenant_id and req.tenant_id not in _tenant_ids(claims):
+        raise ApiError(
+            "E130401", f"the session token does not name tenant {req.tenant_id!r} in its tenants"
+        )
+    return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
+
+
+routes = [Route("/v1/outbound/oauth/connect", session_connect, methods=["POST"])]

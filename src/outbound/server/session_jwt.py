@@ -1,0 +1,190 @@
+"""Verifying an end user's session token (a JWT) against the project's configured issuer.
+
+The signature is checked by PyJWT against the issuer's published JWKS; only RS256 and ES256
+are accepted (never ``none``, never a shared-secret HS* algorithm, whatever the token's header
+claims). The JWKS is fetched with a timeout and a size cap, cached for ``JWKS_TTL`` seconds,
+and fetched again once when a token names a key id the cached set does not hold (the issuer
+rotated its keys) — at most every ``JWKS_REFETCH_INTERVAL`` seconds, so tokens with made-up key
+ids cannot make the server hammer the issuer.
+
+Every failure is a :class:`SessionTokenError` whose message says what failed and never quotes
+the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from ..storage.session_issuers import SessionIssuer
+
+__all__ = [
+    "ALGORITHMS",
+    "JWKS_TTL",
+    "LEEWAY",
+    "JwksCache",
+    "SessionTokenError",
+    "verify_session_token",
+]
+
+ALGORITHMS = ("RS256", "ES256")
+LEEWAY = 60
+JWKS_TTL = 300.0
+JWKS_REFETCH_INTERVAL = 30.0
+JWKS_TIMEOUT = 5.0
+JWKS_MAX_BYTES = 256 * 1024
+
+
+class SessionTokenError(Exception):
+    """The session token is not acceptable; the message says why, without the token."""
+
+
+@dataclass
+class _KeySet:
+    keys: dict[str | None, jwt.PyJWK]
+    fetched_at: float
+
+
+@dataclass
+class JwksCache:
+    """The issuers' key sets by JWKS URL, shared by every request of one server process."""
+
+    ttl: float = JWKS_TTL
+    refetch_interval: float = JWKS_REFETCH_INTERVAL
+    timeout: float = JWKS_TIMEOUT
+    transport: httpx.AsyncBaseTransport | None = None
+    _sets: dict[str, _KeySet] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def key(self, jwks_url: str, kid: str | None) -> jwt.PyJWK:
+        cached = self._sets.get(jwks_url)
+        now = time.monotonic()
+        if cached is None or now - cached.fetched_at > self.ttl:
+            cached = await self._refresh(jwks_url, cached)
+        found = _pick(cached, kid)
+        if found is None and now - cached.fetched_at > self.refetch_interval:
+            # An unknown key id: the issuer may have rotated its keys since the last fetch.
+            cached = await self._refresh(jwks_url, cached)
+            found = _pick(cached, kid)
+        if found is None:
+            raise SessionTokenError(
+                "the session token's key id is not in the issuer's JWKS"
+                if kid
+                else "the session token names no key id (kid) and the issuer's JWKS has"
+                " several keys"
+            )
+        return found
+
+    async def _refresh(self, jwks_url: str, seen: _KeySet | None) -> _KeySet:
+        lock = self._locks.setdefault(jwks_url, asyncio.Lock())
+        async with lock:
+            current = self._sets.get(jwks_url)
+            if current is not None and current is not seen:
+                return current  # another request fetched it while this one waited
+            keys = await self._fetch(jwks_url)
+            fresh = _KeySet(keys, time.monotonic())
+            self._sets[jwks_url] = fresh
+            return fresh
+
+    async def _fetch(self, jwks_url: str) -> dict[str | None, jwt.PyJWK]:
+        try:
+            async with (
+                httpx.AsyncClient(
+                    timeout=self.timeout, transport=self.transport, follow_redirects=False
+                ) as http,
+                http.stream("GET", jwks_url) as response,
+            ):
+                if response.status_code != 200:
+                    raise SessionTokenError(
+                        f"the issuer's JWKS URL answered HTTP {response.status_code}"
+                    )
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > JWKS_MAX_BYTES:
+                        raise SessionTokenError(
+                            f"the issuer's JWKS is larger than {JWKS_MAX_BYTES} bytes"
+                        )
+        except httpx.HTTPError as exc:
+            raise SessionTokenError(
+                f"the issuer's JWKS could not be fetched ({type(exc).__name__})"
+            ) from None
+        try:
+            document = json.loads(body)
+            key_set = jwt.PyJWKSet.from_dict(document)
+        except (ValueError, jwt.PyJWTError):
+            raise SessionTokenError("the issuer's JWKS is not a usable JSON Web Key Set") from None
+        return {key.key_id: key for key in key_set.keys if key.public_key_use in (None, "sig")}
+
+
+def _pick(cached: _KeySet, kid: str | None) -> jwt.PyJWK | None:
+    if kid is not None:
+        return cached.keys.get(kid)
+    return next(iter(cached.keys.values())) if len(cached.keys) == 1 else None
+
+
+async def verify_session_token(
+    token: str, issuer: SessionIssuer, jwks: JwksCache
+) -> Mapping[str, Any]:
+    """The token's claims once signature, algorithm, ``iss``, ``aud``, ``exp``/``nbf`` and
+    ``sub`` are all right; else :class:`SessionTokenError`."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise SessionTokenError("the session token is not a well-formed JWT") from None
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise SessionTokenError(
+            f"the session token's algorithm {str(alg)[:16]!r} is not accepted"
+            f" (only {', '.join(ALGORITHMS)})"
+        )
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise SessionTokenError("the session token's key id (kid) is not a string")
+    key = await jwks.key(issuer.jwks_url, kid)
+    if key.algorithm_name not in (alg, None):
+        raise SessionTokenError("the session token's algorithm does not match its key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key,
+            algorithms=[alg],
+            issuer=issuer.issuer,
+            audience=issuer.audience or None,
+            leeway=LEEWAY,
+            options={
+                "require": ["exp", "iss", "sub"],
+                "verify_aud": bool(issuer.audience),
+            },
+        )
+    except jwt.ExpiredSignatureError:
+        raise SessionTokenError("the session token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise SessionTokenError("the session token is not valid yet (nbf or iat)") from None
+    except jwt.InvalidIssuerError:
+        raise SessionTokenError(
+            "the session token's issuer (iss) is not the project's session issuer"
+        ) from None
+    except jwt.InvalidAudienceError:
+        raise SessionTokenError(
+            "the session token's audience (aud) does not include the project's audience"
+        ) from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise SessionTokenError(f"the session token has no {exc.claim!r} claim") from None
+    except jwt.InvalidSignatureError:
+        raise SessionTokenError("the session token's signature does not verify") from None
+    except jwt.PyJWTError as exc:
+        raise SessionTokenError(
+            f"the session token is not acceptable ({type(exc).__name__})"
+        ) from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 256:
+        raise SessionTokenError("the session token's subject (sub) is empty or too long")
+    return claims
