@@ -30,7 +30,10 @@ ERROR_CODES = _table(
     ErrorCode("E011004", 400, "Invalid arguments: the fields are well-formed but inconsistent"),
     ErrorCode("E111504", 404, "Token not found"),
     ErrorCode(
-        "E130401", 401, "Unauthorized: missing, malformed, unknown or revoked management key"
+        "E130401",
+        401,
+        "Unauthorized: missing, malformed, unknown or revoked management key, or (on"
+        " /v1/outbound/oauth/connect) a session token that fails verification",
     ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
