@@ -28,6 +28,7 @@ from .http import json_response
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
+from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .state import Vault
 from .tokens import TokenService
@@ -115,6 +116,10 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
+def _origins(setting: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
+
+
 def create_app(settings: Settings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -162,6 +167,9 @@ def create_app(settings: Settings) -> ASGIApp:
             HTTPException: _http_error,
             DecryptionError: _decryption_error,
         },
-        middleware=[Middleware(CatchAll)],
+        middleware=[
+            Middleware(CatchAll),
+            Middleware(SessionConnectCORS, origins=_origins(settings.cors_origins)),
+        ],
     )
     return HotPath(app, lambda: app.state.vault)

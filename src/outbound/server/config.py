@@ -60,6 +60,12 @@ class Settings:
         "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"
         " before it counts as a transient failure.",
     )
+    cors_origins: str = _setting(
+        "",
+        "Origins (comma-separated, e.g. https://app.example.com) whose pages may call"
+        " POST /v1/outbound/oauth/connect from the browser with a session token. Only that"
+        " endpoint answers CORS; the management API never does. Default: none.",
+    )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
 
     @property

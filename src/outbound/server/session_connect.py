@@ -16,9 +16,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..storage.session_issuers import get_session_issuer
 from .connect import new_link
@@ -28,7 +30,7 @@ from .session_jwt import JwksCache, SessionTokenError, verify_session_token
 from .state import Vault
 from .wire import Connect
 
-__all__ = ["routes"]
+__all__ = ["SESSION_CONNECT_PATH", "SessionConnectCORS", "routes"]
 
 logger = logging.getLogger("outbound.server.session_connect")
 
@@ -92,4 +94,30 @@ async def session_connect(request: Request) -> Response:
     return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
 
 
-routes = [Route("/v1/outbound/oauth/connect", session_connect, methods=["POST"])]
+SESSION_CONNECT_PATH = "/v1/outbound/oauth/connect"
+
+routes = [Route(SESSION_CONNECT_PATH, session_connect, methods=["POST"])]
+
+
+class SessionConnectCORS:
+    """CORS for the one endpoint browsers call, and for no other.
+
+    The management API is for backends: answering CORS there would only widen what a page
+    holding a leaked management key could do.
+    """
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == SESSION_CONNECT_PATH:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
