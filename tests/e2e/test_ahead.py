@@ -192,3 +192,39 @@ def test_without_refresh_ahead_tokens_are_refreshed_only_when_fetched(
         # The token was due all along: the fetch refreshes it (inside the refresh margin).
         assert second.token(user)["accessToken"] != before["accessToken"]
         assert idp.successful_grants("refresh_token") == 1
+
+
+def test_idle_refresh_tokens_are_kept_alive(
+    shared_store: Store, idp: OidcServer, catcher: CallbackCatcher
+) -> None:
+    # Some providers let a refresh token lapse when it goes unused (Microsoft after 90 days):
+    # --refresh-idle-days refreshes such tokens before that, with nobody fetching them.
+    with _cluster(shared_store, idp, catcher, ["--refresh-idle-days", "30"]) as cluster:
+        first, _ = cluster
+        idle_user, busy_user = first.new_user(), first.new_user()
+        for user in (idle_user, busy_user):
+            assert first.connect_quickly(user)["status"] == "success"
+        before = first.token(idle_user, withRefreshToken=True)
+        versions = {user: _stored(first, user)[1] for user in (idle_user, busy_user)}
+        idp.reset()
+        execute(
+            first.server.store,
+            "UPDATE tokens SET last_refresh_time = ? WHERE app_id = ? AND user_id = ?",
+            (int(time.time()) - 40 * 86400, first.app_id, idle_user),
+        )
+
+        deadline = time.monotonic() + 15
+        while _stored(first, idle_user)[1] == versions[idle_user]:
+            assert time.monotonic() < deadline, "the idle token was not refreshed"
+            time.sleep(0.1)
+        time.sleep(4 * INTERVAL)
+
+        assert idp.grants() == {"tokenRequests": 1, "success": {"refresh_token": 1}, "error": {}}
+        assert _stored(first, busy_user)[1] == versions[busy_user]  # used recently: left alone
+        after = first.token(idle_user, withRefreshToken=True)
+        assert after["refreshToken"] != before["refreshToken"]
+        assert idp.is_active(after["refreshToken"])
+        assert int(after["lastRefreshTime"]) > time.time() - 60
+        first.seen.update(_secrets(before), _secrets(after))
+        for vault in cluster:
+            _assert_no_secrets(vault.server.log(), first.seen)

@@ -40,6 +40,7 @@ class RefreshAhead:
         refresher: LeaseRefresher,
         *,
         horizon: int,
+        idle_days: int = 0,
         interval: float = 0,
         batch: int = BATCH,
         clock: Callable[[], float] = time.time,
@@ -47,7 +48,10 @@ class RefreshAhead:
         self.leases = leases
         self.refresher = refresher
         self.horizon = horizon
-        self.interval = interval if interval > 0 else max(5, horizon // 4)
+        self.idle_seconds = idle_days * 86400
+        if interval <= 0:
+            interval = max(5, horizon // 4) if horizon > 0 else 300
+        self.interval = interval
         self.batch = batch
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -77,7 +81,12 @@ class RefreshAhead:
     async def run_once(self) -> int:
         """One round; how many of its tokens came out refreshed (by this server, or by another
         while this one waited on its lease)."""
-        due = await self.leases.expiring(int(self.clock()), self.horizon, self.batch)
+        now = int(self.clock())
+        due = await self.leases.expiring(now, self.horizon, self.batch) if self.horizon else []
+        if self.idle_seconds:
+            seen = set(due)
+            idle = await self.leases.idle(now, now - self.idle_seconds, self.batch)
+            due += [token for token in idle if token not in seen]
         # Another server picked the same batch: starting from different ends spreads the work
         # instead of queuing both behind the same leases.
         random.shuffle(due)
@@ -97,12 +106,17 @@ class RefreshAhead:
                 return False  # deleted meanwhile
             token, claim = found
             now = self.clock()
+            expiring = (
+                self.horizon > 0
+                and token.access_token_expiry > 0
+                and token.access_token_expiry <= now + self.horizon
+            )
+            idle = bool(self.idle_seconds) and token.last_refresh_time < now - self.idle_seconds
             if (
                 token.needs_reconnect
                 or claim.held(now)
                 or token.refresh_token is None
-                or not token.access_token_expiry
-                or token.access_token_expiry > now + self.horizon
+                or not (expiring or idle)
             ):
                 return False  # another server has it, or has refreshed it already
             refreshed = await self.refresher.refresh(token, force=False)

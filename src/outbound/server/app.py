@@ -143,11 +143,12 @@ def create_app(settings: Settings) -> ASGIApp:
             providers=providers,
         )
         ahead: RefreshAhead | None = None
-        if settings.refresh_ahead > 0:
+        if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
                 leases,
                 refresher,
                 horizon=settings.refresh_ahead,
+                idle_days=settings.refresh_idle_days,
                 interval=settings.refresh_ahead_interval,
             )
             ahead.start()

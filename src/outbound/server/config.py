@@ -53,7 +53,14 @@ class Settings:
     )
     refresh_ahead_interval: float = _setting(
         0.0,
-        "Seconds between background refresh rounds. 0: a quarter of --refresh-ahead, at least 5.",
+        "Seconds between background refresh rounds. 0: a quarter of --refresh-ahead, at least 5"
+        " (300 when only --refresh-idle-days is set).",
+    )
+    refresh_idle_days: int = _setting(
+        0,
+        "Also refresh, in the background rounds, tokens not refreshed for this many days, so"
+        " refresh tokens that lapse when unused (Microsoft: 90 days, Google: 6 months) stay"
+        " alive. 0: off.",
     )
     provider_timeout: float = _setting(
         10.0,

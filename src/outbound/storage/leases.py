@@ -80,6 +80,19 @@ class RefreshLeases:
         )
         return [(row["project_id"], row["id"]) for row in rows]
 
+    async def idle(self, now: int, idle_before: int, limit: int) -> list[tuple[str, str]]:
+        """``(project_id, id)`` of up to ``limit`` tokens whose refresh token has not been used
+        since ``idle_before``, longest idle first (refresh tokens some providers let lapse)."""
+        rows = await self.db.fetchall(
+            "SELECT project_id, id FROM tokens"
+            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
+            " AND last_refresh_time < :idle_before"
+            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
+            " ORDER BY last_refresh_time LIMIT :limit",
+            {"now": now, "idle_before": idle_before, "limit": limit},
+        )
+        return [(row["project_id"], row["id"]) for row in rows]
+
     async def claim(self, token: TokenRecord, owner: str, until: int) -> bool:
         """Claim the right to refresh ``token`` as it was read (same version), if nobody holds
         a live claim on it. True for exactly one of any number of concurrent claimers."""
