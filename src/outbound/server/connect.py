@@ -216,7 +216,7 @@ async def _granted_scopes(vault: Vault, session: ConnectSession) -> list[str]:
 
 async def start(request: Request) -> Response:
     vault: Vault = request.app.state.vault
-    providers = vault.oauth_providers()
+    providers = vault.providers
     link_id = request.query_params.get("link", "")
     sessions = _sessions(vault)
     session = await sessions.peek_link(link_id) if link_id else None
@@ -307,7 +307,7 @@ async def callback(request: Request) -> Response:
 
 
 async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str]) -> TokenSet:
-    providers = vault.oauth_providers()
+    providers = vault.providers
     config = await providers.resolved(session.project_id, session.app_id)
     code = check_callback(config, params)  # provider error, iss (RFC 9207), missing code
     tokens = await providers.client.exchange_code(

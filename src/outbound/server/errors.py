@@ -62,7 +62,6 @@ ERROR_CODES = _table(
         "Provider unavailable: refreshing at the provider failed transiently; nothing stored"
         " was lost, retry later",
     ),
-    ErrorCode("E131012", 400, "Not supported by this server yet"),
     ErrorCode(
         "E131014",
         409,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from .config import Settings
-from .errors import ApiError
 from .providers import Providers, provider_config
 from .tokens import TokenService
 
@@ -19,29 +18,22 @@ class Vault:
     settings: Settings
     store: Store
     tokens: TokenService
-    # The OAuth engine and the apps' provider configurations (None: OAuth is off, as in
-    # servers built for tests of the storage alone).
-    providers: Providers | None = None
+    # The OAuth engine and the apps' provider configurations.
+    providers: Providers
 
     @property
     def callback_url(self) -> str:
         return f"{self.settings.effective_public_url}/v1/outbound/oauth/callback"
 
-    def oauth_providers(self) -> Providers:
-        if self.providers is None:
-            raise ApiError("E131012", "this server has no OAuth engine")
-        return self.providers
-
     def app_changed(self, project_id: str, app_id: str) -> None:
         """Forget this server's cached provider configuration of an updated or deleted app
         (other servers pick the change up within ``providers.CONFIG_CACHE_SECONDS``)."""
-        if self.providers is not None:
-            self.providers.forget(project_id, app_id)
+        self.providers.forget(project_id, app_id)
 
     async def revoke(self, deleted: list[TokenRecord], apps: Sequence[AppRecord] = ()) -> None:
         """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
         ``apps`` describes apps deleted along with their tokens."""
-        if self.providers is None or not deleted:
+        if not deleted:
             return
         from .revoke import revoke_tokens
 
@@ -52,4 +44,4 @@ class Vault:
         """Refresh an uploaded token once at the provider before storing it."""
         from .refresh import verify_refresh
 
-        return await verify_refresh(self.oauth_providers(), write)
+        return await verify_refresh(self.providers, write)

@@ -35,27 +35,16 @@ class Refresher(Protocol):
         ...
 
 
-class NoRefresher:
-    """Stands in when no OAuth engine is wired in: every refresh is unavailable."""
-
-    async def due(self, token: TokenRecord, now: float, default_margin: int) -> bool:
-        expiry = token.access_token_expiry or token.last_refresh_time + ASSUMED_LIFETIME
-        return expiry - default_margin <= now
-
-    async def refresh(self, token: TokenRecord, *, force: bool) -> TokenRecord:
-        raise ApiError("E131011", "refreshing at the provider is not available on this server")
-
-
 class TokenService:
     def __init__(
         self,
         store: Store,
-        refresher: Refresher | None = None,
+        refresher: Refresher,
         refresh_margin: int = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.refresher: Refresher = refresher or NoRefresher()
+        self.refresher = refresher
         self.refresh_margin = refresh_margin
         self.clock = clock
 

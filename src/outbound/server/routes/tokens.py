@@ -70,28 +70,15 @@ FETCH_PATHS = {
 }
 
 
-async def _fetch(request: Request, *, tenant_level: bool, by_scopes: bool) -> Response:
+async def _fetch(request: Request) -> Response:
+    # POSTs to these paths are answered by server/hotpath.py before Starlette sees them; the
+    # routes keep the Starlette app complete on its own (and answer 405 to other methods).
+    tenant_level, by_scopes = FETCH_PATHS[request.url.path]
     vault, project_id = await authed(request)
     raw = await read_body(request)
     return json_response(
         await fetch_token(vault, project_id, raw, tenant_level=tenant_level, by_scopes=by_scopes)
     )
-
-
-async def fetch_user_token_by_scopes(request: Request) -> Response:
-    return await _fetch(request, tenant_level=False, by_scopes=True)
-
-
-async def fetch_user_token(request: Request) -> Response:
-    return await _fetch(request, tenant_level=False, by_scopes=False)
-
-
-async def fetch_tenant_token_by_scopes(request: Request) -> Response:
-    return await _fetch(request, tenant_level=True, by_scopes=True)
-
-
-async def fetch_tenant_token(request: Request) -> Response:
-    return await _fetch(request, tenant_level=True, by_scopes=False)
 
 
 def _query_id(request: Request, name: str) -> str | None:
@@ -142,10 +129,7 @@ async def apps_with_user_token(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/mgmt/outbound/app/user/token", fetch_user_token_by_scopes, methods=["POST"]),
-    Route("/v1/mgmt/outbound/app/user/token/latest", fetch_user_token, methods=["POST"]),
-    Route("/v1/mgmt/outbound/app/tenant/token", fetch_tenant_token_by_scopes, methods=["POST"]),
-    Route("/v1/mgmt/outbound/app/tenant/token/latest", fetch_tenant_token, methods=["POST"]),
+    *(Route(path, _fetch, methods=["POST"]) for path in FETCH_PATHS),
     Route("/v1/mgmt/outbound/token", delete_token, methods=["DELETE"]),
     Route("/v1/mgmt/outbound/user/tokens", delete_user_tokens, methods=["DELETE"]),
     Route("/v1/mgmt/outbound/apps-with-user-token", apps_with_user_token, methods=["GET"]),
