@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from tests.support.server import LiveServer
 
-EXAMPLES = 60
+EXAMPLES = 50
 SETTINGS = settings(
     max_examples=EXAMPLES,
     derandomize=True,
