@@ -23,7 +23,7 @@ import httpx
 import pytest
 from descope import DescopeClient
 from descope.management.common import AccessType, PromptType, URLParam
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.server import LiveServer
@@ -209,6 +209,10 @@ def apply(loaded: dict[str, Any], changed: tuple[str, Any] | None) -> tuple[dict
 
 @SETTINGS
 @given(how=st.one_of(plain_create, by_template), changed=change)
+# a given appType that agrees with the derivation stays given; a derived one follows the URLs
+@example(how={"appType": "apikey"}, changed=("tokenUrl", "https://provider.example/token"))
+@example(how={}, changed=("tokenUrl", "https://provider.example/token"))
+@example(how={"template": ("github", None)}, changed=("templateId", ""))
 def test_a_loaded_app_sent_back_with_one_change_is_that_app_with_that_change(
     client: httpx.Client, how: dict[str, Any], changed: tuple[str, Any] | None
 ) -> None:
@@ -225,7 +229,28 @@ def test_a_loaded_app_sent_back_with_one_change_is_that_app_with_that_change(
     # the same object sent again changes nothing: the round trip is a fixed point
     again = ok(client.post("/v1/mgmt/outbound/app/update", json={"app": reloaded}))["app"]
     assert again == reloaded
-    ok(client.post("/v1/mgmt/outbound/app/delete", json={"id": created["id"]}))
+    # and create takes it too: a copy under a new id and name (the secret is not answered)
+    copy_body = {**reloaded, "id": None, "name": unique("copy")}
+    copy = ok(client.post("/v1/mgmt/outbound/app/create", json=copy_body))["app"]
+    assert copy == {
+        **reloaded,
+        "id": copy["id"],
+        "name": copy_body["name"],
+        "hasClientSecret": False,
+    }
+    for app_id in (created["id"], copy["id"]):
+        ok(client.post("/v1/mgmt/outbound/app/delete", json={"id": app_id}))
+
+
+def test_an_update_that_renames_onto_another_apps_name_is_a_conflict(client: httpx.Client) -> None:
+    first, _ = create(client, {})
+    second, _ = create(client, {"description": "keep me"})
+    response = client.post(
+        "/v1/mgmt/outbound/app/update", json={"app": {**second, "name": first["name"]}}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["errorCode"] == "E131002" and first["name"] in response.text
+    assert load(client, second["id"]) == second
 
 
 def test_every_field_the_server_answers_is_covered() -> None:

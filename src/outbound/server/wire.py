@@ -320,11 +320,8 @@ def app_config_from_fields(
                 app_type = None  # the derived value sent back: read-only
         elif app_type is None:
             app_type = stored.get("appType")
-    if app_type:
-        config["appType"] = app_type
-    else:
-        config["appType"] = derived_app_type(config)
-        config[_DERIVED] = True
+    config["appType"] = app_type or derived_app_type(config)
+    config[_DERIVED] = not app_type
     return config
 
 
