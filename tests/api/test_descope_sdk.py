@@ -86,6 +86,74 @@ def test_create_load_update_delete_application(descope: DescopeClient) -> None:
     assert app["id"] not in {a["id"] for a in apps.load_all_applications()["apps"]}
 
 
+def test_a_loaded_app_passed_back_with_one_change(
+    descope: DescopeClient, live_server: LiveServer
+) -> None:
+    """Load → change → update with every loaded value passed back (issue 15): values the
+    server answers ("" for absent ones) are accepted, and what this SDK cannot send (the
+    template, the tenant) is kept, not cleared."""
+    apps = descope.mgmt.outbound_application
+    # this SDK has no create-by-template: made over HTTP, as the Node SDK would
+    with live_server.client() as client:
+        created = client.post(
+            "/v1/mgmt/outbound/app/create/bytemplate",
+            json={"templateId": "google", "name": unique("Google"), "tenantId": unique("t")},
+        ).json()["app"]
+    assert created["templateId"] == "google" and created["appType"] == "oauth"
+    loaded = apps.load_application(created["id"])["app"]
+    app = {**loaded, "description": "changed"}
+    updated = apps.update_application(
+        id=app["id"],
+        name=app["name"],
+        description=app["description"],
+        logo=app["logo"],
+        client_id=app["clientId"],
+        discovery_url=app["discoveryUrl"],
+        authorization_url=app["authorizationUrl"],
+        authorization_url_params=[
+            URLParam(p["key"], p["value"]) for p in app["authorizationUrlParams"]
+        ],
+        token_url=app["tokenUrl"],
+        token_url_params=[URLParam(p["key"], p["value"]) for p in app["tokenUrlParams"]],
+        revocation_url=app["revocationUrl"],
+        default_scopes=app["defaultScopes"],
+        default_redirect_url=app["defaultRedirectUrl"],
+        callback_domain=app["callbackDomain"],
+        pkce=app["pkce"],
+        access_type=AccessType(app["accessType"]),
+        prompt=[PromptType(p) for p in app["prompt"]],
+    )["app"]
+    assert updated == apps.load_application(created["id"])["app"] == app
+
+
+def test_a_fetched_token_passed_back_to_upload(descope: DescopeClient) -> None:
+    apps = descope.mgmt.outbound_application
+    app = new_oauth_app(descope)
+    user = unique("user")
+    apps.upload_user_token(
+        app["id"], user, access_token="a1", refresh_token="r1", access_token_expiry=2**33
+    )
+    token = apps.fetch_token(app["id"], user, None, {"withRefreshToken": True})["token"]
+    assert (token["tenantId"], token["externalIdentifier"]) == ("", "")
+    apps.upload_user_token(
+        app_id=token["appId"],
+        user_id=token["userId"],
+        tenant_id=token["tenantId"],
+        refresh_token=token["refreshToken"],
+        access_token="a2",
+        access_token_expiry=token["accessTokenExpiry"],  # a string, as fetch answers it
+        access_token_type=token["accessTokenType"],
+        scopes=token["scopes"],
+        external_identifier=token["externalIdentifier"],
+        granted_by=token["grantedBy"],
+    )
+    again = apps.fetch_token(app["id"], user, None, {"withRefreshToken": True})["token"]
+    assert {**token, "accessToken": "a2", "token": "a2"} == {
+        **again,
+        "lastRefreshTime": token["lastRefreshTime"],
+    }
+
+
 def test_create_with_explicit_id_and_duplicates(descope: DescopeClient) -> None:
     app_id = unique("gcal")
     app = new_oauth_app(descope, id=app_id)

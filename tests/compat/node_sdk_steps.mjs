@@ -235,6 +235,78 @@ await step('batchUploadTenantTokensWithFailures', () =>
   apps.batchUploadTenantTokens([{ appId: 'no-such-app', tenantId: batchTenants[0], accessToken: 'x' }]),
 );
 
+// -- what the server answers is accepted back -------------------------------------------
+
+// The SDK's documented way to edit an app: load it, spread it, change a field, update. The
+// loaded object carries what the server answers ("templateId": "", "tenantId": "",
+// "callbackUrl", "hasClientSecret", a derived "appType"…), and all of it goes back.
+async function spreadUpdate(label, id, change) {
+  const loaded = await step(`spreadLoad_${label}`, () => apps.loadApplication(id));
+  await step(`spreadUpdate_${label}`, () => apps.updateApplication({ ...loaded.data, ...change }));
+  await step(`spreadReload_${label}`, () => apps.loadApplication(id));
+}
+await spreadUpdate('plain', appId, { description: 'changed' });
+await spreadUpdate('byTemplateWithOverrides', templated, { defaultScopes: ['repo', 'read:org'] });
+const shopApp = unique('shopify');
+await step('createApplicationByTemplateWithValues', () =>
+  apps.createApplicationByTemplate({
+    templateId: 'shopify',
+    id: shopApp,
+    values: { shop: 'my-store' },
+    overrides: { name: unique('Shop'), prompt: ['login'] },
+  }),
+);
+await spreadUpdate('byTemplateWithValues', shopApp, { description: 'my store' });
+// an app of API keys whose type was derived: the derived type is read-only, so adding a token
+// URL makes it an OAuth app
+await spreadUpdate('derivedApiKeyType', keyAppId, { tokenUrl: 'https://provider.example/token' });
+const outboundOnly = unique('tenant-app');
+await step('createApplicationWithOutboundFields', () =>
+  apps.createApplication({
+    id: outboundOnly,
+    name: unique('Tenant app'),
+    tenantId: unique('tenant'),
+    appType: 'oauth',
+    tokenEndpointAuthMethod: 'client_secret_post',
+    refreshMargin: 600,
+    discoveryUrl: 'https://provider.example/.well-known/openid-configuration',
+  }),
+);
+await spreadUpdate('outboundFields', outboundOnly, { name: unique('Renamed') });
+
+// A fetched token, spread into an upload (as a migration to another vault would): accepted.
+const spreadUser = unique('user');
+await step('uploadTokenToSpread', () =>
+  apps.uploadUserToken({
+    appId,
+    userId: spreadUser,
+    accessToken: 'spread-access',
+    refreshToken: 'spread-refresh',
+    accessTokenExpiry: inAnHour,
+    scopes: ['calendar.read'],
+  }),
+);
+const toSpread = await step('fetchTokenToSpread', () =>
+  apps.fetchToken(appId, spreadUser, undefined, { withRefreshToken: true }),
+);
+await step('uploadSpreadToken', () =>
+  apps.uploadUserToken({ ...toSpread.data, scopes: ['calendar.read', 'calendar.write'] }),
+);
+await step('fetchSpreadToken', () =>
+  apps.fetchToken(appId, spreadUser, undefined, { withRefreshToken: true }),
+);
+const spreadTenant = unique('tenant');
+await step('uploadTenantTokenToSpread', () =>
+  apps.uploadTenantToken({ appId, tenantId: spreadTenant, accessToken: 'spread-tenant' }),
+);
+const tenantToSpread = await step('fetchTenantTokenToSpread', () =>
+  apps.fetchTenantToken(appId, spreadTenant),
+);
+await step('uploadSpreadTenantToken', () =>
+  apps.uploadTenantToken({ ...tenantToSpread.data, accessToken: 'spread-tenant-2' }),
+);
+await step('fetchSpreadTenantToken', () => apps.fetchTenantToken(appId, spreadTenant));
+
 // -- deleting tokens ---------------------------------------------------------------------
 
 const fetched = steps.fetchToken.data;

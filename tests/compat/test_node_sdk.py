@@ -323,3 +323,62 @@ def test_no_call_was_retried_and_the_license_handshake_succeeded(run: Run) -> No
     expected_failures = [r for r in run.steps.values() if r.get("ok") is False]
     failed_responses = [r for r in responses if r["level"] == "error"]
     assert len(failed_responses) == len(expected_failures) + 1  # + the wrong key's handshake
+
+
+def _spread(run: Run, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``updateApplication({...loaded, ...change})`` answered, checked against a reload."""
+    loaded = run.ok(f"spreadLoad_{label}")
+    updated = run.ok(f"spreadUpdate_{label}")
+    assert run.ok(f"spreadReload_{label}") == updated
+    return loaded, updated
+
+
+def _changed(loaded: dict[str, Any], updated: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in updated.items() if loaded.get(k) != v}
+
+
+def test_a_loaded_app_spread_back_into_update_is_accepted(run: Run) -> None:
+    # issue 15: the loaded object carries "templateId": "" and "tenantId": ""
+    loaded, updated = _spread(run, "plain")
+    assert (loaded["templateId"], loaded["tenantId"]) == ("", "")
+    assert _changed(loaded, updated) == {"description": "changed"}
+
+    loaded, updated = _spread(run, "byTemplateWithOverrides")
+    assert loaded["templateId"] == "github"
+    assert _changed(loaded, updated) == {"defaultScopes": ["repo", "read:org"]}
+
+    created = run.ok("createApplicationByTemplateWithValues")
+    loaded, updated = _spread(run, "byTemplateWithValues")
+    assert loaded == created and loaded["prompt"] == ["login"]
+    assert loaded["authorizationUrl"].startswith("https://my-store.myshopify.com/")
+    assert _changed(loaded, updated) == {"description": "my store"}
+
+    created = run.ok("createApplicationWithOutboundFields")
+    loaded, updated = _spread(run, "outboundFields")
+    assert loaded == created
+    assert loaded["tenantId"].startswith("tenant-") and loaded["refreshMargin"] == 600
+    assert set(_changed(loaded, updated)) == {"name"}
+
+
+def test_a_derived_app_type_sent_back_is_read_only(run: Run) -> None:
+    loaded, updated = _spread(run, "derivedApiKeyType")
+    assert loaded["appType"] == "apikey"
+    assert _changed(loaded, updated) == {
+        "tokenUrl": "https://provider.example/token",
+        "appType": "oauth",
+    }
+
+
+def test_a_fetched_token_spread_back_into_upload_is_accepted(run: Run) -> None:
+    fetched = run.ok("fetchTokenToSpread")
+    assert fetched["tenantId"] == "" and isinstance(fetched["accessTokenExpiry"], str)
+    assert run.ok("uploadSpreadToken") == {}
+    again = run.ok("fetchSpreadToken")
+    assert again["scopes"] == ["calendar.read", "calendar.write"]
+    for field in ("id", "accessToken", "refreshToken", "accessTokenExpiry", "externalIdentifier"):
+        assert again[field] == fetched[field]
+
+    tenant_token = run.ok("fetchTenantTokenToSpread")
+    assert tenant_token["userId"] == ""
+    assert run.ok("uploadSpreadTenantToken") == {}
+    assert run.ok("fetchSpreadTenantToken")["accessToken"] == "spread-tenant-2"

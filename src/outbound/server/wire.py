@@ -2,6 +2,13 @@
 
 Clients send explicit ``null`` for absent optional fields, so every optional field accepts it;
 unknown fields are ignored. Sizes are capped so a hostile body cannot bloat the store.
+
+What the server answers must be accepted back unchanged (docs/api.md, "Round trips"): the
+official Node and Go SDKs send a loaded app back whole, and a fetched token is what a user
+uploads elsewhere. So an empty string is "not set" wherever the server answers one (an app
+without a tenant answers ``"tenantId": ""``), expiries are accepted as the strings fetch
+answers, and output-only fields (``callbackUrl``, ``hasClientSecret``, a token's ``id``…) are
+unknown fields here, ignored like any other.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from msgspec import Meta
 from ..storage import AppRecord, TokenRecord
 from .errors import ApiError
 
-# Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded.
-Id = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded. An
+# empty one is "not set": the server answers "" for an absent tenantId or templateId.
+Id = Annotated[str, Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Name = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, Meta(max_length=4096)]
 Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
@@ -24,9 +32,23 @@ Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
 AnyUrl = Annotated[str, Meta(max_length=2048, pattern=r"^([A-Za-z][A-Za-z0-9+.-]*://\S+)?$")]
 Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
 Scopes = Annotated[list[Scope], Meta(max_length=256)]
-# Real provider tokens (JWTs with many claims) reach a few KB; 16 KB leaves room.
-TokenValue = Annotated[str, Meta(min_length=1, max_length=16384)]
+# Real provider tokens (JWTs with many claims) reach a few KB; 16 KB leaves room. "" is "not
+# set" (a token without an access token is answered with "accessToken": "").
+TokenValue = Annotated[str, Meta(max_length=16384)]
+# Epoch seconds: fetch answers them as a string (API.md), upload takes either form.
+MAX_EPOCH = 2**40
+Epoch = Annotated[int, Meta(ge=0, le=MAX_EPOCH)] | Annotated[str, Meta(pattern=r"^[0-9]{0,13}$")]
 ClientSecretValue = Annotated[str, Meta(max_length=4096)]
+
+
+class Input(msgspec.Struct):
+    """A request body whose empty strings mean "not set": each becomes ``None``, so the
+    handlers see one form of absence (null, missing or "")."""
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            if getattr(self, name) == "":
+                setattr(self, name, None)
 
 
 class URLParam(msgspec.Struct, omit_defaults=True):
@@ -75,11 +97,11 @@ class AppUpdate(msgspec.Struct):
     app: AppFields | None = None
 
 
-class AppDelete(msgspec.Struct):
+class AppDelete(Input):
     id: Id | None = None
 
 
-class CreateByTemplate(msgspec.Struct, rename="camel"):
+class CreateByTemplate(Input, rename="camel"):
     template_id: Id | None = None
     id: Id | None = None
     name: Name | None = None
@@ -93,13 +115,13 @@ class CreateByTemplate(msgspec.Struct, rename="camel"):
     ) = None
 
 
-class ConnectOptions(msgspec.Struct, rename="camel"):
+class ConnectOptions(Input, rename="camel"):
     redirect_url: AnyUrl | None = None
     scopes: Scopes | None = None
     external_identifier: Id | None = None
 
 
-class Connect(msgspec.Struct, rename="camel"):
+class Connect(Input, rename="camel"):
     app_id: Id | None = None
     user_id: Id | None = None
     tenant_id: Id | None = None
@@ -112,7 +134,7 @@ class FetchOptions(msgspec.Struct, rename="camel"):
     force_refresh: bool | None = None
 
 
-class FetchToken(msgspec.Struct, rename="camel"):
+class FetchToken(Input, rename="camel"):
     app_id: Id | None = None
     user_id: Id | None = None
     tenant_id: Id | None = None
@@ -121,26 +143,38 @@ class FetchToken(msgspec.Struct, rename="camel"):
     external_identifier: Id | None = None
 
 
-class ApiKeyUpload(msgspec.Struct, rename="camel"):
+class ApiKeyUpload(Input, rename="camel"):
     app_id: Id | None = None
     user_id: Id | None = None
     tenant_id: Id | None = None
     api_key: TokenValue | None = None
 
 
-class TokenUpload(msgspec.Struct, rename="camel"):
+class TokenUpload(Input, rename="camel"):
     app_id: Id | None = None
     user_id: Id | None = None
     tenant_id: Id | None = None
     refresh_token: TokenValue | None = None
     access_token: TokenValue | None = None
-    access_token_expiry: Annotated[int, Meta(ge=0, le=2**40)] | None = None
+    access_token_expiry: Epoch | None = None
     access_token_type: Annotated[str, Meta(max_length=64)] | None = None
     scopes: Scopes | None = None
     external_identifier: Id | None = None
     id_token: TokenValue | None = None
     granted_by: Annotated[str, Meta(max_length=256)] | None = None
     verify_refresh: bool | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.access_token_expiry, str):
+            self.access_token_expiry = int(self.access_token_expiry)
+            if self.access_token_expiry > MAX_EPOCH:
+                raise ValueError(f"$.accessTokenExpiry must be at most {MAX_EPOCH}")
+
+    @property
+    def expiry(self) -> int:
+        """``accessTokenExpiry`` as epoch seconds; 0 when not given."""
+        return int(self.access_token_expiry or 0)
 
 
 class BatchUpload(msgspec.Struct):
@@ -175,9 +209,12 @@ def decode(body: bytes, struct: type[S]) -> S:
         field = _field_path(message)
         if field == "" and message.startswith("Expected `object`"):
             raise ApiError("E011001", "the request body must be a JSON object") from None
-        raise ApiError(
-            "E011003", f"invalid field {field!r}: {message.split(' - at ')[0]}"
-        ) from None
+        text = message.split(" - at ")[0]
+        if text.startswith("$."):
+            # a __post_init__ check, naming its member: "$.accessTokenExpiry must be …"
+            member, text = text[2:].split(" ", 1)
+            field = f"{field}.{member}" if field else member
+        raise ApiError("E011003", f"invalid field {field!r}: {text}") from None
     except msgspec.DecodeError as exc:
         raise ApiError("E011001", f"the request body is not valid JSON: {exc}") from None
 
@@ -216,8 +253,40 @@ _APP_FIELDS = (
 )
 
 
-def app_config_from_fields(fields: AppFields) -> dict[str, Any]:
-    """The stored (non-secret) configuration of an app, canonical wire names and forms."""
+# App fields the official Python SDK cannot send: an update that omits them (absent or null)
+# keeps the stored value, so an update through that SDK does not drop, say, the template whose
+# quirks the app relies on. An empty string clears them, as it clears every other field.
+KEPT_WHEN_OMITTED = {
+    "templateId": "template_id",
+    "tenantId": "tenant_id",
+    "tokenEndpointAuthMethod": "token_endpoint_auth_method",
+    "refreshMargin": "refresh_margin",
+}
+# Stored beside the wire fields (never answered): appType was derived, not given.
+_DERIVED = "appTypeDerived"
+
+
+def derived_app_type(config: dict[str, Any]) -> str:
+    """The official Python SDK cannot send appType: an app with nowhere to send users holds
+    API keys."""
+    urls = ("authorizationUrl", "tokenUrl", "discoveryUrl")
+    return "oauth" if any(config.get(url) for url in urls) else "apikey"
+
+
+def _type_was_derived(stored: dict[str, Any]) -> bool:
+    # Apps stored before the flag existed: derived when it agrees with the derivation.
+    return bool(stored.get(_DERIVED, stored.get("appType") == derived_app_type(stored)))
+
+
+def app_config_from_fields(
+    fields: AppFields, stored: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The stored (non-secret) configuration of an app, canonical wire names and forms.
+
+    ``stored`` is the app's configuration before an update: fields in ``KEPT_WHEN_OMITTED``
+    that the update omits keep their value, and a derived ``appType`` stays read-only (sent
+    back unchanged it is derived again from the new configuration).
+    """
     raw = msgspec.to_builtins(fields)
     config: dict[str, Any] = {
         "description": raw.get("description") or "",
@@ -241,13 +310,18 @@ def app_config_from_fields(fields: AppFields) -> dict[str, Any]:
     }
     if fields.refresh_margin is not None:
         config["refreshMargin"] = fields.refresh_margin
-    app_type = fields.app_type or ""
-    if not app_type:
-        # The official Python SDK cannot send appType: an app with nowhere to send users
-        # holds API keys.
-        has_oauth = config["authorizationUrl"] or config["tokenUrl"] or config["discoveryUrl"]
-        app_type = "oauth" if has_oauth else "apikey"
-    config["appType"] = app_type
+    app_type = fields.app_type
+    if stored is not None:
+        for wire_name, attribute in KEPT_WHEN_OMITTED.items():
+            if getattr(fields, attribute) is None and wire_name in stored:
+                config[wire_name] = stored[wire_name]
+        if _type_was_derived(stored):
+            if app_type == stored.get("appType"):
+                app_type = None  # the derived value sent back: read-only
+        elif app_type is None:
+            app_type = stored.get("appType")
+    config["appType"] = app_type or derived_app_type(config)
+    config[_DERIVED] = not app_type
     return config
 
 

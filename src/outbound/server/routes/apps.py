@@ -99,14 +99,21 @@ async def update_app(request: Request) -> Response:
     app_id = require(fields.id, "app.id")
     name = require(fields.name, "app.name")
     keep_secret = fields.client_secret is None
-    app = await vault.store.update_app(
-        project_id,
-        app_id,
-        name,
-        app_config_from_fields(fields),
-        _secret(fields.client_secret),
-        keep_client_secret=keep_secret,
-    )
+    # What the update omits of KEPT_WHEN_OMITTED, and a derived appType, follow the stored app.
+    stored = await vault.store.get_app(project_id, app_id)
+    if stored is None:
+        raise app_not_found(app_id)
+    try:
+        app = await vault.store.update_app(
+            project_id,
+            app_id,
+            name,
+            app_config_from_fields(fields, stored.config),
+            _secret(fields.client_secret),
+            keep_client_secret=keep_secret,
+        )
+    except Conflict as exc:
+        raise _conflict(exc, app_id, name) from None
     if app is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)

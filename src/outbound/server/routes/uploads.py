@@ -37,7 +37,7 @@ def _token_write(
         refresh_token=Secret(upload.refresh_token) if upload.refresh_token else None,
         id_token=Secret(upload.id_token) if upload.id_token else None,
         access_token_type=upload.access_token_type or "Bearer",
-        access_token_expiry=upload.access_token_expiry or 0,
+        access_token_expiry=upload.expiry,
         granted_by=upload.granted_by or "",
     )
 
