@@ -202,7 +202,7 @@ def test_each_token_is_refreshed_once_per_lifetime_by_servers_and_fetches_racing
                 never.append(user)
             # Due at the earliest when half its lifetime is gone: of the stored token, then of
             # each one the provider issued since.
-            obtained = [expiries[user] - LIFETIME, *times[:-1]]
+            obtained = [expiries[user] - LIFETIME, *times][: len(times)]
             early += [
                 f"{user}: refreshed at +{t - start:.1f} s of its token's {LIFETIME} s"
                 for t, start in zip(times, obtained, strict=True)
