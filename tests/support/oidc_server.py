@@ -176,6 +176,12 @@ class OidcServer:
         result: dict[str, Any] = self._admin("GET", "/__admin/grants")
         return result
 
+    def refreshes(self) -> dict[str, list[float]]:
+        """``{sub: [epoch seconds of each successful refresh_token grant]}`` since the start or
+        the last :meth:`reset`, in order."""
+        result: dict[str, list[int]] = self._admin("GET", "/__admin/refreshes")
+        return {sub: [ms / 1000 for ms in times] for sub, times in result.items()}
+
     def successful_grants(self, grant_type: str) -> int:
         return int(self.grants()["success"].get(grant_type, 0))
 
@@ -205,6 +211,17 @@ class OidcServer:
 
     def set_access_token_ttl(self, seconds: int) -> None:
         self._admin("POST", "/__admin/ttl", {"accessToken": seconds})
+
+    def issue_refresh_tokens(
+        self, client: OidcClient, subs: list[str], scope: str = "openid email read"
+    ) -> dict[str, str]:
+        """A grant for each user ``sub`` as if each had consented to ``client`` before: one
+        refresh token each, ``{sub: refresh_token}`` (tests that need hundreds of users)."""
+        body = {"client_id": client.client_id, "subs": subs, "scope": scope}
+        result: dict[str, str] = self._admin("POST", "/__admin/issue-refresh-tokens", body)[
+            "refreshTokens"
+        ]
+        return result
 
     def revoke_account(self, sub: str) -> int:
         """Withdraw every consent (grant) of user ``sub``, with its tokens; returns how many."""

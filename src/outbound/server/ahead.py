@@ -2,10 +2,11 @@
 fetch finds a fresh token instead of waiting on the provider.
 
 Opt-in (``--refresh-ahead SECONDS``). Every server runs one; they coordinate only through the
-database. Each round selects a bounded batch of tokens expiring within the horizon that nobody
-is refreshing, and refreshes them through the same :class:`~outbound.server.refresh.LeaseRefresher`
-as a fetch: its lease admits one server per token, and a server that finds the token already
-refreshed by another (a new version with a later expiry) leaves it alone. Failures are logged
+database. Each round selects a bounded batch of tokens that nobody is refreshing and that are
+due by one rule (``storage.leases.due_for_refresh_ahead``), and refreshes each under the same
+lease as a fetch (:class:`~outbound.server.refresh.LeaseRefresher`). The lease is taken only if
+the row still has the version the round read and still meets the rule, in one statement: a
+token that a fetch or another server refreshed meanwhile is left alone. Failures are logged
 — by token id and error code, never a secret — and the next round goes on; a permanent refusal
 marks the token as needing reconnection, as a fetch would.
 """
@@ -19,7 +20,14 @@ import random
 import time
 from collections.abc import Callable
 
-from ..storage.leases import RefreshLeases
+from ..storage.leases import (
+    Condition,
+    Picked,
+    RefreshLeases,
+    any_of,
+    due_for_refresh_ahead,
+    idle_for_refresh,
+)
 from .errors import ApiError
 from .refresh import LeaseRefresher
 
@@ -78,48 +86,53 @@ class RefreshAhead:
                 logger.error("refresh-ahead round failed: %s", type(exc).__name__)
             await asyncio.sleep(self.interval)
 
+    def due(self, now: int) -> Condition:
+        """What makes a token due in this server's rounds: :func:`due_for_refresh_ahead` within
+        the horizon, or :func:`idle_for_refresh` — whichever is switched on."""
+        rules = []
+        if self.horizon:
+            rules.append(due_for_refresh_ahead(now, self.horizon))
+        if self.idle_seconds:
+            rules.append(idle_for_refresh(now, self.idle_seconds))
+        return any_of(*rules)
+
     async def run_once(self) -> int:
-        """One round; how many of its tokens came out refreshed (by this server, or by another
-        while this one waited on its lease)."""
+        """One round; how many of its tokens this server refreshed."""
         now = int(self.clock())
         due = await self.leases.expiring(now, self.horizon, self.batch) if self.horizon else []
         if self.idle_seconds:
-            seen = set(due)
-            idle = await self.leases.idle(now, now - self.idle_seconds, self.batch)
-            due += [token for token in idle if token not in seen]
+            seen = {(p.project_id, p.id) for p in due}
+            idle = await self.leases.idle(now, self.idle_seconds, self.batch)
+            due += [p for p in idle if (p.project_id, p.id) not in seen]
         # Another server picked the same batch: starting from different ends spreads the work
         # instead of queuing both behind the same leases.
         random.shuffle(due)
         slots = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(project_id: str, token_id: str) -> bool:
+        async def one(picked: Picked) -> bool:
             async with slots:
-                return await self._refresh(project_id, token_id)
+                return await self._refresh(picked)
 
-        done = await asyncio.gather(*(one(p, t) for p, t in due))
+        done = await asyncio.gather(*(one(p) for p in due))
         return sum(done)
 
-    async def _refresh(self, project_id: str, token_id: str) -> bool:
+    async def _refresh(self, picked: Picked) -> bool:
+        token_id = picked.id
         try:
-            found = await self.leases.read(project_id, token_id)
-            if found is None:
-                return False  # deleted meanwhile
-            token, claim = found
-            now = self.clock()
-            expiring = (
-                self.horizon > 0
-                and token.access_token_expiry > 0
-                and token.access_token_expiry <= now + self.horizon
+            # The rule again, on the row as it is when the lease is taken, and only at the
+            # version this round read: a fetch or another server may have refreshed the token
+            # since, and a fresh token refreshed again would cost a grant (and, with rotation,
+            # race the refresh token that was just handed out).
+            now = int(self.clock())
+            token = await self.leases.claim_picked(
+                picked,
+                self.due(now),
+                self.refresher.owner,
+                now + self.refresher.lease_seconds,
             )
-            idle = bool(self.idle_seconds) and token.last_refresh_time < now - self.idle_seconds
-            if (
-                token.needs_reconnect
-                or claim.held(now)
-                or token.refresh_token is None
-                or not (expiring or idle)
-            ):
-                return False  # another server has it, or has refreshed it already
-            refreshed = await self.refresher.refresh(token, force=False)
+            if token is None:
+                return False  # refreshed, claimed, replaced or deleted meanwhile
+            refreshed = await self.refresher.refresh_claimed(token)
         except ApiError as exc:
             # API error messages never carry a secret (see errors.py).
             logger.warning(
@@ -129,6 +142,7 @@ class RefreshAhead:
         except Exception as exc:
             logger.error("refresh ahead of token %s failed: %s", token_id, type(exc).__name__)
             return False
-        if refreshed.version != token.version:
-            logger.debug("refreshed token %s ahead of its expiry", token_id)
-        return refreshed.version != token.version
+        if refreshed is None:
+            return False
+        logger.debug("refreshed token %s ahead of its expiry", token_id)
+        return True

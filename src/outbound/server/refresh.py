@@ -211,6 +211,32 @@ class LeaseRefresher:
                 # the row changed under us; read it again
             # lost the race for the lease: the loop reads the winner's claim next
 
+    async def refresh_claimed(self, token: TokenRecord) -> TokenRecord | None:
+        """Refresh ``token``, whose lease this server has just taken with the row as read
+        (a refresh-ahead round: ``RefreshLeases.claim_picked``). The stored result, or None:
+        the provider refuses refreshes this early (its refresh window), or the row changed."""
+        # shield: stopping a round must not cut off a refresh the provider may have answered
+        # (with rotation, the new refresh token would be lost).
+        result = await asyncio.shield(asyncio.ensure_future(self._refresh_claimed(token)))
+        if isinstance(result, ApiError):
+            raise ApiError(result.code, result.message, retry_after=result.retry_after)
+        return result
+
+    async def _refresh_claimed(self, token: TokenRecord) -> TokenRecord | ApiError | None:
+        try:
+            config = await self.providers.config(token.project_id, token.app_id)
+            allowed = refresh_allowed(config, token.access_token_expiry, self.clock())
+            if not allowed:
+                await self.leases.release(token.id, self.owner)
+                return None
+        except BaseException:
+            await asyncio.shield(self.leases.release(token.id, self.owner))
+            raise
+        try:
+            return await self._refresh_as_owner(token)
+        except ApiError as exc:
+            return exc
+
     async def _refresh_as_owner(self, token: TokenRecord) -> TokenRecord | None:
         """Holding the lease: ask the provider, store its answer. None when the row changed
         meanwhile (the caller re-reads it)."""

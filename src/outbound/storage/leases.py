@@ -13,17 +13,78 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..secrets import Secret
 from .records import TokenRecord
 from .store import Store
 
-__all__ = ["Claim", "RefreshLeases", "RefreshedToken"]
+__all__ = [
+    "Claim",
+    "Condition",
+    "Picked",
+    "RefreshLeases",
+    "RefreshedToken",
+    "any_of",
+    "due_for_refresh_ahead",
+    "idle_for_refresh",
+]
 
 
 def _now() -> int:
     return int(time.time())
+
+
+class Condition(NamedTuple):
+    """An SQL condition on a ``tokens`` row, with the parameters it names."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def due_for_refresh_ahead(now: int, horizon: int) -> Condition:
+    """The one rule for "due for refresh ahead": a round selects tokens by it, and applies it
+    again to the row as it takes the lease (:meth:`RefreshLeases.claim_picked`), so a token that
+    a fetch or another server refreshed in between is left alone.
+
+    Due: a refresh token, no reconnect pending, a known expiry at most ``horizon`` seconds
+    away — and at least half its lifetime gone. The second half matters for tokens that live
+    no longer than the horizon: a fresh one already expires within it, and would otherwise be
+    refreshed again on every round; with it, every token is refreshed once per lifetime, when
+    half of it is left."""
+    return Condition(
+        "(refresh_token IS NOT NULL AND needs_reconnect = 0"
+        " AND access_token_expiry > 0 AND access_token_expiry <= :ahead_until"
+        " AND 2 * (access_token_expiry - :ahead_now) <= access_token_expiry - last_refresh_time)",
+        {"ahead_now": now, "ahead_until": now + horizon},
+    )
+
+
+def idle_for_refresh(now: int, idle_seconds: int) -> Condition:
+    """Due for a keep-alive refresh: a refresh token, no reconnect pending, and not refreshed
+    for ``idle_seconds`` (refresh tokens that some providers let lapse when unused)."""
+    return Condition(
+        "(refresh_token IS NOT NULL AND needs_reconnect = 0 AND last_refresh_time < :idle_before)",
+        {"idle_before": now - idle_seconds},
+    )
+
+
+def any_of(*conditions: Condition) -> Condition:
+    """Met when one of ``conditions`` is (their parameter names must differ); none: never."""
+    if not conditions:
+        return Condition("(1 = 0)", {})
+    params: dict[str, Any] = {}
+    for condition in conditions:
+        params.update(condition.params)
+    return Condition("(" + " OR ".join(c.sql for c in conditions) + ")", params)
+
+
+class Picked(NamedTuple):
+    """A token a round picked, with the version it had then."""
+
+    project_id: str
+    id: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -64,34 +125,58 @@ class RefreshLeases:
             return None
         return self.store._token(row), Claim(row["refresh_claim_owner"], row["refresh_claim_until"])
 
-    async def expiring(self, now: int, horizon: int, limit: int) -> list[tuple[str, str]]:
-        """``(project_id, id)`` of up to ``limit`` tokens worth refreshing ahead of time,
-        soonest expiry first: a refresh token, no reconnect pending, a known expiry at most
-        ``horizon`` seconds away — and at most half its lifetime away, so a token that lives
-        shorter than ``horizon`` is not refreshed on every round — and no live claim."""
+    async def expiring(self, now: int, horizon: int, limit: int) -> list[Picked]:
+        """Up to ``limit`` tokens :func:`due_for_refresh_ahead` that nobody holds a live claim
+        on, soonest expiry first."""
+        due = due_for_refresh_ahead(now, horizon)
         rows = await self.db.fetchall(
-            "SELECT project_id, id FROM tokens"
-            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
-            " AND access_token_expiry > 0 AND access_token_expiry <= :horizon"
-            " AND 2 * (access_token_expiry - :now) <= access_token_expiry - last_refresh_time"
+            "SELECT project_id, id, version FROM tokens"  # noqa: S608 - fixed conditions, bound values
+            f" WHERE {due.sql}"
             " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
             " ORDER BY access_token_expiry LIMIT :limit",
-            {"now": now, "horizon": now + horizon, "limit": limit},
+            {**due.params, "now": now, "limit": limit},
         )
-        return [(row["project_id"], row["id"]) for row in rows]
+        return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
 
-    async def idle(self, now: int, idle_before: int, limit: int) -> list[tuple[str, str]]:
-        """``(project_id, id)`` of up to ``limit`` tokens whose refresh token has not been used
-        since ``idle_before``, longest idle first (refresh tokens some providers let lapse)."""
+    async def idle(self, now: int, idle_seconds: int, limit: int) -> list[Picked]:
+        """Up to ``limit`` tokens :func:`idle_for_refresh` that nobody holds a live claim on,
+        longest idle first."""
+        idle = idle_for_refresh(now, idle_seconds)
         rows = await self.db.fetchall(
-            "SELECT project_id, id FROM tokens"
-            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
-            " AND last_refresh_time < :idle_before"
+            "SELECT project_id, id, version FROM tokens"  # noqa: S608 - fixed conditions, bound values
+            f" WHERE {idle.sql}"
             " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
             " ORDER BY last_refresh_time LIMIT :limit",
-            {"now": now, "idle_before": idle_before, "limit": limit},
+            {**idle.params, "now": now, "limit": limit},
         )
-        return [(row["project_id"], row["id"]) for row in rows]
+        return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
+
+    async def claim_picked(
+        self, picked: Picked, due: Condition, owner: str, until: int
+    ) -> TokenRecord | None:
+        """Take the lease on a token a round picked — only if nobody holds a live claim, its
+        version is still the one the round read, and the row as it is now still meets ``due``:
+        checked and claimed in one statement. The claimed row, or None (refreshed, replaced,
+        claimed or deleted since, or no longer due)."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE tokens"  # noqa: S608 - fixed conditions, bound values
+                " SET refresh_claim_owner = :owner, refresh_claim_until = :until"
+                " WHERE project_id = :project_id AND id = :id AND version = :version"
+                f" AND {due.sql}"
+                " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
+                " RETURNING *",
+                {
+                    **due.params,
+                    "owner": owner,
+                    "until": until,
+                    "project_id": picked.project_id,
+                    "id": picked.id,
+                    "version": picked.version,
+                    "now": _now(),
+                },
+            )
+        return self.store._token(row) if row is not None else None
 
     async def claim(self, token: TokenRecord, owner: str, until: int) -> bool:
         """Claim the right to refresh ``token`` as it was read (same version), if nobody holds

@@ -90,6 +90,7 @@ const state = {
   fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, until }
   tokenRequests: 0,
   grants: { success: {}, error: {} },
+  refreshes: {}, // sub -> [epoch ms of each successful refresh_token grant]
 };
 const hung = new Set();
 
@@ -144,6 +145,11 @@ const provider = new Provider(issuer, {
 provider.on('grant.success', (ctx) => {
   const type = ctx.oidc.params?.grant_type ?? 'unknown';
   state.grants.success[type] = (state.grants.success[type] ?? 0) + 1;
+  if (type === 'refresh_token') {
+    const sub = ctx.oidc.entities?.Account?.accountId
+      ?? ctx.oidc.entities?.RefreshToken?.accountId ?? 'unknown';
+    (state.refreshes[sub] ??= []).push(Date.now());
+  }
 });
 provider.on('grant.error', (ctx) => {
   const type = ctx.oidc.params?.grant_type ?? 'unknown';
@@ -191,10 +197,12 @@ const admin = {
   'GET /__admin/grants': async () => ({
     tokenRequests: state.tokenRequests, ...state.grants,
   }),
+  'GET /__admin/refreshes': async () => state.refreshes,
   'POST /__admin/reset': async () => {
     state.fault = null;
     state.tokenRequests = 0;
     state.grants = { success: {}, error: {} };
+    state.refreshes = {};
     releaseHung();
     return {};
   },
@@ -216,6 +224,27 @@ const admin = {
   'POST /__admin/ttl': async (body) => {
     state.accessTokenTtl = Number(body.accessToken);
     return { accessToken: state.accessTokenTtl };
+  },
+  // Grants as if each user had consented earlier (for tests that need hundreds of users, where
+  // the browser flow per user would take minutes): one refresh token per sub, for the client.
+  'POST /__admin/issue-refresh-tokens': async (body) => {
+    const client = await provider.Client.find(body.client_id);
+    const refreshTokens = {};
+    for (const sub of body.subs) {
+      const grant = new provider.Grant({ accountId: sub, clientId: client.clientId });
+      grant.addOIDCScope(body.scope);
+      const grantId = await grant.save();
+      const token = new provider.RefreshToken({
+        accountId: sub,
+        authTime: Math.floor(Date.now() / 1000),
+        client,
+        grantId,
+        gty: 'authorization_code',
+        scope: body.scope,
+      });
+      refreshTokens[sub] = await token.save();
+    }
+    return { refreshTokens };
   },
   'POST /__admin/revoke-account': async (body) => ({ revoked: await revokeAccount(body.sub) }),
   'POST /__admin/active': async (body) => tokenActive(body.token),
