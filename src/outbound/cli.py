@@ -243,14 +243,39 @@ def keys() -> None:
     "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
 )
 @click.option("--name", default="", help="A name to recognise the key by.")
+@click.option(
+    "--fetch-only",
+    is_flag=True,
+    help="The key may only fetch tokens (every other request answers 403 E130403).",
+)
+@click.option(
+    "--app",
+    "app_ids",
+    multiple=True,
+    help="With --fetch-only: the key fetches tokens of this app only (repeat for more).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
-def keys_create(project_id: str, name: str, as_json: bool, **options: Any) -> None:
+def keys_create(
+    project_id: str,
+    name: str,
+    fetch_only: bool,
+    app_ids: tuple[str, ...],
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Create a management key (printed once)."""
+    if app_ids and not fetch_only:
+        raise click.BadParameter("--app limits a --fetch-only key", param_hint="--app")
+    for app_id in app_ids:
+        if not app_id or len(app_id) > 256:
+            raise click.BadParameter(f"{app_id!r} is not an app id", param_hint="--app")
 
     async def work(store: Any) -> tuple[str, str] | None:
         if not await store.project_exists(project_id):
             return None
-        _, key = await store.create_management_key(project_id, name)
+        _, key = await store.create_management_key(
+            project_id, name, fetch_only=fetch_only, app_ids=app_ids
+        )
         return project_id, key
 
     result = _with_store(_settings(**options), work)
@@ -279,6 +304,8 @@ def keys_list(project_id: str, **options: Any) -> None:
                     "name": key.name,
                     "createdAt": key.created_at,
                     "revoked": key.revoked_at is not None,
+                    "fetchOnly": key.fetch_only,
+                    "appIds": list(key.app_ids),
                 }
             )
         )

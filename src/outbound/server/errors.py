@@ -35,6 +35,13 @@ ERROR_CODES = _table(
         "Unauthorized: missing, malformed, unknown or revoked management key, or (on"
         " /v1/outbound/oauth/connect) a session token that fails verification",
     ),
+    ErrorCode(
+        "E130403",
+        403,
+        "Forbidden: the credentials are valid but do not allow this request (a fetch-only"
+        " management key used for anything but fetching tokens of its apps; a session token"
+        " without the role or permission a tenant-level connection needs)",
+    ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
     ErrorCode("E130413", 413, "Request body too large"),
@@ -104,6 +111,17 @@ class ApiError(Exception):
 
 def not_found_token() -> ApiError:
     return ApiError("E111504", "no token matches this app and owner")
+
+
+def fetch_only_key(app_id: str | None = None) -> ApiError:
+    if app_id is not None:
+        return ApiError(
+            "E130403", f"this management key may not fetch tokens of outbound app {app_id!r}"
+        )
+    return ApiError(
+        "E130403",
+        "this management key may only fetch tokens; use a full management key for this request",
+    )
 
 
 def app_not_found(app_id: str) -> ApiError:
