@@ -60,11 +60,12 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Migrate the store, open it, run ``work(store)``, close it."""
     from .crypto import load_keyring
     from .storage import Store, connect, upgrade
+    from .storage.files import prepare_data_dir
 
     async def run() -> T:
         url = settings.database
         if not url.is_postgres:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings.data_dir, url)
         await asyncio.to_thread(upgrade, url)
         db = await connect(url)
         try:
@@ -101,6 +102,11 @@ def main() -> None:
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
 @_option("cors_origins")
+@_option("allowed_hosts")
+@_option("header_timeout", type=click.FloatRange(min=0.1))
+@_option("keep_alive_timeout", type=click.IntRange(min=1))
+@_option("max_header_bytes", type=click.IntRange(min=1024))
+@_option("max_connections", type=click.IntRange(min=0))
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:
     """Start the server (migrating the store first).
@@ -113,6 +119,7 @@ def serve(**options: Any) -> None:
     import uvicorn
 
     from .server import create_app
+    from .server.listener import uvicorn_options
     from .storage import bootstrap
 
     settings = _settings(**options)
@@ -144,6 +151,7 @@ def serve(**options: Any) -> None:
         # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
         access_log=False,
         server_header=False,
+        **uvicorn_options(settings),
     )
 
 

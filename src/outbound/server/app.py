@@ -18,11 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
+from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .ahead import RefreshAhead
 from .config import Settings
 from .errors import ApiError
+from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
 from .providers import Providers
@@ -125,7 +127,7 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
         if not url.is_postgres:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings.data_dir, url)
         await asyncio.to_thread(upgrade, url)
         keyring = load_keyring(
             settings.master_key or None, None if url.is_postgres else settings.data_dir
@@ -173,4 +175,9 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(SessionConnectCORS, origins=_origins(settings.cors_origins)),
         ],
     )
-    return HotPath(app, lambda: app.state.vault)
+    # A trailing-slash redirect would be built from the request's Host header.
+    app.router.redirect_slashes = False
+    return Guard(
+        HotPath(app, lambda: app.state.vault),
+        allowed_hosts(settings.effective_public_url, settings.allowed_hosts),
+    )

@@ -44,7 +44,7 @@ from .errors import ApiError, app_not_found
 from .http import authed, body, json_response
 from .providers import oauth_error_text, require_oauth_app
 from .state import Vault
-from .wire import Connect, require
+from .wire import Connect, require, require_new_id
 
 __all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]
 
@@ -178,6 +178,8 @@ async def new_link(vault: Vault, project_id: str, req: Connect, *, user_id: str)
         user_id, tenant_id = "", require(req.tenant_id, "tenantId")
     else:
         tenant_id = req.tenant_id or ""
+    if tenant_id:
+        require_new_id(tenant_id, "tenantId")
     options = req.options
     app = await vault.store.get_app(project_id, app_id)
     if app is None:

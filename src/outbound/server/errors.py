@@ -46,11 +46,18 @@ ERROR_CODES = _table(
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
     ErrorCode("E130413", 413, "Request body too large"),
     ErrorCode(
+        "E130421",
+        421,
+        "Misdirected request: the Host header names a host this server does not serve"
+        " (--public-url, --allowed-hosts)",
+    ),
+    ErrorCode(
         "E130429",
         429,
         "Rate limited: retry after the number of seconds in Retry-After (this version sets no"
         " limits itself; the code is reserved for a limiting proxy and for Descope parity)",
     ),
+    ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
     ErrorCode("E131001", 404, "Outbound app not found"),
     ErrorCode("E131002", 409, "An outbound app with this id or name already exists"),
