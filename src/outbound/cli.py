@@ -102,6 +102,8 @@ def main() -> None:
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
 @_option("cors_origins")
+@_option("connect_pending_per_user", type=click.IntRange(min=0))
+@_option("connect_pending_per_project", type=click.IntRange(min=0))
 @_option("allowed_hosts")
 @_option("header_timeout", type=click.FloatRange(min=0.1))
 @_option("keep_alive_timeout", type=click.IntRange(min=1))
@@ -213,9 +215,34 @@ def projects_create(name: str, as_json: bool, **options: Any) -> None:
 )
 @click.option("--issuer", required=True, help="The session tokens' iss, exactly.")
 @click.option("--jwks-url", required=True, help="Where the issuer publishes its signing keys.")
-@click.option("--audience", default="", help="A value the tokens' aud must contain (optional).")
+@click.option("--audience", default="", help="A value the tokens' aud must contain.")
+@click.option(
+    "--no-audience",
+    is_flag=True,
+    help="The issuer cannot set an audience: accept its tokens without one (any token it"
+    " issues, for any app, then connects). Required when --audience is not given.",
+)
+@click.option(
+    "--tenant-role",
+    default="",
+    help="The role (in the token's tenants claim for that tenant) that lets a user connect a"
+    " whole tenant (tenantLevel) from the browser.",
+)
+@click.option(
+    "--tenant-permission",
+    default="",
+    help="The permission that lets a user connect a whole tenant from the browser. Without"
+    " --tenant-role or --tenant-permission, tenant-level connections from the browser are off.",
+)
 def projects_set_session_issuer(
-    project_id: str, issuer: str, jwks_url: str, audience: str, **options: Any
+    project_id: str,
+    issuer: str,
+    jwks_url: str,
+    audience: str,
+    no_audience: bool,
+    tenant_role: str,
+    tenant_permission: str,
+    **options: Any,
 ) -> None:
     """Accept end users' session tokens from this issuer (POST /v1/outbound/oauth/connect)."""
     from urllib.parse import urlsplit
@@ -226,7 +253,20 @@ def projects_set_session_issuer(
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint=name)
-    record = SessionIssuer(project_id, issuer, jwks_url, audience)
+    if bool(audience) == no_audience:
+        raise click.UsageError(
+            "give --audience (a value your session tokens' aud carries, usually the app's"
+            " client id) or, if the issuer cannot set one, --no-audience; not both"
+        )
+    record = SessionIssuer(
+        project_id,
+        issuer,
+        jwks_url,
+        audience,
+        audience_optional=no_audience,
+        tenant_role=tenant_role,
+        tenant_permission=tenant_permission,
+    )
 
     async def work(store: Any) -> bool:
         return await set_session_issuer(store, record)
@@ -235,7 +275,15 @@ def projects_set_session_issuer(
         raise click.ClickException(f"no project {project_id!r}")
     click.echo(
         json.dumps(
-            {"projectId": project_id, "issuer": issuer, "jwksUrl": jwks_url, "audience": audience}
+            {
+                "projectId": project_id,
+                "issuer": issuer,
+                "jwksUrl": jwks_url,
+                "audience": audience,
+                "noAudience": no_audience,
+                "tenantRole": tenant_role,
+                "tenantPermission": tenant_permission,
+            }
         )
     )
 

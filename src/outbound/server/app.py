@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
+from ..storage.connect_sessions import ConnectSessions
 from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
@@ -118,6 +119,20 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
+PURGE_INTERVAL = 60.0
+
+
+async def _purge_connect_sessions(store: Store) -> None:
+    """Ended connect sessions go within minutes, even when nobody creates new ones."""
+    sessions = ConnectSessions(store)
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL)
+        try:
+            await sessions.purge()
+        except Exception as exc:  # a database hiccup: try again next round
+            logger.warning("purging ended connect sessions failed: %s", type(exc).__name__)
+
+
 def _origins(setting: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
 
@@ -154,9 +169,11 @@ def create_app(settings: Settings) -> ASGIApp:
                 interval=settings.refresh_ahead_interval,
             )
             ahead.start()
+        purger = asyncio.create_task(_purge_connect_sessions(store))
         try:
             yield
         finally:
+            purger.cancel()
             if ahead is not None:
                 await ahead.stop()
             await oauth.aclose()

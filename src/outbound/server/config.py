@@ -73,6 +73,15 @@ class Settings:
         " POST /v1/outbound/oauth/connect from the browser with a session token. Only that"
         " endpoint answers CORS; the management API never does. Default: none.",
     )
+    connect_pending_per_user: int = _setting(
+        10,
+        "Connect links in progress (not yet used up and not expired) allowed per user, or per"
+        " tenant for tenant-level links; more answer 429 E130429 with Retry-After. 0: no cap.",
+    )
+    connect_pending_per_project: int = _setting(
+        1000,
+        "Connect links in progress allowed per project; more answer 429 E130429. 0: no cap.",
+    )
     allowed_hosts: str = _setting(
         "",
         "More host names (comma-separated) to answer besides the --public-url host and the"

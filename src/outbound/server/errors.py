@@ -54,8 +54,9 @@ ERROR_CODES = _table(
     ErrorCode(
         "E130429",
         429,
-        "Rate limited: retry after the number of seconds in Retry-After (this version sets no"
-        " limits itself; the code is reserved for a limiting proxy and for Descope parity)",
+        "Rate limited: retry after the number of seconds in Retry-After (too many failed"
+        " authentications from one address or against one project, too many connect links in"
+        " progress, or the optional per-key request limit)",
     ),
     ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
