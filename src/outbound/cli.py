@@ -60,11 +60,12 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Migrate the store, open it, run ``work(store)``, close it."""
     from .crypto import load_keyring
     from .storage import Store, connect, upgrade
+    from .storage.files import prepare_data_dir
 
     async def run() -> T:
         url = settings.database
         if not url.is_postgres:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings.data_dir, url)
         await asyncio.to_thread(upgrade, url)
         db = await connect(url)
         try:
@@ -101,6 +102,13 @@ def main() -> None:
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
 @_option("cors_origins")
+@_option("connect_pending_per_user", type=click.IntRange(min=0))
+@_option("connect_pending_per_project", type=click.IntRange(min=0))
+@_option("allowed_hosts")
+@_option("header_timeout", type=click.FloatRange(min=0.1))
+@_option("keep_alive_timeout", type=click.IntRange(min=1))
+@_option("max_header_bytes", type=click.IntRange(min=1024))
+@_option("max_connections", type=click.IntRange(min=0))
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:
     """Start the server (migrating the store first).
@@ -113,6 +121,7 @@ def serve(**options: Any) -> None:
     import uvicorn
 
     from .server import create_app
+    from .server.listener import uvicorn_options
     from .storage import bootstrap
 
     settings = _settings(**options)
@@ -144,6 +153,7 @@ def serve(**options: Any) -> None:
         # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
         access_log=False,
         server_header=False,
+        **uvicorn_options(settings),
     )
 
 
@@ -205,9 +215,34 @@ def projects_create(name: str, as_json: bool, **options: Any) -> None:
 )
 @click.option("--issuer", required=True, help="The session tokens' iss, exactly.")
 @click.option("--jwks-url", required=True, help="Where the issuer publishes its signing keys.")
-@click.option("--audience", default="", help="A value the tokens' aud must contain (optional).")
+@click.option("--audience", default="", help="A value the tokens' aud must contain.")
+@click.option(
+    "--no-audience",
+    is_flag=True,
+    help="The issuer cannot set an audience: accept its tokens without one (any token it"
+    " issues, for any app, then connects). Required when --audience is not given.",
+)
+@click.option(
+    "--tenant-role",
+    default="",
+    help="The role (in the token's tenants claim for that tenant) that lets a user connect a"
+    " whole tenant (tenantLevel) from the browser.",
+)
+@click.option(
+    "--tenant-permission",
+    default="",
+    help="The permission that lets a user connect a whole tenant from the browser. Without"
+    " --tenant-role or --tenant-permission, tenant-level connections from the browser are off.",
+)
 def projects_set_session_issuer(
-    project_id: str, issuer: str, jwks_url: str, audience: str, **options: Any
+    project_id: str,
+    issuer: str,
+    jwks_url: str,
+    audience: str,
+    no_audience: bool,
+    tenant_role: str,
+    tenant_permission: str,
+    **options: Any,
 ) -> None:
     """Accept end users' session tokens from this issuer (POST /v1/outbound/oauth/connect)."""
     from urllib.parse import urlsplit
@@ -218,7 +253,20 @@ def projects_set_session_issuer(
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint=name)
-    record = SessionIssuer(project_id, issuer, jwks_url, audience)
+    if bool(audience) == no_audience:
+        raise click.UsageError(
+            "give --audience (a value your session tokens' aud carries, usually the app's"
+            " client id) or, if the issuer cannot set one, --no-audience; not both"
+        )
+    record = SessionIssuer(
+        project_id,
+        issuer,
+        jwks_url,
+        audience,
+        audience_optional=no_audience,
+        tenant_role=tenant_role,
+        tenant_permission=tenant_permission,
+    )
 
     async def work(store: Any) -> bool:
         return await set_session_issuer(store, record)
@@ -227,7 +275,15 @@ def projects_set_session_issuer(
         raise click.ClickException(f"no project {project_id!r}")
     click.echo(
         json.dumps(
-            {"projectId": project_id, "issuer": issuer, "jwksUrl": jwks_url, "audience": audience}
+            {
+                "projectId": project_id,
+                "issuer": issuer,
+                "jwksUrl": jwks_url,
+                "audience": audience,
+                "noAudience": no_audience,
+                "tenantRole": tenant_role,
+                "tenantPermission": tenant_permission,
+            }
         )
     )
 
@@ -243,14 +299,39 @@ def keys() -> None:
     "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
 )
 @click.option("--name", default="", help="A name to recognise the key by.")
+@click.option(
+    "--fetch-only",
+    is_flag=True,
+    help="The key may only fetch tokens (every other request answers 403 E130403).",
+)
+@click.option(
+    "--app",
+    "app_ids",
+    multiple=True,
+    help="With --fetch-only: the key fetches tokens of this app only (repeat for more).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (the only format).")
-def keys_create(project_id: str, name: str, as_json: bool, **options: Any) -> None:
+def keys_create(
+    project_id: str,
+    name: str,
+    fetch_only: bool,
+    app_ids: tuple[str, ...],
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Create a management key (printed once)."""
+    if app_ids and not fetch_only:
+        raise click.BadParameter("--app limits a --fetch-only key", param_hint="--app")
+    for app_id in app_ids:
+        if not app_id or len(app_id) > 256:
+            raise click.BadParameter(f"{app_id!r} is not an app id", param_hint="--app")
 
     async def work(store: Any) -> tuple[str, str] | None:
         if not await store.project_exists(project_id):
             return None
-        _, key = await store.create_management_key(project_id, name)
+        _, key = await store.create_management_key(
+            project_id, name, fetch_only=fetch_only, app_ids=app_ids
+        )
         return project_id, key
 
     result = _with_store(_settings(**options), work)
@@ -279,6 +360,8 @@ def keys_list(project_id: str, **options: Any) -> None:
                     "name": key.name,
                     "createdAt": key.created_at,
                     "revoked": key.revoked_at is not None,
+                    "fetchOnly": key.fetch_only,
+                    "appIds": list(key.app_ids),
                 }
             )
         )

@@ -45,6 +45,18 @@ def snapshot(live_server: LiveServer) -> list[Any]:
 
 
 BIG = "x" * 20_000
+BAD_NEW_IDS = [
+    "   ",
+    "a/b?c#d",
+    "../../etc/passwd",
+    "\u202eexe.txt",
+    ".hidden",
+    "x" * 65,
+    "tab\tid",
+    "caf\u00e9",
+]
+# user ids: any text of 1-256 characters but control characters and bidi overrides/isolates
+BAD_USER_IDS = ["\u202egnp.exe", "a\u2066b", "a\x85b", "a\x7fb", "x" * 257]
 CASES: list[tuple[str, str, Any, str, str]] = [
     # (path, method, body, expected errorCode, text the message must contain)
     ("/v1/mgmt/outbound/app/create", "POST", b"{not json", "E011001", "JSON"),
@@ -84,13 +96,32 @@ CASES: list[tuple[str, str, Any, str, str]] = [
     ),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": BIG}, "E011003", "name"),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": "a\x00b"}, "E011003", "id"),
+    # App and tenant ids are created in one shape: letters, digits, '.', '_', '-'; <= 64.
+    *(
+        ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", "id": bad}, "E011003", "id")
+        for bad in BAD_NEW_IDS
+    ),
     (
         "/v1/mgmt/outbound/app/create",
         "POST",
-        {"name": "n", "id": "../../etc"},
-        "",
-        "",
-    ),  # any printable id is data
+        {"name": "n", "id": "ok-id", "tenantId": "a/b"},
+        "E011003",
+        "tenantId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create/bytemplate",
+        "POST",
+        {"templateId": "github", "id": "../../etc/passwd", "clientId": "c"},
+        "E011003",
+        "id",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create",
+        "POST",
+        b'{"name": "n", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "E011001",
+        "nests",
+    ),
     ("/v1/mgmt/outbound/app/create", "POST", {"name": "Bad input"}, "E131002", "name"),
     (
         "/v1/mgmt/outbound/app/create",
@@ -219,6 +250,71 @@ CASES: list[tuple[str, str, Any, str, str]] = [
         "E011003",
         "tokens",
     ),
+    *(
+        (
+            "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+            "POST",
+            {"appId": APP, "userId": bad, "accessToken": "new"},
+            "E011003",
+            "userId",
+        )
+        for bad in BAD_USER_IDS
+    ),
+    (
+        "/v1/mgmt/outbound/app/tenant/apikey/upload",
+        "POST",
+        {"appId": APP, "tenantId": "../t", "apiKey": "k"},
+        "E011003",
+        "tenantId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/tenant/oauthtoken/upload",
+        "POST",
+        {"appId": APP, "tenantId": "t t", "accessToken": "new"},
+        "E011003",
+        "tenantId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/user/token/latest",
+        "POST",
+        b'{"appId": "'
+        + APP.encode()
+        + b'", "userId": "keeper", "x": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}",
+        "E011001",
+        "nests",
+    ),
+    # connect requests: bounded scopes, well-formed tenant ids
+    (
+        "/v1/mgmt/outbound/app/connect",
+        "POST",
+        {"appId": APP, "userId": "u", "options": {"scopes": [f"s{i}" for i in range(65)]}},
+        "E011003",
+        "options.scopes",
+    ),
+    (
+        "/v1/mgmt/outbound/app/connect",
+        "POST",
+        {"appId": APP, "userId": "u", "options": {"scopes": ["s" * 257]}},
+        "E011003",
+        "options.scopes",
+    ),
+    (
+        "/v1/mgmt/outbound/app/connect",
+        "POST",
+        {"appId": APP, "tenantId": "a?b", "tenantLevel": True},
+        "E011003",
+        "tenantId",
+    ),
+    (
+        "/v1/mgmt/outbound/app/connect",
+        "POST",
+        {"appId": APP, "userId": "\u202eu"},
+        "E011003",
+        "userId",
+    ),
     ("/v1/mgmt/outbound/user/tokens", "DELETE", None, "E011002", "appId"),
     ("/v1/mgmt/outbound/token", "DELETE", None, "E011002", "id"),
     ("/v1/mgmt/outbound/apps-with-user-token", "GET", None, "E011002", "userId"),
@@ -292,6 +388,45 @@ def test_explicit_nulls_and_unknown_fields_are_tolerated(client: httpx.Client) -
     )
     assert response.status_code == 404
     assert response.json()["errorCode"] == "E111504"
+
+
+def test_deep_nesting_on_the_fetch_path_is_401_without_a_key(live_server: LiveServer) -> None:
+    body = b'{"appId": "a", "userId": "u", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = httpx.post(
+        live_server.base_url + "/v1/mgmt/outbound/app/user/token/latest",
+        content=body,
+        headers={"Authorization": f"Bearer {live_server.project_id}:obk_000000000000_nope"},
+    )
+    assert response.status_code == 401
+    assert response.json()["errorCode"] == "E130401"
+
+
+def test_ids_stored_before_the_id_rule_still_load(
+    live_server: LiveServer, client: httpx.Client
+) -> None:
+    legacy = "legacy app/with?odd#id"
+    project = live_server.project_id
+    store = live_server.store
+    execute(
+        store,
+        "INSERT INTO apps (project_id, id, name, config, client_secret, created_at, updated_at)"
+        " SELECT project_id, ?, ?, config, NULL, created_at, updated_at FROM apps"
+        " WHERE project_id = ? AND id = ?",
+        (legacy, "legacy-" + secrets.token_hex(3), project, APP),
+    )
+    loaded = client.get("/v1/mgmt/outbound/app", params={"id": legacy})
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["app"]["id"] == legacy
+    upload = client.post(
+        "/v1/mgmt/outbound/app/user/apikey/upload",
+        json={"appId": legacy, "userId": "u", "apiKey": "legacy-key"},
+    )
+    assert upload.status_code == 200, upload.text
+    fetched = client.post(
+        "/v1/mgmt/outbound/app/user/token/latest", json={"appId": legacy, "userId": "u"}
+    )
+    assert fetched.json()["token"]["token"] == "legacy-key"
+    assert client.post("/v1/mgmt/outbound/app/delete", json={"id": legacy}).status_code == 200
 
 
 def test_the_stored_token_survived_all_of_it(client: httpx.Client) -> None:

@@ -52,6 +52,8 @@ ident = st.text(
     min_size=1,
     max_size=16,
 )
+# app and tenant ids are created in one shape (wire.NEW_ID)
+new_id = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)
 host = st.sampled_from(["provider.example", "login.example.com:8443", "127.0.0.1:9000"])
 path = st.text(string.ascii_letters + string.digits + "-_./%?=&", max_size=16)
 url = st.builds(lambda h, p, s: f"{s}://{h}/{p}", host, path, st.sampled_from(["https", "http"]))
@@ -85,7 +87,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "accessType": st.sampled_from(["offline", "online"]),
     "prompt": st.lists(st.sampled_from(PROMPTS), unique=True, max_size=4),
     "appType": st.sampled_from(["oauth", "apikey"]),
-    "tenantId": st.one_of(st.just(""), ident),
+    "tenantId": st.one_of(st.just(""), new_id),
     "tokenEndpointAuthMethod": st.sampled_from(
         ["", "client_secret_basic", "client_secret_post", "none"]
     ),
@@ -124,7 +126,7 @@ by_template = st.fixed_dictionaries(
         ),
         "clientId": ident,
         "clientSecret": ident,
-        "tenantId": ident,
+        "tenantId": new_id,
     },
 )
 # an optional change: one field, a new client secret, or a read-only field

@@ -13,6 +13,7 @@ import pytest
 
 from outbound.catalog import all_templates
 from outbound.server.errors import ERROR_CODES
+from tests.support.browser import press_continue
 from tests.support.server import LiveServer
 
 from .support import query
@@ -218,7 +219,7 @@ def test_a_connect_link_leads_to_the_providers_consent_page(
     app = response.json()["app"]
     link = client.post("/v1/mgmt/outbound/app/connect", json={"appId": app["id"], "userId": "u1"})
     assert link.status_code == 200, link.text
-    opened = httpx.get(link.json()["url"], follow_redirects=False)
+    opened = press_continue(link.json()["url"])
     assert opened.status_code in (302, 303, 307), opened.text
     location = opened.headers["location"]
     assert location.startswith(authorize + "?")

@@ -6,6 +6,7 @@ Every test connects its own user, so tests share the servers but never a token.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import secrets
@@ -120,10 +121,13 @@ _FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post"', re.I)
 _HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', re.I)
 
 
-def scripted_consent(url: str, stop_at: str, login: str) -> str:
-    """Sign in at the test provider and approve, posting its forms as a browser would;
-    returns the first URL starting with ``stop_at`` that the flow redirects to."""
-    with httpx.Client(timeout=30) as agent:
+def scripted_consent(url: str, stop_at: str, login: str, agent: httpx.Client | None = None) -> str:
+    """Press the connect page's button, sign in at the test provider and approve, posting
+    their forms as a browser would; returns the first URL starting with ``stop_at`` that the
+    flow redirects to. ``agent`` (kept open) holds the browser's cookies."""
+    with contextlib.ExitStack() as stack:
+        if agent is None:
+            agent = stack.enter_context(httpx.Client(timeout=30))
         response = agent.get(url)
         for _ in range(20):
             if response.is_redirect:

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app, scripted_consent
-from tests.support.browser import drive_consent
-from tests.support.database import raw_dump
+from tests.support.browser import drive_consent, press_continue
+from tests.support.database import execute, raw_dump
 from tests.support.oidc_server import OidcServer
 
 pytestmark = pytest.mark.browser
@@ -62,13 +62,16 @@ def test_a_replayed_callback_is_rejected_and_the_code_exchanged_once(
     callback = vault.server.base_url + "/v1/outbound/oauth/callback"
     idp.reset()
 
-    # Stop the browser where the provider sends it back, and replay that request ourselves.
-    callback_url = drive_consent(vault.link(user), stop_at=callback, login=user)
-    assert "code=" in callback_url and "state=" in callback_url
-    answers = [httpx.get(callback_url, timeout=30) for _ in range(2)]
+    # Stop the browser where the provider sends it back, and replay that request ourselves
+    # (from the same browser: its cookie binds the flow).
+    with httpx.Client(timeout=30) as browser:
+        callback_url = scripted_consent(vault.link(user), callback, user, agent=browser)
+        assert "code=" in callback_url and "state=" in callback_url
+        answers = [browser.get(callback_url) for _ in range(2)]
 
-    # Whichever request came first (the browser's or ours) completed the connection; every
-    # later one is refused with a page that says why, and the code was exchanged once.
+    # The first request completed the connection; every later one is refused with a page that
+    # says why, and the code was exchanged once.
+    assert answers[0].status_code == 302
     assert answers[-1].status_code == 400
     assert "does not belong to a connection in progress" in answers[-1].text
     assert answers[-1].headers["cache-control"] == "no-store"
@@ -96,8 +99,11 @@ def test_an_unknown_state_is_rejected(vault: Vault) -> None:
 def test_a_link_opens_once(vault: Vault, idp: OidcServer) -> None:
     link = vault.link(vault.new_user())
 
-    first = httpx.get(link)
-    second = httpx.get(link)
+    first = press_continue(link)
+    # Pressing the button of a page still open in another tab, and opening the link again.
+    start = link.split("?")[0]
+    second = httpx.post(start, data={"link": httpx.URL(link).params["link"]})
+    reopened = httpx.get(link)
 
     assert first.status_code == 302
     authorize = httpx.URL(first.headers["location"])
@@ -107,6 +113,80 @@ def test_a_link_opens_once(vault: Vault, idp: OidcServer) -> None:
     assert "link" not in str(authorize)
     assert second.status_code == 400
     assert "already used" in second.text
+    assert reopened.status_code == 400
+    assert "already used" in reopened.text
+
+
+def test_the_link_page_names_the_app_and_account_and_opening_it_uses_nothing_up(
+    vault: Vault,
+) -> None:
+    user = vault.new_user()
+    link = vault.link(user)
+    # Chat and mail previewers fetch links (GET, HEAD); none of that uses the link up.
+    for _ in range(3):
+        page = httpx.get(link, timeout=30)
+        assert page.status_code == 200
+        assert vault.app_id in page.text and user in page.text
+        assert 'id="continue"' in page.text
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert "set-cookie" not in page.headers
+    httpx.head(link, timeout=30)
+
+    final = drive_consent(link, stop_at=vault.catcher.url, login=user)
+
+    assert httpx.URL(final).params["status"] == "success"
+    assert vault.token(user)["userId"] == user
+
+
+def test_pressing_continue_sets_a_private_cookie_bound_to_the_flow(vault: Vault) -> None:
+    response = press_continue(vault.link(vault.new_user()))
+    cookie = response.headers["set-cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes
+    assert "samesite=lax" in cookie.lower()
+    assert "secure" not in attributes  # http on loopback; behind https it is Secure
+
+
+def test_a_consent_finished_in_another_browser_fails_cleanly(vault: Vault, idp: OidcServer) -> None:
+    """A link minted for one user, started in that user's browser, and completed in someone
+    else's (a forwarded authorization URL): the callback is refused, nothing is stored, and
+    the state is not used up by the wrong browser."""
+    user = vault.new_user()
+    callback = vault.server.base_url + "/v1/outbound/oauth/callback"
+    idp.reset()
+    with httpx.Client(timeout=30) as owner, httpx.Client(timeout=30) as other:
+        started = press_continue(vault.link(user), owner)
+        assert started.status_code == 302
+        authorize = started.headers["location"]
+        # The other browser signs in at the provider and approves...
+        callback_url = scripted_consent(authorize, callback, user, agent=other)
+        refused = other.get(callback_url)
+        assert refused.status_code == 400
+        assert "started in another browser" in refused.text
+        assert vault.fetch(user).status_code == 404
+        assert idp.grants()["success"].get("authorization_code") is None
+        # ... while the browser that pressed continue still completes it.
+        completed = owner.get(callback_url)
+    assert completed.status_code == 302
+    assert httpx.URL(completed.headers["location"]).params["status"] == "success"
+    assert vault.token(user)["userId"] == user
+
+
+def test_pending_links_are_capped_per_user_with_retry_after(vault: Vault) -> None:
+    user = vault.new_user()
+    with vault.http as http:
+        body = {"appId": vault.app_id, "userId": user}
+        made = [http.post("/v1/mgmt/outbound/app/connect", json=body) for _ in range(10)]
+        assert all(r.status_code == 200 for r in made)
+        refused = http.post("/v1/mgmt/outbound/app/connect", json=body)
+        assert refused.status_code == 429
+        assert refused.json()["errorCode"] == "E130429"
+        assert 0 < int(refused.headers["retry-after"]) <= 601
+        # Another user is not affected.
+        assert http.post(
+            "/v1/mgmt/outbound/app/connect", json={**body, "userId": vault.new_user()}
+        ).is_success
 
 
 def test_an_app_can_turn_pkce_off(vault: Vault, idp: OidcServer) -> None:
@@ -114,7 +194,7 @@ def test_an_app_can_turn_pkce_off(vault: Vault, idp: OidcServer) -> None:
     plain = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
     user = plain.new_user()
 
-    authorize = httpx.URL(httpx.get(plain.link(user)).headers["location"])
+    authorize = httpx.URL(press_continue(plain.link(user)).headers["location"])
     assert "code_challenge" not in authorize.params
     assert plain.connect_quickly(user)["status"] == "success"
     assert idp.introspect(plain.token(user)["accessToken"])["active"] is True
@@ -154,7 +234,7 @@ def test_connecting_again_asks_for_granted_and_new_scopes(vault: Vault) -> None:
     first = vault.token(user, withRefreshToken=True)
 
     link = vault.link(user, scopes=["write"])
-    authorize = httpx.URL(httpx.get(link).headers["location"])
+    authorize = httpx.URL(press_continue(link).headers["location"])
     assert set(authorize.params["scope"].split()) == {"openid", "email", "read", "write"}
 
     assert vault.connect(user, scopes=["write"])["status"] == "success"
@@ -177,18 +257,19 @@ def test_a_callback_naming_another_issuer_is_refused(vault: Vault, idp: OidcServ
     callback = vault.server.base_url + "/v1/outbound/oauth/callback"
     idp.reset()
     # Sign in and consent, but stop where the provider sends the browser back.
-    callback_url = httpx.URL(scripted_consent(vault.link(user), callback, user))
-    assert callback_url.params["iss"] == idp.issuer
-    forged = callback_url.copy_set_param("iss", "https://attacker.example")
+    with httpx.Client(timeout=30) as browser:
+        callback_url = httpx.URL(scripted_consent(vault.link(user), callback, user, browser))
+        assert callback_url.params["iss"] == idp.issuer
+        forged = callback_url.copy_set_param("iss", "https://attacker.example")
 
-    answer = httpx.get(str(forged), timeout=30)
+        answer = browser.get(str(forged))
 
-    assert answer.status_code == 302
-    assert httpx.URL(answer.headers["location"]).params["error"] == "issuer_mismatch"
-    assert idp.grants()["success"].get("authorization_code") is None
-    assert vault.fetch(user).status_code == 404
-    # The state was used up: the genuine response cannot be completed afterwards either.
-    assert httpx.get(str(callback_url), timeout=30).status_code == 400
+        assert answer.status_code == 302
+        assert httpx.URL(answer.headers["location"]).params["error"] == "issuer_mismatch"
+        assert idp.grants()["success"].get("authorization_code") is None
+        assert vault.fetch(user).status_code == 404
+        # The state was used up: the genuine response cannot be completed afterwards either.
+        assert browser.get(str(callback_url)).status_code == 400
 
 
 def test_a_tenant_connects_at_tenant_level(vault: Vault, idp: OidcServer) -> None:
@@ -255,11 +336,11 @@ def test_an_unreachable_provider_shows_a_retry_page_and_keeps_the_link(
         link = unreachable.link(unreachable.new_user())
 
         started = time.monotonic()
-        first = httpx.get(link, timeout=30)
+        first = press_continue(link)
         assert time.monotonic() - started < PROVIDER_TIMEOUT + 2
     assert first.status_code == 503
-    assert "Reload this page" in first.text
-    assert httpx.get(link, timeout=30).status_code == 503  # not used up: still worth a reload
+    assert "press Continue again" in first.text
+    assert press_continue(link).status_code == 503  # not used up: still worth a retry
 
 
 def test_a_provider_configuration_that_cannot_work_ends_on_the_app_with_an_error(
@@ -270,9 +351,39 @@ def test_a_provider_configuration_that_cannot_work_ends_on_the_app_with_an_error
     )
     broken = Vault(vault.server, idp, vault.oauth_client, vault.catcher, app_id)
 
-    response = httpx.get(broken.link(broken.new_user()), timeout=30)
+    response = press_continue(broken.link(broken.new_user()))
 
     assert response.status_code == 302
     landing = httpx.URL(response.headers["location"])
     assert str(landing).startswith(vault.catcher.url)
     assert landing.params["error"] == "server_error"
+
+
+def test_ended_connect_sessions_are_purged_within_minutes(vault: Vault) -> None:
+    """Links that expired (or were used) more than a minute ago are deleted the next time any
+    link is made (and by each server every minute), not kept for a day."""
+    now = int(time.time())
+    store = vault.server.store
+    project = vault.server.project_id
+    for name, link_expires, state_expires, completed in (
+        ("expired-unopened", now - 300, 0, None),
+        ("expired-opened", now - 900, now - 300, None),
+        ("completed", now - 300, now + 300, now - 120),
+    ):
+        execute(
+            store,
+            "INSERT INTO connect_sessions (link_hash, project_id, app_id, user_id, tenant_id,"
+            " external_identifier, scopes, redirect_url, created_at, link_expires_at,"
+            " state_expires_at, completed_at) VALUES (?, ?, ?, ?, '', '', '[]', '', ?, ?, ?, ?)",
+            (name.ljust(64, "0"), project, vault.app_id, name, now - 1000, link_expires,
+             state_expires, completed),
+        )  # fmt: skip
+
+    vault.link(vault.new_user())
+
+    left = execute(
+        store,
+        "SELECT link_hash FROM connect_sessions WHERE user_id IN (?, ?, ?)",
+        ("expired-unopened", "expired-opened", "completed"),
+    )
+    assert left == []

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 from tests.e2e.conftest import CALLBACK_PATH
+from tests.support.browser import press_continue
 from tests.support.server import LiveServer
 
 CLIENT_ID = "3MVG9made.up.consumer.key"
@@ -318,7 +319,8 @@ def connect(server: LiveServer, app_id: str, user_id: str) -> httpx.URL:
         )
     assert response.status_code == 200, response.text
     with httpx.Client(follow_redirects=True, timeout=30) as browser:
-        landed = browser.get(response.json()["url"])
+        started = press_continue(response.json()["url"], browser)
+        landed = browser.get(started.url.join(started.headers["location"]))
     assert landed.status_code == 200, landed.text
     return landed.url
 

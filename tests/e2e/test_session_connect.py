@@ -130,14 +130,16 @@ def session(vault: Vault, idp: OidcServer, catcher: CallbackCatcher) -> Session:
     return signed_in
 
 
-def set_issuer(vault: Vault, issuer: str, jwks_url: str, audience: str = "") -> None:
+def set_issuer(vault: Vault, issuer: str, jwks_url: str, audience: str = "", *extra: str) -> None:
+    """Configure the project's issuer; without ``audience``, with the explicit opt-out."""
     store = vault.server.store
     args = ["--project", vault.server.project_id, "--issuer", issuer, "--jwks-url", jwks_url]
     out = outbound_cli(
         "projects",
         "set-session-issuer",
         *args,
-        *(["--audience", audience] if audience else []),
+        *(["--audience", audience] if audience else ["--no-audience"]),
+        *extra,
         *store.args,
         env=store.env,
     )
@@ -294,13 +296,72 @@ def test_a_tenant_needs_the_tokens_tenants_claim(vault: Vault, own_issuer: OwnIs
     assert spoof.status_code == 400 and spoof.json()["errorCode"] == "E011004"
 
 
+def test_the_audience_is_required_unless_explicitly_waived(
+    vault: Vault, own_issuer: OwnIssuer
+) -> None:
+    store = vault.server.store
+    base = ["--project", vault.server.project_id, "--issuer", own_issuer.issuer]
+    base += ["--jwks-url", own_issuer.jwks_url, *store.args]
+    with pytest.raises(RuntimeError, match="--no-audience"):
+        outbound_cli("projects", "set-session-issuer", *base, env=store.env)
+    user = vault.new_user()
+    no_aud = own_issuer.token(user)
+
+    # An issuer stored without an audience (as older versions allowed) is not trusted...
+    set_issuer(vault, own_issuer.issuer, own_issuer.jwks_url, "my-app")
+    assert_refused(vault, connect(vault, no_aud), "no 'aud' claim")  # aud is required
+    execute(store, "UPDATE project_session_issuers SET audience = ''")
+    assert_refused(vault, connect(vault, own_issuer.token(user, aud="x")), "no audience")
+    # ... until the operator waives it explicitly.
+    set_issuer(vault, own_issuer.issuer, own_issuer.jwks_url)
+    assert connect(vault, no_aud).status_code == 200
+
+
+def test_a_tenant_level_connection_needs_the_configured_role_and_records_the_subject(
+    vault: Vault, own_issuer: OwnIssuer
+) -> None:
+    user = vault.new_user()
+    tenant = "tl-" + secrets.token_hex(3)
+    admin = own_issuer.token(user, aud="my-app", tenants={tenant: {"roles": ["Tenant Admin"]}})
+    member = own_issuer.token(user, aud="my-app", tenants={tenant: {"roles": ["viewer"]}})
+    body = {"tenantId": tenant, "tenantLevel": True}
+    before = sessions_count(vault)
+
+    set_issuer(vault, own_issuer.issuer, own_issuer.jwks_url, "my-app")
+    off = connect(vault, admin, **body)  # no role configured: off
+    assert off.status_code == 403 and off.json()["errorCode"] == "E130403", off.text
+    assert "--tenant-role" in off.json()["errorMessage"]
+
+    set_issuer(
+        vault, own_issuer.issuer, own_issuer.jwks_url, "my-app", "--tenant-role", "Tenant Admin"
+    )
+    refused = connect(vault, member, **body)
+    assert refused.status_code == 403 and refused.json()["errorCode"] == "E130403"
+    assert sessions_count(vault) == before
+    assert connect(vault, member, tenantId=tenant).status_code == 200  # as a user: fine
+
+    allowed = connect(vault, admin, **body)
+    assert allowed.status_code == 200, allowed.text
+    link = allowed.json()["url"]
+    vault.seen.add(httpx.URL(link).params["link"])
+    final = scripted_consent(link, vault.catcher.url, "admin-of-" + tenant)
+    assert dict(parse_qsl(urlsplit(final).query)) == {"status": "success"}
+    with vault.http as http:
+        token = http.post(
+            "/v1/mgmt/outbound/app/tenant/token/latest",
+            json={"appId": vault.app_id, "tenantId": tenant},
+        ).json()["token"]
+    assert token["tenantId"] == tenant and token["userId"] == ""
+    assert token["grantedBy"] == user  # the session token's sub
+
+
 def test_the_cli_refuses_an_unknown_project(vault: Vault, own_issuer: OwnIssuer) -> None:
     store = vault.server.store
     with pytest.raises(RuntimeError, match="no project 'P-nope'"):
         outbound_cli(
             "projects",
             "set-session-issuer",
-            *["--project", "P-nope", "--issuer", own_issuer.issuer],
+            *["--project", "P-nope", "--issuer", own_issuer.issuer, "--no-audience"],
             *["--jwks-url", own_issuer.jwks_url, *store.args],
             env=store.env,
         )

@@ -5,6 +5,7 @@ Each test runs four times: {sync, async} x {sqlite, postgres}.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -19,6 +20,7 @@ from outbound import (
     OutboundError,
     UnauthorizedError,
 )
+from tests.support.browser import press_continue
 from tests.support.server import LiveServer
 
 from .conftest import OAUTH_APP, Twin, close, new_secret, unique
@@ -271,8 +273,7 @@ async def test_connect_returns_a_link_to_the_providers_consent_page(twin: Twin) 
         ["calendar.read"],
         "octocat",
     )
-    async with httpx.AsyncClient() as browser:
-        opened = await browser.get(link["url"])
+    opened = await asyncio.to_thread(press_continue, link["url"])
     assert opened.status_code in (302, 303)
     consent = httpx.URL(opened.headers["location"])
     assert str(consent).startswith(OAUTH_APP["authorization_url"])

@@ -10,14 +10,18 @@
 
 from __future__ import annotations
 
+import html
 import json
 import queue
+import re
 import subprocess
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
+
+import httpx
 
 from tests.support.oidc_server import OIDC_DIR, ensure_installed
 
@@ -58,6 +62,32 @@ def drive_consent(
         raise BrowserError(f"browser.mjs failed:\n{result.stderr[-3000:]}")
     final: str = json.loads(result.stdout.strip().splitlines()[-1])["url"]
     return final
+
+
+_CONTINUE_FORM = re.compile(
+    r'<form[^>]*action="([^"]+)"[^>]*method="post"[^>]*>(.*?)</form>', re.I | re.S
+)
+_HIDDEN_INPUT = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', re.I)
+
+
+def press_continue(url: str, client: httpx.Client | None = None) -> httpx.Response:
+    """Open a connect link as a person does: load its page (which changes nothing), then
+    press its ``continue`` button; the answer to that POST (redirects not followed). Pass
+    ``client`` to keep the cookie the server sets, as a browser would."""
+    own = client is None
+    agent = client or httpx.Client(timeout=30)
+    try:
+        page = agent.get(url, follow_redirects=False)
+        assert page.status_code == 200, (page.status_code, page.text[:300])
+        assert 'id="continue"' in page.text, page.text[:500]
+        form = _CONTINUE_FORM.search(page.text)
+        assert form is not None, page.text[:500]
+        fields = {k: html.unescape(v) for k, v in _HIDDEN_INPUT.findall(form.group(2))}
+        action = page.url.join(html.unescape(form.group(1)))
+        return agent.post(action, data=fields, follow_redirects=False)
+    finally:
+        if own:
+            agent.close()
 
 
 @dataclass(frozen=True)

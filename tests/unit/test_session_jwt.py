@@ -20,8 +20,13 @@ from outbound.server.session_jwt import (
 )
 from outbound.storage.session_issuers import SessionIssuer
 
+# These tests are about keys, so the issuer waives the audience (--no-audience).
 ISSUER = SessionIssuer(
-    "P1", "https://sessions.example.com", "https://sessions.example.com/jwks", ""
+    "P1",
+    "https://sessions.example.com",
+    "https://sessions.example.com/jwks",
+    "",
+    audience_optional=True,
 )
 
 
@@ -96,3 +101,12 @@ async def test_an_oversized_jwks_is_refused(issuer: Issuer) -> None:
     issuer.padding = JWKS_MAX_BYTES
     with pytest.raises(SessionTokenError, match="larger than"):
         await verify_session_token(issuer.token("k1"), ISSUER, cache(issuer))
+
+
+async def test_an_issuer_without_an_audience_and_without_the_waiver_is_refused(
+    issuer: Issuer,
+) -> None:
+    strict = SessionIssuer(ISSUER.project_id, ISSUER.issuer, ISSUER.jwks_url, "")
+    with pytest.raises(SessionTokenError, match="no audience configured"):
+        await verify_session_token(issuer.token("k1"), strict, cache(issuer))
+    assert issuer.fetches == 0  # refused before anything is fetched

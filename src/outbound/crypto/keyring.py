@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,22 +79,33 @@ def aad(*parts: str) -> bytes:
     return "\x1f".join(parts).encode()
 
 
+_HEX_KEY = re.compile(r"[0-9A-Fa-f]{64}")
+# base64 in either alphabet (standard or URL-safe), padding optional; nothing else
+_B64_KEY = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+
+
 def parse_master_keys(text: str) -> list[bytes]:
     """``OUTBOUND_MASTER_KEY``: one or more comma-separated base64 (or hex) 32-byte keys,
-    newest first."""
+    newest first. Any character outside the encoding is an error, not something to skip: a
+    mistyped key must not decode to some other key."""
     keys = []
     for item in text.split(","):
         item = item.strip()
         if not item:
             continue
-        try:
-            key = (
-                bytes.fromhex(item)
-                if len(item) == 64
-                else base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
+        if _HEX_KEY.fullmatch(item):
+            key = bytes.fromhex(item)
+        elif _B64_KEY.fullmatch(item):
+            unpadded = item.rstrip("=").replace("+", "-").replace("/", "_")
+            try:
+                key = base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4))
+            except ValueError:
+                raise ValueError("OUTBOUND_MASTER_KEY must be base64 or hex") from None
+        else:
+            raise ValueError(
+                "OUTBOUND_MASTER_KEY must be base64 or hex (comma-separated keys; no other"
+                " characters)"
             )
-        except ValueError:
-            raise ValueError("OUTBOUND_MASTER_KEY must be base64 or hex") from None
         if len(key) != 32:
             raise ValueError("OUTBOUND_MASTER_KEY must decode to 32 bytes")
         keys.append(key)
@@ -115,7 +127,8 @@ def load_keyring(master_key: str | None, data_dir: Path | None) -> Keyring:
         )
     path = data_dir / "master.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if not data_dir.exists():
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Write a private temp file, then link it into place: the link either wins whole or
         # fails because another `serve` on the same data dir already put its key there.
         tmp = data_dir / f".master.key.{os.getpid()}"

@@ -18,11 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
+from ..storage.connect_sessions import ConnectSessions
+from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .ahead import RefreshAhead
 from .config import Settings
 from .errors import ApiError
+from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
 from .providers import Providers
@@ -116,6 +119,20 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
+PURGE_INTERVAL = 60.0
+
+
+async def _purge_connect_sessions(store: Store) -> None:
+    """Ended connect sessions go within minutes, even when nobody creates new ones."""
+    sessions = ConnectSessions(store)
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL)
+        try:
+            await sessions.purge()
+        except Exception as exc:  # a database hiccup: try again next round
+            logger.warning("purging ended connect sessions failed: %s", type(exc).__name__)
+
+
 def _origins(setting: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
 
@@ -125,7 +142,7 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
         if not url.is_postgres:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings.data_dir, url)
         await asyncio.to_thread(upgrade, url)
         keyring = load_keyring(
             settings.master_key or None, None if url.is_postgres else settings.data_dir
@@ -152,9 +169,11 @@ def create_app(settings: Settings) -> ASGIApp:
                 interval=settings.refresh_ahead_interval,
             )
             ahead.start()
+        purger = asyncio.create_task(_purge_connect_sessions(store))
         try:
             yield
         finally:
+            purger.cancel()
             if ahead is not None:
                 await ahead.stop()
             await oauth.aclose()
@@ -173,4 +192,9 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(SessionConnectCORS, origins=_origins(settings.cors_origins)),
         ],
     )
-    return HotPath(app, lambda: app.state.vault)
+    # A trailing-slash redirect would be built from the request's Host header.
+    app.router.redirect_slashes = False
+    return Guard(
+        HotPath(app, lambda: app.state.vault),
+        allowed_hosts(settings.effective_public_url, settings.allowed_hosts),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from ..storage import Store
-from .errors import ApiError
+from .errors import ApiError, fetch_only_key
 
 __all__ = ["authenticate", "authenticate_header", "invalid_key", "parse_authorization"]
 
@@ -13,14 +13,18 @@ _MAX_HEADER = 512
 
 
 async def authenticate(request: Request, store: Store) -> str:
-    """The project the request's management key belongs to, or a 401."""
+    """The project the request's (full) management key belongs to; a 401 for a key that is
+    not live, a 403 for a fetch-only key (those reach only the fetch endpoints)."""
     return await authenticate_header(request.headers.get("authorization", ""), store)
 
 
 async def authenticate_header(header: str, store: Store) -> str:
     project_id, key = parse_authorization(header)
-    if not await store.authenticate(project_id, key):
+    grant = await store.authenticate(project_id, key)
+    if grant is None:
         raise invalid_key()
+    if grant.fetch_only:
+        raise fetch_only_key()
     return project_id
 
 

@@ -73,6 +73,40 @@ class Settings:
         " POST /v1/outbound/oauth/connect from the browser with a session token. Only that"
         " endpoint answers CORS; the management API never does. Default: none.",
     )
+    connect_pending_per_user: int = _setting(
+        10,
+        "Connect links in progress (not yet used up and not expired) allowed per user, or per"
+        " tenant for tenant-level links; more answer 429 E130429 with Retry-After. 0: no cap.",
+    )
+    connect_pending_per_project: int = _setting(
+        1000,
+        "Connect links in progress allowed per project; more answer 429 E130429. 0: no cap.",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "More host names (comma-separated) to answer besides the --public-url host and the"
+        " loopback names (localhost, 127.0.0.1, ::1); * answers any Host header (behind a proxy"
+        " that checks it). Requests naming another host get 421. Default: none.",
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a client has, once connected (or once its next request began), to send a"
+        " request's headers; then the connection is closed. Bounds idle and slow-drip"
+        " connections.",
+    )
+    keep_alive_timeout: int = _setting(
+        5, "Seconds an idle keep-alive connection stays open between requests."
+    )
+    max_header_bytes: int = _setting(
+        32 * 1024,
+        "Largest request line plus headers, in bytes (and at most 100 header fields); larger"
+        " requests get 431.",
+    )
+    max_connections: int = _setting(
+        2048,
+        "Connections (and requests in progress) served at once; beyond it new requests get 503."
+        " 0: no limit.",
+    )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
 
     @property

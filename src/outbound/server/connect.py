@@ -3,10 +3,15 @@
 1. The app's backend asks for a link (management key): ``POST /v1/mgmt/outbound/app/connect``
    answers ``{"url"}`` — single use, valid ten minutes, bound to the app, owner, scopes and
    redirect URL. Only a hash of it is stored.
-2. The user's browser opens it: the server redirects to the provider's authorization endpoint
-   with a fresh ``state`` (256 bits, single use, bound to the link, stored hashed) and a PKCE
-   S256 challenge (the verifier is stored sealed).
-3. The provider sends the browser back to ``/v1/outbound/oauth/callback``: the state is used
+2. The user's browser opens it: a small page names the app (and the account) with one
+   button, ``continue``. Opening the link (a GET) changes nothing — chat and mail previewers
+   that fetch links do not use them up. Pressing the button POSTs the link back: only then is
+   it used up, and the server redirects to the provider's authorization endpoint with a fresh
+   ``state`` (256 bits, single use, bound to the link, stored hashed) and a PKCE S256
+   challenge (the verifier is stored sealed), setting a cookie (HttpOnly, SameSite=Lax,
+   Secure behind https) whose hash is bound to the state.
+3. The provider sends the browser back to ``/v1/outbound/oauth/callback``: the callback must
+   carry that cookie (a consent finished in another browser fails cleanly), the state is used
    up, ``iss`` is checked (RFC 9207), the code is exchanged once and the token stored.
 4. The browser lands on the app's redirect URL with ``status=success`` or ``error=…``.
 
@@ -18,11 +23,12 @@ send no referrer.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
 import secrets
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -39,12 +45,12 @@ from ..oauth import (
 from ..oauth.pkce import new_verifier, s256_challenge
 from ..secrets import Secret
 from ..storage import AppRecord, TokenWrite
-from ..storage.connect_sessions import ConnectSession, ConnectSessions
+from ..storage.connect_sessions import ConnectSession, ConnectSessions, TooManyPending
 from .errors import ApiError, app_not_found
 from .http import authed, body, json_response
 from .providers import oauth_error_text, require_oauth_app
 from .state import Vault
-from .wire import Connect, require
+from .wire import Connect, require, require_new_id
 
 __all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]
 
@@ -118,13 +124,14 @@ def with_outcome(url: str, outcome: dict[str, str]) -> str:
 # -- pages -----------------------------------------------------------------------------------
 
 
-def page(title: str, message: str, status_code: int) -> Response:
+def page(title: str, message: str, status_code: int, form: str = "") -> Response:
+    """A small HTML page; ``form`` is trusted markup (built here, values escaped)."""
     text = (
         "<!doctype html><html><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title></head>"
         "<body style='font-family:system-ui,sans-serif;max-width:36em;margin:4em auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</body></html>"
     )
     return HTMLResponse(
         text,
@@ -170,14 +177,19 @@ async def create_link(request: Request) -> Response:
     return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
 
 
-async def new_link(vault: Vault, project_id: str, req: Connect, *, user_id: str) -> str:
+async def new_link(
+    vault: Vault, project_id: str, req: Connect, *, user_id: str, granted_by: str | None = None
+) -> str:
     """A connect link for ``req`` (its ``userId`` already decided by the caller: the
-    management request's own, or a session token's ``sub``); the URL the browser opens."""
+    management request's own, or a session token's ``sub``); the URL the browser opens.
+    ``granted_by`` is recorded on the token (default: the user)."""
     app_id = require(req.app_id, "appId")
     if req.tenant_level:
         user_id, tenant_id = "", require(req.tenant_id, "tenantId")
     else:
         tenant_id = req.tenant_id or ""
+    if tenant_id:
+        require_new_id(tenant_id, "tenantId")
     options = req.options
     app = await vault.store.get_app(project_id, app_id)
     if app is None:
@@ -187,16 +199,29 @@ async def new_link(vault: Vault, project_id: str, req: Connect, *, user_id: str)
     if not config.get("clientId") and not config.get("templateId"):
         raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
     redirect_url = allowed_redirect(app, options.redirect_url if options else None)
-    link_id = await _sessions(vault).create(
-        project_id=project_id,
-        app_id=app_id,
-        user_id=user_id,
-        tenant_id=tenant_id,
-        external_identifier=(options.external_identifier if options else None) or "",
-        scopes=list(dict.fromkeys((options.scopes if options else None) or [])),
-        redirect_url=redirect_url,
-        ttl=LINK_TTL,
-    )
+    settings = vault.settings
+    try:
+        link_id = await _sessions(vault).create(
+            project_id=project_id,
+            app_id=app_id,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            external_identifier=(options.external_identifier if options else None) or "",
+            scopes=list(dict.fromkeys((options.scopes if options else None) or [])),
+            redirect_url=redirect_url,
+            ttl=LINK_TTL,
+            granted_by=user_id if granted_by is None else granted_by,
+            max_per_owner=settings.connect_pending_per_user,
+            max_per_project=settings.connect_pending_per_project,
+        )
+    except TooManyPending as exc:
+        who = "this user (or tenant)" if exc.scope == "owner" else "this project"
+        raise ApiError(
+            "E130429",
+            f"{who} has as many connections in progress as allowed; finish or let some expire"
+            f" (links live {LINK_TTL // 60} minutes)",
+            retry_after=exc.retry_after,
+        ) from None
     return f"{vault.settings.effective_public_url}{START_PATH}?{urlencode({'link': link_id})}"
 
 
@@ -214,19 +239,70 @@ async def _granted_scopes(vault: Vault, session: ConnectSession) -> list[str]:
     return tokens[0].scopes if tokens else []
 
 
+_LINK_EXPIRED = (
+    "This connect link is unknown, has expired or was already used. Go back to the app and"
+    " start connecting again."
+)
+_MAX_FORM = 4096
+COOKIE_PREFIX = "outbound_connect_"
+
+
+def browser_cookie(state: str) -> str:
+    """The cookie name for the flow of ``state``: one per flow, so two connections started
+    side by side in one browser do not overwrite each other's cookie."""
+    return COOKIE_PREFIX + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+async def start_page(request: Request) -> Response:
+    """GET of a link: say what it connects, change nothing (previewers fetch links too)."""
+    vault: Vault = request.app.state.vault
+    link_id = request.query_params.get("link", "")
+    session = await _sessions(vault).peek_link(link_id) if link_id else None
+    app = await vault.store.get_app(session.project_id, session.app_id) if session else None
+    if session is None or app is None:
+        return page("Link expired", _LINK_EXPIRED, 400)
+    if session.user_id:
+        account = f" for the account {session.user_id}"
+    else:
+        account = f" for the organisation {session.tenant_id}" if session.tenant_id else ""
+    form = (
+        f'<form action="{START_PATH}" method="post">'
+        f'<input type="hidden" name="link" value="{html.escape(link_id)}">'
+        '<button id="continue" type="submit" style="font-size:1.1em;padding:.5em 1.5em">'
+        "Continue</button></form>"
+    )
+    return page(
+        f"Connect {app.name}",
+        f"You are about to connect {app.name}{account}. Continue to sign in with the provider"
+        " and approve the access the app asks for.",
+        200,
+        form,
+    )
+
+
+async def _form_link(request: Request) -> str:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_FORM:
+            return ""
+    values = parse_qs(raw.decode("latin-1"), max_num_fields=8).get("link", [""])
+    return values[0]
+
+
 async def start(request: Request) -> Response:
+    """POST of the page's form: use the link up, bind the flow to this browser, go to the
+    provider."""
     vault: Vault = request.app.state.vault
     providers = vault.providers
-    link_id = request.query_params.get("link", "")
+    try:
+        link_id = await _form_link(request)
+    except ValueError:
+        link_id = ""
     sessions = _sessions(vault)
     session = await sessions.peek_link(link_id) if link_id else None
     if session is None:
-        return page(
-            "Link expired",
-            "This connect link is unknown, has expired or was already used. Go back to the app"
-            " and start connecting again.",
-            400,
-        )
+        return page("Link expired", _LINK_EXPIRED, 400)
     try:
         config = await providers.resolved(session.project_id, session.app_id)
     except ApiError:
@@ -235,7 +311,8 @@ async def start(request: Request) -> Response:
         logger.warning("connect: the provider's metadata is unavailable: %s", oauth_error_text(exc))
         return page(
             "Provider unavailable",
-            "The provider cannot be reached right now. Reload this page in a moment.",
+            "The provider cannot be reached right now. Go back and press Continue again in a"
+            " moment (or reload this page).",
             503,
         )
     except OAuthError as exc:
@@ -245,6 +322,7 @@ async def start(request: Request) -> Response:
     scopes = list(dict.fromkeys([*requested, *await _granted_scopes(vault, session)]))
     state = Secret(_new_state())
     verifier = Secret(new_verifier()) if config.pkce else None
+    browser = Secret(secrets.token_urlsafe(32))
     try:
         url = providers.client.authorization_url(
             config,
@@ -263,10 +341,21 @@ async def start(request: Request) -> Response:
         scopes=scopes,
         redirect_uri=vault.callback_url,
         state_ttl=STATE_TTL,
+        browser=browser.reveal(),
     )
     if not opened:
         return page("Link expired", "This connect link was already used.", 400)
-    return redirect(url)
+    response = redirect(url)
+    response.set_cookie(
+        browser_cookie(state.reveal()),
+        browser.reveal(),
+        max_age=STATE_TTL,
+        path=CALLBACK_PATH,
+        secure=vault.settings.effective_public_url.startswith("https:"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 def _new_state() -> str:
@@ -280,7 +369,19 @@ async def callback(request: Request) -> Response:
     vault: Vault = request.app.state.vault
     params = dict(request.query_params)
     state = params.get("state", "")
-    session = await _sessions(vault).complete(state) if state else None
+    sessions = _sessions(vault)
+    browser = request.cookies.get(browser_cookie(state), "") if state else ""
+    session = await sessions.complete(state, browser) if state else None
+    if session is None and state and await sessions.other_browser(state):
+        # A consent finished in a browser that did not press "continue" on the link: someone
+        # else's link, or a forwarded authorization URL. Nothing is exchanged or used up.
+        logger.info("connect callback refused: not the browser that opened the link")
+        return page(
+            "Wrong browser",
+            "This sign-in was started in another browser (or its cookie was removed). Open the"
+            " connect link in this browser and start again.",
+            400,
+        )
     if session is None:
         return page(
             "Invalid sign-in response",
@@ -303,7 +404,9 @@ async def callback(request: Request) -> Response:
         return finish(session, {"error": "server_error"})
     await _store(vault, session, tokens)
     logger.info("connect of app %s succeeded", session.app_id)
-    return finish(session, {"status": "success"})
+    response = finish(session, {"status": "success"})
+    response.delete_cookie(browser_cookie(state), path=CALLBACK_PATH)
+    return response
 
 
 async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str]) -> TokenSet:
@@ -350,7 +453,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
                 access_token_type=tokens.token_type or "Bearer",
                 access_token_expiry=tokens.expires_at,
                 token_sub=tokens.subject,
-                granted_by=session.user_id,
+                granted_by=session.granted_by or session.user_id,
                 extra=dict(tokens.extra),
             )
         ]
@@ -359,6 +462,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
 
 routes = [
     Route("/v1/mgmt/outbound/app/connect", create_link, methods=["POST"]),
-    Route(START_PATH, start, methods=["GET"]),
+    Route(START_PATH, start_page, methods=["GET"]),
+    Route(START_PATH, start, methods=["POST"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
 ]

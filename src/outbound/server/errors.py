@@ -35,15 +35,30 @@ ERROR_CODES = _table(
         "Unauthorized: missing, malformed, unknown or revoked management key, or (on"
         " /v1/outbound/oauth/connect) a session token that fails verification",
     ),
+    ErrorCode(
+        "E130403",
+        403,
+        "Forbidden: the credentials are valid but do not allow this request (a fetch-only"
+        " management key used for anything but fetching tokens of its apps; a session token"
+        " without the role or permission a tenant-level connection needs)",
+    ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
     ErrorCode("E130413", 413, "Request body too large"),
     ErrorCode(
+        "E130421",
+        421,
+        "Misdirected request: the Host header names a host this server does not serve"
+        " (--public-url, --allowed-hosts)",
+    ),
+    ErrorCode(
         "E130429",
         429,
-        "Rate limited: retry after the number of seconds in Retry-After (this version sets no"
-        " limits itself; the code is reserved for a limiting proxy and for Descope parity)",
+        "Rate limited: retry after the number of seconds in Retry-After (too many failed"
+        " authentications from one address or against one project, too many connect links in"
+        " progress, or the optional per-key request limit)",
     ),
+    ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
     ErrorCode("E131001", 404, "Outbound app not found"),
     ErrorCode("E131002", 409, "An outbound app with this id or name already exists"),
@@ -104,6 +119,17 @@ class ApiError(Exception):
 
 def not_found_token() -> ApiError:
     return ApiError("E111504", "no token matches this app and owner")
+
+
+def fetch_only_key(app_id: str | None = None) -> ApiError:
+    if app_id is not None:
+        return ApiError(
+            "E130403", f"this management key may not fetch tokens of outbound app {app_id!r}"
+        )
+    return ApiError(
+        "E130403",
+        "this management key may only fetch tokens; use a full management key for this request",
+    )
 
 
 def app_not_found(app_id: str) -> ApiError:

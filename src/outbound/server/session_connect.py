@@ -7,7 +7,12 @@ endpoint (``connect.new_link``), for the token's ``sub`` as the user id.
 
 A session token proves who the user is, nothing about their tenants: ``tenantId`` is allowed
 only when the token's ``tenants`` claim (Descope's form: an object keyed by tenant id, or a
-list of ids) names that tenant.
+list of ids) names that tenant. Connecting a whole tenant (``tenantLevel``) acts for everyone
+in it, so it also needs the role or permission the operator configured
+(``--tenant-role`` / ``--tenant-permission``) in that tenant's entry of the claim — or, for
+issuers whose ``tenants`` claim is a plain list, in the token's top-level ``roles`` /
+``permissions``. Without one configured, tenant-level connections from the browser are
+refused (403). The token's ``sub`` is recorded as the connection's ``grantedBy``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..storage.session_issuers import get_session_issuer
+from ..storage.session_issuers import SessionIssuer, get_session_issuer
 from .connect import new_link
 from .errors import ApiError
 from .http import body, json_response
@@ -54,6 +59,41 @@ def _credentials(header: str) -> tuple[str, str]:
     if scheme.lower() != "bearer" or not sep or not project_id or not token:
         raise ApiError("E130401", _USAGE)
     return project_id, token
+
+
+def _strings(value: Any) -> set[str]:
+    return {item for item in value if isinstance(item, str)} if isinstance(value, list) else set()
+
+
+def _tenant_grants(claims: Mapping[str, Any], tenant_id: str) -> tuple[set[str], set[str]]:
+    """(roles, permissions) the token gives its subject in ``tenant_id``."""
+    tenants = claims.get("tenants")
+    if isinstance(tenants, Mapping):
+        entry = tenants.get(tenant_id)
+        if not isinstance(entry, Mapping):
+            return set(), set()
+        return _strings(entry.get("roles")), _strings(entry.get("permissions"))
+    return _strings(claims.get("roles")), _strings(claims.get("permissions"))
+
+
+def _require_tenant_admin(issuer: SessionIssuer, claims: Mapping[str, Any], tenant_id: str) -> None:
+    if not issuer.tenant_role and not issuer.tenant_permission:
+        raise ApiError(
+            "E130403",
+            "tenant-level connections from the browser are off for this project: configure the"
+            " role or permission they need (outbound projects set-session-issuer --tenant-role"
+            " or --tenant-permission)",
+        )
+    roles, permissions = _tenant_grants(claims, tenant_id)
+    if (issuer.tenant_role and issuer.tenant_role in roles) or (
+        issuer.tenant_permission and issuer.tenant_permission in permissions
+    ):
+        return
+    raise ApiError(
+        "E130403",
+        f"the session token does not give its subject the role or permission needed to connect"
+        f" tenant {tenant_id!r} as a whole",
+    )
 
 
 def _tenant_ids(claims: Mapping[str, Any]) -> set[str]:
@@ -91,7 +131,10 @@ async def session_connect(request: Request) -> Response:
         raise ApiError(
             "E130401", f"the session token does not name tenant {req.tenant_id!r} in its tenants"
         )
-    return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
+    if req.tenant_level and req.tenant_id:
+        _require_tenant_admin(issuer, claims, req.tenant_id)
+    url = await new_link(vault, project_id, req, user_id=user_id, granted_by=user_id)
+    return json_response({"url": url})
 
 
 SESSION_CONNECT_PATH = "/v1/outbound/oauth/connect"

@@ -145,6 +145,12 @@ async def verify_session_token(
             f"the session token's algorithm {str(alg)[:16]!r} is not accepted"
             f" (only {', '.join(ALGORITHMS)})"
         )
+    if not issuer.audience and not issuer.audience_optional:
+        # Without an audience, a token the issuer minted for any other app would do.
+        raise SessionTokenError(
+            "the project's session issuer has no audience configured: run outbound projects"
+            " set-session-issuer with --audience (or --no-audience if the issuer cannot set one)"
+        )
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise SessionTokenError("the session token's key id (kid) is not a string")
@@ -160,7 +166,7 @@ async def verify_session_token(
             audience=issuer.audience or None,
             leeway=LEEWAY,
             options={
-                "require": ["exp", "iss", "sub"],
+                "require": ["exp", "iss", "sub", *(["aud"] if issuer.audience else [])],
                 "verify_aud": bool(issuer.audience),
             },
         )

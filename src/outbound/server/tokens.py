@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..storage import Store, TokenRecord
 from .auth import invalid_key
-from .errors import ApiError, app_not_found, not_found_token
+from .errors import ApiError, app_not_found, fetch_only_key, not_found_token
 
 __all__ = ["Refresher", "TokenService"]
 
@@ -89,7 +89,9 @@ class TokenService:
             )
             if found is None:
                 raise invalid_key()
-            candidates = found
+            grant, candidates = found
+            if not grant.may_fetch(app_id):
+                raise fetch_only_key(app_id)
         if scopes:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]

@@ -22,9 +22,15 @@ from msgspec import Meta
 from ..storage import AppRecord, TokenRecord
 from .errors import ApiError
 
-# Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded. An
-# empty one is "not set": the server answers "" for an absent tenantId or templateId.
-Id = Annotated[str, Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded — but
+# no control characters (C0, C1) and no bidirectional overrides or isolates, which make an id
+# display as another one in logs and consoles. An empty one is "not set": the server answers ""
+# for an absent tenantId or templateId, and what it answers must be accepted back.
+_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+Id = Annotated[str, Meta(max_length=256, pattern=_PRINTABLE)]
+# App and tenant ids are created with this shape: they travel in URL paths and file names.
+# (Ids stored before the rule still load: it is checked where an id is created.)
+NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 Name = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, Meta(max_length=4096)]
 Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
@@ -32,6 +38,11 @@ Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
 AnyUrl = Annotated[str, Meta(max_length=2048, pattern=r"^([A-Za-z][A-Za-z0-9+.-]*://\S+)?$")]
 Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
 Scopes = Annotated[list[Scope], Meta(max_length=256)]
+# A connect request's scopes end up in a stored session and an authorization URL: fewer, shorter.
+ConnectScopes = Annotated[
+    list[Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x20\x7f]+$")]],
+    Meta(max_length=64),
+]
 # Real provider tokens (JWTs with many claims) reach a few KB; 16 KB leaves room. "" is "not
 # set" (a token without an access token is answered with "accessToken": "").
 TokenValue = Annotated[str, Meta(max_length=16384)]
@@ -117,7 +128,7 @@ class CreateByTemplate(Input, rename="camel"):
 
 class ConnectOptions(Input, rename="camel"):
     redirect_url: AnyUrl | None = None
-    scopes: Scopes | None = None
+    scopes: ConnectScopes | None = None
     external_identifier: Id | None = None
 
 
@@ -194,6 +205,29 @@ def _field_path(message: str) -> str:
     return ""
 
 
+# No request needs more than a few levels; msgspec itself recurses (into unknown fields too)
+# until Python's recursion limit, and that is an internal error, not an answer.
+MAX_DEPTH = 32
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether the JSON text ``body`` nests arrays and objects deeper than ``limit`` (or its
+    brackets do not pair up). Linear passes in C: cheap enough for every request."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if shorter == brackets:
+            return True  # unpaired: not JSON anyway
+        brackets = shorter
+    return bool(brackets)
+
+
 def decode(body: bytes, struct: type[S]) -> S:
     """Decode and validate a request body; a bad one becomes a 4xx naming the field."""
     decoder = _decoders.get(struct)
@@ -201,9 +235,19 @@ def decode(body: bytes, struct: type[S]) -> S:
         decoder = _decoders[struct] = msgspec.json.Decoder(struct)
     if not body.strip():
         raise ApiError("E011001", "the request body is empty; send a JSON object")
+    if too_deep(body):
+        raise ApiError(
+            "E011001",
+            f"the request body nests arrays or objects deeper than {MAX_DEPTH} levels"
+            " (or is not valid JSON)",
+        )
     try:
         result: S = decoder.decode(body)
         return result
+    except RecursionError:
+        raise ApiError(
+            "E011001", f"the request body nests deeper than {MAX_DEPTH} levels"
+        ) from None
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = _field_path(message)
@@ -217,6 +261,17 @@ def decode(body: bytes, struct: type[S]) -> S:
         raise ApiError("E011003", f"invalid field {field!r}: {text}") from None
     except msgspec.DecodeError as exc:
         raise ApiError("E011001", f"the request body is not valid JSON: {exc}") from None
+
+
+def require_new_id(value: str, field: str) -> str:
+    """``value`` when it may name a new app or tenant, else a 400 naming ``field``."""
+    if not NEW_ID.match(value):
+        raise ApiError(
+            "E011003",
+            f"invalid field {field!r}: an id starts with a letter or digit and has at most 64"
+            " letters, digits, '.', '_' or '-'",
+        )
+    return value
 
 
 def require(value: Any, field: str) -> Any:

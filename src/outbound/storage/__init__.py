@@ -2,7 +2,7 @@
 
 from .database import Database, IntegrityError, connect
 from .migrate import upgrade
-from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
+from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
 from .store import Conflict, Store, bootstrap, new_id
 from .urls import DatabaseURL
 
@@ -12,6 +12,7 @@ __all__ = [
     "Database",
     "DatabaseURL",
     "IntegrityError",
+    "KeyGrant",
     "ManagementKeyRecord",
     "Store",
     "TokenRecord",

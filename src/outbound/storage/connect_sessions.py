@@ -13,16 +13,39 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..crypto import aad
 from ..secrets import Secret
 from .database import Row
 from .store import Store
 
-__all__ = ["ConnectSession", "ConnectSessions"]
+__all__ = ["ConnectSession", "ConnectSessions", "TooManyPending"]
 
-# Sessions are kept a while after they end (for nothing but a clear "already used" answer).
-_KEEP_ENDED = 24 * 3600
+# Sessions that ended (used up or expired) are deleted this long after: they hold nothing
+# anyone can use, and a flood of links must not fill the table.
+KEEP_ENDED = 60
+
+
+class TooManyPending(Exception):
+    """The project, or the user, has as many connect sessions in progress as allowed."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(scope)
+        self.scope = scope
+        self.retry_after = retry_after
+
+
+# Sessions in progress (not completed, and the link — or, once opened, its state — not
+# expired) of one project, and of one owner in it; with the soonest time one of them ends.
+_COUNT_PROJECT = (
+    "SELECT COUNT(*) AS n, MIN(CASE WHEN opened_at IS NULL THEN link_expires_at"
+    " ELSE state_expires_at END) AS first_end FROM connect_sessions"
+    " WHERE project_id = :project_id AND completed_at IS NULL"
+    " AND ((opened_at IS NULL AND link_expires_at >= :now)"
+    " OR (opened_at IS NOT NULL AND state_expires_at >= :now))"
+)
+_COUNT_OWNER = _COUNT_PROJECT + " AND user_id = :user_id AND tenant_id = :tenant_id"
 
 
 def _now() -> int:
@@ -45,6 +68,7 @@ class ConnectSession:
     redirect_url: str
     redirect_uri: str
     code_verifier: Secret | None
+    granted_by: str = ""
 
 
 class ConnectSessions:
@@ -63,21 +87,35 @@ class ConnectSessions:
         scopes: list[str],
         redirect_url: str,
         ttl: int,
+        granted_by: str = "",
+        max_per_owner: int = 0,
+        max_per_project: int = 0,
     ) -> str:
-        """A new link id (256 random bits), valid ``ttl`` seconds; only its hash is stored."""
+        """A new link id (256 random bits), valid ``ttl`` seconds; only its hash is stored.
+
+        :class:`TooManyPending` when the owner (user, or tenant) already has
+        ``max_per_owner`` sessions in progress, or the project ``max_per_project`` (0: no
+        cap)."""
         link_id = secrets.token_urlsafe(32)
         now = _now()
+        params = {"project_id": project_id, "user_id": user_id, "tenant_id": tenant_id, "now": now}
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "DELETE FROM connect_sessions WHERE link_expires_at < :old"
-                " AND state_expires_at < :old",
-                {"old": now - _KEEP_ENDED},
-            )
+            await self._purge(tx, now)
+            for scope, cap, sql in (
+                ("owner", max_per_owner, _COUNT_OWNER),
+                ("project", max_per_project, _COUNT_PROJECT),
+            ):
+                if not cap:
+                    continue
+                row = await tx.fetchone(sql, params)
+                if row is not None and int(row["n"]) >= cap:
+                    raise TooManyPending(scope, max(1, int(row["first_end"]) - now + 1))
             await tx.execute(
                 "INSERT INTO connect_sessions (link_hash, project_id, app_id, user_id, tenant_id,"
-                " external_identifier, scopes, redirect_url, created_at, link_expires_at)"
+                " external_identifier, scopes, redirect_url, created_at, link_expires_at,"
+                " granted_by)"
                 " VALUES (:link_hash, :project_id, :app_id, :user_id, :tenant_id,"
-                " :external_identifier, :scopes, :redirect_url, :now, :expires)",
+                " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by)",
                 {
                     "link_hash": _hash(link_id),
                     "project_id": project_id,
@@ -89,9 +127,24 @@ class ConnectSessions:
                     "redirect_url": redirect_url,
                     "now": now,
                     "expires": now + ttl,
+                    "granted_by": granted_by,
                 },
             )
         return link_id
+
+    async def purge(self) -> int:
+        """Delete sessions that ended (used up or expired) over a minute ago; how many."""
+        async with self.db.transaction() as tx:
+            return await self._purge(tx, _now())
+
+    @staticmethod
+    async def _purge(tx: Any, now: int) -> int:
+        count: int = await tx.execute(
+            "DELETE FROM connect_sessions WHERE (completed_at IS NOT NULL AND completed_at < :old)"
+            " OR (link_expires_at < :old AND state_expires_at < :old)",
+            {"old": now - KEEP_ENDED},
+        )
+        return count
 
     async def peek_link(self, link_id: str) -> ConnectSession | None:
         """The session behind a link that can still be opened (unused, unexpired)."""
@@ -111,9 +164,11 @@ class ConnectSessions:
         scopes: list[str],
         redirect_uri: str,
         state_ttl: int,
+        browser: str,
     ) -> bool:
-        """Use the link up, binding a fresh state (and PKCE verifier) to it. False when the
-        link is unknown, expired or already used — also for all but one of racing openers."""
+        """Use the link up, binding a fresh state (and PKCE verifier) to it and to the
+        ``browser`` secret (a cookie) the callback must come back with. False when the link is
+        unknown, expired or already used — also for all but one of racing openers."""
         link_hash = _hash(link_id)
         now = _now()
         verifier = None
@@ -123,7 +178,7 @@ class ConnectSessions:
             count: int = await tx.execute(
                 "UPDATE connect_sessions SET state_hash = :state_hash, code_verifier = :verifier,"
                 " scopes = :scopes, redirect_uri = :redirect_uri, opened_at = :now,"
-                " state_expires_at = :state_expires"
+                " state_expires_at = :state_expires, browser_hash = :browser_hash"
                 " WHERE link_hash = :link_hash AND opened_at IS NULL"
                 " AND link_expires_at >= :now",
                 {
@@ -133,22 +188,35 @@ class ConnectSessions:
                     "redirect_uri": redirect_uri,
                     "now": now,
                     "state_expires": now + state_ttl,
+                    "browser_hash": _hash(browser),
                     "link_hash": link_hash,
                 },
             )
         return count == 1
 
-    async def complete(self, state: str) -> ConnectSession | None:
-        """Use the state up: the session it belongs to, once; None when unknown, expired or
-        already used."""
+    async def complete(self, state: str, browser: str) -> ConnectSession | None:
+        """Use the state up: the session it belongs to, once, and only for the browser that
+        opened the link (its cookie ``browser``); None when unknown, expired, already used or
+        presented by another browser (see :meth:`other_browser`)."""
         async with self.db.transaction() as tx:
             row = await tx.fetchone(
                 "UPDATE connect_sessions SET completed_at = :now"
                 " WHERE state_hash = :state_hash AND completed_at IS NULL"
-                " AND state_expires_at >= :now RETURNING *",
-                {"state_hash": _hash(state), "now": _now()},
+                " AND state_expires_at >= :now"
+                # NULL: opened before browsers were bound (an upgrade mid-flow)
+                " AND (browser_hash IS NULL OR browser_hash = :browser_hash) RETURNING *",
+                {"state_hash": _hash(state), "now": _now(), "browser_hash": _hash(browser)},
             )
         return self._session(row) if row else None
+
+    async def other_browser(self, state: str) -> bool:
+        """Whether ``state`` belongs to a session in progress (that another browser opened)."""
+        row = await self.db.fetchone(
+            "SELECT 1 AS one FROM connect_sessions WHERE state_hash = :state_hash"
+            " AND completed_at IS NULL AND state_expires_at >= :now",
+            {"state_hash": _hash(state), "now": _now()},
+        )
+        return row is not None
 
     def _aad(self, link_hash: str) -> bytes:
         return aad("connect_sessions", link_hash, "code_verifier")
@@ -170,4 +238,5 @@ class ConnectSessions:
             redirect_url=row["redirect_url"],
             redirect_uri=row["redirect_uri"],
             code_verifier=verifier,
+            granted_by=row["granted_by"],
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from pathlib import Path
 
 from alembic import command
@@ -39,7 +40,8 @@ def upgrade(url: DatabaseURL) -> None:
         else:
             assert url.sqlite_path is not None
             lock_path = url.sqlite_path.with_name(url.sqlite_path.name + ".migrate-lock")
-            with open(lock_path, "a") as lock:
+            fd = os.open(lock_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 with engine.connect() as conn:
                     command.upgrade(_alembic_config(conn), "head")

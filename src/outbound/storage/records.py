@@ -7,7 +7,7 @@ from typing import Any
 
 from ..secrets import Secret
 
-__all__ = ["AppRecord", "ManagementKeyRecord", "TokenRecord", "TokenWrite"]
+__all__ = ["AppRecord", "KeyGrant", "ManagementKeyRecord", "TokenRecord", "TokenWrite"]
 
 
 @dataclass
@@ -29,6 +29,21 @@ class ManagementKeyRecord:
     name: str
     created_at: int
     revoked_at: int | None
+    fetch_only: bool = False
+    app_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What a live management key may do: everything, or only fetch tokens (of ``app_ids``
+    when that is not empty)."""
+
+    key_id: str
+    fetch_only: bool = False
+    app_ids: frozenset[str] = frozenset()
+
+    def may_fetch(self, app_id: str) -> bool:
+        return not self.app_ids or app_id in self.app_ids
 
 
 @dataclass(slots=True)

@@ -42,6 +42,9 @@ management_keys = _Table(
     Column("digest", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    # 1: the key may only fetch tokens, of the apps in ``app_ids`` (JSON list; '' = any app)
+    Column("fetch_only", Integer, nullable=False, server_default="0"),
+    Column("app_ids", Text, nullable=False, server_default=""),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_management_keys_project", "project_id"),
 )
@@ -131,11 +134,15 @@ connect_sessions = _Table(
     Column("opened_at", BigInteger, nullable=True),
     Column("state_expires_at", BigInteger, nullable=False, server_default="0"),
     Column("completed_at", BigInteger, nullable=True),
+    # SHA-256 of the cookie of the browser that opened the link; the callback must present it
+    Column("browser_hash", String(64), nullable=True),
+    Column("granted_by", String(256), nullable=False, server_default=""),
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
     Index("ix_connect_sessions_state", "state_hash", unique=True),
     Index("ix_connect_sessions_expiry", "link_expires_at"),
+    Index("ix_connect_sessions_owner", "project_id", "user_id", "tenant_id"),
 )
 
 # Who signs a project's end-user session tokens (``POST /v1/outbound/oauth/connect``).
@@ -148,5 +155,10 @@ project_session_issuers = _Table(
     # '' = the token's aud is not checked
     Column("audience", Text, nullable=False, server_default=""),
     Column("updated_at", BigInteger, nullable=False),
+    # 1: the issuer cannot set an audience and the operator said so (--no-audience)
+    Column("audience_optional", Integer, nullable=False, server_default="0"),
+    # what a session token must carry to connect a whole tenant from the browser
+    Column("tenant_role", Text, nullable=False, server_default=""),
+    Column("tenant_permission", Text, nullable=False, server_default=""),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )

@@ -1,4 +1,6 @@
-"""Who signs a project's end-user session tokens: issuer, JWKS URL and (optional) audience.
+"""Who signs a project's end-user session tokens: issuer, JWKS URL and audience (required
+unless the operator said the issuer cannot set one); and what a token must carry to connect a
+whole tenant.
 
 Nothing here is secret: the JWKS holds public keys only. Read on every end-user connect
 request (one primary-key lookup), so a change made with the CLI applies at once everywhere.
@@ -19,16 +21,22 @@ class SessionIssuer:
     project_id: str
     issuer: str
     jwks_url: str
-    audience: str  # '' = not checked
+    audience: str  # '' = none configured: refused unless ``audience_optional``
+    audience_optional: bool = False
+    # a tenant-level connection from the browser needs one of these for that tenant
+    tenant_role: str = ""
+    tenant_permission: str = ""
 
 
 async def get_session_issuer(store: Store, project_id: str) -> SessionIssuer | None:
     row = await store.db.fetchone(
-        "SELECT project_id, issuer, jwks_url, audience FROM project_session_issuers"
-        " WHERE project_id = :project_id",
+        "SELECT project_id, issuer, jwks_url, audience, audience_optional, tenant_role,"
+        " tenant_permission FROM project_session_issuers WHERE project_id = :project_id",
         {"project_id": project_id},
     )
-    return SessionIssuer(**row) if row else None
+    if row is None:
+        return None
+    return SessionIssuer(**{**row, "audience_optional": bool(row["audience_optional"])})
 
 
 async def set_session_issuer(store: Store, issuer: SessionIssuer) -> bool:
@@ -38,6 +46,9 @@ async def set_session_issuer(store: Store, issuer: SessionIssuer) -> bool:
         "issuer": issuer.issuer,
         "jwks_url": issuer.jwks_url,
         "audience": issuer.audience,
+        "audience_optional": int(issuer.audience_optional),
+        "tenant_role": issuer.tenant_role,
+        "tenant_permission": issuer.tenant_permission,
         "now": int(time.time()),
     }
     async with store.db.transaction() as tx:
@@ -49,7 +60,9 @@ async def set_session_issuer(store: Store, issuer: SessionIssuer) -> bool:
         )
         await tx.execute(
             "INSERT INTO project_session_issuers (project_id, issuer, jwks_url, audience,"
-            " updated_at) VALUES (:project_id, :issuer, :jwks_url, :audience, :now)",
+            " updated_at, audience_optional, tenant_role, tenant_permission) VALUES (:project_id,"
+            " :issuer, :jwks_url, :audience, :now, :audience_optional, :tenant_role,"
+            " :tenant_permission)",
             params,
         )
     return True

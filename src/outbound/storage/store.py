@@ -20,7 +20,7 @@ import orjson
 from ..crypto import Keyring, aad
 from ..secrets import Secret
 from .database import Database, IntegrityError, Row
-from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
+from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
 
 __all__ = ["Conflict", "Store", "new_id"]
 
@@ -57,6 +57,11 @@ class _SealedSecret(Secret):
         return self._value
 
 
+def _app_ids(row: Row, column: str = "app_ids") -> tuple[str, ...]:
+    raw = row[column]
+    return tuple(json.loads(raw)) if raw else ()
+
+
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
@@ -66,10 +71,10 @@ class Store:
         self.db = db
         self.keyring = keyring
         # Live management keys seen since the database last changed: key id -> (project id,
-        # digest). Only for backends that can say cheaply and exactly whether anything was
+        # digest, grant). Only for backends that can say cheaply and exactly whether anything was
         # committed since (SQLite's data_version); any commit anywhere — a revocation from
         # another process included — empties it, so a revoked key still stops at once.
-        self._live_keys: dict[str, tuple[str, bytes]] = {}
+        self._live_keys: dict[str, tuple[str, bytes, KeyGrant]] = {}
         self._live_keys_version: int | None = None
 
     # -- projects and management keys ------------------------------------------------------
@@ -93,31 +98,50 @@ class Store:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM projects")
         return int(row["n"]) if row else 0
 
-    async def create_management_key(self, project_id: str, name: str = "") -> tuple[str, str]:
-        """A new key for the project: ``(key id, key)``. The key is returned once, never stored."""
+    async def create_management_key(
+        self,
+        project_id: str,
+        name: str = "",
+        *,
+        fetch_only: bool = False,
+        app_ids: Sequence[str] = (),
+    ) -> tuple[str, str]:
+        """A new key for the project: ``(key id, key)``. The key is returned once, never stored.
+
+        A ``fetch_only`` key may only fetch tokens, of ``app_ids`` when given."""
+        if app_ids and not fetch_only:
+            raise ValueError("app ids limit a fetch-only key; give fetch_only=True")
         key_id = secrets.token_hex(_KEY_ID_LEN // 2)
         secret = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
         async with self.db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO management_keys (id, project_id, name, digest, created_at)"
-                " VALUES (:id, :project_id, :name, :digest, :now)",
+                "INSERT INTO management_keys (id, project_id, name, digest, created_at,"
+                " fetch_only, app_ids) VALUES (:id, :project_id, :name, :digest, :now,"
+                " :fetch_only, :app_ids)",
                 {
                     "id": key_id,
                     "project_id": project_id,
                     "name": name,
                     "digest": _digest(secret),
                     "now": _now(),
+                    "fetch_only": int(fetch_only),
+                    "app_ids": json.dumps(sorted(set(app_ids))) if app_ids else "",
                 },
             )
         return key_id, f"{_KEY_PREFIX}{key_id}_{secret}"
 
     async def list_management_keys(self, project_id: str) -> list[ManagementKeyRecord]:
         rows = await self.db.fetchall(
-            "SELECT id, project_id, name, created_at, revoked_at FROM management_keys"
-            " WHERE project_id = :project_id ORDER BY created_at, id",
+            "SELECT id, project_id, name, created_at, revoked_at, fetch_only, app_ids"
+            " FROM management_keys WHERE project_id = :project_id ORDER BY created_at, id",
             {"project_id": project_id},
         )
-        return [ManagementKeyRecord(**row) for row in rows]
+        return [
+            ManagementKeyRecord(
+                **{**row, "fetch_only": bool(row["fetch_only"]), "app_ids": _app_ids(row)}
+            )
+            for row in rows
+        ]
 
     async def revoke_management_key(self, project_id: str, key_id: str) -> bool:
         async with self.db.transaction() as tx:
@@ -137,18 +161,30 @@ class Store:
         return key[len(_KEY_PREFIX) : end], key[end + 1 :]
 
     @staticmethod
-    def _key_matches(project_id: str, secret: str, live: tuple[str, bytes]) -> bool:
+    def _key_matches(project_id: str, secret: str, live: tuple[str, bytes, KeyGrant]) -> bool:
         ok = hmac.compare_digest(live[1], _digest(secret))
         return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
 
-    async def authenticate(self, project_id: str, key: str) -> bool:
-        """Whether ``key`` is a live management key of ``project_id`` (constant-time check)."""
+    @staticmethod
+    def _live(key_id: str, row: Row, prefix: str = "") -> tuple[str, bytes, KeyGrant]:
+        grant = KeyGrant(
+            key_id,
+            fetch_only=bool(row[prefix + "fetch_only"]),
+            app_ids=frozenset(_app_ids(row, prefix + "app_ids")),
+        )
+        return row[prefix + "project_id"], bytes(row[prefix + "digest"]), grant
+
+    async def authenticate(self, project_id: str, key: str) -> KeyGrant | None:
+        """What ``key`` may do when it is a live management key of ``project_id``, else None
+        (constant-time check)."""
         return await self._authenticate(project_id, key, self.db.change_counter())
 
-    async def _authenticate(self, project_id: str, key: str, version: int | None) -> bool:
+    async def _authenticate(
+        self, project_id: str, key: str, version: int | None
+    ) -> KeyGrant | None:
         parts = self._split_key(key)
         if parts is None:
-            return False
+            return None
         key_id, secret = parts
         if version is None or version != self._live_keys_version:
             self._live_keys.clear()
@@ -156,16 +192,16 @@ class Store:
         live = self._live_keys.get(key_id)
         if live is None:
             row = await self.db.fetchone(
-                "SELECT project_id, digest FROM management_keys"
+                "SELECT project_id, digest, fetch_only, app_ids FROM management_keys"
                 " WHERE id = :id AND revoked_at IS NULL",
                 {"id": key_id},
             )
             if row is None:
-                return False
-            live = (row["project_id"], bytes(row["digest"]))
+                return None
+            live = self._live(key_id, row)
             if version is not None and len(self._live_keys) < 10_000:
                 self._live_keys[key_id] = live
-        return self._key_matches(project_id, secret, live)
+        return live[2] if self._key_matches(project_id, secret, live) else None
 
     async def find_tokens_for_key(
         self,
@@ -175,7 +211,7 @@ class Store:
         user_id: str,
         tenant_id: str,
         external_identifier: str | None = None,
-    ) -> list[TokenRecord] | None:
+    ) -> tuple[KeyGrant, list[TokenRecord]] | None:
         """:meth:`authenticate` and :meth:`find_tokens` together; None when the key is not a
         live key of ``project_id``.
 
@@ -184,9 +220,12 @@ class Store:
         """
         version = self.db.change_counter()
         if version is not None:  # the key check is answered from memory
-            if not await self._authenticate(project_id, key, version):
+            grant = await self._authenticate(project_id, key, version)
+            if grant is None:
                 return None
-            return await self.find_tokens(
+            if grant.fetch_only and not grant.may_fetch(app_id):
+                return grant, []  # read nothing the key may not see
+            return grant, await self.find_tokens(
                 project_id, app_id, user_id, tenant_id, external_identifier
             )
         parts = self._split_key(key)
@@ -194,7 +233,8 @@ class Store:
             return None
         key_id, secret = parts
         sql = (
-            "SELECT k.project_id AS key_project_id, k.digest AS key_digest, t.*"
+            "SELECT k.project_id AS key_project_id, k.digest AS key_digest,"
+            " k.fetch_only AS key_fetch_only, k.app_ids AS key_app_ids, t.*"
             " FROM management_keys k LEFT JOIN tokens t"
             " ON t.project_id = k.project_id AND t.app_id = :app_id"
             " AND t.user_id = :user_id AND t.tenant_id = :tenant_id"
@@ -207,10 +247,13 @@ class Store:
         rows = await self.db.fetchall(sql, params)
         if not rows:
             return None
-        live = (rows[0]["key_project_id"], bytes(rows[0]["key_digest"]))
+        live = self._live(key_id, rows[0], "key_")
         if not self._key_matches(project_id, secret, live):
             return None
-        return self._newest_first([row for row in rows if row["id"] is not None])
+        grant = live[2]
+        if grant.fetch_only and not grant.may_fetch(app_id):
+            return grant, []
+        return grant, self._newest_first([row for row in rows if row["id"] is not None])
 
     # -- apps --------------------------------------------------------------------------------
 

@@ -62,7 +62,10 @@ try {
     if (done()) break;
     pages.push(await page.title().catch(() => ''));
     const before = page.url();
-    if (await page.locator('input[name="login"]').count()) {
+    if (await page.locator('#continue').count()) {
+      // outbound's own page for a connect link: one button starts the flow.
+      await page.click('#continue', { noWaitAfter: true });
+    } else if (await page.locator('input[name="login"]').count()) {
       await page.fill('input[name="login"]', login);
       await page.fill('input[name="password"]', password);
       await page.click('button[type="submit"]', { noWaitAfter: true });

@@ -22,6 +22,7 @@ from ..wire import (
     app_config_from_fields,
     app_to_wire,
     require,
+    require_new_id,
 )
 
 
@@ -40,7 +41,9 @@ def _conflict(exc: Conflict, app_id: str, name: str) -> ApiError:
 
 async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
     name = require(fields.name, "name")
-    app_id = fields.id or new_id("app_", 16)
+    app_id = require_new_id(fields.id, "id") if fields.id else new_id("app_", 16)
+    if fields.tenant_id:
+        require_new_id(fields.tenant_id, "tenantId")
     config = app_config_from_fields(fields)
     try:
         app = await vault.store.create_app(

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..auth import invalid_key
+from ..auth import invalid_key, parse_authorization
 from ..errors import ApiError, not_found_token
 from ..http import authed, json_response, read_body
 from ..state import Vault
@@ -43,7 +43,7 @@ async def fetch_token(
         scopes = require(req.scopes, "scopes") if by_scopes else None
     except ApiError:
         # Bad credentials are answered before a bad body, as on every other endpoint.
-        if key is not None and not await vault.store.authenticate(project_id, key):
+        if key is not None and await vault.store.authenticate(project_id, key) is None:
             raise invalid_key() from None
         raise
     options = req.options
@@ -74,10 +74,14 @@ async def _fetch(request: Request) -> Response:
     # POSTs to these paths are answered by server/hotpath.py before Starlette sees them; the
     # routes keep the Starlette app complete on its own (and answer 405 to other methods).
     tenant_level, by_scopes = FETCH_PATHS[request.url.path]
-    vault, project_id = await authed(request)
+    vault: Vault = request.app.state.vault
+    # As on the hot path: the key (full or fetch-only) is checked along with the token.
+    project_id, key = parse_authorization(request.headers.get("authorization", ""))
     raw = await read_body(request)
     return json_response(
-        await fetch_token(vault, project_id, raw, tenant_level=tenant_level, by_scopes=by_scopes)
+        await fetch_token(
+            vault, project_id, raw, tenant_level=tenant_level, by_scopes=by_scopes, key=key
+        )
     )
 
 

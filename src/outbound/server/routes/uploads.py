@@ -11,7 +11,7 @@ from ...storage import TokenWrite
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
 from ..state import Vault
-from ..wire import ApiKeyUpload, BatchUpload, TokenUpload, require
+from ..wire import ApiKeyUpload, BatchUpload, TokenUpload, require, require_new_id
 
 
 def _token_write(
@@ -22,6 +22,8 @@ def _token_write(
         user_id, tenant_id = "", require(upload.tenant_id, prefix + "tenantId")
     else:
         user_id, tenant_id = require(upload.user_id, prefix + "userId"), upload.tenant_id or ""
+    if tenant_id:
+        require_new_id(tenant_id, prefix + "tenantId")
     if not upload.access_token and not upload.refresh_token:
         raise ApiError(
             "E011002", f"missing argument: give {prefix}accessToken, {prefix}refreshToken or both"
@@ -116,6 +118,8 @@ async def _upload_api_key(request: Request, *, tenant_level: bool) -> Response:
         user_id, tenant_id = "", require(upload.tenant_id, "tenantId")
     else:
         user_id, tenant_id = require(upload.user_id, "userId"), upload.tenant_id or ""
+    if tenant_id:
+        require_new_id(tenant_id, "tenantId")
     api_key = require(upload.api_key, "apiKey")
     await _require_app(vault, project_id, app_id)
     await vault.store.put_tokens(

@@ -1,0 +1,156 @@
+"""Least-privilege keys: ``outbound keys create --fetch-only [--app ID …]`` makes a key that
+fetches tokens (of the named apps) and gets 403 E130403 for everything else — on the fast fetch
+path and on the Starlette routes alike — and a revocation still stops it at once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.database import execute
+from tests.support.server import LiveServer, outbound_cli
+
+FETCH = "/v1/mgmt/outbound/app/user/token/latest"
+
+
+def auth(project_id: str, key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {project_id}:{key}"}
+
+
+def new_key(live_server: LiveServer, *args: str) -> str:
+    store = live_server.store
+    created = json.loads(
+        outbound_cli(
+            "keys",
+            "create",
+            "--project",
+            live_server.project_id,
+            "--json",
+            *args,
+            *store.args,
+            env=store.env,
+        )
+    )
+    key: str = created["managementKey"]
+    return key
+
+
+@pytest.fixture(scope="module")
+def apps(live_server: LiveServer) -> Iterator[tuple[str, str]]:
+    """Two apps, each holding a token for user ``u``."""
+    allowed, other = ("fo-" + secrets.token_hex(3) for _ in range(2))
+    with live_server.client() as http:
+        for app_id in (allowed, other):
+            assert http.post(
+                "/v1/mgmt/outbound/app/create", json={"id": app_id, "name": app_id}
+            ).is_success
+            assert http.post(
+                "/v1/mgmt/outbound/app/user/apikey/upload",
+                json={"appId": app_id, "userId": "u", "apiKey": f"secret-of-{app_id}"},
+            ).is_success
+    yield allowed, other
+
+
+def snapshot(live_server: LiveServer) -> list[object]:
+    return [
+        execute(live_server.store, "SELECT id, name, config FROM apps ORDER BY id"),
+        execute(live_server.store, "SELECT id, access_token FROM tokens ORDER BY id"),
+    ]
+
+
+# Every request a fetch-only key must not make (method, path, body or query).
+FORBIDDEN: list[tuple[str, str, object]] = [
+    ("GET", "/v1/mgmt/outbound/apps", None),
+    ("GET", "/v1/mgmt/outbound/app/{allowed}", None),
+    ("POST", "/v1/mgmt/outbound/app/create", {"id": "fo-new", "name": "fo-new"}),
+    ("POST", "/v1/mgmt/outbound/app/update", {"app": {"id": "{allowed}", "name": "renamed"}}),
+    ("POST", "/v1/mgmt/outbound/app/delete", {"id": "{allowed}"}),
+    ("POST", "/v1/mgmt/outbound/app/connect", {"appId": "{allowed}", "userId": "u"}),
+    (
+        "POST",
+        "/v1/mgmt/outbound/app/user/apikey/upload",
+        {"appId": "{allowed}", "userId": "u", "apiKey": "overwritten"},
+    ),
+    ("DELETE", "/v1/mgmt/outbound/user/tokens?appId={allowed}", None),
+    ("GET", "/v1/mgmt/outbound/apps-with-user-token?userId=u", None),
+    ("GET", "/v1/mgmt/outbound/templates", None),
+]
+
+
+def test_a_fetch_only_key_fetches_and_does_nothing_else(
+    live_server: LiveServer, apps: tuple[str, str]
+) -> None:
+    allowed, _ = apps
+    key = new_key(live_server, "--fetch-only")
+    headers = auth(live_server.project_id, key)
+    with httpx.Client(base_url=live_server.base_url, headers=headers) as http:
+        for app_id in apps:  # any app: no --app given
+            response = http.post(FETCH, json={"appId": app_id, "userId": "u"})
+            assert response.status_code == 200, response.text
+            assert response.json()["token"]["token"] == f"secret-of-{app_id}"
+        before = snapshot(live_server)
+        for method, path, body in FORBIDDEN:
+            path = path.format(allowed=allowed)
+            if isinstance(body, dict):
+                body = json.loads(json.dumps(body).replace("{allowed}", allowed))
+            response = http.request(method, path, json=body)
+            assert response.status_code == 403, (method, path, response.text)
+            error = response.json()
+            assert error["errorCode"] == "E130403"
+            assert "fetch tokens" in error["errorMessage"]
+            assert "secret-of" not in response.text
+        assert snapshot(live_server) == before
+
+
+def test_a_key_for_named_apps_fetches_only_theirs(
+    live_server: LiveServer, apps: tuple[str, str]
+) -> None:
+    allowed, other = apps
+    key = new_key(live_server, "--fetch-only", "--app", allowed)
+    headers = auth(live_server.project_id, key)
+    with httpx.Client(base_url=live_server.base_url, headers=headers) as http:
+        assert http.post(FETCH, json={"appId": allowed, "userId": "u"}).status_code == 200
+        for path, body in (
+            (FETCH, {"appId": other, "userId": "u"}),
+            ("/v1/mgmt/outbound/app/user/token", {"appId": other, "userId": "u", "scopes": ["a"]}),
+            (FETCH, {"appId": "no-such-app", "userId": "u"}),  # no hint whether it exists
+        ):
+            response = http.post(path, json=body)
+            assert response.status_code == 403, response.text
+            assert response.json()["errorCode"] == "E130403"
+            assert "secret-of" not in response.text
+
+
+def test_fetch_only_keys_are_listed_as_such_and_revoked_at_once(
+    live_server: LiveServer, apps: tuple[str, str]
+) -> None:
+    allowed, _ = apps
+    store = live_server.store
+    key = new_key(live_server, "--fetch-only", "--app", allowed)
+    key_id = key.split("_")[1]
+    listed = [
+        json.loads(line)
+        for line in outbound_cli(
+            "keys", "list", "--project", live_server.project_id, *store.args, env=store.env
+        ).splitlines()
+    ]
+    entry = next(k for k in listed if k["id"] == key_id)
+    assert entry["fetchOnly"] is True and entry["appIds"] == [allowed]
+    headers = auth(live_server.project_id, key)
+    url = live_server.base_url + FETCH
+    assert httpx.post(url, json={"appId": allowed, "userId": "u"}, headers=headers).is_success
+
+    outbound_cli(
+        "keys", "revoke", key_id, "--project", live_server.project_id, *store.args, env=store.env
+    )
+    response = httpx.post(url, json={"appId": allowed, "userId": "u"}, headers=headers)
+    assert response.status_code == 401
+
+
+def test_app_ids_need_fetch_only(live_server: LiveServer) -> None:
+    with pytest.raises(RuntimeError, match="--fetch-only"):
+        new_key(live_server, "--app", "x")
