@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..secrets import Secret
+from . import connection_events
 from .records import TokenRecord
 from .store import Store
 
@@ -50,10 +51,23 @@ class RefreshedToken:
     extra: dict[str, Any]
 
 
+def _fair(order: str, where: str) -> str:
+    """Select ``(project_id, id)`` matching ``where``: every (project, app)'s first token by
+    ``order``, then every one's second, and so on, up to ``:limit``."""
+    return (
+        "SELECT project_id, id FROM (SELECT project_id, id, "  # noqa: S608 - constant SQL
+        f"{order} AS turn_order, ROW_NUMBER() OVER (PARTITION BY project_id, app_id"
+        f" ORDER BY {order}, id) AS turn FROM tokens WHERE {where}) due"
+        " ORDER BY turn, turn_order, id LIMIT :limit"
+    )
+
+
 class RefreshLeases:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, failing_after: float = 600) -> None:
         self.store = store
         self.db = store.db
+        # seconds of transient failures before connection.refresh_failing goes out
+        self.failing_after = failing_after
 
     async def read(self, project_id: str, token_id: str) -> tuple[TokenRecord, Claim] | None:
         row = await self.db.fetchone(
@@ -65,30 +79,37 @@ class RefreshLeases:
         return self.store._token(row), Claim(row["refresh_claim_owner"], row["refresh_claim_until"])
 
     async def expiring(self, now: int, horizon: int, limit: int) -> list[tuple[str, str]]:
-        """``(project_id, id)`` of up to ``limit`` tokens worth refreshing ahead of time,
-        soonest expiry first: a refresh token, no reconnect pending, a known expiry at most
-        ``horizon`` seconds away — and at most half its lifetime away, so a token that lives
-        shorter than ``horizon`` is not refreshed on every round — and no live claim."""
+        """``(project_id, id)`` of up to ``limit`` tokens worth refreshing ahead of time: a
+        refresh token, no reconnect pending, a known expiry at most ``horizon`` seconds away —
+        and at most half its lifetime away, so a token that lives shorter than ``horizon`` is
+        not refreshed on every round — no live claim, and not backing off after transient
+        failures. Taken fairly: round-robin across (project, app), soonest expiry first
+        within each, so one project's backlog cannot crowd the others out of a round."""
         rows = await self.db.fetchall(
-            "SELECT project_id, id FROM tokens"
-            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
-            " AND access_token_expiry > 0 AND access_token_expiry <= :horizon"
-            " AND 2 * (access_token_expiry - :now) <= access_token_expiry - last_refresh_time"
-            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
-            " ORDER BY access_token_expiry LIMIT :limit",
+            _fair(
+                "access_token_expiry",
+                "refresh_token IS NOT NULL AND needs_reconnect = 0"
+                " AND access_token_expiry > 0 AND access_token_expiry <= :horizon"
+                " AND 2 * (access_token_expiry - :now) <= access_token_expiry - last_refresh_time"
+                " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
+                " AND next_refresh_at <= :now",
+            ),
             {"now": now, "horizon": now + horizon, "limit": limit},
         )
         return [(row["project_id"], row["id"]) for row in rows]
 
     async def idle(self, now: int, idle_before: int, limit: int) -> list[tuple[str, str]]:
         """``(project_id, id)`` of up to ``limit`` tokens whose refresh token has not been used
-        since ``idle_before``, longest idle first (refresh tokens some providers let lapse)."""
+        since ``idle_before`` (refresh tokens some providers let lapse), fairly across
+        (project, app) and longest idle first within each, skipping tokens backing off."""
         rows = await self.db.fetchall(
-            "SELECT project_id, id FROM tokens"
-            " WHERE refresh_token IS NOT NULL AND needs_reconnect = 0"
-            " AND last_refresh_time < :idle_before"
-            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
-            " ORDER BY last_refresh_time LIMIT :limit",
+            _fair(
+                "last_refresh_time",
+                "refresh_token IS NOT NULL AND needs_reconnect = 0"
+                " AND last_refresh_time < :idle_before"
+                " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
+                " AND next_refresh_at <= :now",
+            ),
             {"now": now, "idle_before": idle_before, "limit": limit},
         )
         return [(row["project_id"], row["id"]) for row in rows]
@@ -110,6 +131,14 @@ class RefreshLeases:
                 },
             )
         return count == 1
+
+    async def record_transient_failure(self, token_id: str, owner: str, error: str) -> None:
+        """Give the claim back after a transient failure, counting it toward the connection's
+        ``refresh_failing`` status and the background rounds' backoff."""
+        async with self.db.transaction() as tx:
+            await connection_events.refresh_failed(
+                tx, token_id, owner, error, failing_after=self.failing_after
+            )
 
     async def release(self, token_id: str, owner: str) -> None:
         """Give a claim back without changing the token (the refresh failed transiently)."""
@@ -156,19 +185,23 @@ class RefreshLeases:
                     "version": token.version,
                 },
             )
+            if row is not None:
+                await connection_events.refresh_succeeded(tx, row, token.scopes)
         return self.store._token(row) if row is not None else None
 
     async def mark_needs_reconnect(self, token: TokenRecord, error: str) -> bool:
         """Record a permanent refusal by the provider — unless the row changed since ``token``
         was read (another server refreshed it meanwhile: its refresh token is not ours)."""
         async with self.db.transaction() as tx:
-            count: int = await tx.execute(
+            row = await tx.fetchone(
                 "UPDATE tokens SET needs_reconnect = 1, last_refresh_error = :error,"
                 " updated_at = :now, refresh_claim_owner = NULL, refresh_claim_until = 0"
-                " WHERE id = :id AND version = :version",
+                " WHERE id = :id AND version = :version RETURNING *",
                 {"error": error, "now": _now(), "id": token.id, "version": token.version},
             )
-        return count == 1
+            if row is not None:
+                await connection_events.refresh_refused(tx, row)
+        return row is not None
 
     def _sealer(self, token: TokenRecord) -> Any:
         def seal(column: str, value: Secret | None) -> bytes | None:
