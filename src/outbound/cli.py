@@ -305,10 +305,13 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
+from .cli_signals import connections, webhooks  # noqa: E402 - attached after the group exists
 from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists
 
 main.add_command(templates)
 main.add_command(apps)
+main.add_command(connections)
+main.add_command(webhooks)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
