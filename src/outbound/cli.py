@@ -101,6 +101,9 @@ def main() -> None:
 @_option("refresh_ahead_interval", type=click.FloatRange(min=0))
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
+@_option("failing_after", type=click.FloatRange(min=0))
+@_option("webhook_retry_base", type=click.FloatRange(min=0.01))
+@_option("webhook_retry_for", type=click.FloatRange(min=0))
 @_option("cors_origins")
 @_option("connect_pending_per_user", type=click.IntRange(min=0))
 @_option("connect_pending_per_project", type=click.IntRange(min=0))
@@ -385,10 +388,13 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
+from .cli_signals import connections, webhooks  # noqa: E402 - attached after the group exists
 from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists
 
 main.add_command(templates)
 main.add_command(apps)
+main.add_command(connections)
+main.add_command(webhooks)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

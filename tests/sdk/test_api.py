@@ -44,11 +44,14 @@ def test_package_exports() -> None:
         assert getattr(outbound.client, name).__module__.startswith("outbound.client")
 
 
-def test_every_official_method_is_there_plus_connect() -> None:
+EXTENSIONS = ["connect", "list_connections"]
+
+
+def test_every_official_method_is_there_plus_our_extensions() -> None:
     assert len(OFFICIAL_METHODS) == 18
     ours = sorted(n for n in dir(OutboundApplication) if not n.startswith("_"))
     ours_async = sorted(n for n in dir(AsyncOutboundApplication) if not n.startswith("_"))
-    assert ours == ours_async == sorted([*OFFICIAL_METHODS, "connect"])
+    assert ours == ours_async == sorted([*OFFICIAL_METHODS, *EXTENSIONS])
 
 
 def _shape(function: object) -> list[tuple[str, object, object]]:
@@ -66,7 +69,7 @@ def test_same_parameters_in_the_same_order_as_the_official_sdk(method: str) -> N
 
 
 def test_async_twins_are_coroutines_and_sync_ones_are_not() -> None:
-    for name in [*OFFICIAL_METHODS, "connect"]:
+    for name in [*OFFICIAL_METHODS, *EXTENSIONS]:
         assert inspect.iscoroutinefunction(getattr(AsyncOutboundApplication, name)), name
         assert not inspect.iscoroutinefunction(getattr(OutboundApplication, name)), name
         assert getattr(AsyncOutboundApplication, name).__doc__ == (
@@ -84,6 +87,20 @@ def test_connect_signature() -> None:
         "scopes",
         "external_identifier",
     ]
+
+
+def test_list_connections_signature_is_the_same_sync_and_async() -> None:
+    shape = _shape(OutboundApplication.list_connections)
+    assert [p[0] for p in shape] == [
+        "self",
+        "app_id",
+        "user_id",
+        "tenant_id",
+        "status",
+        "limit",
+        "cursor",
+    ]
+    assert _shape(AsyncOutboundApplication.list_connections) == shape
 
 
 def test_importing_the_sdk_loads_no_server_dependency() -> None:

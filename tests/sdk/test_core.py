@@ -284,3 +284,14 @@ def test_results_are_dicts_whose_repr_hides_secrets() -> None:
     for text in (repr(result), str(result), f"{result}", repr([result])):
         assert "at-1" not in text and "rt-1" not in text
     assert "'scopes': ['a']" in repr(result)
+
+
+def test_list_connections_sends_only_the_filters_given() -> None:
+    request = build.list_connections("a", None, None, "refresh_failing", 50, None)
+    assert (request.method, request.path, request.body) == (
+        "GET",
+        "/v1/mgmt/outbound/connections",
+        None,
+    )
+    assert request.params == {"appId": "a", "status": "refresh_failing", "limit": "50"}
+    assert build.list_connections(None, None, None, None, None, "c1").params == {"cursor": "c1"}

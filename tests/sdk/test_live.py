@@ -288,3 +288,30 @@ async def test_connect_a_tenant(twin: Twin) -> None:
     assert link["url"].startswith("http")
     with pytest.raises(NotFoundError):
         await twin.call("connect", unique("no-such-app"), unique("user"))
+
+
+async def test_list_connections_pages_through_the_projects_connections(twin: Twin) -> None:
+    app_id = await new_app(twin)
+    users = [unique("lister") for _ in range(5)]
+    for user in users:
+        await twin.call(
+            "upload_user_token", app_id, user, refresh_token=new_secret(), access_token="at"
+        )
+    seen: list[dict[str, object]] = []
+    cursor = None
+    while True:
+        page = await twin.call("list_connections", app_id=app_id, limit=2, cursor=cursor)
+        seen += page["connections"]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    # creation order (ties within a second by id), each once
+    assert sorted(c["userId"] for c in seen) == sorted(users)
+    assert len(seen) == len(users)
+    assert [c["createdTime"] for c in seen] == sorted(c["createdTime"] for c in seen)
+    assert {c["status"] for c in seen} == {"active"}
+    assert all(c["appId"] == app_id and "accessToken" not in c for c in seen)
+    only = await twin.call("list_connections", app_id=app_id, user_id=users[2])
+    assert [c["userId"] for c in only["connections"]] == [users[2]]
+    with pytest.raises(BadRequestError):
+        await twin.call("list_connections", status="broken")

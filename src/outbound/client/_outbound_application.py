@@ -220,6 +220,33 @@ class OutboundApplication:
         """Returns ``{"appIds": [...]}``: the apps where ``user_id`` holds a usable token."""
         return self._client._call(build.list_apps_with_user_token(user_id, tenant_id))
 
+    def list_connections(
+        self,
+        app_id: str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the project's connections (an outbound extension; never a secret).
+
+        Returns ``{"connections": [...], "nextCursor": "..."}``: each with ``id``, ``appId``,
+        ``userId``, ``tenantId``, ``status`` (``active``, ``refresh_failing`` or
+        ``reconnect_required``), ``scopes``, ``accessTokenExpiry``, ``lastRefreshTime``,
+        ``lastRefreshError``, ``failingSince``, ``failureCount`` and ``createdTime``. Pass
+        ``nextCursor`` back as ``cursor`` for the next page; it is empty on the last.
+
+        Example::
+
+            broken = client.mgmt.outbound_application.list_connections(
+                status="reconnect_required"
+            )["connections"]
+        """
+        return self._client._call(
+            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor)
+        )
+
     # -- uploading (migrating) tokens and API keys ---------------------------------------
 
     def upload_user_api_key(
@@ -455,6 +482,19 @@ class AsyncOutboundApplication:
         self, user_id: str, tenant_id: str | None = None
     ) -> dict[str, Any]:
         return await self._client._call(build.list_apps_with_user_token(user_id, tenant_id))
+
+    async def list_connections(
+        self,
+        app_id: str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor)
+        )
 
     async def upload_user_api_key(
         self,

@@ -28,6 +28,7 @@ __all__ = [
     "fetch_token",
     "fetch_token_by_scopes",
     "list_apps_with_user_token",
+    "list_connections",
     "load_all_applications",
     "load_application",
     "update_application",
@@ -202,6 +203,26 @@ def list_apps_with_user_token(user_id: str, tenant_id: str | None) -> ApiRequest
     if tenant_id:
         params["tenantId"] = tenant_id
     return ApiRequest("GET", f"{PREFIX}/apps-with-user-token", params=params)
+
+
+def list_connections(
+    app_id: str | None,
+    user_id: str | None,
+    tenant_id: str | None,
+    status: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> ApiRequest:
+    given = {
+        "appId": app_id,
+        "userId": user_id,
+        "tenantId": tenant_id,
+        "status": status,
+        "limit": None if limit is None else str(limit),
+        "cursor": cursor,
+    }
+    params = {name: value for name, value in given.items() if value}
+    return ApiRequest("GET", f"{PREFIX}/connections", params=params)
 
 
 def upload_user_api_key(

@@ -21,6 +21,7 @@ from ..storage import Store, connect, upgrade
 from ..storage.connect_sessions import ConnectSessions
 from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
+from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from .ahead import RefreshAhead
 from .config import Settings
@@ -35,6 +36,7 @@ from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .state import Vault
 from .tokens import TokenService
+from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -151,14 +153,22 @@ def create_app(settings: Settings) -> ASGIApp:
         store = Store(db, keyring)
         oauth = OAuthClient(timeout=settings.provider_timeout)
         providers = Providers(store, oauth)
-        leases = RefreshLeases(store)
+        leases = RefreshLeases(store, failing_after=settings.failing_after)
+        webhooks = WebhookStore(db, keyring)
         refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
         app.state.vault = Vault(
             settings=settings,
             store=store,
             tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
             providers=providers,
+            webhooks=webhooks,
         )
+        sender = WebhookSender(
+            webhooks,
+            retry_base=settings.webhook_retry_base,
+            retry_for=settings.webhook_retry_for,
+        )
+        sender.start()
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
@@ -176,6 +186,7 @@ def create_app(settings: Settings) -> ASGIApp:
             purger.cancel()
             if ahead is not None:
                 await ahead.stop()
+            await sender.stop()
             await oauth.aclose()
             await db.close()
 

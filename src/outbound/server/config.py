@@ -67,6 +67,21 @@ class Settings:
         "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"
         " before it counts as a transient failure.",
     )
+    failing_after: float = _setting(
+        600.0,
+        "Seconds a connection's refreshes may keep failing transiently (provider down, slow or"
+        " answering 5xx) before the connection.refresh_failing webhook is sent.",
+    )
+    webhook_retry_base: float = _setting(
+        5.0,
+        "Seconds before the second attempt of a webhook delivery that failed; each later wait"
+        " doubles (capped at an hour, with jitter).",
+    )
+    webhook_retry_for: float = _setting(
+        86400.0,
+        "Seconds during which a webhook delivery is retried before it is marked failed (and"
+        " waits for a manual retry).",
+    )
     cors_origins: str = _setting(
         "",
         "Origins (comma-separated, e.g. https://app.example.com) whose pages may call"

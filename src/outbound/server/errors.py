@@ -88,6 +88,8 @@ ERROR_CODES = _table(
         400,
         "verifyRefresh: the provider rejected the uploaded refresh token; nothing was stored",
     ),
+    ErrorCode("E131030", 404, "Webhook not found"),
+    ErrorCode("E131031", 404, "Webhook delivery not found"),
     ErrorCode(
         "E131013",
         500,

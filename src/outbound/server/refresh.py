@@ -257,10 +257,9 @@ class LeaseRefresher:
                 ) from None
             return None
         except TransientOAuthError as exc:
-            logger.warning(
-                "refresh of token %s failed transiently: %s", token.id, oauth_error_text(exc)
-            )
-            await asyncio.shield(self.leases.release(token.id, self.owner))
+            reason = oauth_error_text(exc)
+            logger.warning("refresh of token %s failed transiently: %s", token.id, reason)
+            await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
             raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
         except OAuthConfigError as exc:
             await asyncio.shield(self.leases.release(token.id, self.owner))

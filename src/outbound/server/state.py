@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
+from ..storage.webhooks import WebhookStore
 from .config import Settings
 from .providers import Providers, provider_config
 from .tokens import TokenService
@@ -20,6 +21,7 @@ class Vault:
     tokens: TokenService
     # The OAuth engine and the apps' provider configurations.
     providers: Providers
+    webhooks: WebhookStore
 
     @property
     def callback_url(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..secrets import Secret
+from . import connection_events
 from .records import TokenRecord
 from .store import Store
 
@@ -55,7 +56,8 @@ def due_for_refresh_ahead(now: int, horizon: int) -> Condition:
     return Condition(
         "(refresh_token IS NOT NULL AND needs_reconnect = 0"
         " AND access_token_expiry > 0 AND access_token_expiry <= :ahead_until"
-        " AND 2 * (access_token_expiry - :ahead_now) <= access_token_expiry - last_refresh_time)",
+        " AND 2 * (access_token_expiry - :ahead_now) <= access_token_expiry - last_refresh_time"
+        " AND next_refresh_at <= :ahead_now)",
         {"ahead_now": now, "ahead_until": now + horizon},
     )
 
@@ -64,8 +66,9 @@ def idle_for_refresh(now: int, idle_seconds: int) -> Condition:
     """Due for a keep-alive refresh: a refresh token, no reconnect pending, and not refreshed
     for ``idle_seconds`` (refresh tokens that some providers let lapse when unused)."""
     return Condition(
-        "(refresh_token IS NOT NULL AND needs_reconnect = 0 AND last_refresh_time < :idle_before)",
-        {"idle_before": now - idle_seconds},
+        "(refresh_token IS NOT NULL AND needs_reconnect = 0 AND last_refresh_time < :idle_before"
+        " AND next_refresh_at <= :idle_now)",
+        {"idle_before": now - idle_seconds, "idle_now": now},
     )
 
 
@@ -111,10 +114,23 @@ class RefreshedToken:
     extra: dict[str, Any]
 
 
+def _fair(order: str, where: str) -> str:
+    """Select ``(project_id, id, version)`` matching ``where``: every (project, app)'s first
+    token by ``order``, then every one's second, and so on, up to ``:limit``."""
+    return (
+        "SELECT project_id, id, version FROM (SELECT project_id, id, version, "  # noqa: S608 - constant SQL
+        f"{order} AS turn_order, ROW_NUMBER() OVER (PARTITION BY project_id, app_id"
+        f" ORDER BY {order}, id) AS turn FROM tokens WHERE {where}) due"
+        " ORDER BY turn, turn_order, id LIMIT :limit"
+    )
+
+
 class RefreshLeases:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, failing_after: float = 600) -> None:
         self.store = store
         self.db = store.db
+        # seconds of transient failures before connection.refresh_failing goes out
+        self.failing_after = failing_after
 
     async def read(self, project_id: str, token_id: str) -> tuple[TokenRecord, Claim] | None:
         row = await self.db.fetchone(
@@ -127,26 +143,27 @@ class RefreshLeases:
 
     async def expiring(self, now: int, horizon: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`due_for_refresh_ahead` that nobody holds a live claim
-        on, soonest expiry first."""
+        on. Taken fairly: round-robin across (project, app), soonest expiry first within each,
+        so one project's backlog cannot crowd the others out of a round."""
         due = due_for_refresh_ahead(now, horizon)
         rows = await self.db.fetchall(
-            "SELECT project_id, id, version FROM tokens"  # noqa: S608 - fixed conditions, bound values
-            f" WHERE {due.sql}"
-            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
-            " ORDER BY access_token_expiry LIMIT :limit",
+            _fair(
+                "access_token_expiry",
+                f"{due.sql} AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
+            ),
             {**due.params, "now": now, "limit": limit},
         )
         return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
 
     async def idle(self, now: int, idle_seconds: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`idle_for_refresh` that nobody holds a live claim on,
-        longest idle first."""
+        fairly across (project, app) and longest idle first within each."""
         idle = idle_for_refresh(now, idle_seconds)
         rows = await self.db.fetchall(
-            "SELECT project_id, id, version FROM tokens"  # noqa: S608 - fixed conditions, bound values
-            f" WHERE {idle.sql}"
-            " AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)"
-            " ORDER BY last_refresh_time LIMIT :limit",
+            _fair(
+                "last_refresh_time",
+                f"{idle.sql} AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
+            ),
             {**idle.params, "now": now, "limit": limit},
         )
         return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
@@ -196,6 +213,14 @@ class RefreshLeases:
             )
         return count == 1
 
+    async def record_transient_failure(self, token_id: str, owner: str, error: str) -> None:
+        """Give the claim back after a transient failure, counting it toward the connection's
+        ``refresh_failing`` status and the background rounds' backoff."""
+        async with self.db.transaction() as tx:
+            await connection_events.refresh_failed(
+                tx, token_id, owner, error, failing_after=self.failing_after
+            )
+
     async def release(self, token_id: str, owner: str) -> None:
         """Give a claim back without changing the token (the refresh failed transiently)."""
         async with self.db.transaction() as tx:
@@ -241,19 +266,23 @@ class RefreshLeases:
                     "version": token.version,
                 },
             )
+            if row is not None:
+                await connection_events.refresh_succeeded(tx, row, token.scopes)
         return self.store._token(row) if row is not None else None
 
     async def mark_needs_reconnect(self, token: TokenRecord, error: str) -> bool:
         """Record a permanent refusal by the provider — unless the row changed since ``token``
         was read (another server refreshed it meanwhile: its refresh token is not ours)."""
         async with self.db.transaction() as tx:
-            count: int = await tx.execute(
+            row = await tx.fetchone(
                 "UPDATE tokens SET needs_reconnect = 1, last_refresh_error = :error,"
                 " updated_at = :now, refresh_claim_owner = NULL, refresh_claim_until = 0"
-                " WHERE id = :id AND version = :version",
+                " WHERE id = :id AND version = :version RETURNING *",
                 {"error": error, "now": _now(), "id": token.id, "version": token.version},
             )
-        return count == 1
+            if row is not None:
+                await connection_events.refresh_refused(tx, row)
+        return row is not None
 
     def _sealer(self, token: TokenRecord) -> Any:
         def seal(column: str, value: Secret | None) -> bytes | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -98,6 +99,13 @@ tokens = _Table(
     # the refresh lease (see ``leases.py``): which server process is refreshing, until when
     Column("refresh_claim_owner", String(64), nullable=True),
     Column("refresh_claim_until", BigInteger, nullable=False, server_default="0"),
+    # Connection status (see ``connections.py``): since when refreshes have failed transiently
+    # (0: they have not), how many times, whether connection.refresh_failing went out, and the
+    # earliest time a background round tries again (exponential backoff).
+    Column("failing_since", BigInteger, nullable=False, server_default="0"),
+    Column("failure_count", Integer, nullable=False, server_default="0"),
+    Column("failing_notified", Integer, nullable=False, server_default="0"),
+    Column("next_refresh_at", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
@@ -112,6 +120,11 @@ tokens = _Table(
     Index("ix_tokens_project_user", "project_id", "user_id"),
     Index("ix_tokens_project_tenant", "project_id", "tenant_id"),
     Index("ix_tokens_expiry", "access_token_expiry"),
+    # the connections list: keyset pages in creation order, per project, app or status
+    Index("ix_tokens_project_created", "project_id", "created_at", "id"),
+    Index("ix_tokens_project_app_created", "project_id", "app_id", "created_at", "id"),
+    Index("ix_tokens_project_reconnect", "project_id", "needs_reconnect", "created_at", "id"),
+    Index("ix_tokens_project_failing", "project_id", "failing_since"),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).
@@ -161,4 +174,64 @@ project_session_issuers = _Table(
     Column("tenant_role", Text, nullable=False, server_default=""),
     Column("tenant_permission", Text, nullable=False, server_default=""),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+)
+
+# A project's webhook endpoints (Standard Webhooks). The signing secret is sealed like every
+# other secret; after a rotation the previous one keeps signing until ``previous_until``.
+webhooks = _Table(
+    "webhooks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    # JSON list of event types
+    Column("events", Text, nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("previous_secret", LargeBinary, nullable=True),
+    Column("previous_until", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_webhooks_project", "project_id"),
+)
+
+# The outbox: one row per (event, webhook), written in the transaction that changed the
+# connection; senders claim rows with a lease (see ``webhooks.py``).
+webhook_deliveries = _Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("webhook_id", String(64), nullable=False),
+    Column("project_id", String(64), nullable=False),
+    # the webhook-id header: the same on every attempt, so receivers can deduplicate
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    # pending | delivered | failed
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    # retries stop (status failed) once this many seconds have passed since retry_from
+    Column("retry_from", BigInteger, nullable=False),
+    Column("claim_owner", String(64), nullable=True),
+    Column("claim_until", Float, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["webhook_id"], ["webhooks.id"], ondelete="CASCADE"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at", "id"),
+)
+
+webhook_attempts = _Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    # 0: no HTTP answer (refused, timeout …; see error)
+    Column("status_code", Integer, nullable=False),
+    Column("error", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("delivery_id", "attempt"),
+    ForeignKeyConstraint(["delivery_id"], ["webhook_deliveries.id"], ondelete="CASCADE"),
 )

@@ -19,6 +19,8 @@ import orjson
 
 from ..crypto import Keyring, aad
 from ..secrets import Secret
+from . import connection_events
+from .connection_events import stored_connection
 from .database import Database, IntegrityError, Row
 from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
 
@@ -358,6 +360,7 @@ class Store:
                 "DELETE FROM apps WHERE project_id = :project_id AND id = :id",
                 {"project_id": project_id, "id": app_id},
             )
+            await connection_events.connections_deleted(tx, rows)
         if not count:
             return None
         return [self._token(row) for row in rows]
@@ -499,6 +502,7 @@ class Store:
         """Store the tokens in one transaction (all or nothing); returns their ids."""
         now = _now()
         ids = []
+        created, updated = [], []
         async with self.db.transaction() as tx:
             for write in writes:
                 key = {
@@ -531,7 +535,8 @@ class Store:
                     # a refresh of the replaced token may be in flight: its lease no longer
                     # applies to this one (its write will see the new version and give way)
                     " refresh_claim_owner = NULL, refresh_claim_until = 0,"
-                    " version = version + 1"
+                    " failing_since = 0, failure_count = 0, failing_notified = 0,"
+                    " next_refresh_at = 0, version = version + 1"
                     " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
                     " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
                     " RETURNING id",
@@ -549,9 +554,12 @@ class Store:
                         " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :now, :now)",
                         {**values, "id": token_id},
                     )
+                    created.append(stored_connection(values, token_id, now))
                 else:
                     token_id = row["id"]
+                    updated.append(stored_connection(values, token_id, now))
                 ids.append(token_id)
+            await connection_events.connections_stored(tx, created, updated)
         return ids
 
     async def delete_token(self, project_id: str, token_id: str) -> TokenRecord | None:
@@ -560,6 +568,8 @@ class Store:
                 "DELETE FROM tokens WHERE project_id = :project_id AND id = :id RETURNING *",
                 {"project_id": project_id, "id": token_id},
             )
+            if row is not None:
+                await connection_events.connections_deleted(tx, [row])
         return self._token(row) if row else None
 
     async def delete_user_tokens(
@@ -578,6 +588,7 @@ class Store:
             sql += " AND user_id <> ''"
         async with self.db.transaction() as tx:
             rows = await tx.fetchall(sql + " RETURNING *", params)
+            await connection_events.connections_deleted(tx, rows)
         return [self._token(row) for row in rows]
 
     async def apps_with_user_token(

@@ -2,7 +2,7 @@
 
 from starlette.routing import BaseRoute
 
-from . import apps, meta, templates, tokens, uploads
+from . import apps, connections, meta, templates, tokens, uploads, webhooks
 
 routes: list[BaseRoute] = [
     *meta.routes,
@@ -10,6 +10,8 @@ routes: list[BaseRoute] = [
     *templates.routes,
     *tokens.routes,
     *uploads.routes,
+    *connections.routes,
+    *webhooks.routes,
 ]
 
 __all__ = ["routes"]

@@ -1,0 +1,66 @@
+"""``GET /v1/mgmt/outbound/connections``: the project's connections and their status."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...storage.connections import STATUSES, InvalidCursor, list_connections
+from ..errors import ApiError
+from ..http import authed, json_response
+from .tokens import _query_id
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+def page_limit(request: Request) -> int:
+    raw = request.query_params.get("limit") or str(DEFAULT_LIMIT)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(
+            "E011003", f"invalid query parameter 'limit': a whole number from 1 to {MAX_LIMIT}"
+        )
+    return int(raw)
+
+
+def page_cursor(request: Request) -> str | None:
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and len(cursor) > 1024:
+        raise invalid_cursor()
+    return cursor
+
+
+def invalid_cursor() -> ApiError:
+    return ApiError(
+        "E011003", "invalid query parameter 'cursor': pass back a nextCursor this API returned"
+    )
+
+
+async def connections(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    status = request.query_params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise ApiError("E011003", f"invalid query parameter 'status': one of {', '.join(STATUSES)}")
+    try:
+        page = await list_connections(
+            vault.store.db,
+            project_id,
+            app_id=_query_id(request, "appId"),
+            user_id=_query_id(request, "userId"),
+            tenant_id=_query_id(request, "tenantId"),
+            status=status,
+            limit=page_limit(request),
+            cursor=page_cursor(request),
+        )
+    except InvalidCursor:
+        raise invalid_cursor() from None
+    return json_response(
+        {
+            "connections": [connection.to_wire() for connection in page.connections],
+            "nextCursor": page.next_cursor,
+        }
+    )
+
+
+routes = [Route("/v1/mgmt/outbound/connections", connections, methods=["GET"])]

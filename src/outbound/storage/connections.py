@@ -1,0 +1,178 @@
+"""Connections: the token rows as an operator sees them — status, never a secret.
+
+A connection is ``active``, ``refresh_failing`` (the provider has failed transiently since
+``failing_since``, ``failure_count`` times) or ``reconnect_required`` (the provider refused the
+refresh token; only a new connect or upload helps). The status follows from the row's columns,
+so every write that already kept them keeps the status too.
+
+The list pages by keyset on ``(created_at, id)``: a page never repeats or skips a row however
+many rows are inserted meanwhile (new rows sort after every existing cursor), and each page is
+an index range scan (``ix_tokens_project_*``), as fast at a million rows as at ten.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .database import Database, Row
+
+__all__ = [
+    "STATUSES",
+    "Connection",
+    "ConnectionPage",
+    "InvalidCursor",
+    "connection_from_row",
+    "list_connections",
+    "status_of",
+]
+
+STATUSES = ("active", "refresh_failing", "reconnect_required")
+
+
+class InvalidCursor(ValueError):
+    """A cursor this server did not hand out."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: str
+    project_id: str
+    app_id: str
+    user_id: str
+    tenant_id: str
+    status: str
+    scopes: list[str]
+    access_token_expiry: int
+    last_refresh_time: int
+    last_refresh_error: str
+    failing_since: int
+    failure_count: int
+    created_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        # Times as strings of epoch seconds, like the Token object's.
+        return {
+            "id": self.id,
+            "appId": self.app_id,
+            "userId": self.user_id,
+            "tenantId": self.tenant_id,
+            "status": self.status,
+            "scopes": self.scopes,
+            "accessTokenExpiry": str(self.access_token_expiry),
+            "lastRefreshTime": str(self.last_refresh_time),
+            "lastRefreshError": self.last_refresh_error,
+            "failingSince": str(self.failing_since) if self.failing_since else "",
+            "failureCount": self.failure_count,
+            "createdTime": str(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionPage:
+    connections: list[Connection]
+    next_cursor: str
+
+
+def status_of(row: Row) -> str:
+    if row["needs_reconnect"]:
+        return "reconnect_required"
+    if row["failing_since"]:
+        return "refresh_failing"
+    return "active"
+
+
+def connection_from_row(row: Row) -> Connection:
+    """The non-secret part of a token row (``SELECT *`` or ``RETURNING *``)."""
+    scopes = row["scopes"]
+    return Connection(
+        id=row["id"],
+        project_id=row["project_id"],
+        app_id=row["app_id"],
+        user_id=row["user_id"],
+        tenant_id=row["tenant_id"],
+        status=status_of(row),
+        scopes=orjson.loads(scopes) if isinstance(scopes, str | bytes) else list(scopes),
+        access_token_expiry=row["access_token_expiry"],
+        last_refresh_time=row["last_refresh_time"],
+        last_refresh_error=row["last_refresh_error"],
+        failing_since=row["failing_since"],
+        failure_count=row["failure_count"],
+        created_at=row["created_at"],
+    )
+
+
+# Only the columns a connection shows: the sealed secrets never leave the database here.
+_COLUMNS = (
+    "id, project_id, app_id, user_id, tenant_id, scopes, needs_reconnect, access_token_expiry,"
+    " last_refresh_time, last_refresh_error, failing_since, failure_count, created_at"
+)
+
+_STATUS_SQL = {
+    "active": " AND needs_reconnect = 0 AND failing_since = 0",
+    "refresh_failing": " AND needs_reconnect = 0 AND failing_since > 0",
+    "reconnect_required": " AND needs_reconnect = 1",
+}
+
+
+def encode_cursor(created_at: int, token_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([created_at, token_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidCursor(cursor) from None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or not isinstance(value[1], str)
+    ):
+        raise InvalidCursor(cursor)
+    return value[0], value[1]
+
+
+async def list_connections(
+    db: Database,
+    project_id: str,
+    *,
+    app_id: str | None = None,
+    user_id: str | None = None,
+    tenant_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> ConnectionPage:
+    """One page of the project's connections in creation order, filtered; ``next_cursor`` is
+    empty on the last page."""
+    sql = f"SELECT {_COLUMNS} FROM tokens WHERE project_id = :project_id"  # noqa: S608
+    params: dict[str, Any] = {"project_id": project_id, "limit": limit + 1}
+    for column, value in (("app_id", app_id), ("user_id", user_id), ("tenant_id", tenant_id)):
+        if value is not None:
+            sql += f" AND {column} = :{column}"
+            params[column] = value
+    if status is not None:
+        sql += _STATUS_SQL[status]
+    if cursor:
+        created_at, token_id = decode_cursor(cursor)
+        # (created_at, id) > (:c, :i), spelled so both backends use the index range.
+        sql += " AND created_at >= :c_created AND (created_at > :c_created OR id > :c_id)"
+        params.update(c_created=created_at, c_id=token_id)
+    if user_id is not None or tenant_id is not None:
+        # An owner has a handful of rows: find them by the owner indexes and sort those.
+        # (Without statistics SQLite would rather walk the project's creation-order index to
+        # skip the sort — through every row of the project. "+ 0" keeps it from doing that.)
+        sql += " ORDER BY created_at + 0, id LIMIT :limit"
+    else:
+        sql += " ORDER BY created_at, id LIMIT :limit"
+    rows = await db.fetchall(sql, params)
+    more = len(rows) > limit
+    page = [connection_from_row(row) for row in rows[:limit]]
+    last = page[-1] if more and page else None
+    return ConnectionPage(page, encode_cursor(last.created_at, last.id) if last else "")

@@ -1,0 +1,404 @@
+"""Webhook endpoints and their outbox of deliveries.
+
+An endpoint's signing secret (``whsec_`` + base64 of 32 random bytes, the Standard Webhooks
+form) is shown once when created or rotated and stored sealed with the keyring, bound to its
+row. After a rotation the previous secret goes on signing alongside the new one until
+``previous_until``, so receivers can switch over without losing a message.
+
+Deliveries are claimed like refreshes (``leases.py``): one conditional ``UPDATE`` sets a claim
+that only one server wins, for longer than a send may take; a server that dies holding one
+leaves a claim that lapses, and another server takes the delivery over. At least once: a
+delivery is marked delivered only after the receiver answered 2xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..crypto import Keyring, aad
+from ..secrets import Secret
+from .connections import InvalidCursor, decode_cursor, encode_cursor
+from .database import Database, Row
+
+__all__ = [
+    "Attempt",
+    "Delivery",
+    "DeliveryPage",
+    "InvalidCursor",
+    "Webhook",
+    "WebhookStore",
+    "new_webhook_secret",
+]
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_webhook_secret() -> Secret:
+    return Secret(SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    project_id: str
+    url: str
+    events: list[str]
+    created_at: int
+    updated_at: int
+    previous_until: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "events": self.events,
+            "createdTime": str(self.created_at),
+            "updatedTime": str(self.updated_at),
+            # while the previous secret still signs alongside the current one
+            "previousSecretUntil": str(self.previous_until) if self.previous_until else "",
+        }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    started_at: float
+    duration_ms: int
+    status_code: int
+    error: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "time": str(int(self.started_at)),
+            "durationMs": self.duration_ms,
+            "statusCode": self.status_code,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    webhook_id: str
+    project_id: str
+    event_id: str
+    event_type: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    retry_from: int
+    created_at: int
+    delivered_at: int | None
+
+    def to_wire(self, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "id": self.id,
+            "webhookId": self.webhook_id,
+            "eventId": self.event_id,
+            "type": self.event_type,
+            "status": self.status,
+            "attemptCount": self.attempts,
+            "createdTime": str(self.created_at),
+            "nextAttemptTime": str(int(self.next_attempt_at)) if self.status == "pending" else "",
+            "deliveredTime": str(self.delivered_at) if self.delivered_at else "",
+            "payload": orjson.loads(self.payload),
+        }
+        if attempts is not None:
+            wire["attempts"] = [attempt.to_wire() for attempt in attempts]
+        return wire
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[tuple[Delivery, list[Attempt]]]
+    next_cursor: str
+
+
+def _webhook(row: Row) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        project_id=row["project_id"],
+        url=row["url"],
+        events=orjson.loads(row["events"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        previous_until=row["previous_until"],
+    )
+
+
+def _delivery(row: Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        project_id=row["project_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        payload=row["payload"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        retry_from=row["retry_from"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+class WebhookStore:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    def _aad(self, project_id: str, webhook_id: str, column: str) -> bytes:
+        return aad("webhooks", project_id, webhook_id, column)
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def create(self, project_id: str, url: str, events: list[str]) -> tuple[Webhook, Secret]:
+        webhook_id = "wh_" + secrets.token_urlsafe(12)
+        secret = new_webhook_secret()
+        now = int(time.time())
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO webhooks (id, project_id, url, events, secret, created_at,"
+                " updated_at) VALUES (:id, :project_id, :url, :events, :secret, :now, :now)",
+                {
+                    "id": webhook_id,
+                    "project_id": project_id,
+                    "url": url,
+                    "events": orjson.dumps(events).decode(),
+                    "secret": self.keyring.seal(
+                        secret.reveal(), self._aad(project_id, webhook_id, "secret")
+                    ),
+                    "now": now,
+                },
+            )
+        return Webhook(webhook_id, project_id, url, events, now, now, 0), secret
+
+    async def all(self, project_id: str) -> list[Webhook]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM webhooks WHERE project_id = :project_id ORDER BY created_at, id",
+            {"project_id": project_id},
+        )
+        return [_webhook(row) for row in rows]
+
+    async def get(self, project_id: str, webhook_id: str) -> Webhook | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM webhooks WHERE project_id = :project_id AND id = :id",
+            {"project_id": project_id, "id": webhook_id},
+        )
+        return _webhook(row) if row else None
+
+    async def delete(self, project_id: str, webhook_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            # Deliveries and attempts go with it (ON DELETE CASCADE; SQLite's foreign keys
+            # are on for every connection).
+            count: int = await tx.execute(
+                "DELETE FROM webhooks WHERE project_id = :project_id AND id = :id",
+                {"project_id": project_id, "id": webhook_id},
+            )
+        return count > 0
+
+    async def rotate(
+        self, project_id: str, webhook_id: str, overlap: int
+    ) -> tuple[Webhook, Secret] | None:
+        """A new secret; the current one keeps signing alongside for ``overlap`` seconds."""
+        secret = new_webhook_secret()
+        now = int(time.time())
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT * FROM webhooks WHERE project_id = :project_id AND id = :id",
+                {"project_id": project_id, "id": webhook_id},
+            )
+            if row is None:
+                return None
+            current = self.keyring.open(row["secret"], self._aad(project_id, webhook_id, "secret"))
+            previous = self.keyring.seal(
+                current, self._aad(project_id, webhook_id, "previous_secret")
+            )
+            row = await tx.fetchone(
+                "UPDATE webhooks SET secret = :secret, previous_secret = :previous,"
+                " previous_until = :until, updated_at = :now WHERE id = :id RETURNING *",
+                {
+                    "secret": self.keyring.seal(
+                        secret.reveal(), self._aad(project_id, webhook_id, "secret")
+                    ),
+                    "previous": previous if overlap > 0 else None,
+                    "until": now + overlap if overlap > 0 else 0,
+                    "now": now,
+                    "id": webhook_id,
+                },
+            )
+        assert row is not None
+        return _webhook(row), secret
+
+    async def signing_secrets(self, webhook_id: str, now: float) -> tuple[str, list[Secret]]:
+        """The endpoint's URL and the secrets that sign a message sent now (current first)."""
+        row = await self.db.fetchone("SELECT * FROM webhooks WHERE id = :id", {"id": webhook_id})
+        if row is None:
+            return "", []
+        project_id = row["project_id"]
+        current = self.keyring.open(row["secret"], self._aad(project_id, webhook_id, "secret"))
+        found = [Secret(current)]
+        if row["previous_secret"] is not None and row["previous_until"] > now:
+            found.append(
+                Secret(
+                    self.keyring.open(
+                        row["previous_secret"],
+                        self._aad(project_id, webhook_id, "previous_secret"),
+                    )
+                )
+            )
+        return row["url"], found
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    async def deliveries(
+        self, project_id: str, webhook_id: str, limit: int, cursor: str | None
+    ) -> DeliveryPage:
+        """One page of the endpoint's deliveries, oldest first, each with its attempts."""
+        sql = (
+            "SELECT * FROM webhook_deliveries WHERE project_id = :project_id"
+            " AND webhook_id = :webhook_id"
+        )
+        params: dict[str, Any] = {
+            "project_id": project_id,
+            "webhook_id": webhook_id,
+            "limit": limit + 1,
+        }
+        if cursor:
+            created_at, delivery_id = decode_cursor(cursor)
+            sql += " AND created_at >= :c_created AND (created_at > :c_created OR id > :c_id)"
+            params.update(c_created=created_at, c_id=delivery_id)
+        rows = await self.db.fetchall(sql + " ORDER BY created_at, id LIMIT :limit", params)
+        page = [_delivery(row) for row in rows[:limit]]
+        attempts: dict[str, list[Attempt]] = {d.id: [] for d in page}
+        if page:
+            names = {f"d{i}": d.id for i, d in enumerate(page)}
+            found = await self.db.fetchall(
+                "SELECT * FROM webhook_attempts WHERE delivery_id IN"  # noqa: S608
+                f" ({', '.join(':' + name for name in names)}) ORDER BY delivery_id, attempt",
+                names,
+            )
+            for row in found:
+                attempts[row["delivery_id"]].append(
+                    Attempt(
+                        row["attempt"],
+                        row["started_at"],
+                        row["duration_ms"],
+                        row["status_code"],
+                        row["error"],
+                    )
+                )
+        last = page[-1] if len(rows) > limit and page else None
+        return DeliveryPage(
+            [(d, attempts[d.id]) for d in page],
+            encode_cursor(last.created_at, last.id) if last else "",
+        )
+
+    async def retry(self, project_id: str, webhook_id: str, delivery_id: str) -> Delivery | None:
+        """Send a delivery again now — a failed one, a pending one sooner, or a delivered one
+        once more (receivers deduplicate on ``webhook-id``) — with a new retry window."""
+        now = time.time()
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = :now,"
+                " retry_from = :now_s WHERE id = :id AND webhook_id = :webhook_id"
+                " AND project_id = :project_id RETURNING *",
+                {
+                    "now": now,
+                    "now_s": int(now),
+                    "id": delivery_id,
+                    "webhook_id": webhook_id,
+                    "project_id": project_id,
+                },
+            )
+        return _delivery(row) if row else None
+
+    async def claim_due(self, owner: str, lease: float, limit: int) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries that are due and that nobody holds.
+
+        The outer ``WHERE`` repeats the claim condition: on PostgreSQL a concurrent claimer
+        that waited on the row lock re-checks it against the committed row and skips it, on
+        SQLite writers are serialised — either way one server wins each delivery.
+        """
+        now = time.time()
+        # A read first: most passes find nothing, and a write transaction each time would
+        # take the SQLite write lock (and an fsync) for nothing.
+        due = await self.db.fetchone(
+            "SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+            " AND next_attempt_at <= :now LIMIT 1",
+            {"now": now},
+        )
+        if due is None:
+            return []
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE webhook_deliveries SET claim_owner = :owner, claim_until = :until"
+                " WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+                " AND next_attempt_at <= :now"
+                " AND (claim_owner IS NULL OR claim_until < :now)"
+                " ORDER BY next_attempt_at LIMIT :limit)"
+                " AND status = 'pending' AND (claim_owner IS NULL OR claim_until < :now)"
+                " RETURNING *",
+                {"owner": owner, "until": now + lease, "now": now, "limit": limit},
+            )
+        return [_delivery(row) for row in rows]
+
+    async def record_attempt(
+        self,
+        delivery: Delivery,
+        owner: str,
+        attempt: Attempt,
+        *,
+        delivered: bool,
+        next_attempt_at: float | None,
+    ) -> None:
+        """The outcome of one send: delivered, retry at ``next_attempt_at``, or (None) failed
+        for good. Only while ``owner`` still holds the claim."""
+        status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
+        async with self.db.transaction() as tx:
+            count = await tx.execute(
+                "UPDATE webhook_deliveries SET status = :status, attempts = attempts + 1,"
+                " next_attempt_at = :next, delivered_at = :delivered_at,"
+                " claim_owner = NULL, claim_until = 0"
+                " WHERE id = :id AND claim_owner = :owner",
+                {
+                    "status": status,
+                    "next": next_attempt_at or delivery.next_attempt_at,
+                    "delivered_at": int(time.time()) if delivered else None,
+                    "id": delivery.id,
+                    "owner": owner,
+                },
+            )
+            if count:
+                row = await tx.fetchone(
+                    "SELECT attempts FROM webhook_deliveries WHERE id = :id", {"id": delivery.id}
+                )
+                assert row is not None
+                await tx.execute(
+                    "INSERT INTO webhook_attempts (delivery_id, attempt, started_at,"
+                    " duration_ms, status_code, error) VALUES (:id, :attempt, :started,"
+                    " :duration, :status_code, :error)",
+                    {
+                        "id": delivery.id,
+                        "attempt": row["attempts"],
+                        "started": attempt.started_at,
+                        "duration": attempt.duration_ms,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                    },
+                )
+
+    async def pending_count(self) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'"
+        )
+        return int(row["n"]) if row else 0
