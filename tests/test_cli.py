@@ -14,6 +14,24 @@ import httpx
 from tests.support.server import Store, free_port, outbound_cli, running_server
 
 
+def test_version_prints_the_package_version() -> None:
+    from importlib.metadata import version
+
+    import outbound
+
+    out = subprocess.run(
+        [sys.executable, "-m", "outbound", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    # The version the package was built with, as installed: what `pip show outbound` says.
+    assert out == f"outbound {version('outbound')}\n"
+    assert version("outbound") == outbound.__version__
+    assert out.split()[1].count(".") == 2  # MAJOR.MINOR.PATCH, as the CHANGELOG's sections
+
+
 def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
     store = Store(tmp_path / "data")
     out = outbound_cli("init", "--json", *store.args, env=store.env)

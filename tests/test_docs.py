@@ -48,3 +48,32 @@ def test_quickstart_is_exactly_two_commands() -> None:
     assert "outbound serve" in blocks[0]
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert shlex.split(blocks[1].strip())[0] in ci
+
+
+def test_changelog_has_a_section_per_release_in_keep_a_changelog_form() -> None:
+    from outbound import __version__
+
+    changelog = (Path(__file__).parent.parent / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## (.+)$", changelog, re.M)
+    assert releases[0] == "Unreleased"
+    versions = [re.fullmatch(r"(\d+\.\d+\.\d+) - \d{4}-\d{2}-\d{2}", r) for r in releases[1:]]
+    assert all(versions), releases
+    # The running version has its section (an unreleased bump is released by adding it).
+    assert __version__ in [v.group(1) for v in versions if v]
+    kinds = set(re.findall(r"^### (.+)$", changelog, re.M))
+    assert kinds <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, kinds
+    # Every entry sits under one of those headings, none straight under a release.
+    for body in re.split(r"^## .+$", changelog, flags=re.M)[1:]:
+        assert not re.match(r"\s*- ", body), "an entry without its Added/Changed/Fixed heading"
+
+
+def test_license_file_matches_pyproject() -> None:
+    import tomllib
+
+    root = Path(__file__).parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == "Apache-2.0"
+    text = (root / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License\n")
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a pointer to it

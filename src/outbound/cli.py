@@ -15,6 +15,7 @@ try:
 except ImportError:  # pragma: no cover - the SDK installs without the server's dependencies
     sys.exit("the outbound command needs the server extra: pip install 'outbound[server]'")
 
+from ._version import __version__
 from .server.config import SETTINGS, Settings, env_name
 
 T = TypeVar("T")
@@ -86,7 +87,7 @@ def _print_credentials(project_id: str, key: str) -> None:
 
 
 @click.group()
-@click.version_option(package_name="outbound")
+@click.version_option(__version__, prog_name="outbound", message="%(prog)s %(version)s")
 def main() -> None:
     """outbound: a self-hosted vault for outbound OAuth tokens."""
 
