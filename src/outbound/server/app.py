@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import traceback
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from ..oauth import OAuthClient
 from ..storage import Store, connect, upgrade
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
+from . import dcr
 from .ahead import RefreshAhead
 from .config import Settings
 from .errors import ApiError
@@ -142,6 +144,7 @@ def create_app(settings: Settings) -> ASGIApp:
             tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
             providers=providers,
         )
+        providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
@@ -161,7 +164,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes, *session_connect_routes],
+        routes=[*routes, *connect_flow.routes, *session_connect_routes, *dcr.routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

@@ -184,9 +184,14 @@ async def new_link(vault: Vault, project_id: str, req: Connect, *, user_id: str)
         raise app_not_found(app_id)
     require_oauth_app(app)
     config = app.config
-    if not config.get("clientId") and not config.get("templateId"):
-        raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
     redirect_url = allowed_redirect(app, options.redirect_url if options else None)
+    if config.get("useDcr"):
+        # The app registers its own client at its first link (once, however many race).
+        from .dcr import ensure_client
+
+        await ensure_client(vault, app)
+    elif not config.get("clientId") and not config.get("templateId"):
+        raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
     link_id = await _sessions(vault).create(
         project_id=project_id,
         app_id=app_id,
@@ -292,6 +297,11 @@ async def callback(request: Request) -> Response:
         tokens = await _exchange(vault, session, params)
     except PermanentOAuthError as exc:
         logger.info("connect of app %s ended: %s", session.app_id, _error_code(exc.error))
+        if exc.error == "invalid_client":
+            config = await vault.providers.config(session.project_id, session.app_id)
+            await vault.providers.client_rejected(
+                session.project_id, session.app_id, config.client_id
+            )
         return finish(session, {"error": _error_code(exc.error)})
     except TransientOAuthError as exc:
         logger.warning(

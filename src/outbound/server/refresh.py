@@ -225,6 +225,10 @@ class LeaseRefresher:
         except PermanentOAuthError as exc:
             reason = oauth_error_text(exc)
             logger.info("refresh of token %s refused by the provider: %s", token.id, reason)
+            if exc.error == "invalid_client":
+                await asyncio.shield(
+                    self.providers.client_rejected(token.project_id, token.app_id, config.client_id)
+                )
             if await self.leases.mark_needs_reconnect(token, reason):
                 raise reconnect_required(
                     dataclasses.replace(token, last_refresh_error=reason)

@@ -69,6 +69,14 @@ class AppFields(msgspec.Struct, rename="camel"):
     ) = None
     # seconds before expiry at which this app's tokens are refreshed (default: the server's)
     refresh_margin: Annotated[int, Meta(ge=0, le=86400 * 30)] | None = None
+    # Dynamic client registration (RFC 7591), as the official SDKs send it: register a client
+    # at the first connect instead of naming one; ``dcrUrl`` is the registration endpoint
+    # (default: the authorization server's ``registration_endpoint``).
+    use_dcr: bool | None = None
+    dcr_url: Url | None = None
+    # outbound's own: the protected resource (an MCP server's URL) its tokens are for; its
+    # RFC 9728 metadata names the authorization server, and every request carries it (RFC 8707).
+    resource: Url | None = None
 
 
 class AppUpdate(msgspec.Struct):
@@ -213,6 +221,9 @@ _APP_FIELDS = (
     "tenantId",
     "tokenEndpointAuthMethod",
     "refreshMargin",
+    "useDcr",
+    "dcrUrl",
+    "resource",
 )
 
 
@@ -241,11 +252,32 @@ def app_config_from_fields(fields: AppFields) -> dict[str, Any]:
     }
     if fields.refresh_margin is not None:
         config["refreshMargin"] = fields.refresh_margin
+    config["useDcr"] = bool(fields.use_dcr)
+    config["dcrUrl"] = raw.get("dcrUrl") or ""
+    config["resource"] = raw.get("resource") or ""
+    if "#" in config["resource"]:
+        raise ApiError("E011003", "invalid field 'resource': a resource indicator has no fragment")
+    if config["useDcr"] and not (
+        config["resource"]
+        or config["discoveryUrl"]
+        or (config["authorizationUrl"] and config["tokenUrl"])
+    ):
+        raise ApiError(
+            "E011002",
+            "useDcr needs a way to find the authorization server: set 'resource' (the MCP"
+            " server URL), 'discoveryUrl', or 'authorizationUrl' and 'tokenUrl'",
+        )
     app_type = fields.app_type or ""
     if not app_type:
         # The official Python SDK cannot send appType: an app with nowhere to send users
         # holds API keys.
-        has_oauth = config["authorizationUrl"] or config["tokenUrl"] or config["discoveryUrl"]
+        has_oauth = (
+            config["authorizationUrl"]
+            or config["tokenUrl"]
+            or config["discoveryUrl"]
+            or config["resource"]
+            or config["useDcr"]
+        )
         app_type = "oauth" if has_oauth else "apikey"
     config["appType"] = app_type
     return config
