@@ -110,14 +110,9 @@ await step('updateDcrApplicationOff', () =>
 );
 await step('createDcrApplicationByTemplate', () =>
   apps.createApplicationByTemplate({
-    templateId: 'oidc',
+    templateId: 'linear-mcp',
     id: unique('dcr-tpl'),
-    overrides: {
-      name: unique('DCR'),
-      discoveryUrl: 'https://idp.example/.well-known/openid-configuration',
-      useDcr: true,
-      dcrUrl: 'https://idp.example/reg',
-    },
+    overrides: { name: unique('Linear MCP'), useDcr: true, dcrUrl: 'https://idp.example/reg' },
   }),
 );
 await step('createApplicationDuplicateId', () =>

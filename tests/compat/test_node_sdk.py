@@ -186,7 +186,8 @@ def test_dynamic_client_registration_fields_round_trip(run: Run) -> None:
 
     templated = run.ok("createDcrApplicationByTemplate")
     assert (templated["useDcr"], templated["dcrUrl"]) == (True, "https://idp.example/reg")
-    assert templated["templateId"] == "oidc"
+    assert templated["templateId"] == "linear-mcp"
+    assert templated["resource"] == "https://mcp.linear.app/mcp"
 
 
 def test_application_errors_surface_the_servers_error_code(run: Run) -> None:
