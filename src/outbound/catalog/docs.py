@@ -29,8 +29,8 @@ or `outbound templates show ID`.
 *Client auth* is how the client secret reaches the token endpoint (HTTP Basic or form/JSON
 body); `registered` marks remote MCP servers, where the app registers its own client at the
 server's authorization server on first use and there is no client id or secret to enter
-(see [mcp.md](mcp.md)). *Refresh*: `rotating` means each refresh returns a new refresh token that replaces
-the old one; `no` means the provider issues none. *Values* are the per-instance parts of the
+(see [mcp.md](mcp.md)). *Refresh*: `rotating` means each refresh returns a new refresh
+token that replaces the old one; `no` means the provider issues none. *Values* are the per-instance parts of the
 provider's URLs you fill in (`values` in the bytemplate request, `--value NAME=VALUE` in the
 CLI); a default is shown after `=`.
 
