@@ -30,9 +30,9 @@ or `outbound templates show ID`.
 body); `registered` marks remote MCP servers, where the app registers its own client at the
 server's authorization server on first use and there is no client id or secret to enter
 (see [mcp.md](mcp.md)). *Refresh*: `rotating` means each refresh returns a new refresh
-token that replaces the old one; `no` means the provider issues none. *Values* are the per-instance parts of the
-provider's URLs you fill in (`values` in the bytemplate request, `--value NAME=VALUE` in the
-CLI); a default is shown after `=`.
+token that replaces the old one; `no` means the provider issues none. *Values* are the
+per-instance parts of the provider's URLs you fill in (`values` in the bytemplate request,
+`--value NAME=VALUE` in the CLI); a default is shown after `=`.
 
 | Provider | id | Default scopes | Client auth | PKCE | Refresh | Values |
 |---|---|---|---|---|---|---|
