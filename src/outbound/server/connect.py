@@ -298,10 +298,7 @@ async def callback(request: Request) -> Response:
     except PermanentOAuthError as exc:
         logger.info("connect of app %s ended: %s", session.app_id, _error_code(exc.error))
         if exc.error == "invalid_client":
-            config = await vault.providers.config(session.project_id, session.app_id)
-            await vault.providers.client_rejected(
-                session.project_id, session.app_id, config.client_id
-            )
+            await _client_rejected(vault, session)
         return finish(session, {"error": _error_code(exc.error)})
     except TransientOAuthError as exc:
         logger.warning(
@@ -314,6 +311,16 @@ async def callback(request: Request) -> Response:
     await _store(vault, session, tokens)
     logger.info("connect of app %s succeeded", session.app_id)
     return finish(session, {"status": "success"})
+
+
+async def _client_rejected(vault: Vault, session: ConnectSession) -> None:
+    """The code exchange failed with ``invalid_client``: an app that registered its own
+    client registers a new one, so that connecting again works."""
+    try:
+        config = await vault.providers.config(session.project_id, session.app_id)
+    except ApiError:  # the app is gone
+        return
+    await vault.providers.client_rejected(session.project_id, session.app_id, config.client_id)
 
 
 async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str]) -> TokenSet:

@@ -165,9 +165,14 @@ class Providers:
         return await self.client.resolve(await self.config(project_id, app_id))
 
     async def client_rejected(self, project_id: str, app_id: str, client_id: str) -> None:
-        """The authorization server no longer knows ``client_id`` (``invalid_client``)."""
-        if self.on_invalid_client is not None:
+        """The authorization server no longer knows ``client_id`` (``invalid_client``).
+        Best effort: a failure is logged, never raised into the request that noticed."""
+        if self.on_invalid_client is None:
+            return
+        try:
             await self.on_invalid_client(project_id, app_id, client_id)
+        except Exception as exc:
+            logger.warning("replacing the client of app %s failed: %s", app_id, type(exc).__name__)
 
     def forget(self, project_id: str, app_id: str) -> None:
         self._cache.pop((project_id, app_id), None)
