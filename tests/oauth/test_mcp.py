@@ -5,11 +5,13 @@ Documents and RFC 8707 resource indicators on every request."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from outbound.oauth import OAuthConfigError, ProviderConfig, TransientOAuthError
+from outbound.oauth import OAuthClient, OAuthConfigError, ProviderConfig, TransientOAuthError
 from outbound.oauth.messages import authorization_url, code_request, refresh_request
 from outbound.oauth.registration import (
     best_auth_method,
@@ -191,3 +193,86 @@ def test_the_resource_goes_on_every_request() -> None:
     assert refresh_request(config, Secret("rt")).field("resource") == RESOURCE
     plain = ProviderConfig(client_id="c", token_url="https://auth.example.com/token")
     assert refresh_request(plain, Secret("rt")).field("resource") is None
+
+
+# -- discovery through the HTTP layer, against servers shaped as RFC 9728/8414 publish ------
+
+
+class _Server:
+    """An MCP server whose metadata is only reachable through its 401's hint, and an
+    authorization server that publishes only OIDC discovery (what we cannot run here)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        self.seen.append(f"{request.method} {url}")
+        if url == RESOURCE:
+            return httpx.Response(
+                401,
+                headers={
+                    "WWW-Authenticate": 'Bearer error="invalid_token", '
+                    'resource_metadata="https://mcp.example.com/meta/prm"'
+                },
+            )
+        if url == "https://mcp.example.com/meta/prm":
+            return httpx.Response(
+                200,
+                json={
+                    "resource": RESOURCE,
+                    "authorization_servers": ["https://auth.example.com/t1"],
+                    "scopes_supported": ["mcp:tools"],
+                },
+            )
+        if url == "https://auth.example.com/.well-known/openid-configuration/t1":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": "https://auth.example.com/t1",
+                    "authorization_endpoint": "https://auth.example.com/t1/authorize",
+                    "token_endpoint": "https://auth.example.com/t1/token",
+                    "registration_endpoint": "https://auth.example.com/t1/register",
+                },
+            )
+        return httpx.Response(404)
+
+
+async def test_discovery_follows_the_path_rules_the_hint_and_the_oidc_fallback() -> None:
+    server = _Server()
+    async with OAuthClient(httpx.AsyncClient(transport=httpx.MockTransport(server))) as client:
+        config = await client.resolve(ProviderConfig(client_id="c", resource=RESOURCE))
+        requests = list(server.seen)
+        await client.resolve(ProviderConfig(client_id="c", resource=RESOURCE))
+
+    assert requests == [
+        "GET https://mcp.example.com/.well-known/oauth-protected-resource/v1/mcp",
+        "GET https://mcp.example.com/.well-known/oauth-protected-resource",
+        f"GET {RESOURCE}",
+        "GET https://mcp.example.com/meta/prm",
+        "GET https://auth.example.com/.well-known/oauth-authorization-server/t1",
+        "GET https://auth.example.com/.well-known/openid-configuration/t1",
+    ]
+    assert server.seen == requests  # the second resolve came from the cache
+    assert (config.issuer, config.token_url) == (
+        "https://auth.example.com/t1",
+        "https://auth.example.com/t1/token",
+    )
+    assert config.registration_url == "https://auth.example.com/t1/register"
+    assert config.default_scopes == ("mcp:tools",)
+    assert config.resource == RESOURCE
+
+
+async def test_metadata_that_names_another_resource_is_refused() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "resource": "https://evil.example/mcp",
+                "authorization_servers": ["https://auth.evil.example"],
+            },
+        )
+
+    async with OAuthClient(httpx.AsyncClient(transport=httpx.MockTransport(answer))) as client:
+        with pytest.raises(OAuthConfigError, match=re.escape("is for 'https://evil.example/mcp'")):
+            await client.resolve(ProviderConfig(client_id="c", resource=RESOURCE))
