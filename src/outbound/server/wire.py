@@ -298,6 +298,9 @@ def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
     for field in _APP_FIELDS[2:]:
         if field in app.config:
             wire[field] = app.config[field]
+    # Apps stored before these fields existed read as apps without them.
+    for field, default in (("useDcr", False), ("dcrUrl", ""), ("resource", "")):
+        wire.setdefault(field, default)
     wire["hasClientSecret"] = app.client_secret is not None
     wire["callbackUrl"] = callback_url
     return wire
