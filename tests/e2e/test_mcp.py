@@ -168,6 +168,11 @@ def test_the_registered_client_is_deleted_with_the_app(
     token = vault.token(user, withRefreshToken=True)
     (client_id,) = _client_ids(mcp_vault, app["id"])
     assert mcp_idp.client_exists(client_id)
+    # The registered client's secret is kept sealed and never logged.
+    secret = mcp_idp.client_secret(client_id)
+    assert secret
+    assert secret.encode() not in raw_dump(mcp_vault.store)
+    assert secret not in mcp_vault.log()
 
     with mcp_vault.client() as http:
         assert http.post("/v1/mgmt/outbound/app/delete", json={"id": app["id"]}).status_code == 200

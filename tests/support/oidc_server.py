@@ -194,6 +194,11 @@ class OidcServer:
             self._admin("POST", "/__admin/client-exists", {"client_id": client_id})["exists"]
         )
 
+    def client_secret(self, client_id: str) -> str | None:
+        """The secret the provider issued to a (dynamically registered) client."""
+        found = self._admin("POST", "/__admin/client-secret", {"client_id": client_id})
+        return found["secret"] if isinstance(found["secret"], str) else None
+
     def grants(self) -> dict[str, Any]:
         """``{"tokenRequests": n, "success": {grant_type: n}, "error": {grant_type: n}}``:
         what reached the token endpoint since the start or the last :meth:`reset`."""

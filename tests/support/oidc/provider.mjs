@@ -241,6 +241,10 @@ const admin = {
   'POST /__admin/client-exists': async (body) => ({
     exists: Boolean(await new MapAdapter('Client').find(body.client_id)),
   }),
+  // What a registered client got (tests check the vault keeps it sealed).
+  'POST /__admin/client-secret': async (body) => ({
+    secret: (await new MapAdapter('Client').find(body.client_id))?.client_secret ?? null,
+  }),
   'POST /__admin/forget-client': async (body) => {
     await new MapAdapter('Client').destroy(body.client_id);
     return {};
