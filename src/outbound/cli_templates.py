@@ -84,8 +84,21 @@ def apps() -> None:
 
 
 @apps.command("create")
-@click.option("--template", "template_id", required=True, help="Provider template id.")
-@click.option("--client-id", required=True, help="The OAuth client id from the provider.")
+@click.option("--template", "template_id", default=None, help="Provider template id.")
+@click.option(
+    "--mcp",
+    "mcp_url",
+    metavar="URL",
+    default=None,
+    help="Instead of --template: a remote MCP server's URL. The app finds the server's"
+    " authorization server and registers its own client there at the first connect link"
+    " (docs/mcp.md); no client id or secret is needed.",
+)
+@click.option(
+    "--client-id",
+    default=None,
+    help="The OAuth client id from the provider (not for templates that register their own).",
+)
 @click.option(
     "--client-secret-env",
     metavar="VAR",
@@ -131,8 +144,9 @@ def apps() -> None:
     help="Name of the environment variable holding the project's management key.",
 )
 def apps_create(
-    template_id: str,
-    client_id: str,
+    template_id: str | None,
+    mcp_url: str | None,
+    client_id: str | None,
     client_secret_env: str | None,
     value_pairs: tuple[str, ...],
     name: str | None,
@@ -145,10 +159,19 @@ def apps_create(
 ) -> None:
     """Create an app from a provider template; prints the app as JSON.
 
-    Register the printed callbackUrl as the redirect URI of your OAuth app at the provider.
+    Register the printed callbackUrl as the redirect URI of your OAuth app at the provider
+    (apps for MCP servers register themselves).
     """
-    template = _template(template_id)
+    if (template_id is None) == (mcp_url is None):
+        raise click.UsageError("give either --template ID or --mcp URL")
     values = _parse_values(value_pairs)
+    if mcp_url is not None:
+        template_id = "mcp"
+        values["url"] = mcp_url
+    assert template_id is not None
+    template = _template(template_id)
+    if client_id is None and not template.spec.use_dcr:
+        raise click.UsageError(f"{template.name} needs --client-id")
     try:
         template.resolve_values(values)  # say what is missing before asking the server
     except ValueError as exc:
@@ -158,7 +181,9 @@ def apps_create(
             f"{template.name} needs a client secret: pass --client-secret-env VAR"
         )
     key = _env_secret(management_key_env, "management key")
-    body: dict[str, Any] = {"templateId": template_id, "clientId": client_id, "values": values}
+    body: dict[str, Any] = {"templateId": template_id, "values": values}
+    if client_id:
+        body["clientId"] = client_id
     if client_secret_env:
         body["clientSecret"] = _env_secret(client_secret_env, "client secret")
     if name:
@@ -192,7 +217,13 @@ def apps_create(
         raise click.ClickException(f"{code}: {message}")
     app = answer["app"]
     click.echo(json.dumps(app))
-    if app.get("callbackUrl"):
+    if template.spec.use_dcr:
+        click.echo(
+            "The app registers its own OAuth client at the server's authorization server"
+            " when its first connect link is made.",
+            err=True,
+        )
+    elif app.get("callbackUrl"):
         click.echo(
             f"Register {app['callbackUrl']} as the redirect URI of your {template.name} app.",
             err=True,

@@ -101,11 +101,12 @@ def test_every_template_makes_an_app_the_api_accepts(template_id: str) -> None:
     assert app.template_id == template_id
     for url in (app.authorization_url, app.token_url, app.revocation_url, app.discovery_url):
         assert url is None or (url.startswith("https://") and "{" not in url), url
-    assert app.authorization_url or app.discovery_url
+    assert app.authorization_url or app.discovery_url or (app.resource and app.use_dcr)
     # ...and the server builds an engine configuration from the stored app.
     config = configured(template_id)
     assert config.client_id == "client-id-from-the-console"
     assert config.token_endpoint_auth_method == tpl.spec.token_endpoint_auth_method
+    assert config.resource == (app.resource or "")
 
 
 @pytest.mark.parametrize("template_id", IDS)
@@ -125,8 +126,10 @@ def test_wire_form_says_what_to_fill_in(template_id: str) -> None:
     assert wire["id"] == template_id
     assert wire["logo"].startswith("https://") and wire["docs"].startswith("https://")
     names = [item["name"] for item in wire["inputs"]]
-    assert names[:2] == ["clientId", "clientSecret"]
-    assert names[2:] == [value.name for value in tpl.spec.values]
+    # A template that registers its own client asks for no client credentials.
+    credentials = [] if tpl.spec.use_dcr else ["clientId", "clientSecret"]
+    assert names[: len(credentials)] == credentials
+    assert names[len(credentials) :] == [value.name for value in tpl.spec.values]
     msgspec.json.encode(wire)  # plain JSON
 
 

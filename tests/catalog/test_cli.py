@@ -95,6 +95,20 @@ def test_apps_create_from_a_template_through_the_server(server: LiveServer) -> N
     assert stored["name"] == "Zendesk from the CLI" and stored["clientId"] == "zd-client"
 
 
+def test_apps_create_for_an_mcp_server(server: LiveServer) -> None:
+    result = run(
+        "apps", "create", "--mcp", "https://mcp.linear.app/mcp", "--name", "Linear from the CLI",
+        env=cli_env(server),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    app = json.loads(result.stdout)
+    assert (app["templateId"], app["useDcr"]) == ("mcp", True)
+    assert app["resource"] == "https://mcp.linear.app/mcp"
+    assert (app["clientId"], app["hasClientSecret"]) == ("", False)
+    assert "registers its own OAuth client" in result.stderr
+    assert "Register" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -128,6 +142,9 @@ def test_apps_create_from_a_template_through_the_server(server: LiveServer) -> N
             "'oops' is not NAME=VALUE",
         ),
         (["--template", "nope", "--client-id", "c"], {}, "no provider template 'nope'"),
+        (["--template", "google"], {}, "Google needs --client-id"),
+        (["--client-id", "c"], {}, "give either --template ID or --mcp URL"),
+        (["--mcp", "http://10.0.0.7/mcp"], {}, "an https URL"),
     ],
 )
 def test_apps_create_says_what_is_missing(

@@ -30,7 +30,9 @@ from .support import (
     template,
 )
 
-IDS = [t.id for t in all_templates()]
+# Remote MCP servers have no endpoints of their own to follow: tests/oauth/test_mcp.py and
+# tests/e2e/test_mcp.py cover them.
+IDS = [t.id for t in all_templates() if not t.spec.use_dcr]
 WELL_KNOWN = "/.well-known/openid-configuration"
 
 

@@ -76,9 +76,43 @@ await step('createApplication', () =>
     pkce: true,
     accessType: 'offline',
     prompt: ['consent', 'select_account'],
-    // fields of the Node SDK's type that outbound does not implement: ignored, not refused
     useDcr: false,
     dcrUrl: '',
+  }),
+);
+
+// An app that registers its own client (RFC 7591) at the first connect, as the SDK sends it.
+const dcrAppId = unique('mcp');
+const dcrName = unique('MCP');
+await step('createDcrApplication', () =>
+  apps.createApplication({
+    id: dcrAppId,
+    name: dcrName,
+    discoveryUrl: 'https://mcp.example/.well-known/oauth-authorization-server',
+    defaultScopes: ['tools'],
+    useDcr: true,
+    dcrUrl: 'https://mcp.example/register',
+  }),
+);
+await step('loadDcrApplication', () => apps.loadApplication(dcrAppId));
+await step('updateDcrApplication', () =>
+  apps.updateApplication({
+    id: dcrAppId,
+    name: dcrName,
+    discoveryUrl: 'https://mcp.example/.well-known/oauth-authorization-server',
+    useDcr: true,
+    dcrUrl: 'https://mcp.example/oauth/register',
+  }),
+);
+await step('loadDcrApplicationAfterUpdate', () => apps.loadApplication(dcrAppId));
+await step('updateDcrApplicationOff', () =>
+  apps.updateApplication({ id: dcrAppId, name: dcrName, tokenUrl: 'https://mcp.example/token' }),
+);
+await step('createDcrApplicationByTemplate', () =>
+  apps.createApplicationByTemplate({
+    templateId: 'linear-mcp',
+    id: unique('dcr-tpl'),
+    overrides: { name: unique('Linear MCP'), useDcr: true, dcrUrl: 'https://idp.example/reg' },
   }),
 );
 await step('createApplicationDuplicateId', () =>

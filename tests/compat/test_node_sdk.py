@@ -149,7 +149,7 @@ def test_create_load_update_and_delete_an_application(run: Run) -> None:
     assert (app["accessType"], app["pkce"], app["appType"]) == ("offline", True, "oauth")
     assert app["hasClientSecret"] is True
     assert "clientSecret" not in app
-    assert "useDcr" not in app  # the SDK's fields outbound does not implement are ignored
+    assert (app["useDcr"], app["dcrUrl"]) == (False, "")
 
     assert run.ok("loadApplication") == app
     assert app in run.ok("loadAllApplications")  # the SDK unwraps {"apps": [...]}
@@ -169,6 +169,25 @@ def test_create_load_update_and_delete_an_application(run: Run) -> None:
     run.failed("loadDeletedApplication", 404, "E131001")
     assert app["id"] not in {a["id"] for a in run.ok("loadAllApplicationsAfterDelete")}
     run.failed("fetchTokenOfDeletedApplication", 404, "E131001")
+
+
+def test_dynamic_client_registration_fields_round_trip(run: Run) -> None:
+    app = run.ok("createDcrApplication")
+    assert (app["useDcr"], app["dcrUrl"]) == (True, "https://mcp.example/register")
+    assert (app["clientId"], app["hasClientSecret"], app["appType"]) == ("", False, "oauth")
+    assert run.ok("loadDcrApplication") == app
+
+    updated = run.ok("updateDcrApplication")
+    assert (updated["useDcr"], updated["dcrUrl"]) == (True, "https://mcp.example/oauth/register")
+    assert run.ok("loadDcrApplicationAfterUpdate") == updated
+    # update is a full overwrite: fields the SDK leaves out are cleared
+    off = run.ok("updateDcrApplicationOff")
+    assert (off["useDcr"], off["dcrUrl"]) == (False, "")
+
+    templated = run.ok("createDcrApplicationByTemplate")
+    assert (templated["useDcr"], templated["dcrUrl"]) == (True, "https://idp.example/reg")
+    assert templated["templateId"] == "linear-mcp"
+    assert templated["resource"] == "https://mcp.linear.app/mcp"
 
 
 def test_application_errors_surface_the_servers_error_code(run: Run) -> None:

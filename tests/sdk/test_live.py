@@ -33,6 +33,36 @@ async def new_app(twin: Twin, **fields: object) -> str:
     return str(created["app"]["id"])
 
 
+async def test_an_app_for_an_mcp_server(twin: Twin) -> None:
+    created = await twin.call(
+        "create_application",
+        unique("Linear MCP"),
+        use_dcr=True,
+        resource="https://mcp.linear.app/mcp",
+    )
+    app = created["app"]
+    assert (app["useDcr"], app["resource"], app["dcrUrl"]) == (
+        True,
+        "https://mcp.linear.app/mcp",
+        "",
+    )
+    assert (app["clientId"], app["hasClientSecret"], app["appType"]) == ("", False, "oauth")
+
+    updated = await twin.call(
+        "update_application",
+        app["id"],
+        app["name"],
+        use_dcr=True,
+        dcr_url="https://mcp.linear.app/register",
+        resource="https://mcp.linear.app/mcp",
+    )
+    assert updated["app"]["dcrUrl"] == "https://mcp.linear.app/register"
+    assert (await twin.call("load_application", app["id"]))["app"] == updated["app"]
+
+    with pytest.raises(BadRequestError, match="useDcr needs"):
+        await twin.call("create_application", unique("nowhere"), use_dcr=True)
+
+
 async def test_application_lifecycle(twin: Twin) -> None:
     name = unique("Calendar")
     created = await twin.call(

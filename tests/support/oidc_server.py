@@ -76,6 +76,10 @@ class OidcServer:
     redirect_uris: list[str] = field(default_factory=lambda: ["http://127.0.0.1:9/cb"])
     access_token_ttl: int = 3600
     port: int = 0
+    # open dynamic client registration (RFC 7591/7592) at /reg
+    registration: bool = False
+    # RFC 8707 resource servers ({"resource": url, "scope": "a b"}): JWT access tokens
+    resources: list[dict[str, str]] = field(default_factory=list)
     client: OidcClient = field(init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log_path: Path | None = field(default=None, init=False, repr=False)
@@ -114,6 +118,8 @@ class OidcServer:
             **os.environ,
             "OIDC_CLIENTS": json.dumps([self.client.metadata()]),
             "OIDC_ACCESS_TTL": str(self.access_token_ttl),
+            "OIDC_REGISTRATION": "1" if self.registration else "",
+            "OIDC_RESOURCES": json.dumps(self.resources),
         }
         self._process = subprocess.Popen(
             ["node", str(OIDC_DIR / "provider.mjs"), "--port", str(self.port)],
@@ -169,6 +175,29 @@ class OidcServer:
         client = OidcClient.generate(redirect_uris, **kwargs)
         self._admin("POST", "/__admin/clients", client.metadata())
         return client
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/jwks"
+
+    def registrations(self) -> int:
+        """How many clients registered themselves (RFC 7591) since the start."""
+        return int(self._admin("GET", "/__admin/registrations")["count"])
+
+    def forget_client(self, client_id: str) -> None:
+        """Drop a client, as a server that expired a dynamic registration would."""
+        self._admin("POST", "/__admin/forget-client", {"client_id": client_id})
+
+    def client_exists(self, client_id: str) -> bool:
+        """Whether the provider still knows this (dynamically registered) client."""
+        return bool(
+            self._admin("POST", "/__admin/client-exists", {"client_id": client_id})["exists"]
+        )
+
+    def client_secret(self, client_id: str) -> str | None:
+        """The secret the provider issued to a (dynamically registered) client."""
+        found = self._admin("POST", "/__admin/client-secret", {"client_id": client_id})
+        return found["secret"] if isinstance(found["secret"], str) else None
 
     def grants(self) -> dict[str, Any]:
         """``{"tokenRequests": n, "success": {grant_type: n}, "error": {grant_type: n}}``:

@@ -27,10 +27,12 @@ the whole template (endpoints, parameters, quirks) with `GET /v1/mgmt/outbound/t
 or `outbound templates show ID`.
 
 *Client auth* is how the client secret reaches the token endpoint (HTTP Basic or form/JSON
-body). *Refresh*: `rotating` means each refresh returns a new refresh token that replaces
-the old one; `no` means the provider issues none. *Values* are the per-instance parts of the
-provider's URLs you fill in (`values` in the bytemplate request, `--value NAME=VALUE` in the
-CLI); a default is shown after `=`.
+body); `registered` marks remote MCP servers, where the app registers its own client at the
+server's authorization server on first use and there is no client id or secret to enter
+(see [mcp.md](mcp.md)). *Refresh*: `rotating` means each refresh returns a new refresh
+token that replaces the old one; `no` means the provider issues none. *Values* are the
+per-instance parts of the provider's URLs you fill in (`values` in the bytemplate request,
+`--value NAME=VALUE` in the CLI); a default is shown after `=`.
 
 | Provider | id | Default scopes | Client auth | PKCE | Refresh | Values |
 |---|---|---|---|---|---|---|
@@ -56,7 +58,7 @@ def _row(template: Template) -> str:
         f"[{_cell(spec.name)}]({spec.docs})",
         f"`{spec.id}`",
         scopes,
-        _AUTH[spec.token_endpoint_auth_method],
+        "registered" if spec.use_dcr else _AUTH[spec.token_endpoint_auth_method],
         "yes" if spec.pkce else "no",
         refresh,
         values,

@@ -64,8 +64,15 @@ def _problems(template: Template, path: Path) -> Iterable[str]:
     spec = template.spec
     if spec.id != path.stem:
         yield f"field 'id': {spec.id!r} must equal the file name {path.stem!r}"
-    if not spec.discovery_url and not (spec.authorization_url and spec.token_url):
-        yield "field 'authorization_url': needs authorization_url and token_url, or discovery_url"
+    if not (spec.discovery_url or spec.resource) and not (
+        spec.authorization_url and spec.token_url
+    ):
+        yield (
+            "field 'authorization_url': needs authorization_url and token_url, discovery_url"
+            " or resource"
+        )
+    if spec.use_dcr and spec.client_secret_required:
+        yield "field 'client_secret_required': a use_dcr template registers its own client"
     for name in ("refresh_url", "logo", "homepage", "docs", "console"):
         if PLACEHOLDER.search(getattr(spec, name)):
             yield (

@@ -20,6 +20,8 @@ __all__ = ["VALUE_KINDS", "TemplateSpec", "ValueSpec"]
 URL_PATTERN = r"(?:https://|\{[a-z_]+\})(?:[^\s{}]|\{[a-z_]+\})+"
 HttpsUrl = Annotated[str, Meta(pattern=f"^{URL_PATTERN}$")]
 OptionalUrl = Annotated[str, Meta(pattern=f"^({URL_PATTERN})?$")]
+# A resource may also be one ``url`` value as a whole (the generic MCP template).
+ResourceUrl = Annotated[str, Meta(pattern=f"^({URL_PATTERN}|\\{{[a-z_]+\\}})?$")]
 Identifier = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
 ParamName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -81,6 +83,11 @@ class TemplateSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     notes: str = ""
 
     discovery_url: OptionalUrl = ""
+    # A remote MCP server (RFC 8707 resource): its RFC 9728 metadata names the authorization
+    # server, so no endpoint is needed.
+    resource: ResourceUrl = ""
+    # The app registers its own client (RFC 7591) at the first connect: no client id to enter.
+    use_dcr: bool = False
     authorization_url: OptionalUrl = ""
     token_url: OptionalUrl = ""
     refresh_url: OptionalUrl = ""

@@ -16,12 +16,19 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 # Fields that may hold ``{value}`` placeholders: those the App itself stores, since the
 # user's values are known only when an app is created from the template.
-TEMPLATED_FIELDS = ("authorization_url", "token_url", "revocation_url", "discovery_url")
+TEMPLATED_FIELDS = (
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "discovery_url",
+    "resource",
+)
 _APP_URL_FIELDS = (
     ("authorization_url", "authorizationUrl"),
     ("token_url", "tokenUrl"),
     ("revocation_url", "revocationUrl"),
     ("discovery_url", "discoveryUrl"),
+    ("resource", "resource"),
 )
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
@@ -126,6 +133,8 @@ class Template:
             fields["authorizationUrlParams"] = [
                 {"key": k, "value": v} for k, v in authorize.items()
             ]
+        if spec.use_dcr:
+            fields["useDcr"] = True
         if spec.token_params:
             fields["tokenUrlParams"] = [
                 {"key": k, "value": self._fill(v, resolved)} for k, v in spec.token_params.items()
@@ -177,23 +186,27 @@ class Template:
     def inputs(self) -> list[dict[str, Any]]:
         """What a user fills in to create an app from this template, and where it goes in a
         ``create/bytemplate`` request (``"body"`` field or ``"values"`` entry)."""
-        inputs: list[dict[str, Any]] = [
-            {
-                "name": "clientId",
-                "label": "Client ID",
-                "description": f"The client id of your OAuth app at {self.name}.",
-                "in": "body",
-                "required": True,
-            },
-            {
-                "name": "clientSecret",
-                "label": "Client secret",
-                "description": f"The client secret of your OAuth app at {self.name}.",
-                "in": "body",
-                "required": self.spec.client_secret_required,
-                "secret": True,
-            },
-        ]
+        inputs: list[dict[str, Any]] = (
+            []
+            if self.spec.use_dcr
+            else [
+                {
+                    "name": "clientId",
+                    "label": "Client ID",
+                    "description": f"The client id of your OAuth app at {self.name}.",
+                    "in": "body",
+                    "required": True,
+                },
+                {
+                    "name": "clientSecret",
+                    "label": "Client secret",
+                    "description": f"The client secret of your OAuth app at {self.name}.",
+                    "in": "body",
+                    "required": self.spec.client_secret_required,
+                    "secret": True,
+                },
+            ]
+        )
         for value in self.spec.values:
             entry: dict[str, Any] = {
                 "name": value.name,
@@ -227,6 +240,8 @@ class Template:
             "pkce": spec.pkce,
             "tokenEndpointAuthMethod": spec.token_endpoint_auth_method,
             "discoveryUrl": spec.discovery_url,
+            "resource": spec.resource,
+            "useDcr": spec.use_dcr,
             "authorizationUrl": spec.authorization_url,
             "tokenUrl": spec.token_url,
             "refreshUrl": spec.refresh_url,

@@ -54,6 +54,10 @@ class OutboundApplication:
         pkce: bool | None = None,
         access_type: Any = None,
         prompt: Sequence[Any] | None = None,
+        *,
+        use_dcr: bool | None = None,
+        dcr_url: str | None = None,
+        resource: str | None = None,
     ) -> dict[str, Any]:
         """Create an outbound app; its id is generated unless given. Names are unique.
 
@@ -61,13 +65,19 @@ class OutboundApplication:
         or ``{"name": ..., "value": ...}`` dicts; ``access_type`` and ``prompt`` take descope's
         enums or their string values. Returns ``{"app": {...}}`` (the secret is never returned:
         ``app["hasClientSecret"]`` says whether one is stored).
+
+        Keyword-only, beyond the official SDK: ``use_dcr`` (register a client at the
+        authorization server on the first connect instead of naming one), ``dcr_url`` (the
+        registration endpoint, when the server's metadata does not name it) and ``resource``
+        (an MCP server's URL: its authorization server is found from it, and every token is
+        bound to it). See docs/mcp.md.
         """
         return self._client._call(
             build.create_application(
                 name, description, logo, id, client_secret, client_id, discovery_url,
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
-                access_type, prompt,
+                access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
             )
         )  # fmt: skip
 
@@ -91,6 +101,10 @@ class OutboundApplication:
         pkce: bool | None = None,
         access_type: Any = None,
         prompt: Sequence[Any] | None = None,
+        *,
+        use_dcr: bool | None = None,
+        dcr_url: str | None = None,
+        resource: str | None = None,
     ) -> dict[str, Any]:
         """Overwrite app ``id`` with these fields: what is not given is cleared.
 
@@ -101,7 +115,7 @@ class OutboundApplication:
                 id, name, description, logo, client_secret, client_id, discovery_url,
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
-                access_type, prompt,
+                access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
             )
         )  # fmt: skip
 
@@ -381,13 +395,17 @@ class AsyncOutboundApplication:
         pkce: bool | None = None,
         access_type: Any = None,
         prompt: Sequence[Any] | None = None,
+        *,
+        use_dcr: bool | None = None,
+        dcr_url: str | None = None,
+        resource: str | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.create_application(
                 name, description, logo, id, client_secret, client_id, discovery_url,
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
-                access_type, prompt,
+                access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
             )
         )  # fmt: skip
 
@@ -411,13 +429,17 @@ class AsyncOutboundApplication:
         pkce: bool | None = None,
         access_type: Any = None,
         prompt: Sequence[Any] | None = None,
+        *,
+        use_dcr: bool | None = None,
+        dcr_url: str | None = None,
+        resource: str | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.update_application(
                 id, name, description, logo, client_secret, client_id, discovery_url,
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
-                access_type, prompt,
+                access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
             )
         )  # fmt: skip
 

@@ -84,6 +84,10 @@ def _app_body(
     pkce: bool | None,
     access_type: Any,
     prompt: Sequence[Any] | None,
+    *,
+    use_dcr: bool | None = None,
+    dcr_url: str | None = None,
+    resource: str | None = None,
 ) -> dict[str, Any]:
     # Same shape as descope's _compose_create_update_body: empty strings are left out.
     body: dict[str, Any] = {"name": name, "id": id, "description": description, "logo": logo}
@@ -110,19 +114,27 @@ def _app_body(
         body["accessType"] = _enum_value(access_type)
     if prompt is not None:
         body["prompt"] = [_enum_value(p) for p in prompt]
+    # Dynamic client registration (as the official Node SDK sends it) and outbound's resource.
+    if use_dcr is not None:
+        body["useDcr"] = use_dcr
+    if dcr_url:
+        body["dcrUrl"] = dcr_url
+    if resource:
+        body["resource"] = resource
     return body
 
 
-def create_application(*fields: Any) -> ApiRequest:
+def create_application(*fields: Any, **extras: Any) -> ApiRequest:
     # Not idempotent: a repeat creates a second app (or fails on the name).
-    return ApiRequest("POST", f"{PREFIX}/app/create", _app_body(*fields), idempotent=False)
+    body = _app_body(*fields, **extras)
+    return ApiRequest("POST", f"{PREFIX}/app/create", body, idempotent=False)
 
 
 def update_application(
-    id: str, name: str, description: str | None, logo: str | None, *rest: Any
+    id: str, name: str, description: str | None, logo: str | None, *rest: Any, **extras: Any
 ) -> ApiRequest:
     # descope's parameter order differs from create's (id first); the body is the same.
-    body = _app_body(name, description, logo, id, *rest)
+    body = _app_body(name, description, logo, id, *rest, **extras)
     return ApiRequest("POST", f"{PREFIX}/app/update", {"app": body})
 
 

@@ -22,9 +22,22 @@ import httpx
 from .._version import __version__
 from ..secrets import Secret
 from . import messages
-from .config import ProviderConfig
+from .config import ClientAuthMethod, ProviderConfig
 from .discovery import apply_metadata, is_secure_url, validate_metadata
-from .errors import OAuthConfigError, TransientOAuthError
+from .errors import OAuthConfigError, OAuthError, TransientOAuthError
+from .registration import (
+    RegisteredClient,
+    deletion_request,
+    parse_registration_response,
+    registration_request,
+)
+from .resource import (
+    ResourceMetadata,
+    authorization_server_metadata_urls,
+    parse_resource_metadata,
+    resource_metadata_hint,
+    resource_metadata_urls,
+)
 from .tokens import (
     TokenSet,
     decode_body,
@@ -55,6 +68,24 @@ class _CachedMetadata:
     fresh_until: float
 
 
+@dataclasses.dataclass(frozen=True)
+class ResourceDiscovery:
+    """Where a protected resource's tokens come from: its metadata (RFC 9728) and the URL of
+    its authorization server's metadata (RFC 8414 or OpenID Connect), found and validated."""
+
+    resource: ResourceMetadata
+    issuer: str
+    discovery_url: str
+
+
+def _discoverable(config: ProviderConfig) -> bool:
+    return bool(config.discovery_url or config.resource)
+
+
+def _has_endpoints(config: ProviderConfig) -> bool:
+    return bool(config.token_url and config.authorization_url)
+
+
 class OAuthClient:
     """Talks OAuth 2.0 to providers described by :class:`ProviderConfig`.
 
@@ -77,6 +108,7 @@ class OAuthClient:
         self.discovery_ttl = discovery_ttl
         self._metadata: dict[str, _CachedMetadata] = {}
         self._metadata_locks: dict[str, asyncio.Lock] = {}
+        self._resources: dict[str, tuple[ResourceDiscovery, float]] = {}
 
     async def __aenter__(self) -> OAuthClient:
         return self
@@ -98,7 +130,17 @@ class OAuthClient:
     async def resolve(self, config: ProviderConfig) -> ProviderConfig:
         """The configuration with endpoints and client-auth method filled in, from its
         discovery document when it has a ``discovery_url`` (cached for ``discovery_ttl``
-        seconds per URL; issuer checked)."""
+        seconds per URL; issuer checked). A configuration with only a ``resource`` (an MCP
+        server's URL) finds its authorization server first (:meth:`discover_resource`); the
+        resource's ``scopes_supported`` then stand in for absent default scopes."""
+        if config.resource and not config.discovery_url and not _has_endpoints(config):
+            found = await self.discover_resource(config.resource)
+            config = dataclasses.replace(
+                config,
+                discovery_url=found.discovery_url,
+                issuer=config.issuer or found.issuer,
+                default_scopes=config.default_scopes or found.resource.scopes_supported,
+            )
         if not config.discovery_url:
             return dataclasses.replace(
                 config, token_endpoint_auth_method=messages.client_auth_method(config)
@@ -129,15 +171,15 @@ class OAuthClient:
         validate_metadata(cached.metadata, discovery_url=discovery_url, issuer=issuer)
         return cached.metadata
 
-    async def _fetch_metadata(self, url: str) -> dict[str, Any]:
+    async def _fetch_metadata(self, url: str, what: str = "discovery") -> dict[str, Any]:
         if not is_secure_url(url):
-            raise OAuthConfigError("insecure_url", "the discovery URL is not an https URL")
+            raise OAuthConfigError("insecure_url", f"the {what} URL is not an https URL")
         response = await self._send("GET", url, {"Accept": "application/json"}, None)
         if response.status == 429 or response.status >= 500 or response.status == 408:
             raise_for_status(response.status, None, response.headers.get("retry-after"), [])
         if response.status != 200:
             raise OAuthConfigError(
-                "discovery_failed", f"the discovery URL answered HTTP {response.status}"
+                "discovery_failed", f"the {what} URL answered HTTP {response.status}"
             )
         try:
             document = json.loads(response.body)
@@ -145,12 +187,95 @@ class OAuthClient:
             document = None
         if not isinstance(document, dict):
             raise TransientOAuthError(
-                "malformed_response", "the discovery document is not a JSON object"
+                "malformed_response", f"the {what} document is not a JSON object"
             )
         return document
 
+    # -- protected resources (RFC 9728) --------------------------------------------------
+
+    async def discover_resource(self, resource: str) -> ResourceDiscovery:
+        """The authorization server of the protected resource ``resource`` (an MCP server's
+        URL): its RFC 9728 metadata, at the well-known URLs or where a 401's
+        ``WWW-Authenticate`` points, then the server's RFC 8414 / OIDC metadata. Cached for
+        ``discovery_ttl`` seconds; a stale answer is used when a refetch fails transiently."""
+        cached = self._resources.get(resource)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        lock = self._metadata_locks.setdefault("resource " + resource, asyncio.Lock())
+        async with lock:
+            cached = self._resources.get(resource)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+            try:
+                found = await self._discover_resource(resource)
+            except TransientOAuthError:
+                if cached is None:
+                    raise
+                return cached[0]
+            self._resources[resource] = (found, time.monotonic() + self.discovery_ttl)
+            return found
+
+    async def _discover_resource(self, resource: str) -> ResourceDiscovery:
+        if not is_secure_url(resource):
+            raise OAuthConfigError("insecure_url", "the resource URL is not an https URL")
+        document: dict[str, Any] | None = None
+        for url in resource_metadata_urls(resource):
+            try:
+                document = await self._fetch_metadata(url, "resource metadata")
+                break
+            except OAuthConfigError as exc:
+                if exc.error != "discovery_failed":
+                    raise
+        if document is None:
+            # RFC 9728 §5: the resource itself says where its metadata is, in its 401.
+            probe = await self._send("GET", resource, {"Accept": "application/json"}, None)
+            hint = resource_metadata_hint(probe.headers.get("www-authenticate", ""))
+            if hint is None:
+                raise OAuthConfigError(
+                    "discovery_failed",
+                    "the resource publishes no protected-resource metadata (RFC 9728)",
+                )
+            document = await self._fetch_metadata(hint, "resource metadata")
+        metadata = parse_resource_metadata(document, resource=resource)
+        issuer = metadata.authorization_servers[0]
+        last: OAuthError | None = None
+        for url in authorization_server_metadata_urls(issuer):
+            try:
+                await self.metadata(url, issuer=issuer)
+            except OAuthConfigError as exc:
+                if exc.error != "discovery_failed":
+                    raise
+                last = exc
+                continue
+            return ResourceDiscovery(metadata, issuer, url)
+        assert last is not None
+        raise OAuthConfigError(
+            "discovery_failed", f"the authorization server {issuer} publishes no metadata"
+        )
+
+    # -- client registration (RFC 7591 / 7592) -------------------------------------------
+
+    async def register(
+        self, url: str, client_metadata: Mapping[str, Any], *, requested: ClientAuthMethod
+    ) -> RegisteredClient:
+        """Register a client at ``url`` (RFC 7591 §3.1); the server's answer, parsed."""
+        headers, body = registration_request(url, client_metadata)
+        response = await self._send("POST", url, headers, body)
+        payload = decode_body(response.content_type, response.body) if response.body else None
+        return parse_registration_response(response.status, payload, requested=requested)
+
+    async def delete_registration(self, client: RegisteredClient) -> bool:
+        """Delete a registered client (RFC 7592 §2.3); False when there is no way to."""
+        request = deletion_request(client)
+        if request is None or not is_secure_url(request.url):
+            return False
+        headers, _ = request.encode()
+        headers.pop("Content-Type", None)
+        response = await self._send("DELETE", request.url, headers, None)
+        return 200 <= response.status < 300
+
     async def _resolved(self, config: ProviderConfig) -> ProviderConfig:
-        if config.discovery_url and not (config.token_url and config.authorization_url):
+        if _discoverable(config) and not _has_endpoints(config):
             return await self.resolve(config)
         return config
 
@@ -166,7 +291,7 @@ class OAuthClient:
         code_challenge: str | None,
     ) -> str:
         """Where to send the browser. ``config`` must be resolved (see :meth:`resolve`)."""
-        if config.discovery_url and not config.authorization_url:
+        if _discoverable(config) and not config.authorization_url:
             raise OAuthConfigError(
                 "unresolved_config", "resolve() the configuration before building the URL"
             )
@@ -210,7 +335,7 @@ class OAuthClient:
 
         An error body is an error whatever the status: some providers answer HTTP 200 with
         ``{"error": …}``."""
-        if config.discovery_url and not config.revocation_url:
+        if _discoverable(config) and not config.revocation_url:
             config = await self.resolve(config)
         if not config.revocation_url or hint not in config.revocation_token_types:
             return False

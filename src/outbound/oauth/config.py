@@ -33,6 +33,11 @@ class ProviderConfig:
     # Figma refreshes at a different URL than it exchanges codes.
     refresh_url: str = ""
     revocation_url: str = ""
+    # RFC 7591 registration endpoint (the app's ``dcrUrl``, else from the metadata).
+    registration_url: str = ""
+    # RFC 8707 resource indicator (an MCP server's URL): sent on the authorization, token and
+    # refresh requests so the token is bound to that resource.
+    resource: str = ""
 
     # "" = from the template, else from the metadata, else client_secret_basic.
     token_endpoint_auth_method: ClientAuthMethod = ""

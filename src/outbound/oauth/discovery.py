@@ -56,7 +56,12 @@ def validate_metadata(metadata: Mapping[str, Any], *, discovery_url: str, issuer
             "issuer_mismatch",
             f"the discovery document names issuer {found!r}, expected {expected!r}",
         )
-    for name in ("authorization_endpoint", "token_endpoint", "revocation_endpoint"):
+    for name in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "revocation_endpoint",
+        "registration_endpoint",
+    ):
         value = metadata.get(name)
         if value is None:
             continue
@@ -93,6 +98,7 @@ def apply_metadata(config: ProviderConfig, metadata: Mapping[str, Any]) -> Provi
         authorization_url=pick(config.authorization_url, "authorization_endpoint"),
         token_url=pick(config.token_url, "token_endpoint"),
         revocation_url=pick(config.revocation_url, "revocation_endpoint"),
+        registration_url=pick(config.registration_url, "registration_endpoint"),
         token_endpoint_auth_method=_auth_method(config, metadata),
         require_callback_issuer=config.require_callback_issuer
         or metadata.get("authorization_response_iss_parameter_supported") is True,

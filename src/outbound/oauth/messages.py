@@ -39,6 +39,7 @@ _AUTHORIZE_RESERVED = frozenset(
         "state",
         "code_challenge",
         "code_challenge_method",
+        "resource",
     }
 )
 
@@ -176,6 +177,8 @@ def authorization_url(
     params.append(("state", state))
     if code_challenge is not None:
         params += [("code_challenge", code_challenge), ("code_challenge_method", "S256")]
+    if config.resource:
+        params.append(("resource", config.resource))  # RFC 8707 §2.1
     params += [(k, v) for k, v in config.authorize_params if k not in _AUTHORIZE_RESERVED]
     for hook in hooks.for_config(config):
         if hook.authorize_params is not None:
@@ -197,6 +200,8 @@ def code_request(
     ]
     if code_verifier is not None:
         fields.append(("code_verifier", Secret(code_verifier)))
+    if config.resource:
+        fields.append(("resource", config.resource))  # RFC 8707 §2.2
     return _token_request(config, config.token_url, fields)
 
 
@@ -215,6 +220,8 @@ def refresh_request(
         scope = join_scopes(config, scopes or config.default_scopes)
         if scope:
             fields.append(("scope", scope))
+    if config.resource:
+        fields.append(("resource", config.resource))  # RFC 8707 §2.2
     return _token_request(config, config.refresh_url or config.token_url, fields)
 
 

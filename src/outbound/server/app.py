@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import traceback
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
+from . import dcr
 from .ahead import RefreshAhead
 from .config import Settings
 from .errors import ApiError
@@ -163,6 +165,7 @@ def create_app(settings: Settings) -> ASGIApp:
             providers=providers,
             webhooks=webhooks,
         )
+        providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         sender = WebhookSender(
             webhooks,
             retry_base=settings.webhook_retry_base,
@@ -191,7 +194,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes, *session_connect_routes],
+        routes=[*routes, *connect_flow.routes, *session_connect_routes, *dcr.routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

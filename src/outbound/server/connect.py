@@ -196,9 +196,14 @@ async def new_link(
         raise app_not_found(app_id)
     require_oauth_app(app)
     config = app.config
-    if not config.get("clientId") and not config.get("templateId"):
-        raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
     redirect_url = allowed_redirect(app, options.redirect_url if options else None)
+    if config.get("useDcr"):
+        # The app registers its own client at its first link (once, however many race).
+        from .dcr import ensure_client
+
+        await ensure_client(vault, app)
+    elif not config.get("clientId") and not config.get("templateId"):
+        raise ApiError("E011004", f"outbound app {app_id!r} has no clientId; update the app")
     settings = vault.settings
     try:
         link_id = await _sessions(vault).create(
@@ -393,6 +398,8 @@ async def callback(request: Request) -> Response:
         tokens = await _exchange(vault, session, params)
     except PermanentOAuthError as exc:
         logger.info("connect of app %s ended: %s", session.app_id, _error_code(exc.error))
+        if exc.error == "invalid_client":
+            await _client_rejected(vault, session)
         return finish(session, {"error": _error_code(exc.error)})
     except TransientOAuthError as exc:
         logger.warning(
@@ -407,6 +414,16 @@ async def callback(request: Request) -> Response:
     response = finish(session, {"status": "success"})
     response.delete_cookie(browser_cookie(state), path=CALLBACK_PATH)
     return response
+
+
+async def _client_rejected(vault: Vault, session: ConnectSession) -> None:
+    """The code exchange failed with ``invalid_client``: an app that registered its own
+    client registers a new one, so that connecting again works."""
+    try:
+        config = await vault.providers.config(session.project_id, session.app_id)
+    except ApiError:  # the app is gone
+        return
+    await vault.providers.client_rejected(session.project_id, session.app_id, config.client_id)
 
 
 async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str]) -> TokenSet:

@@ -11,11 +11,12 @@ import dataclasses
 import importlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..oauth import OAuthClient, ProviderConfig
 from ..storage import AppRecord, Store
+from ..storage.registrations import Registration, Registrations
 from .errors import ApiError, app_not_found
 
 __all__ = ["Providers", "provider_config"]
@@ -33,6 +34,8 @@ _DIRECT_FIELDS = (
     ("tokenUrl", "token_url"),
     ("revocationUrl", "revocation_url"),
     ("tokenEndpointAuthMethod", "token_endpoint_auth_method"),
+    ("resource", "resource"),
+    ("dcrUrl", "registration_url"),
 )
 
 
@@ -98,6 +101,17 @@ def provider_config(app: AppRecord) -> ProviderConfig:
     return ProviderConfig(**{k: v for k, v in kwargs.items() if k in known})
 
 
+def with_registration(config: ProviderConfig, registration: Registration) -> ProviderConfig:
+    """``config`` with the client the app registered for itself (``useDcr``)."""
+    method = registration.token_endpoint_auth_method
+    return dataclasses.replace(
+        config,
+        client_id=registration.client_id or "",
+        client_secret=registration.client_secret if method != "none" else None,
+        token_endpoint_auth_method=method,  # type: ignore[arg-type]
+    )
+
+
 class Providers:
     """Provider configurations of stored apps, and the one OAuth client that talks to them."""
 
@@ -114,6 +128,9 @@ class Providers:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._cache: dict[tuple[str, str], tuple[float, AppRecord, ProviderConfig]] = {}
+        # Called when an authorization server answers ``invalid_client`` for an app's client:
+        # an app that registered its own registers a new one (``dcr.replace_client``).
+        self.on_invalid_client: Callable[[str, str, str], Awaitable[None]] | None = None
 
     async def app(self, project_id: str, app_id: str) -> tuple[AppRecord, ProviderConfig]:
         """The app and its (unresolved) configuration; ``ApiError`` E131001 when gone."""
@@ -127,6 +144,13 @@ class Providers:
             self._cache.pop(key, None)
             raise app_not_found(app_id)
         config = provider_config(app)
+        if app.config.get("useDcr"):
+            registration = await Registrations(self.store).get(project_id, app_id)
+            if registration is None or not registration.client_id:
+                # Not registered yet (the first connect link does it): not cached, so the
+                # client is used as soon as any server has registered it.
+                return app, config
+            config = with_registration(config, registration)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (now + self.cache_seconds, app, config)
@@ -139,6 +163,16 @@ class Providers:
     async def resolved(self, project_id: str, app_id: str) -> ProviderConfig:
         """The configuration with endpoints filled in from discovery (engine-cached)."""
         return await self.client.resolve(await self.config(project_id, app_id))
+
+    async def client_rejected(self, project_id: str, app_id: str, client_id: str) -> None:
+        """The authorization server no longer knows ``client_id`` (``invalid_client``).
+        Best effort: a failure is logged, never raised into the request that noticed."""
+        if self.on_invalid_client is None:
+            return
+        try:
+            await self.on_invalid_client(project_id, app_id, client_id)
+        except Exception as exc:
+            logger.warning("replacing the client of app %s failed: %s", app_id, type(exc).__name__)
 
     def forget(self, project_id: str, app_id: str) -> None:
         self._cache.pop((project_id, app_id), None)

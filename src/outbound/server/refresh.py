@@ -251,7 +251,14 @@ class LeaseRefresher:
         except PermanentOAuthError as exc:
             reason = oauth_error_text(exc)
             logger.info("refresh of token %s refused by the provider: %s", token.id, reason)
-            if await self.leases.mark_needs_reconnect(token, reason):
+            marked = await self.leases.mark_needs_reconnect(token, reason)
+            if exc.error == "invalid_client":
+                # After the lease is given back: an app that registered its own client
+                # registers a new one for the user's next connect (a network call).
+                await asyncio.shield(
+                    self.providers.client_rejected(token.project_id, token.app_id, config.client_id)
+                )
+            if marked:
                 raise reconnect_required(
                     dataclasses.replace(token, last_refresh_error=reason)
                 ) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..oauth import ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings
@@ -32,14 +33,21 @@ class Vault:
         (other servers pick the change up within ``providers.CONFIG_CACHE_SECONDS``)."""
         self.providers.forget(project_id, app_id)
 
-    async def revoke(self, deleted: list[TokenRecord], apps: Sequence[AppRecord] = ()) -> None:
+    async def revoke(
+        self,
+        deleted: list[TokenRecord],
+        apps: Sequence[AppRecord] = (),
+        *,
+        configs: Mapping[str, ProviderConfig] | None = None,
+    ) -> None:
         """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
-        ``apps`` describes apps deleted along with their tokens."""
+        ``apps`` describes apps deleted along with their tokens (``configs``, by app id, when
+        their configuration is more than the stored app: a registered client)."""
         if not deleted:
             return
         from .revoke import revoke_tokens
 
-        configs = {app.id: provider_config(app) for app in apps}
+        configs = {**{app.id: provider_config(app) for app in apps}, **(configs or {})}
         await revoke_tokens(self.providers, deleted, configs=configs)
 
     async def verify_refresh(self, write: TokenWrite) -> TokenWrite:

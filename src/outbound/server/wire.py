@@ -102,6 +102,14 @@ class AppFields(msgspec.Struct, rename="camel"):
     ) = None
     # seconds before expiry at which this app's tokens are refreshed (default: the server's)
     refresh_margin: Annotated[int, Meta(ge=0, le=86400 * 30)] | None = None
+    # Dynamic client registration (RFC 7591), as the official SDKs send it: register a client
+    # at the first connect instead of naming one; ``dcrUrl`` is the registration endpoint
+    # (default: the authorization server's ``registration_endpoint``).
+    use_dcr: bool | None = None
+    dcr_url: Url | None = None
+    # outbound's own: the protected resource (an MCP server's URL) its tokens are for; its
+    # RFC 9728 metadata names the authorization server, and every request carries it (RFC 8707).
+    resource: Url | None = None
 
 
 class AppUpdate(msgspec.Struct):
@@ -305,6 +313,9 @@ _APP_FIELDS = (
     "tenantId",
     "tokenEndpointAuthMethod",
     "refreshMargin",
+    "useDcr",
+    "dcrUrl",
+    "resource",
 )
 
 
@@ -316,6 +327,9 @@ KEPT_WHEN_OMITTED = {
     "tenantId": "tenant_id",
     "tokenEndpointAuthMethod": "token_endpoint_auth_method",
     "refreshMargin": "refresh_margin",
+    "useDcr": "use_dcr",
+    "dcrUrl": "dcr_url",
+    "resource": "resource",
 }
 # Stored beside the wire fields (never answered): appType was derived, not given.
 _DERIVED = "appTypeDerived"
@@ -324,8 +338,8 @@ _DERIVED = "appTypeDerived"
 def derived_app_type(config: dict[str, Any]) -> str:
     """The official Python SDK cannot send appType: an app with nowhere to send users holds
     API keys."""
-    urls = ("authorizationUrl", "tokenUrl", "discoveryUrl")
-    return "oauth" if any(config.get(url) for url in urls) else "apikey"
+    oauth = ("authorizationUrl", "tokenUrl", "discoveryUrl", "resource", "useDcr")
+    return "oauth" if any(config.get(field) for field in oauth) else "apikey"
 
 
 def _type_was_derived(stored: dict[str, Any]) -> bool:
@@ -365,6 +379,9 @@ def app_config_from_fields(
     }
     if fields.refresh_margin is not None:
         config["refreshMargin"] = fields.refresh_margin
+    config["useDcr"] = bool(fields.use_dcr)
+    config["dcrUrl"] = raw.get("dcrUrl") or ""
+    config["resource"] = raw.get("resource") or ""
     app_type = fields.app_type
     if stored is not None:
         for wire_name, attribute in KEPT_WHEN_OMITTED.items():
@@ -375,6 +392,18 @@ def app_config_from_fields(
                 app_type = None  # the derived value sent back: read-only
         elif app_type is None:
             app_type = stored.get("appType")
+    if "#" in config["resource"]:
+        raise ApiError("E011003", "invalid field 'resource': a resource indicator has no fragment")
+    if config["useDcr"] and not (
+        config["resource"]
+        or config["discoveryUrl"]
+        or (config["authorizationUrl"] and config["tokenUrl"])
+    ):
+        raise ApiError(
+            "E011002",
+            "useDcr needs a way to find the authorization server: set 'resource' (the MCP"
+            " server URL), 'discoveryUrl', or 'authorizationUrl' and 'tokenUrl'",
+        )
     config["appType"] = app_type or derived_app_type(config)
     config[_DERIVED] = not app_type
     return config
@@ -395,6 +424,9 @@ def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
     for field in _APP_FIELDS[2:]:
         if field in app.config:
             wire[field] = app.config[field]
+    # Apps stored before these fields existed read as apps without them.
+    for field, default in (("useDcr", False), ("dcrUrl", ""), ("resource", "")):
+        wire.setdefault(field, default)
     wire["hasClientSecret"] = app.client_secret is not None
     wire["callbackUrl"] = callback_url
     return wire

@@ -235,3 +235,31 @@ webhook_attempts = _Table(
     PrimaryKeyConstraint("delivery_id", "attempt"),
     ForeignKeyConstraint(["delivery_id"], ["webhook_deliveries.id"], ondelete="CASCADE"),
 )
+
+# The OAuth client an app registered for itself (RFC 7591, ``useDcr``); see
+# ``registrations.py``. One row per app; the claim columns make exactly one server register.
+client_registrations = _Table(
+    "client_registrations",
+    metadata,
+    Column("project_id", String(64), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    # the authorization server and redirect URI the client was registered for: a change of
+    # either calls for a new registration
+    Column("issuer", Text, nullable=False, server_default=""),
+    Column("redirect_uri", Text, nullable=False, server_default=""),
+    # NULL until the registration succeeded
+    Column("client_id", Text, nullable=True),
+    Column("client_secret", LargeBinary, nullable=True),
+    Column("token_endpoint_auth_method", String(32), nullable=False, server_default=""),
+    # RFC 7592 management credentials, when the server issued them
+    Column("registration_access_token", LargeBinary, nullable=True),
+    Column("registration_client_uri", Text, nullable=False, server_default=""),
+    Column("claim_owner", String(64), nullable=True),
+    Column("claim_until", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "app_id"),
+    ForeignKeyConstraint(
+        ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
+    ),
+)

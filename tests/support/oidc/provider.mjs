@@ -7,13 +7,18 @@
 //       OIDC_CLIENTS       JSON list of client metadata ({client_id, client_secret,
 //                          redirect_uris, token_endpoint_auth_method?})
 //       OIDC_ACCESS_TTL    access-token lifetime in seconds (default 3600)
+//       OIDC_REGISTRATION  "1": open Dynamic Client Registration (RFC 7591) at /reg, with
+//                          RFC 7592 management (registration access tokens); default off
+//       OIDC_RESOURCES     JSON list of resource servers ({resource, scope}) for RFC 8707
+//                          resource indicators: their access tokens are RS256 JWTs whose
+//                          aud is the resource; default: the feature stays off
 //
 // Prints "ready <issuer>" on stdout once listening.
 
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: args } = parseArgs({
   options: { port: { type: 'string' } },
@@ -91,6 +96,7 @@ const state = {
   tokenRequests: 0,
   grants: { success: {}, error: {} },
   refreshes: {}, // sub -> [epoch ms of each successful refresh_token grant]
+  registrations: 0,
 };
 const hung = new Set();
 
@@ -112,6 +118,39 @@ const clients = JSON.parse(process.env.OIDC_CLIENTS ?? '[]').map((client) => ({
   ...client,
 }));
 
+// RFC 8707: resource servers this provider issues audience-bound JWT access tokens for.
+const resources = JSON.parse(process.env.OIDC_RESOURCES ?? '[]');
+const resourceScopes = resources.flatMap((r) => (r.scope ?? '').split(' ').filter(Boolean));
+const registration = process.env.OIDC_REGISTRATION === '1';
+const optionalFeatures = {};
+if (registration) {
+  optionalFeatures.registration = {
+    enabled: true,
+    initialAccessToken: false,
+    issueRegistrationAccessToken: true,
+  };
+  optionalFeatures.registrationManagement = { enabled: true, rotateRegistrationAccessToken: false };
+}
+if (resources.length) {
+  optionalFeatures.resourceIndicators = {
+    enabled: true,
+    // A refresh or code exchange without `resource` keeps the one granted.
+    useGrantedResource: () => true,
+    defaultResource: () => undefined,
+    getResourceServerInfo: (ctx, indicator) => {
+      const server = resources.find((r) => r.resource === indicator);
+      if (!server) throw new errors.InvalidTarget();
+      return {
+        scope: server.scope ?? '',
+        audience: server.resource,
+        accessTokenTTL: state.accessTokenTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      };
+    },
+  };
+}
+
 const provider = new Provider(issuer, {
   adapter: MapAdapter,
   clients,
@@ -121,11 +160,13 @@ const provider = new Provider(issuer, {
     claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true }),
   }),
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-  scopes: ['openid', 'offline_access', 'email', 'profile', 'read', 'write', 'admin'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'read', 'write', 'admin',
+    ...resourceScopes],
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    ...optionalFeatures,
   },
   // Every client allowed the refresh_token grant gets one, without the offline_access and
   // prompt=consent ceremony: the vault's connect flow asks for offline access by design.
@@ -150,6 +191,9 @@ provider.on('grant.success', (ctx) => {
       ?? ctx.oidc.entities?.RefreshToken?.accountId ?? 'unknown';
     (state.refreshes[sub] ??= []).push(Date.now());
   }
+});
+provider.on('registration_create.success', () => {
+  state.registrations += 1;
 });
 provider.on('grant.error', (ctx) => {
   const type = ctx.oidc.params?.grant_type ?? 'unknown';
@@ -198,6 +242,20 @@ const admin = {
     tokenRequests: state.tokenRequests, ...state.grants,
   }),
   'GET /__admin/refreshes': async () => state.refreshes,
+  // Clients registered through /reg since the start (dynamic registration).
+  'GET /__admin/registrations': async () => ({ count: state.registrations }),
+  // Forget a client, as a server that expired a dynamic registration would.
+  'POST /__admin/client-exists': async (body) => ({
+    exists: Boolean(await new MapAdapter('Client').find(body.client_id)),
+  }),
+  // What a registered client got (tests check the vault keeps it sealed).
+  'POST /__admin/client-secret': async (body) => ({
+    secret: (await new MapAdapter('Client').find(body.client_id))?.client_secret ?? null,
+  }),
+  'POST /__admin/forget-client': async (body) => {
+    await new MapAdapter('Client').destroy(body.client_id);
+    return {};
+  },
   'POST /__admin/reset': async () => {
     state.fault = null;
     state.tokenRequests = 0;

@@ -11,8 +11,11 @@ from starlette.routing import Route
 
 from ...secrets import Secret
 from ...storage import Conflict, new_id
+from ...storage.registrations import Registrations
+from ..dcr import forget_client
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
+from ..providers import provider_config, with_registration
 from ..state import Vault
 from ..wire import (
     AppDelete,
@@ -128,11 +131,21 @@ async def delete_app(request: Request) -> Response:
     req = await body(request, AppDelete)
     app_id = require(req.id, "id")
     app = await vault.store.get_app(project_id, app_id)
+    registration = None
+    configs = {}
+    if app is not None and app.config.get("useDcr"):
+        # Read before the delete takes the app's registered client with it: revoking its
+        # tokens authenticates as that client, which is deleted at the server last.
+        registration = await Registrations(vault.store).get(project_id, app_id)
+        if registration is not None and registration.client_id:
+            configs[app_id] = with_registration(provider_config(app), registration)
     deleted = await vault.store.delete_app(project_id, app_id)
     if app is None or deleted is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
-    await vault.revoke(deleted, [app])
+    await vault.revoke(deleted, [app], configs=configs)
+    if registration is not None:
+        await forget_client(vault, registration)
     return json_response({})
 
 

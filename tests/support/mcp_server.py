@@ -1,0 +1,195 @@
+"""A real remote MCP server for tests: the ``mcp`` Python SDK's ``MCPServer`` over streamable
+HTTP, protected by an OAuth authorization server (the test oidc-provider).
+
+It publishes RFC 9728 protected-resource metadata naming that authorization server, answers
+401 with ``WWW-Authenticate: Bearer resource_metadata=…`` without a token, and accepts only
+RS256 JWT access tokens whose ``aud`` is its own URL (RFC 8707/9068), checked against the
+provider's JWKS.
+
+    with McpServer(issuer=idp.issuer) as mcp:     # mcp.url == "http://127.0.0.1:PORT/mcp"
+        ...
+
+Run directly: ``python -m tests.support.mcp_server --port P --issuer URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tests.support.server import free_port
+
+SCOPE = "mcp:tools"
+
+
+def build_app(port: int, issuer: str) -> Any:
+    import jwt
+    from mcp.server.auth.middleware.auth_context import get_access_token
+    from mcp.server.auth.provider import AccessToken
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.mcpserver import MCPServer
+
+    resource = f"http://127.0.0.1:{port}/mcp"
+    jwks = jwt.PyJWKClient(f"{issuer}/jwks", cache_keys=True)
+
+    class JwtVerifier:
+        """RFC 9068 access tokens: signature from the issuer's JWKS, issuer, audience = us."""
+
+        async def verify_token(self, token: str) -> AccessToken | None:
+            try:
+                key = jwks.get_signing_key_from_jwt(token)
+                claims = jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=["RS256"],
+                    audience=resource,
+                    issuer=issuer,
+                    options={"require": ["exp", "aud", "iss", "sub"]},
+                )
+            except jwt.PyJWTError:
+                return None
+            return AccessToken(
+                token=token,
+                client_id=str(claims.get("client_id", "")),
+                scopes=str(claims.get("scope", "")).split(),
+                expires_at=int(claims["exp"]),
+                resource=resource,
+                subject=str(claims["sub"]),
+            )
+
+    server = MCPServer(
+        "outbound-test-mcp",
+        token_verifier=JwtVerifier(),
+        auth=AuthSettings(
+            issuer_url=issuer,  # type: ignore[arg-type]
+            resource_server_url=resource,  # type: ignore[arg-type]
+            required_scopes=[SCOPE],
+            validate_token_resource=True,
+        ),
+    )
+
+    @server.tool()
+    def whoami() -> str:
+        """The user whose token called this tool."""
+        token = get_access_token()
+        return token.subject or "" if token is not None else ""
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    return server.streamable_http_app()
+
+
+@dataclass
+class McpServer:
+    """Starts this module as a subprocess on a free loopback port; stops it on exit."""
+
+    issuer: str
+    port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def __enter__(self) -> McpServer:
+        fd, name = tempfile.mkstemp(prefix="mcp-server-", suffix=".log")
+        self._log = Path(name)
+        root = Path(__file__).resolve().parents[2]
+        self._process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.support.mcp_server"),
+                *("--port", str(self.port), "--issuer", self.issuer),
+            ],
+            cwd=root,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        os.close(fd)
+        deadline = time.monotonic() + 30
+        metadata = f"http://127.0.0.1:{self.port}/.well-known/oauth-protected-resource/mcp"
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the MCP server exited:\n{self.log()}")
+            try:
+                if httpx.get(metadata, timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"the MCP server did not start:\n{self.log()}")
+            time.sleep(0.05)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+
+    def log(self) -> str:
+        return self._log.read_text(errors="replace") if self._log else ""
+
+
+async def call_tools(url: str, access_token: str) -> tuple[list[str], str, int]:
+    """With an ``mcp`` client session: the tool names, ``whoami``'s answer and ``add(2, 3)``."""
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {access_token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        tools = await session.list_tools()
+        who = await session.call_tool("whoami", {})
+        added = await session.call_tool("add", {"a": 2, "b": 3})
+    names = sorted(tool.name for tool in tools.tools)
+    return names, _text(who), int(_text(added))
+
+
+def _text(result: Any) -> str:
+    if getattr(result, "isError", False) or getattr(result, "is_error", False):
+        raise RuntimeError(f"the tool failed: {result}")
+    return "".join(getattr(part, "text", "") for part in result.content)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--issuer", required=True)
+    args = parser.parse_args()
+    uvicorn.run(build_app(args.port, args.issuer), host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
