@@ -100,6 +100,7 @@ def main() -> None:
 @_option("refresh_ahead_interval", type=click.FloatRange(min=0))
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
+@_option("provider_allow_networks")
 @_option("cors_origins")
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:
@@ -116,6 +117,10 @@ def serve(**options: Any) -> None:
     from .storage import bootstrap
 
     settings = _settings(**options)
+    try:
+        settings.network_policy  # noqa: B018 - refuse a malformed network before starting
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

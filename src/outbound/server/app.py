@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
+from ..oauth.netguard import quiet_http_logs
 from ..storage import Store, connect, upgrade
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
@@ -30,6 +31,7 @@ from .refresh import LeaseRefresher
 from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
+from .session_jwt import JwksCache
 from .state import Vault
 from .tokens import TokenService
 
@@ -121,6 +123,9 @@ def _origins(setting: str) -> list[str]:
 
 
 def create_app(settings: Settings) -> ASGIApp:
+    settings.network_policy  # noqa: B018 - a malformed --provider-allow-networks fails here
+    quiet_http_logs()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
@@ -132,7 +137,8 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         db = await connect(url)
         store = Store(db, keyring)
-        oauth = OAuthClient(timeout=settings.provider_timeout)
+        network = settings.network_policy
+        oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
         providers = Providers(store, oauth)
         leases = RefreshLeases(store)
         refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
@@ -141,7 +147,9 @@ def create_app(settings: Settings) -> ASGIApp:
             store=store,
             tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
             providers=providers,
+            network=network,
         )
+        app.state.session_jwks = JwksCache(network=network)
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..oauth import NetworkPolicy
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from .config import Settings
 from .providers import Providers, provider_config
@@ -20,6 +21,8 @@ class Vault:
     tokens: TokenService
     # The OAuth engine and the apps' provider configurations.
     providers: Providers
+    # Where provider calls may go (--provider-allow-networks): apps are checked against it.
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     @property
     def callback_url(self) -> str:
