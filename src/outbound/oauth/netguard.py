@@ -250,8 +250,13 @@ async def vet(
                 f"{field}: {host!r} is not a public host name; allow its network with"
                 " --provider-allow-networks if the provider really is internal"
             )
-        if unresolvable_ok:
+        if unresolvable_ok and scheme == "https":
             return host, port, []
+        if unresolvable_ok:
+            raise UnsafeURL(
+                f"{field}: plain http is allowed only inside --provider-allow-networks, and"
+                f" {host!r} does not resolve; use an https URL"
+            )
         raise OSError(f"{host} does not resolve")
     refused = [a for a in addresses if not address_allowed(a, policy, scheme=scheme)]
     if refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -11,6 +12,7 @@ from starlette.routing import Route
 
 from ...secrets import Secret
 from ...storage import Conflict, new_id
+from ..app_urls import check_app_urls, require_secret_for_new_hosts
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
 from ..state import Vault
@@ -42,6 +44,7 @@ async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
     name = require(fields.name, "name")
     app_id = fields.id or new_id("app_", 16)
     config = app_config_from_fields(fields)
+    await check_app_urls(config, vault.network)
     try:
         app = await vault.store.create_app(
             project_id, app_id, name, config, _secret(fields.client_secret)
@@ -99,11 +102,18 @@ async def update_app(request: Request) -> Response:
     app_id = require(fields.id, "app.id")
     name = require(fields.name, "app.name")
     keep_secret = fields.client_secret is None
+    config = app_config_from_fields(fields)
+    await check_app_urls(config, vault.network, prefix="app.")
+    old = await vault.store.get_app(project_id, app_id)
+    if old is None:
+        raise app_not_found(app_id)
+    if keep_secret:
+        require_secret_for_new_hosts(old, dataclasses.replace(old, config=config), prefix="app.")
     app = await vault.store.update_app(
         project_id,
         app_id,
         name,
-        app_config_from_fields(fields),
+        config,
         _secret(fields.client_secret),
         keep_client_secret=keep_secret,
     )
