@@ -43,6 +43,7 @@ TRANSIENT_ERRORS = frozenset(
         "fatal_error",
     }
 )
+OAUTH_ERROR_STATUSES = frozenset({400, 401, 403})
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
 
 
@@ -165,7 +166,9 @@ def raise_for_status(
             retry_after=retry_after_seconds(retry_after),
         )
     if 400 <= status < 500:
-        if payload is not None and oauth_error(payload) is not None:
+        # RFC 6749 §5.2: errors come as 400, or 401 for client authentication (some providers
+        # use 403). Any other status — a 404 — is a web server's page, whatever its body says.
+        if status in OAUTH_ERROR_STATUSES and payload is not None and oauth_error(payload):
             raise error_from_payload(payload, status, secrets)
         if status == 401:
             raise PermanentOAuthError(
