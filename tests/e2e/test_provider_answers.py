@@ -85,12 +85,12 @@ def test_a_404_with_a_secret_body_is_never_echoed(
         )
         assert uploaded.status_code >= 400, uploaded.text
         answers.append(uploaded.text)
-    assert "HTTP 404, not an OAuth error" in fetched.json()["errorMessage"]
     # code exchange at the end of connecting: the outcome in the app's redirect URL
     final = scripted_consent(vault.link(vault.new_user()), vault.catcher.url, vault.new_user())
     assert "error=" in final
     answers.append(final)
     assert_not_echoed(secret, *answers, stored_text(vault.server), vault.server.log())
+    assert "HTTP 404, not an OAuth error" in fetched.json()["errorMessage"]
 
 
 def test_a_well_formed_oauth_error_keeps_its_code_and_a_clean_description(
