@@ -105,6 +105,7 @@ def main() -> None:
 @_option("failing_after", type=click.FloatRange(min=0))
 @_option("webhook_retry_base", type=click.FloatRange(min=0.01))
 @_option("webhook_retry_for", type=click.FloatRange(min=0))
+@_option("provider_allow_networks")
 @_option("cors_origins")
 @_option("connect_pending_per_user", type=click.IntRange(min=0))
 @_option("connect_pending_per_project", type=click.IntRange(min=0))
@@ -129,6 +130,10 @@ def serve(**options: Any) -> None:
     from .storage import bootstrap
 
     settings = _settings(**options)
+    try:
+        settings.network_policy  # noqa: B018 - refuse a malformed network before starting
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

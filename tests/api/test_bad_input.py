@@ -13,6 +13,8 @@ from tests.support.database import execute
 from tests.support.server import LiveServer
 
 APP = "badinput-app"
+# An app holding a client secret: moving its endpoints needs the secret again.
+SECRET_APP = "badinput-secret-app"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,19 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
                 ).status_code
                 == 200
             )
+        if client.get(f"/v1/mgmt/outbound/app/{SECRET_APP}").status_code == 404:
+            created = client.post(
+                "/v1/mgmt/outbound/app/create",
+                json={
+                    "id": SECRET_APP,
+                    "name": "Bad input, with a secret",
+                    "clientId": "cid",
+                    "clientSecret": "the-stored-client-secret",
+                    "tokenUrl": "https://idp.example/token",
+                    "authorizationUrl": "https://idp.example/authorize",
+                },
+            )
+            assert created.status_code == 200, created.text
         yield client
 
 
@@ -343,6 +358,94 @@ CASES: list[tuple[str, str, Any, str, str]] = [
     ("/v1/mgmt/outbound/apps-with-user-token", "GET", None, "E011002", "userId"),
     ("/v1/mgmt/outbound/apps", "PUT", None, "E130405", "PUT"),
     ("/v1/mgmt/outbound/no-such-thing", "POST", {}, "E130404", "no-such-thing"),
+    # provider URLs the network guard refuses (issue 11): each a 400 naming the field
+    *[
+        ("/v1/mgmt/outbound/app/create", "POST", {"name": "n", field: url}, "E011003", field)
+        for field, url in (
+            ("tokenUrl", "https://169.254.169.254/latest/meta-data"),
+            ("tokenUrl", "https://[::ffff:a9fe:a9fe]/token"),
+            ("discoveryUrl", "https://10.0.0.1/.well-known/openid-configuration"),
+            ("revocationUrl", "https://192.168.1.1/revoke"),
+            ("tokenUrl", "https://metadata.google.internal/computeMetadata/v1/"),
+            ("tokenUrl", "https://[fd00::1]/token"),
+            ("tokenUrl", "https://user:pass@idp.example/token"),
+            ("authorizationUrl", "https://idp.example\\@evil.example/authorize"),
+            ("tokenUrl", "http://idp.example/token"),
+            ("tokenUrl", "javascript://idp.example/%0aalert(1)"),
+            ("authorizationUrl", "ftp://idp.example/authorize"),
+            ("defaultRedirectUrl", "javascript://app.example/%0aalert(1)"),
+            ("defaultRedirectUrl", "https://user@app.example/done"),
+            ("defaultRedirectUrl", "https://app.example\\@evil.example/done"),
+            ("defaultRedirectUrl", "http://app.example/done"),
+            ("defaultRedirectUrl", "com.example.app://done"),
+        )
+    ],
+    (
+        "/v1/mgmt/outbound/app/create/bytemplate",
+        "POST",
+        {"templateId": "oidc", "values": {"issuer": "https://10.1.2.3"}},
+        "E011003",
+        "discoveryUrl",
+    ),
+    (
+        "/v1/mgmt/outbound/app/create/bytemplate",
+        "POST",
+        {"templateId": "google", "overrides": {"tokenUrl": "https://169.254.169.254/token"}},
+        "E011003",
+        "tokenUrl",
+    ),
+    (
+        "/v1/mgmt/outbound/app/update",
+        "POST",
+        {"app": {"id": APP, "name": "Bad input", "tokenUrl": "https://100.64.0.1/token"}},
+        "E011003",
+        "app.tokenUrl",
+    ),
+    # a stored client secret stays with its host: moving an endpoint needs the secret again
+    (
+        "/v1/mgmt/outbound/app/update",
+        "POST",
+        {
+            "app": {
+                "id": SECRET_APP,
+                "name": "Bad input, with a secret",
+                "clientId": "cid",
+                "tokenUrl": "https://collector.example/token",
+                "authorizationUrl": "https://idp.example/authorize",
+            }
+        },
+        "E011002",
+        "app.clientSecret",
+    ),
+    (
+        "/v1/mgmt/outbound/app/update",
+        "POST",
+        {
+            "app": {
+                "id": SECRET_APP,
+                "name": "Bad input, with a secret",
+                "clientId": "cid",
+                "tokenUrl": "https://idp.example/token",
+                "authorizationUrl": "https://idp.example/authorize",
+                "revocationUrl": "https://idp.example:8443/revoke",
+            }
+        },
+        "E011002",
+        "app.clientSecret",
+    ),
+    (
+        "/v1/mgmt/outbound/app/update",
+        "POST",
+        {
+            "app": {
+                "id": SECRET_APP,
+                "name": "Bad input, with a secret",
+                "templateId": "google",
+            }
+        },
+        "E011002",
+        "app.clientSecret",
+    ),
 ]
 
 

@@ -10,10 +10,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from outbound.oauth import OAuthClient, ProviderConfig, TokenSet, check_callback
+from outbound.oauth import NetworkPolicy, OAuthClient, ProviderConfig, TokenSet, check_callback
 from outbound.oauth.pkce import new_verifier, s256_challenge
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.oidc_server import OidcServer
+from tests.support.server import LOOPBACK_NETWORKS
+
+# The test provider is on loopback, which the engine refuses unless allowed.
+LOOPBACK = NetworkPolicy.parse(LOOPBACK_NETWORKS)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +43,7 @@ def provider(idp: OidcServer) -> Iterator[OidcServer]:
 
 @pytest.fixture
 async def oauth() -> AsyncIterator[OAuthClient]:
-    async with OAuthClient(timeout=5.0) as client:
+    async with OAuthClient(timeout=5.0, network=LOOPBACK) as client:
         yield client
 
 

@@ -32,6 +32,7 @@ from outbound.secrets import Secret
 
 def test_public_surface_is_pinned() -> None:
     assert outbound.oauth.__all__ == [
+        "NetworkPolicy",
         "OAuthClient",
         "OAuthConfigError",
         "OAuthError",

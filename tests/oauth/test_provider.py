@@ -22,7 +22,7 @@ from outbound.oauth import (
 )
 from outbound.oauth.pkce import new_verifier, s256_challenge
 from outbound.secrets import Secret
-from tests.oauth.conftest import connect
+from tests.oauth.conftest import LOOPBACK, connect
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.oidc_server import OidcServer
 from tests.support.server import free_port
@@ -260,7 +260,7 @@ async def test_a_hanging_token_endpoint_is_a_prompt_transient_error(
     provider: OidcServer,
 ) -> None:
     provider.fault("hang", seconds=30)
-    async with OAuthClient(timeout=1.0) as oauth:
+    async with OAuthClient(timeout=1.0, network=LOOPBACK) as oauth:
         config = await oauth.resolve(provider.provider_config())
         started = time.monotonic()
         with pytest.raises(TransientOAuthError) as caught:

@@ -226,14 +226,34 @@ class OidcServer:
         status: int = 503,
         retry_after: int | None = None,
         size: int = 2 * 1024 * 1024,
+        body: str | None = None,
+        content_type: str | None = None,
     ) -> None:
         """Break the token endpoint for ``seconds``: ``hang`` (no answer until then),
-        ``status`` (answer ``status`` with an HTML page) or ``oversize`` (a JSON body of
-        ``size`` bytes). ``heal()`` ends it early."""
-        body: dict[str, Any] = {"mode": mode, "seconds": seconds, "status": status, "bytes": size}
+        ``status`` (answer ``status`` with an HTML page, or ``body`` of ``content_type``) or
+        ``oversize`` (a JSON body of ``size`` bytes). ``heal()`` ends it early."""
+        request: dict[str, Any] = {
+            "mode": mode,
+            "seconds": seconds,
+            "status": status,
+            "bytes": size,
+        }
         if retry_after is not None:
-            body["retryAfter"] = retry_after
-        self._admin("POST", "/__admin/fault", body)
+            request["retryAfter"] = retry_after
+        if body is not None:
+            request["body"] = body
+            request["contentType"] = content_type or "text/html"
+        self._admin("POST", "/__admin/fault", request)
+
+    def set_cookie(self, cookie: str | None) -> None:
+        """Answer every request with ``Set-Cookie: <cookie>; Path=/`` (None: stop)."""
+        self._admin("POST", "/__admin/cookie", {"cookie": cookie})
+
+    def cookies_seen(self) -> list[dict[str, str]]:
+        """Every request that carried a Cookie header since the last :meth:`reset`:
+        ``{"path", "userAgent", "authorization", "cookie"}``."""
+        seen: list[dict[str, str]] = self._admin("GET", "/__admin/cookies")["seen"]
+        return seen
 
     def heal(self) -> None:
         self._admin("POST", "/__admin/fault", {"mode": "none"})

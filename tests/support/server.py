@@ -20,6 +20,11 @@ import httpx
 
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
+# Every test provider (oidc-provider, catchers, stubs) listens on loopback, which a server
+# refuses by default: test servers allow it unless a test asks for the default
+# (``start_server(..., loopback_providers=False)``).
+LOOPBACK_NETWORKS = "127.0.0.0/8"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -113,8 +118,12 @@ def start_server(
     extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
     project: tuple[str, str] | None = None,
+    loopback_providers: bool = True,
 ) -> LiveServer:
     port = port or free_port()
+    extra_args = list(extra_args or [])
+    if loopback_providers and "--provider-allow-networks" not in extra_args:
+        extra_args += ["--provider-allow-networks", LOOPBACK_NETWORKS]
     if project is None:
         project = store.new_project()
     log_path = store.data_dir / f"server-{port}.log"
@@ -129,7 +138,7 @@ def start_server(
             *store.args,
             "--port",
             str(port),
-            *(extra_args or []),
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

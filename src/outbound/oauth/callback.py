@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .config import ProviderConfig
-from .errors import PermanentOAuthError, scrub
+from .errors import PermanentOAuthError, clean_text, is_error_code, scrub
 
 __all__ = ["check_callback", "check_callback_issuer"]
 
@@ -23,7 +23,7 @@ def check_callback_issuer(config: ProviderConfig, params: Mapping[str, str]) -> 
     if config.issuer and iss != config.issuer:
         raise PermanentOAuthError(
             "issuer_mismatch",
-            f"the callback came from issuer {iss[:200]!r}, expected {config.issuer!r}",
+            f"the callback came from another issuer than the expected {config.issuer!r}",
         )
 
 
@@ -35,7 +35,11 @@ def check_callback(config: ProviderConfig, params: Mapping[str, str]) -> str:
     if error:
         description = params.get("error_description", "")
         code = params.get("code")
-        raise PermanentOAuthError(scrub(error, [code])[:100], scrub(description, [code]))
+        error = scrub(error, [code])
+        raise PermanentOAuthError(
+            error if is_error_code(error) else "invalid_request",
+            clean_text(scrub(description, [code])),
+        )
     code = params.get("code")
     if not code:
         raise PermanentOAuthError("invalid_request", "the callback carries no code")

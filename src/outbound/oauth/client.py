@@ -3,7 +3,12 @@ what comes back to :mod:`.tokens`, over bounded HTTP.
 
 Every request is bounded three ways: connect/read timeouts, an overall deadline (a provider
 that trickles one byte a second cannot hold a caller), and ``max_response_bytes`` (the body
-is streamed and reading stops past the cap).
+is streamed and reading stops past the cap; a discovery document may not exceed 64 KiB).
+
+Unless a caller hands in its own ``http`` client, every request goes through
+:func:`.netguard.provider_http`: only to addresses the :class:`.netguard.NetworkPolicy` allows
+(public ones, or the operator's allowed networks), connected to the address that was checked,
+with no redirects and no cookies kept. Discovery documents are cached in a bounded LRU.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from . import messages
 from .config import ClientAuthMethod, ProviderConfig
 from .discovery import apply_metadata, is_secure_url, validate_metadata
 from .errors import OAuthConfigError, OAuthError, TransientOAuthError
+from .lru import BoundedCache, KeyedLocks
+from .netguard import NetworkPolicy, UnsafeURL, provider_http
 from .registration import (
     RegisteredClient,
     deletion_request,
@@ -50,6 +57,12 @@ __all__ = ["OAuthClient"]
 
 USER_AGENT = f"outbound/{__version__}"
 
+# A real discovery document is a few KiB; anything larger is refused, not parsed.
+MAX_DISCOVERY_BYTES = 64 * 1024
+# The discovery cache holds at most this many documents and bytes (LRU).
+DISCOVERY_CACHE_ENTRIES = 1024
+DISCOVERY_CACHE_BYTES = 4 * 1024 * 1024
+
 
 @dataclasses.dataclass(frozen=True)
 class _Response:
@@ -66,6 +79,7 @@ class _Response:
 class _CachedMetadata:
     metadata: dict[str, Any]
     fresh_until: float
+    size: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +103,10 @@ def _has_endpoints(config: ProviderConfig) -> bool:
 class OAuthClient:
     """Talks OAuth 2.0 to providers described by :class:`ProviderConfig`.
 
-    Pass ``http`` to share a connection pool; the client then leaves it open on
-    :meth:`aclose`. ``timeout`` is the overall deadline of one HTTP exchange in seconds."""
+    ``network`` says where requests may go (default: public addresses only, over https).
+    Pass ``http`` instead to bring your own client (tests with a mock transport); it is then
+    not guarded, and the client leaves it open on :meth:`aclose`. ``timeout`` is the overall
+    deadline of one HTTP exchange in seconds."""
 
     def __init__(
         self,
@@ -99,16 +115,27 @@ class OAuthClient:
         timeout: float = 10.0,
         max_response_bytes: int = 1 << 20,
         discovery_ttl: float = 3600.0,
+        network: NetworkPolicy | None = None,
+        discovery_cache_entries: int = DISCOVERY_CACHE_ENTRIES,
+        discovery_cache_bytes: int = DISCOVERY_CACHE_BYTES,
     ) -> None:
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+        # The guard enforces https-or-allowed-network itself; a caller's own client gets the
+        # plain rule (https, or http to loopback names).
+        self._guarded = http is None
+        self._http = http if http is not None else provider_http(network or NetworkPolicy())
         self._deadline = timeout
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self.max_response_bytes = max_response_bytes
         self.discovery_ttl = discovery_ttl
-        self._metadata: dict[str, _CachedMetadata] = {}
-        self._metadata_locks: dict[str, asyncio.Lock] = {}
-        self._resources: dict[str, tuple[ResourceDiscovery, float]] = {}
+        self._metadata: BoundedCache[str, _CachedMetadata] = BoundedCache(
+            max_entries=discovery_cache_entries, max_bytes=discovery_cache_bytes
+        )
+        self._metadata_locks: KeyedLocks[str] = KeyedLocks()
+        # protected resource -> (its authorization server, fresh until): bounded like discovery
+        self._resources: BoundedCache[str, tuple[ResourceDiscovery, float]] = BoundedCache(
+            max_entries=discovery_cache_entries, max_bytes=discovery_cache_entries * 4096
+        )
 
     async def __aenter__(self) -> OAuthClient:
         return self
@@ -155,26 +182,37 @@ class OAuthClient:
         if cached is not None and cached.fresh_until > time.monotonic():
             validate_metadata(cached.metadata, discovery_url=discovery_url, issuer=issuer)
             return cached.metadata
-        lock = self._metadata_locks.setdefault(discovery_url, asyncio.Lock())
-        async with lock:
+        async with self._metadata_locks.hold(discovery_url):
             cached = self._metadata.get(discovery_url)
             if cached is None or cached.fresh_until <= time.monotonic():
                 try:
-                    document = await self._fetch_metadata(discovery_url)
+                    document, size = await self._fetch_metadata(discovery_url)
                 except TransientOAuthError:
                     if cached is None:
                         raise
-                    document = cached.metadata
+                    document, size = cached.metadata, cached.size
                 validate_metadata(document, discovery_url=discovery_url, issuer=issuer)
-                cached = _CachedMetadata(document, time.monotonic() + self.discovery_ttl)
-                self._metadata[discovery_url] = cached
+                cached = _CachedMetadata(document, time.monotonic() + self.discovery_ttl, size)
+                self._metadata.put(discovery_url, cached, size)
         validate_metadata(cached.metadata, discovery_url=discovery_url, issuer=issuer)
         return cached.metadata
 
-    async def _fetch_metadata(self, url: str, what: str = "discovery") -> dict[str, Any]:
-        if not is_secure_url(url):
+    async def _fetch_metadata(
+        self, url: str, what: str = "discovery"
+    ) -> tuple[dict[str, Any], int]:
+        if not self._guarded and not is_secure_url(url):
             raise OAuthConfigError("insecure_url", f"the {what} URL is not an https URL")
-        response = await self._send("GET", url, {"Accept": "application/json"}, None)
+        try:
+            response = await self._send(
+                "GET", url, {"Accept": "application/json"}, None, cap=MAX_DISCOVERY_BYTES
+            )
+        except TransientOAuthError as exc:
+            if exc.error == "response_too_large":
+                raise OAuthConfigError(
+                    "discovery_too_large",
+                    f"the {what} document is larger than {MAX_DISCOVERY_BYTES // 1024} KiB",
+                ) from None
+            raise
         if response.status == 429 or response.status >= 500 or response.status == 408:
             raise_for_status(response.status, None, response.headers.get("retry-after"), [])
         if response.status != 200:
@@ -189,7 +227,7 @@ class OAuthClient:
             raise TransientOAuthError(
                 "malformed_response", f"the {what} document is not a JSON object"
             )
-        return document
+        return document, len(response.body)
 
     # -- protected resources (RFC 9728) --------------------------------------------------
 
@@ -201,8 +239,7 @@ class OAuthClient:
         cached = self._resources.get(resource)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        lock = self._metadata_locks.setdefault("resource " + resource, asyncio.Lock())
-        async with lock:
+        async with self._metadata_locks.hold("resource " + resource):
             cached = self._resources.get(resource)
             if cached is not None and cached[1] > time.monotonic():
                 return cached[0]
@@ -212,16 +249,16 @@ class OAuthClient:
                 if cached is None:
                     raise
                 return cached[0]
-            self._resources[resource] = (found, time.monotonic() + self.discovery_ttl)
+            self._resources.put(resource, (found, time.monotonic() + self.discovery_ttl), 4096)
             return found
 
     async def _discover_resource(self, resource: str) -> ResourceDiscovery:
-        if not is_secure_url(resource):
+        if not self._guarded and not is_secure_url(resource):
             raise OAuthConfigError("insecure_url", "the resource URL is not an https URL")
         document: dict[str, Any] | None = None
         for url in resource_metadata_urls(resource):
             try:
-                document = await self._fetch_metadata(url, "resource metadata")
+                document, _ = await self._fetch_metadata(url, "resource metadata")
                 break
             except OAuthConfigError as exc:
                 if exc.error != "discovery_failed":
@@ -235,7 +272,7 @@ class OAuthClient:
                     "discovery_failed",
                     "the resource publishes no protected-resource metadata (RFC 9728)",
                 )
-            document = await self._fetch_metadata(hint, "resource metadata")
+            document, _ = await self._fetch_metadata(hint, "resource metadata")
         metadata = parse_resource_metadata(document, resource=resource)
         issuer = metadata.authorization_servers[0]
         last: OAuthError | None = None
@@ -267,7 +304,7 @@ class OAuthClient:
     async def delete_registration(self, client: RegisteredClient) -> bool:
         """Delete a registered client (RFC 7592 §2.3); False when there is no way to."""
         request = deletion_request(client)
-        if request is None or not is_secure_url(request.url):
+        if request is None or (not self._guarded and not is_secure_url(request.url)):
             return False
         headers, _ = request.encode()
         headers.pop("Content-Type", None)
@@ -371,7 +408,7 @@ class OAuthClient:
     # -- bounded HTTP ------------------------------------------------------------------
 
     async def _post(self, request: messages.TokenRequest) -> _Response:
-        if not is_secure_url(request.url):
+        if not self._guarded and not is_secure_url(request.url):
             # RFC 6749 §3.2: credentials and tokens travel only over TLS.
             raise OAuthConfigError(
                 "insecure_url", f"{urlsplit(request.url).hostname or '?'} is not an https URL"
@@ -380,17 +417,30 @@ class OAuthClient:
         return await self._send("POST", request.url, headers, body)
 
     async def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        cap: int | None = None,
     ) -> _Response:
         host = urlsplit(url).hostname or "?"
         headers = {"User-Agent": USER_AGENT, **headers}
         try:
             async with asyncio.timeout(self._deadline):
-                return await self._exchange(method, url, headers, body, host)
+                return await self._exchange(method, url, headers, body, host, cap)
+        except UnsafeURL as exc:
+            # Refused before any connection was made: the app must point elsewhere.
+            raise OAuthConfigError("forbidden_url", str(exc)) from None
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise TransientOAuthError(
                 "timeout", f"{host} did not answer within {self._deadline:g} s"
             ) from exc
+        except OSError as exc:  # the name does not resolve (now)
+            raise TransientOAuthError(
+                "connection_error", f"talking to {host} failed ({type(exc).__name__})"
+            ) from None
         except httpx.UnsupportedProtocol as exc:
             raise OAuthConfigError("invalid_url", f"cannot send a request to {host}") from exc
         except httpx.TransportError as exc:
@@ -401,9 +451,15 @@ class OAuthClient:
             raise OAuthConfigError("invalid_url", "the provider URL is invalid") from exc
 
     async def _exchange(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None, host: str
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        host: str,
+        cap: int | None,
     ) -> _Response:
-        cap = self.max_response_bytes
+        cap = min(cap or self.max_response_bytes, self.max_response_bytes)
         async with self._http.stream(
             method,
             url,
@@ -415,19 +471,17 @@ class OAuthClient:
         ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
-                raise self._too_large(host, response.status_code)
+                raise self._too_large(host, response.status_code, cap)
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > cap:
-                    raise self._too_large(host, response.status_code)
+                    raise self._too_large(host, response.status_code, cap)
                 chunks.append(chunk)
             return _Response(response.status_code, response.headers, b"".join(chunks))
 
-    def _too_large(self, host: str, status: int) -> TransientOAuthError:
+    def _too_large(self, host: str, status: int, cap: int) -> TransientOAuthError:
         return TransientOAuthError(
-            "response_too_large",
-            f"{host} sent more than {self.max_response_bytes} bytes",
-            status_code=status,
+            "response_too_large", f"{host} sent more than {cap} bytes", status_code=status
         )

@@ -52,9 +52,11 @@ def validate_metadata(metadata: Mapping[str, Any], *, discovery_url: str, issuer
         raise OAuthConfigError("invalid_metadata", "the discovery document names no issuer")
     expected = issuer or expected_issuer(discovery_url)
     if expected is not None and found != expected:
+        # The foreign issuer is not quoted: the document is the provider's text, and echoing
+        # it would let a discovery URL read back whatever a host serves.
         raise OAuthConfigError(
             "issuer_mismatch",
-            f"the discovery document names issuer {found!r}, expected {expected!r}",
+            f"the discovery document names another issuer than the expected {expected!r}",
         )
     for name in (
         "authorization_endpoint",
@@ -65,10 +67,20 @@ def validate_metadata(metadata: Mapping[str, Any], *, discovery_url: str, issuer
         value = metadata.get(name)
         if value is None:
             continue
-        if not isinstance(value, str) or not is_secure_url(value):
+        if not isinstance(value, str) or not (
+            is_secure_url(value) or _same_http_origin(value, discovery_url)
+        ):
             raise OAuthConfigError(
                 "invalid_metadata", f"the discovery document's {name} is not an https URL"
             )
+
+
+def _same_http_origin(url: str, discovery_url: str) -> bool:
+    """An http endpoint on the host that served the document over http: only possible for a
+    provider inside the operator's allowed networks (the network guard refuses plain http
+    elsewhere)."""
+    a, b = urlsplit(url), urlsplit(discovery_url)
+    return a.scheme == b.scheme == "http" and bool(a.netloc) and a.netloc == b.netloc
 
 
 def _auth_method(config: ProviderConfig, metadata: Mapping[str, Any]) -> ClientAuthMethod:

@@ -14,10 +14,14 @@
 
 Messages never carry a token, code, verifier or client secret: the engine scrubs every
 secret it sent from whatever text the provider sends back before putting it in an error.
+Nor do they carry a provider's body: only the ``error`` code and a cleaned, capped
+``error_description`` of a well-formed OAuth error (:func:`clean_text`); anything else is
+reported as "HTTP 404, not an OAuth error".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -25,12 +29,27 @@ __all__ = [
     "OAuthError",
     "PermanentOAuthError",
     "TransientOAuthError",
+    "clean_text",
+    "is_error_code",
+    "loggable",
     "scrub",
 ]
 
 # Longest provider-supplied description kept in an error: enough to diagnose, too short to
 # smuggle a page of HTML into logs.
 MAX_DESCRIPTION = 300
+# A provider's error_description is kept to this many characters of RFC 6749's NQSCHAR set.
+MAX_PROVIDER_DESCRIPTION = 200
+
+# RFC 6749 §5.2 / Appendix A.7: error and error_description are NQSCHARs (%x20-21 / %x23-5B /
+# %x5D-7E: printable ASCII but the quote and the backslash).
+_NOT_NQSCHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]+")
+# Error codes in practice are identifiers (invalid_grant, invalid_refresh_token, ratelimited):
+# a word with spaces ("Not Found") is a web server's error page, not an OAuth error.
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# What must never reach a log line raw: C0/C1 controls, DEL, line and paragraph separators,
+# and the bidi controls that reorder what a reader sees.
+_UNLOGGABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class OAuthError(Exception):
@@ -74,3 +93,26 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         if len(secret) >= 4:
             text = text.replace(secret, "**********")
     return text
+
+
+def is_error_code(value: object) -> bool:
+    """Whether ``value`` is a well-formed OAuth ``error`` code (an identifier, at most 64
+    characters)."""
+    return isinstance(value, str) and bool(_ERROR_CODE.match(value))
+
+
+def clean_text(text: str, limit: int = MAX_PROVIDER_DESCRIPTION) -> str:
+    """Provider text made safe to show and store: only RFC 6749 NQSCHARs (every other run of
+    characters becomes one space), trimmed, at most ``limit`` characters."""
+    return _NOT_NQSCHAR.sub(" ", text).strip()[:limit].rstrip()
+
+
+def loggable(text: str) -> str:
+    """``text`` with every control, separator and bidi character escaped (``\\x0a``), so
+    text that came from outside cannot forge or hide log lines."""
+    return _UNLOGGABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from ..secrets import Secret
 from . import hooks
 from .config import ProviderConfig
-from .errors import PermanentOAuthError, TransientOAuthError, scrub
+from .errors import PermanentOAuthError, TransientOAuthError, clean_text, is_error_code, scrub
 
 __all__ = [
     "TokenSet",
@@ -43,6 +43,7 @@ TRANSIENT_ERRORS = frozenset(
         "fatal_error",
     }
 )
+OAUTH_ERROR_STATUSES = frozenset({400, 401, 403})
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
 
 
@@ -100,20 +101,45 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+def oauth_error(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(code, description) when ``payload`` is a well-formed OAuth error, else None.
+
+    Well-formed: RFC 6749 §5.2's ``{"error", "error_description"?}`` with an identifier as
+    the code; Notion's documented error object ``{"object": "error", "code", "message"}``;
+    or a nested ``{"error": {"code"}}`` (its code only). Nothing else of a body is kept."""
+    error = payload.get("error")
+    if isinstance(error, str):
+        if not is_error_code(error):
+            return None
+        description = payload.get("error_description")
+        return error, description if isinstance(description, str) else ""
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        return (str(code), "") if is_error_code(code) else None
+    if payload.get("object") == "error" and is_error_code(payload.get("code")):
+        message = payload.get("message")
+        return str(payload["code"]), message if isinstance(message, str) else ""
+    return None
+
+
+def not_an_oauth_error(status: int) -> PermanentOAuthError:
+    return PermanentOAuthError(
+        "invalid_request", f"HTTP {status}, not an OAuth error", status_code=status
+    )
+
+
 def error_from_payload(
     payload: Mapping[str, Any], status: int, secrets: Iterable[str | None]
 ) -> PermanentOAuthError | TransientOAuthError:
-    error = payload.get("error")
-    code = error if isinstance(error, str) and error else "invalid_request"
-    # Some providers nest {"error": {"code": …, "message": …}}.
-    if isinstance(error, Mapping):
-        code = str(error.get("code") or error.get("status") or "invalid_request")
-    description = payload.get("error_description") or payload.get("message") or ""
-    if isinstance(error, Mapping) and not description:
-        description = error.get("message") or ""
+    """The error a provider's error answer stands for: its code and a cleaned description
+    when it is a well-formed OAuth error, else only the HTTP status (a provider's body is
+    never echoed: it may be an internal service's page)."""
+    found = oauth_error(payload)
+    if found is None:
+        return not_an_oauth_error(status)
     secrets = list(secrets)
-    code = scrub(code, secrets)[:100]
-    description = scrub(str(description), secrets)
+    code = scrub(found[0], secrets)
+    description = clean_text(scrub(found[1], secrets))
     if code in TRANSIENT_ERRORS:
         return TransientOAuthError(code, description, status_code=status)
     return PermanentOAuthError(code, description, status_code=status)
@@ -140,26 +166,17 @@ def raise_for_status(
             retry_after=retry_after_seconds(retry_after),
         )
     if 400 <= status < 500:
-        if payload is not None and "error" in payload:
+        # RFC 6749 §5.2: errors come as 400, or 401 for client authentication (some providers
+        # use 403). Any other status — a 404 — is a web server's page, whatever its body says.
+        if status in OAUTH_ERROR_STATUSES and payload is not None and oauth_error(payload):
             raise error_from_payload(payload, status, secrets)
-        if payload is not None and payload.get("object") == "error":
-            # Notion's error object: {"object": "error", "code": "invalid_grant", "message": …}
-            raise error_from_payload(
-                {"error": payload.get("code"), "error_description": payload.get("message")},
-                status,
-                secrets,
-            )
         if status == 401:
             raise PermanentOAuthError(
                 "invalid_client",
                 "the provider refused the client credentials (HTTP 401)",
                 status_code=status,
             )
-        raise PermanentOAuthError(
-            "invalid_request",
-            f"the provider answered HTTP {status} without an OAuth error",
-            status_code=status,
-        )
+        raise not_an_oauth_error(status)
     if not 200 <= status < 300:
         raise TransientOAuthError(
             "unexpected_response", f"the provider answered HTTP {status}", status_code=status

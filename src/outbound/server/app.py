@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
+from ..oauth.netguard import quiet_http_logs
 from ..storage import Store, connect, upgrade
 from ..storage.connect_sessions import ConnectSessions
 from ..storage.files import prepare_data_dir
@@ -36,6 +37,7 @@ from .refresh import LeaseRefresher
 from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
+from .session_jwt import JwksCache
 from .state import Vault
 from .tokens import TokenService
 from .webhooks import WebhookSender
@@ -142,6 +144,9 @@ def _origins(setting: str) -> list[str]:
 
 
 def create_app(settings: Settings) -> ASGIApp:
+    settings.network_policy  # noqa: B018 - a malformed --provider-allow-networks fails here
+    quiet_http_logs()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database
@@ -153,7 +158,8 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         db = await connect(url)
         store = Store(db, keyring)
-        oauth = OAuthClient(timeout=settings.provider_timeout)
+        network = settings.network_policy
+        oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
         providers = Providers(store, oauth)
         leases = RefreshLeases(store, failing_after=settings.failing_after)
         webhooks = WebhookStore(db, keyring)
@@ -164,12 +170,15 @@ def create_app(settings: Settings) -> ASGIApp:
             tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
             providers=providers,
             webhooks=webhooks,
+            network=network,
         )
+        app.state.session_jwks = JwksCache(network=network)
         providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         sender = WebhookSender(
             webhooks,
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
+            network=network,
         )
         sender.start()
         ahead: RefreshAhead | None = None

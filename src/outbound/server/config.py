@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..oauth.netguard import NetworkPolicy
 from ..storage import DatabaseURL
 
 __all__ = ["SETTINGS", "Settings"]
@@ -82,6 +83,13 @@ class Settings:
         "Seconds during which a webhook delivery is retried before it is marked failed (and"
         " waits for a manual retry).",
     )
+    provider_allow_networks: str = _setting(
+        "",
+        "Non-public networks (CIDR, comma-separated, e.g. 10.0.0.0/8,fd00::/8) where providers"
+        " and session issuers may be, for a provider inside your network (Keycloak, GitLab"
+        " self-managed); plain http is allowed only there. Default: public addresses only,"
+        " over https: loopback, private, link-local and other internal addresses are refused.",
+    )
     cors_origins: str = _setting(
         "",
         "Origins (comma-separated, e.g. https://app.example.com) whose pages may call"
@@ -127,6 +135,11 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def network_policy(self) -> NetworkPolicy:
+        """Where provider calls may go; ValueError naming a malformed network."""
+        return NetworkPolicy.parse(self.provider_allow_networks)
 
     @property
     def database(self) -> DatabaseURL:

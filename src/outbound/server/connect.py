@@ -42,6 +42,7 @@ from ..oauth import (
     TransientOAuthError,
     check_callback,
 )
+from ..oauth.netguard import UnsafeURL, check_url
 from ..oauth.pkce import new_verifier, s256_challenge
 from ..secrets import Secret
 from ..storage import AppRecord, TokenWrite
@@ -95,6 +96,10 @@ def allowed_redirect(app: AppRecord, requested: str | None) -> str:
     default: str = app.config.get("defaultRedirectUrl") or ""
     if not requested:
         return default
+    try:  # user-info, backslashes and other schemes never pass, whatever the origin says
+        check_url(requested, field="options.redirectUrl")
+    except UnsafeURL as exc:
+        raise ApiError("E011003", str(exc)) from None
     if not default:
         raise ApiError(
             "E011004",

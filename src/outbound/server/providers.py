@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..oauth import OAuthClient, ProviderConfig
+from ..oauth.errors import loggable
 from ..storage import AppRecord, Store
 from ..storage.registrations import Registration, Registrations
 from .errors import ApiError, app_not_found
@@ -179,12 +180,13 @@ class Providers:
 
 
 def oauth_error_text(error: Exception) -> str:
-    """A short, secret-free account of an engine error for ``lastRefreshError`` and messages
-    (the engine scrubs secrets from what providers send back)."""
+    """A short, secret-free account of an engine error for ``lastRefreshError``, messages and
+    log lines (the engine scrubs secrets and keeps no provider body; anything that could
+    still break a log line is escaped)."""
     code = getattr(error, "error", "") or type(error).__name__
     description = getattr(error, "description", "")
     text = f"{code}: {description}" if description else str(code)
-    return text[:300]
+    return loggable(text[:300])
 
 
 def require_oauth_app(app: AppRecord) -> None:

@@ -47,7 +47,7 @@ def _jwks(request: Request) -> JwksCache:
     state = request.app.state
     cache: JwksCache | None = getattr(state, "session_jwks", None)
     if cache is None:
-        cache = state.session_jwks = JwksCache()
+        cache = state.session_jwks = JwksCache(network=state.vault.network)
     return cache
 
 

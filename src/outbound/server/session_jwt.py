@@ -5,7 +5,9 @@ are accepted (never ``none``, never a shared-secret HS* algorithm, whatever the 
 claims). The JWKS is fetched with a timeout and a size cap, cached for ``JWKS_TTL`` seconds,
 and fetched again once when a token names a key id the cached set does not hold (the issuer
 rotated its keys) — at most every ``JWKS_REFETCH_INTERVAL`` seconds, so tokens with made-up key
-ids cannot make the server hammer the issuer.
+ids cannot make the server hammer the issuer. The JWKS URL is reached through the same network
+guard as every provider call (:func:`outbound.oauth.netguard.provider_http`), and the cache is
+bounded in entries and bytes (LRU).
 
 Every failure is a :class:`SessionTokenError` whose message says what failed and never quotes
 the token.
@@ -13,7 +15,6 @@ the token.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 import jwt
 
+from ..oauth.lru import BoundedCache, KeyedLocks
+from ..oauth.netguard import NetworkPolicy, UnsafeURL, provider_http
 from ..storage.session_issuers import SessionIssuer
 
 __all__ = [
@@ -40,6 +43,8 @@ JWKS_TTL = 300.0
 JWKS_REFETCH_INTERVAL = 30.0
 JWKS_TIMEOUT = 5.0
 JWKS_MAX_BYTES = 256 * 1024
+JWKS_CACHE_ENTRIES = 1024
+JWKS_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class SessionTokenError(Exception):
@@ -59,9 +64,16 @@ class JwksCache:
     ttl: float = JWKS_TTL
     refetch_interval: float = JWKS_REFETCH_INTERVAL
     timeout: float = JWKS_TIMEOUT
+    # A test's mock transport; by default the network guard's, with ``network``.
     transport: httpx.AsyncBaseTransport | None = None
-    _sets: dict[str, _KeySet] = field(default_factory=dict)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    max_entries: int = JWKS_CACHE_ENTRIES
+    max_bytes: int = JWKS_CACHE_BYTES
+    _sets: BoundedCache[str, _KeySet] = field(init=False)
+    _locks: KeyedLocks[str] = field(default_factory=KeyedLocks)
+
+    def __post_init__(self) -> None:
+        self._sets = BoundedCache(max_entries=self.max_entries, max_bytes=self.max_bytes)
 
     async def key(self, jwks_url: str, kid: str | None) -> jwt.PyJWK:
         cached = self._sets.get(jwks_url)
@@ -83,24 +95,25 @@ class JwksCache:
         return found
 
     async def _refresh(self, jwks_url: str, seen: _KeySet | None) -> _KeySet:
-        lock = self._locks.setdefault(jwks_url, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(jwks_url):
             current = self._sets.get(jwks_url)
             if current is not None and current is not seen:
                 return current  # another request fetched it while this one waited
-            keys = await self._fetch(jwks_url)
+            keys, size = await self._fetch(jwks_url)
             fresh = _KeySet(keys, time.monotonic())
-            self._sets[jwks_url] = fresh
+            self._sets.put(jwks_url, fresh, size)
             return fresh
 
-    async def _fetch(self, jwks_url: str) -> dict[str | None, jwt.PyJWK]:
+    def _client(self) -> httpx.AsyncClient:
+        if self.transport is not None:
+            return httpx.AsyncClient(
+                timeout=self.timeout, transport=self.transport, follow_redirects=False
+            )
+        return provider_http(self.network, timeout=self.timeout)
+
+    async def _fetch(self, jwks_url: str) -> tuple[dict[str | None, jwt.PyJWK], int]:
         try:
-            async with (
-                httpx.AsyncClient(
-                    timeout=self.timeout, transport=self.transport, follow_redirects=False
-                ) as http,
-                http.stream("GET", jwks_url) as response,
-            ):
+            async with self._client() as http, http.stream("GET", jwks_url) as response:
                 if response.status_code != 200:
                     raise SessionTokenError(
                         f"the issuer's JWKS URL answered HTTP {response.status_code}"
@@ -112,7 +125,9 @@ class JwksCache:
                         raise SessionTokenError(
                             f"the issuer's JWKS is larger than {JWKS_MAX_BYTES} bytes"
                         )
-        except httpx.HTTPError as exc:
+        except UnsafeURL as exc:
+            raise SessionTokenError(f"the issuer's JWKS URL is refused: {exc}") from None
+        except (httpx.HTTPError, OSError) as exc:
             raise SessionTokenError(
                 f"the issuer's JWKS could not be fetched ({type(exc).__name__})"
             ) from None
@@ -121,7 +136,8 @@ class JwksCache:
             key_set = jwt.PyJWKSet.from_dict(document)
         except (ValueError, jwt.PyJWTError):
             raise SessionTokenError("the issuer's JWKS is not a usable JSON Web Key Set") from None
-        return {key.key_id: key for key in key_set.keys if key.public_key_use in (None, "sig")}
+        keys = {key.key_id: key for key in key_set.keys if key.public_key_use in (None, "sig")}
+        return keys, len(body)
 
 
 def _pick(cached: _KeySet, kid: str | None) -> jwt.PyJWK | None:

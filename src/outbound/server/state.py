@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..oauth import ProviderConfig
+from ..oauth import NetworkPolicy, ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings
@@ -23,6 +23,8 @@ class Vault:
     # The OAuth engine and the apps' provider configurations.
     providers: Providers
     webhooks: WebhookStore
+    # Where provider calls may go (--provider-allow-networks): apps are checked against it.
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     @property
     def callback_url(self) -> str:

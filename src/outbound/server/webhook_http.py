@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from ..oauth.netguard import NetworkPolicy, UnsafeURL, provider_http
+
 __all__ = ["WEBHOOK_TIMEOUT", "PostResult", "WebhookHTTP"]
 
 # Standard Webhooks' advice, and the issue's: a receiver answers within seconds or not at all.
@@ -23,15 +25,21 @@ class PostResult:
 
 
 class WebhookHTTP:
-    def __init__(self, timeout: float = WEBHOOK_TIMEOUT) -> None:
-        # No redirects: a 3xx is an answer that is not 2xx, so the delivery is retried.
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+    def __init__(
+        self, timeout: float = WEBHOOK_TIMEOUT, network: NetworkPolicy | None = None
+    ) -> None:
+        # The providers' guard: public addresses only (or --provider-allow-networks), checked
+        # at each delivery and connected to as checked; no redirects (a 3xx is an answer that
+        # is not 2xx, so the delivery is retried), no cookies.
+        self._client = provider_http(network or NetworkPolicy(), timeout=timeout)
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
         try:
             # The answer's body is not needed: its status is the outcome.
             async with self._client.stream("POST", url, headers=headers, content=body) as reply:
                 return PostResult(reply.status_code, "")
+        except UnsafeURL:
+            return PostResult(0, "refused: the URL is not on an allowed network")
         except httpx.TimeoutException:
             return PostResult(0, "timeout")
         except httpx.HTTPError as exc:

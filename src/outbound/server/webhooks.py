@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
+from ..oauth.netguard import NetworkPolicy
 from ..storage.webhooks import Attempt, Delivery, WebhookStore
 from .webhook_http import WEBHOOK_TIMEOUT, WebhookHTTP
 
@@ -61,11 +62,12 @@ class WebhookSender:
         timeout: float = WEBHOOK_TIMEOUT,
         poll: float = POLL_SECONDS,
         clock: Callable[[], float] = time.time,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self.store = store
         self.retry_base = retry_base
         self.retry_for = retry_for
-        self.http = WebhookHTTP(timeout)
+        self.http = WebhookHTTP(timeout, network)
         # The claim outlives the longest send, so its holder always finishes first.
         self.lease = timeout + 5
         self.poll = poll

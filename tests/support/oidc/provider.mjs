@@ -92,8 +92,11 @@ class MapAdapter {
 
 const state = {
   accessTokenTtl: Number(process.env.OIDC_ACCESS_TTL ?? 3600),
-  fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, until }
+  fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, body?, until }
   tokenRequests: 0,
+  // Set-Cookie on every answer while set (POST /__admin/cookie); Cookie headers received.
+  cookie: null,
+  cookiesSeen: [],
   grants: { success: {}, error: {} },
   refreshes: {}, // sub -> [epoch ms of each successful refresh_token grant]
   registrations: 0,
@@ -261,6 +264,8 @@ const admin = {
     state.tokenRequests = 0;
     state.grants = { success: {}, error: {} };
     state.refreshes = {};
+    state.cookie = null;
+    state.cookiesSeen = [];
     releaseHung();
     return {};
   },
@@ -271,6 +276,8 @@ const admin = {
       status: Number(body.status ?? 503),
       retryAfter: body.retryAfter,
       bytes: Number(body.bytes ?? 2 * 1024 * 1024),
+      body: body.body, // for 'status': this body instead of the HTML page
+      contentType: body.contentType,
       until: Date.now() + seconds * 1000,
     };
     if (!['hang', 'status', 'oversize'].includes(body.mode)) {
@@ -279,6 +286,11 @@ const admin = {
     }
     return { fault: state.fault };
   },
+  'POST /__admin/cookie': async (body) => {
+    state.cookie = body.cookie ?? null;
+    return { cookie: state.cookie };
+  },
+  'GET /__admin/cookies': async () => ({ seen: state.cookiesSeen }),
   'POST /__admin/ttl': async (body) => {
     state.accessTokenTtl = Number(body.accessToken);
     return { accessToken: state.accessTokenTtl };
@@ -324,6 +336,16 @@ provider.use(async (ctx, next) => {
     ctx.body = JSON.stringify(await handler(ctx.method === 'POST' ? await readJson(ctx) : {}));
     return;
   }
+  const cookieHeader = ctx.get('cookie');
+  if (cookieHeader) {
+    state.cookiesSeen.push({
+      path: ctx.path,
+      userAgent: ctx.get('user-agent'),
+      authorization: ctx.get('authorization'),
+      cookie: cookieHeader,
+    });
+  }
+  if (state.cookie) ctx.append('Set-Cookie', `${state.cookie}; Path=/; HttpOnly`);
   if (ctx.method === 'POST' && ctx.path === '/token') {
     state.tokenRequests += 1;
     const fault = activeFault();
@@ -339,8 +361,8 @@ provider.use(async (ctx, next) => {
     if (fault?.mode === 'status') {
       ctx.status = fault.status;
       if (fault.retryAfter !== undefined) ctx.set('Retry-After', String(fault.retryAfter));
-      ctx.type = 'text/html';
-      ctx.body = `<html><body>HTTP ${fault.status} from the test provider</body></html>`;
+      ctx.type = fault.contentType ?? 'text/html';
+      ctx.body = fault.body ?? `<html><body>HTTP ${fault.status} from the test provider</body></html>`;
       return;
     }
     if (fault?.mode === 'oversize') {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -12,6 +13,7 @@ from starlette.routing import Route
 from ...secrets import Secret
 from ...storage import Conflict, new_id
 from ...storage.registrations import Registrations
+from ..app_urls import check_app_urls, require_secret_for_new_hosts
 from ..dcr import forget_client
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
@@ -48,6 +50,7 @@ async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
     if fields.tenant_id:
         require_new_id(fields.tenant_id, "tenantId")
     config = app_config_from_fields(fields)
+    await check_app_urls(config, vault.network)
     try:
         app = await vault.store.create_app(
             project_id, app_id, name, config, _secret(fields.client_secret)
@@ -109,12 +112,18 @@ async def update_app(request: Request) -> Response:
     stored = await vault.store.get_app(project_id, app_id)
     if stored is None:
         raise app_not_found(app_id)
+    config = app_config_from_fields(fields, stored.config)
+    await check_app_urls(config, vault.network, prefix="app.")
+    if keep_secret:
+        require_secret_for_new_hosts(
+            stored, dataclasses.replace(stored, config=config), prefix="app."
+        )
     try:
         app = await vault.store.update_app(
             project_id,
             app_id,
             name,
-            app_config_from_fields(fields, stored.config),
+            config,
             _secret(fields.client_secret),
             keep_client_secret=keep_secret,
         )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...oauth.netguard import UnsafeURL, vet
 from ...storage.connection_events import EVENT_TYPES
 from ...storage.webhooks import InvalidCursor
 from ..errors import ApiError
@@ -51,6 +52,11 @@ async def create(request: Request) -> Response:
     vault, project_id = await authed(request)
     req = decode(await read_body(request), WebhookCreate)
     url = require(req.url, "url")
+    # Deliveries go through the providers' network guard; refuse what it would refuse now.
+    try:
+        await vet(url, vault.network, field="url", unresolvable_ok=True)
+    except UnsafeURL as exc:
+        raise ApiError("E011003", str(exc)) from None
     events: list[str] = list(dict.fromkeys(req.events or EVENT_TYPES))
     if len(await vault.webhooks.all(project_id)) >= MAX_WEBHOOKS:
         raise ApiError("E011004", f"a project has at most {MAX_WEBHOOKS} webhooks")

@@ -1,0 +1,129 @@
+"""The URLs of an app, checked when the app is created or updated.
+
+* Endpoint URLs (discovery, token, revocation — which the server calls — and authorization,
+  which browsers open) must pass the network guard (:mod:`outbound.oauth.netguard`): http(s),
+  no user-info or backslash, and a host that is not, and does not resolve to, a loopback,
+  private or other internal address unless ``--provider-allow-networks`` allows it (plain
+  http only there). A name that does not resolve yet is accepted: every call checks again.
+* Redirect URLs (where browsers land at the end of connecting) follow the same spelling rules;
+  https, or http only to loopback or an allowed network.
+* Client secrets stay put: changing the origin of an endpoint of an app that holds a client
+  secret needs the secret in the same update, so an update cannot send a stored secret to a
+  new host.
+
+Every refusal is an :class:`ApiError` (E011003, or E011002 for the missing secret) naming the
+field; nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from ..oauth import NetworkPolicy
+from ..oauth.netguard import UnsafeURL, check_url, system_resolve, vet
+from ..storage import AppRecord
+from .errors import ApiError
+from .providers import provider_config
+
+__all__ = [
+    "ENDPOINT_FIELDS",
+    "check_app_urls",
+    "check_redirect_url",
+    "require_secret_for_new_hosts",
+]
+
+# every URL the server calls for an app (MCP apps: the resource, the registration endpoint)
+ENDPOINT_FIELDS = (
+    "discoveryUrl",
+    "authorizationUrl",
+    "tokenUrl",
+    "revocationUrl",
+    "resource",
+    "dcrUrl",
+)
+# Resolving a name while checking an app may take this long; a slower name counts as
+# unresolvable (accepted, and checked again at each call).
+RESOLVE_TIMEOUT = 3.0
+
+
+async def check_app_urls(
+    config: Mapping[str, Any], network: NetworkPolicy, *, prefix: str = ""
+) -> None:
+    """Refuse an app configuration whose endpoint or redirect URL the guard would refuse."""
+    for field in ENDPOINT_FIELDS:
+        url = config.get(field) or ""
+        if url:
+            try:
+                await vet(
+                    url,
+                    network,
+                    field=prefix + field,
+                    unresolvable_ok=True,
+                    timeout=RESOLVE_TIMEOUT,
+                )
+            except UnsafeURL as exc:
+                raise ApiError("E011003", str(exc)) from None
+    redirect = config.get("defaultRedirectUrl") or ""
+    if redirect:
+        await check_redirect_url(redirect, network, field=prefix + "defaultRedirectUrl")
+
+
+async def check_redirect_url(url: str, network: NetworkPolicy, *, field: str) -> None:
+    """https (anywhere: the browser goes there, not the server), or http to loopback or an
+    allowed network; never user-info, backslashes or another scheme (``javascript:``)."""
+    try:
+        scheme, host, port = check_url(url, field=field)
+    except UnsafeURL as exc:
+        raise ApiError("E011003", str(exc)) from None
+    if scheme == "https":
+        return
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            found = await system_resolve(host, port)
+    except (OSError, TimeoutError):
+        found = []
+    addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+    if not addresses or not all(a.is_loopback or network.in_allowed_network(a) for a in addresses):
+        raise ApiError(
+            "E011003",
+            f"{field}: plain http is allowed only to loopback or --provider-allow-networks;"
+            " use an https URL",
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        return check_url(url)
+    except UnsafeURL:
+        return None
+
+
+def _endpoint_origins(app: AppRecord) -> dict[str, tuple[str, str, int] | None]:
+    """Each endpoint's origin as the engine sees it (the app's own URL, else its template's)."""
+    config = provider_config(app)
+    urls = {
+        "discoveryUrl": config.discovery_url,
+        "authorizationUrl": config.authorization_url,
+        "tokenUrl": config.token_url,
+        "revocationUrl": config.revocation_url,
+    }
+    return {field: _origin(url) for field, url in urls.items() if url}
+
+
+def require_secret_for_new_hosts(old: AppRecord, new: AppRecord, *, prefix: str = "") -> None:
+    """E011002 when ``new`` would send ``old``'s stored client secret to an origin none of
+    ``old``'s endpoints had: the caller must send ``clientSecret`` along."""
+    if old.client_secret is None:
+        return
+    known = set(_endpoint_origins(old).values())
+    for field, origin in _endpoint_origins(new).items():
+        if origin not in known:
+            raise ApiError(
+                "E011002",
+                f"missing argument {prefix + 'clientSecret'!r}: {prefix + field} moves to a"
+                " new host, and the stored client secret only follows with the secret given"
+                " again in the same update",
+            )
