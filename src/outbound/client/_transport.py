@@ -94,14 +94,25 @@ class _DeadlineIO(io.RawIOBase):
         return self._sock.recv_into(buffer)
 
 
-class _DeadlineResponse(http.client.HTTPResponse):
-    """http.client's response, read through :class:`_DeadlineIO` (http.client re-arms the
-    socket's full timeout on every read; this bounds all of them together)."""
+class _DeadlineSocket:
+    """What http.client's response asks of its socket (``makefile``), reading through
+    :class:`_DeadlineIO`: http.client would re-arm the full timeout on every read, and this
+    bounds all of them together."""
 
-    def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self.fp.close()  # the socket stays open: the connection holds it
-        self.fp = io.BufferedReader(_DeadlineIO(sock, deadline))
+    __slots__ = ("_deadline", "_sock")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineIO(self._sock, self._deadline))
+
+
+def _deadline_response(
+    sock: socket.socket, *args: Any, deadline: float, **kwargs: Any
+) -> http.client.HTTPResponse:
+    return http.client.HTTPResponse(_DeadlineSocket(sock, deadline), *args, **kwargs)  # type: ignore[arg-type]
 
 
 class _OneWrite(_HTTPConnectionBase):
@@ -118,7 +129,7 @@ class _OneWrite(_HTTPConnectionBase):
     def arm(self, deadline: float) -> None:
         """Bound the next request's write and its answer's reads by ``deadline``."""
         self.sock.settimeout(_remaining(deadline))
-        self.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
+        self.response_class = functools.partial(_deadline_response, deadline=deadline)  # type: ignore[assignment]
 
 
 class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
