@@ -2,12 +2,18 @@
 
     python benchmarks/sdk_vs_descope.py                  # 2,000 calls x 5 rounds each
     python benchmarks/sdk_vs_descope.py --calls 500 --rounds 3 --database-url postgresql://…
+    python benchmarks/sdk_vs_descope.py --transport httpx   # + the SDK over httpx's transports
 
 Starts its own ``outbound serve`` (embedded SQLite unless --database-url), uploads one token,
 then times N back-to-back ``fetch_token`` calls with ``outbound.DescopeClient`` and with
 ``descope.DescopeClient`` against that same server, alternating rounds so the noise of a
 shared machine hits both alike. Prints calls/s (median of the rounds), the client's own CPU
 per call, and the ratio. Target (issue 3): >= 2x.
+
+With ``--transport httpx`` the same rounds also run the SDK over httpx's own transports
+(``httpx.HTTPTransport`` / ``httpx.AsyncHTTPTransport``, i.e. httpcore), side by side with its
+default ones, and the ratio default/httpx is printed for sync and async (issue 9: the default
+transports stay hand-written only while they are >= 1.3x faster).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from tests.support.server import Store, postgres_database, running_server  # noqa: E402
 
 TARGET = 2.0
+# issue 9: the SDK keeps transports of its own only while they beat httpx's by this much
+KEEP_TRANSPORT = 1.3
 
 
 def measure(call: Callable[[], object], calls: int) -> tuple[float, float]:
@@ -56,9 +64,16 @@ def main() -> None:
     parser.add_argument(
         "--new-postgres", action="store_true", help="create (and drop) a PostgreSQL database"
     )
+    parser.add_argument(
+        "--transport",
+        choices=["default", "httpx"],
+        default="default",
+        help="httpx: also run the SDK over httpx's own transports, side by side",
+    )
     args = parser.parse_args()
 
     import descope
+    import httpx
 
     import outbound
 
@@ -103,17 +118,32 @@ def main() -> None:
         def official_call() -> object:
             return official_api.fetch_token(app_id, "bench-user")
 
-        async def async_calls(count: int) -> None:
+        async def async_calls(count: int, client: outbound.AsyncClient) -> None:
             for _ in range(count):
-                await async_client.mgmt.outbound_application.fetch_token(app_id, "bench-user")
+                await client.mgmt.outbound_application.fetch_token(app_id, "bench-user")
 
         contenders: dict[str, Callable[[int], tuple[float, float]]] = {
             "outbound SDK (sync)": lambda n: measure(ours_call, n),
             "official descope SDK": lambda n: measure(official_call, n),
             "outbound SDK (async)": lambda n: measure_batch(
-                lambda: loop.run_until_complete(async_calls(n)), n
+                lambda: loop.run_until_complete(async_calls(n, async_client)), n
             ),
         }
+        if args.transport == "httpx":
+            over_httpx = stack.enter_context(
+                outbound.DescopeClient(**settings, transport=httpx.HTTPTransport())
+            )
+            async_over_httpx = outbound.AsyncClient(
+                **settings, transport=httpx.AsyncHTTPTransport()
+            )
+            stack.callback(lambda: loop.run_until_complete(async_over_httpx.aclose()))
+            httpx_api = over_httpx.mgmt.outbound_application
+            contenders["outbound SDK (sync, httpx)"] = lambda n: measure(
+                lambda: httpx_api.fetch_token(app_id, "bench-user"), n
+            )
+            contenders["outbound SDK (async, httpx)"] = lambda n: measure_batch(
+                lambda: loop.run_until_complete(async_calls(n, async_over_httpx)), n
+            )
         assert ours_call()["token"]["token"] == official_call()["token"]["token"]  # type: ignore[index]
 
         for contender in contenders.values():  # warm up: connections, caches
@@ -130,11 +160,11 @@ def main() -> None:
         f"{args.rounds} rounds x {args.calls} sequential fetch_token calls, one server"
         f" ({backend}), medians:"
     )
-    rates = {}
+    rates, cpus = {}, {}
     for name, samples in results.items():
         rates[name] = statistics.median(rate for rate, _ in samples)
-        cpu = statistics.median(us for _, us in samples)
-        print(f"  {name:<24} {rates[name]:8.0f} calls/s   client CPU {cpu:6.0f} us/call")
+        cpu = cpus[name] = statistics.median(us for _, us in samples)
+        print(f"  {name:<28} {rates[name]:8.0f} calls/s   client CPU {cpu:6.0f} us/call")
     ratio = rates["outbound SDK (sync)"] / rates["official descope SDK"]
     per_round = [
         ours[0] / theirs[0]
@@ -147,6 +177,16 @@ def main() -> None:
         f"ratio outbound/descope: {ratio:.2f}x (rounds: {min(per_round):.2f}x to"
         f" {max(per_round):.2f}x); target >= {TARGET:.0f}x {verdict}"
     )
+    if args.transport == "httpx":
+        for kind in ("sync", "async"):
+            own = rates[f"outbound SDK ({kind})"] / rates[f"outbound SDK ({kind}, httpx)"]
+            keep = "keep the hand-written one" if own >= KEEP_TRANSPORT else "use httpx's"
+            # client CPU per call: what the transport itself costs, whatever the server's load
+            cheaper = cpus[f"outbound SDK ({kind}, httpx)"] / cpus[f"outbound SDK ({kind})"]
+            print(
+                f"ratio default/httpx transport ({kind}): {own:.2f}x calls/s,"
+                f" {cheaper:.2f}x less client CPU per call; >= {KEEP_TRANSPORT}x: {keep}"
+            )
 
 
 if __name__ == "__main__":

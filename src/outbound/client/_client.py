@@ -27,7 +27,7 @@ from ._config import ClientConfig, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
-from ._transport import AsyncPooledTransport, PooledTransport
+from ._transport import DEADLINE, AsyncPooledTransport, PooledTransport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -45,6 +45,7 @@ class _BaseClient:
         timeout: float | None,
         timeout_seconds: float | None,
         max_retries: int,
+        connect_timeout: float | None,
     ) -> None:
         # ``timeout_seconds`` is the official SDK's name for the same setting.
         self._config: ClientConfig = resolve_config(
@@ -52,12 +53,16 @@ class _BaseClient:
             management_key,
             base_url,
             timeout if timeout is not None else timeout_seconds,
+            connect_timeout=connect_timeout,
         )
         self._retry = RetryPolicy(max_retries=max_retries)
         self._http_headers = httpx.Headers(self._headers())
+        # The timeout contract (``_config``): our transports read DEADLINE and ``connect``;
+        # httpx's own apply these per operation.
         timeout_seconds = self._config.timeout
-        self._extensions = {
-            "timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_seconds)
+        self._timeouts = {
+            **dict.fromkeys(("read", "write", "pool"), timeout_seconds),
+            "connect": min(self._config.connect_timeout, timeout_seconds),
         }
         self._urls: dict[str, httpx.URL] = {}
 
@@ -71,7 +76,13 @@ class _BaseClient:
 
     @property
     def timeout(self) -> float:
+        """Seconds each request to the server may take, connecting included."""
         return self._config.timeout
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds connecting to the server may take (within :attr:`timeout`)."""
+        return self._config.connect_timeout
 
     def _headers(self) -> dict[str, str]:
         config = self._config
@@ -102,7 +113,10 @@ class _BaseClient:
             url,
             headers=self._http_headers,
             content=request.encoded_body(),
-            extensions=self._extensions,
+            extensions={
+                "timeout": self._timeouts,
+                DEADLINE: time.monotonic() + self._config.timeout,
+            },
         )
 
     def _proxy(self) -> str | None:
@@ -126,7 +140,12 @@ def _reply(response: httpx.Response) -> Reply:
 
 
 def _transport_error(request: ApiRequest, exc: httpx.TransportError) -> TransportError:
-    what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+    if isinstance(exc, httpx.ConnectTimeout):
+        what = "did not accept a connection in time"
+    elif isinstance(exc, httpx.TimeoutException):
+        what = "did not answer in time"
+    else:
+        what = "unreachable"
     # str(exc) of an httpx transport error names the failure, never the request's headers.
     return TransportError(
         f"{request.method} {request.path}: the outbound server {what} ({type(exc).__name__}:"
@@ -180,9 +199,16 @@ class Client(_BaseClient):
         max_retries: int = 3,
         transport: httpx.BaseTransport | None = None,
         timeout_seconds: float | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         super().__init__(
-            project_id, management_key, base_url, timeout, timeout_seconds, max_retries
+            project_id,
+            management_key,
+            base_url,
+            timeout,
+            timeout_seconds,
+            max_retries,
+            connect_timeout,
         )
         self._transport = transport or self._default_transport()
         self.mgmt = Management(OutboundApplication(self))
@@ -253,11 +279,20 @@ class AsyncClient(_BaseClient):
         max_retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_seconds: float | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         super().__init__(
-            project_id, management_key, base_url, timeout, timeout_seconds, max_retries
+            project_id,
+            management_key,
+            base_url,
+            timeout,
+            timeout_seconds,
+            max_retries,
+            connect_timeout,
         )
         self._transport = transport or self._default_transport()
+        # Ours keeps the deadline itself; any other is bounded here, the same way.
+        self._bound = None if isinstance(self._transport, AsyncPooledTransport) else self.timeout
         self.mgmt = AsyncManagement(AsyncOutboundApplication(self))
 
     async def _call(self, request: ApiRequest) -> dict[str, Any]:
@@ -281,14 +316,19 @@ class AsyncClient(_BaseClient):
 
     async def _transmit(self, step: Send) -> Reply:
         request = step.request
+        http_request = self._http_request(request)
         try:
-            response = await self._transport.handle_async_request(self._http_request(request))
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            async with asyncio.timeout(self._bound):
+                response = await self._transport.handle_async_request(http_request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.TransportError as exc:
             raise _transport_error(request, exc) from exc
+        except TimeoutError as exc:
+            timeout = httpx.ReadTimeout("the deadline passed", request=http_request)
+            raise _transport_error(request, timeout) from exc
         return _reply(response)
 
     async def aclose(self) -> None:

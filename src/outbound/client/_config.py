@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from ..secrets import Secret
 from ._exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_TIMEOUT", "SETTINGS", "ClientConfig", "Setting", "resolve_config"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "SETTINGS",
+    "ClientConfig",
+    "Setting",
+    "resolve_config",
+]
 
+# The timeout contract, the same for Client and AsyncClient: each HTTP request to the server
+# (each attempt, when a call is retried) has ``timeout`` seconds from its start to the last
+# byte of the answer, connecting included; connecting alone may take ``connect_timeout``.
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,11 +60,13 @@ class ClientConfig:
     management_key: Secret
     base_url: str
     timeout: float
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
 
     def __repr__(self) -> str:
         return (
             f"ClientConfig(project_id={self.project_id!r}, management_key='**********',"
-            f" base_url={self.base_url!r}, timeout={self.timeout!r})"
+            f" base_url={self.base_url!r}, timeout={self.timeout!r},"
+            f" connect_timeout={self.connect_timeout!r})"
         )
 
 
@@ -73,6 +86,8 @@ def resolve_config(
     base_url: str | None,
     timeout: float | None,
     environ: Mapping[str, str] | None = None,
+    *,
+    connect_timeout: float | None = None,
 ) -> ClientConfig:
     """Fill in what the caller did not pass from the environment; name what is missing."""
     env = os.environ if environ is None else environ
@@ -86,11 +101,15 @@ def resolve_config(
             f"base_url {resolved_url!r} must start with http:// or https://"
             f" (set {url.env} to the server's address)"
         )
-    if timeout is not None and timeout <= 0:
-        raise ConfigurationError(f"timeout must be positive, not {timeout!r}")
+    for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+        if value is not None and value <= 0:
+            raise ConfigurationError(f"{name} must be positive, not {value!r}")
     return ClientConfig(
         project_id=resolved_project,
         management_key=resolved_key,
         base_url=resolved_url,
         timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+        connect_timeout=(
+            DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else float(connect_timeout)
+        ),
     )
