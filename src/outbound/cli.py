@@ -102,6 +102,8 @@ def main() -> None:
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
 @_option("cors_origins")
+@_option("auth_failure_limit", type=click.IntRange(min=0))
+@_option("key_rate_limit", type=click.FloatRange(min=0))
 @_option("connect_pending_per_user", type=click.IntRange(min=0))
 @_option("connect_pending_per_project", type=click.IntRange(min=0))
 @_option("allowed_hosts")

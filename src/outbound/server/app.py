@@ -23,11 +23,13 @@ from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .ahead import RefreshAhead
+from .auth import claimed_project
 from .config import Settings
 from .errors import ApiError
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
+from .limits import Limits
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -52,7 +54,16 @@ def _error_response(error: ApiError) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error_response(exc)
+    error = exc
+    vault = getattr(request.app.state, "vault", None)
+    if error.code == "E130401" and vault is not None:
+        client = request.client
+        error = vault.limits.unauthorized(
+            error,
+            client.host if client else "",
+            claimed_project(request.headers.get("authorization", "")),
+        )
+    return _error_response(error)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -153,11 +164,15 @@ def create_app(settings: Settings) -> ASGIApp:
         providers = Providers(store, oauth)
         leases = RefreshLeases(store)
         refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
+        limits = Limits(settings.auth_failure_limit, settings.key_rate_limit)
         app.state.vault = Vault(
             settings=settings,
             store=store,
-            tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
+            tokens=TokenService(
+                store, refresher, refresh_margin=settings.refresh_margin, admit=limits.admit
+            ),
             providers=providers,
+            limits=limits,
         )
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from .config import Settings
+from .limits import Limits
 from .providers import Providers, provider_config
 from .tokens import TokenService
 
@@ -20,6 +21,8 @@ class Vault:
     tokens: TokenService
     # The OAuth engine and the apps' provider configurations.
     providers: Providers
+    # failed-authentication and per-key request limits
+    limits: Limits = field(default_factory=lambda: Limits(0, 0))
 
     @property
     def callback_url(self) -> str:
