@@ -107,6 +107,8 @@ def main() -> None:
 @_option("webhook_retry_for", type=click.FloatRange(min=0))
 @_option("provider_allow_networks")
 @_option("cors_origins")
+@_option("auth_failure_limit", type=click.IntRange(min=0))
+@_option("key_rate_limit", type=click.FloatRange(min=0))
 @_option("connect_pending_per_user", type=click.IntRange(min=0))
 @_option("connect_pending_per_project", type=click.IntRange(min=0))
 @_option("allowed_hosts")

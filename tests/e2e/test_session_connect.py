@@ -156,7 +156,16 @@ def connect(vault: Vault, token: str, **body: Any) -> httpx.Response:
 
 
 def sessions_count(vault: Vault) -> int:
-    return int(execute(vault.server.store, "SELECT COUNT(*) FROM connect_sessions")[0][0])
+    """Connect sessions in progress: a refused request must add none. (Ended ones are purged
+    within minutes, so the table's size proves nothing.)"""
+    now = int(time.time())
+    rows = execute(
+        vault.server.store,
+        "SELECT COUNT(*) FROM connect_sessions WHERE completed_at IS NULL"
+        " AND (link_expires_at >= ? OR state_expires_at >= ?)",
+        (now, now),
+    )
+    return int(rows[0][0])
 
 
 def assert_refused(vault: Vault, response: httpx.Response, why: str) -> None:

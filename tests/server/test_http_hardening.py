@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -159,11 +159,21 @@ def test_the_data_dir_is_private(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
-@pytest.mark.parametrize("stray", ["!", " x", "\u00e9", "A"])
-def test_a_master_key_with_stray_characters_is_refused(tmp_path: Path, stray: str) -> None:
+STRAY: list[Callable[[str], str]] = [
+    lambda key: key + "!!",
+    lambda key: f'"{key}"',  # quotes copied along from a config file
+    lambda key: key[:10] + "*" + key[10:] + "==",
+    lambda key: key[:20] + "." + key[20:] + "==",
+    lambda key: key[:10] + "\n" + key[10:],
+]
+
+
+@pytest.mark.parametrize("mangle", STRAY, ids=["bangs", "quotes", "star", "dot", "newline"])
+def test_a_master_key_with_stray_characters_is_refused(
+    tmp_path: Path, mangle: Callable[[str], str]
+) -> None:
     good = Store(tmp_path).master_key
     with pytest.raises(RuntimeError, match="OUTBOUND_MASTER_KEY"):
         outbound_cli(
-            "init", "--json", "--data-dir", str(tmp_path), env={"OUTBOUND_MASTER_KEY": good + stray}
+            "init", "--json", "--data-dir", str(tmp_path), env={"OUTBOUND_MASTER_KEY": mangle(good)}
         )
-    assert not (tmp_path / "master.key").exists()

@@ -27,11 +27,13 @@ from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from . import dcr
 from .ahead import RefreshAhead
+from .auth import claimed_project
 from .config import Settings
 from .errors import ApiError
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
+from .limits import Limits
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -58,7 +60,16 @@ def _error_response(error: ApiError) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error_response(exc)
+    error = exc
+    vault = getattr(request.app.state, "vault", None)
+    if error.code == "E130401" and vault is not None:
+        client = request.client
+        error = vault.limits.unauthorized(
+            error,
+            client.host if client else "",
+            claimed_project(request.headers.get("authorization", "")),
+        )
+    return _error_response(error)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -164,13 +175,17 @@ def create_app(settings: Settings) -> ASGIApp:
         leases = RefreshLeases(store, failing_after=settings.failing_after)
         webhooks = WebhookStore(db, keyring)
         refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
+        limits = Limits(settings.auth_failure_limit, settings.key_rate_limit)
         app.state.vault = Vault(
             settings=settings,
             store=store,
-            tokens=TokenService(store, refresher, refresh_margin=settings.refresh_margin),
+            tokens=TokenService(
+                store, refresher, refresh_margin=settings.refresh_margin, admit=limits.admit
+            ),
             providers=providers,
             webhooks=webhooks,
             network=network,
+            limits=limits,
         )
         app.state.session_jwks = JwksCache(network=network)
         providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)

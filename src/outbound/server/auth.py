@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 
 from ..storage import Store
 from .errors import ApiError, fetch_only_key
 
-__all__ = ["authenticate", "authenticate_header", "invalid_key", "parse_authorization"]
+__all__ = [
+    "authenticate",
+    "authenticate_header",
+    "claimed_project",
+    "invalid_key",
+    "parse_authorization",
+]
 
 _MAX_HEADER = 512
 
 
-async def authenticate(request: Request, store: Store) -> str:
+async def authenticate(
+    request: Request, store: Store, admit: Callable[[str], None] | None = None
+) -> str:
     """The project the request's (full) management key belongs to; a 401 for a key that is
-    not live, a 403 for a fetch-only key (those reach only the fetch endpoints)."""
-    return await authenticate_header(request.headers.get("authorization", ""), store)
+    not live, a 403 for a fetch-only key (those reach only the fetch endpoints).
+    ``admit(key id)`` applies the per-key request limit."""
+    return await authenticate_header(request.headers.get("authorization", ""), store, admit)
 
 
-async def authenticate_header(header: str, store: Store) -> str:
+async def authenticate_header(
+    header: str, store: Store, admit: Callable[[str], None] | None = None
+) -> str:
     project_id, key = parse_authorization(header)
     grant = await store.authenticate(project_id, key)
     if grant is None:
         raise invalid_key()
+    if admit is not None:
+        admit(grant.key_id)
     if grant.fetch_only:
         raise fetch_only_key()
     return project_id
+
+
+def claimed_project(header: str) -> str:
+    """The project id an Authorization header claims ('' when it claims none): what failed
+    authentications are counted against."""
+    _, _, credentials = header.partition(" ")
+    project_id, sep, _ = credentials.strip().partition(":")
+    return project_id if sep else ""
 
 
 def parse_authorization(header: str) -> tuple[str, str]:

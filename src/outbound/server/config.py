@@ -96,6 +96,17 @@ class Settings:
         " POST /v1/outbound/oauth/connect from the browser with a session token. Only that"
         " endpoint answers CORS; the management API never does. Default: none.",
     )
+    auth_failure_limit: int = _setting(
+        100,
+        "Failed authentications allowed per minute from one client address, and against one"
+        " project; beyond it failures answer 429 E130429 (with Retry-After) instead of 401."
+        " Requests that authenticate are never limited by it. 0: off.",
+    )
+    key_rate_limit: float = _setting(
+        0.0,
+        "Requests per second allowed per management key (bursts of as many); beyond it 429"
+        " E130429 with Retry-After. 0: no limit.",
+    )
     connect_pending_per_user: int = _setting(
         10,
         "Connect links in progress (not yet used up and not expired) allowed per user, or per"

@@ -19,7 +19,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..crypto import DecryptionError
-from .auth import parse_authorization
+from .auth import claimed_project, parse_authorization
 from .errors import ApiError
 from .routes.tokens import FETCH_PATHS, fetch_token
 from .state import Vault
@@ -47,9 +47,9 @@ class HotPath:
             return
         status = 200
         headers = _JSON_HEADERS
+        authorization = ""
         try:
             vault: Vault = self._vault()
-            authorization = ""
             declared = 0
             for name, value in scope["headers"]:
                 if name == b"authorization":
@@ -65,6 +65,11 @@ class HotPath:
                 vault, project_id, raw, tenant_level=kind[0], by_scopes=kind[1], key=key
             )
         except ApiError as exc:
+            if exc.code == "E130401":
+                client = scope.get("client")
+                exc = self._vault().limits.unauthorized(
+                    exc, client[0] if client else "", claimed_project(authorization)
+                )
             status, payload = exc.status, exc.to_wire()
             if exc.retry_after is not None:
                 headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]

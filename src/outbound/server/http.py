@@ -54,4 +54,4 @@ async def body(request: Request, struct: type[S]) -> S:
 async def authed(request: Request) -> tuple[Vault, str]:
     vault: Vault = request.app.state.vault
     store: Store = vault.store
-    return vault, await authenticate(request, store)
+    return vault, await authenticate(request, store, vault.limits.admit)

@@ -9,6 +9,7 @@ from ..oauth import NetworkPolicy, ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings
+from .limits import Limits
 from .providers import Providers, provider_config
 from .tokens import TokenService
 
@@ -25,6 +26,8 @@ class Vault:
     webhooks: WebhookStore
     # Where provider calls may go (--provider-allow-networks): apps are checked against it.
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # failed-authentication and per-key request limits
+    limits: Limits = field(default_factory=lambda: Limits(0, 0))
 
     @property
     def callback_url(self) -> str:

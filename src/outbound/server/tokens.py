@@ -42,7 +42,10 @@ class TokenService:
         refresher: Refresher,
         refresh_margin: int = 300,
         clock: Callable[[], float] = time.time,
+        admit: Callable[[str], None] | None = None,
     ) -> None:
+        # ``admit(key id)`` counts a request of a verified key (the per-key rate limit).
+        self.admit = admit
         self.store = store
         self.refresher = refresher
         self.refresh_margin = refresh_margin
@@ -90,6 +93,8 @@ class TokenService:
             if found is None:
                 raise invalid_key()
             grant, candidates = found
+            if self.admit is not None:
+                self.admit(grant.key_id)
             if not grant.may_fetch(app_id):
                 raise fetch_only_key(app_id)
         if scopes:
