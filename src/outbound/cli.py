@@ -100,6 +100,7 @@ def main() -> None:
 @_option("refresh_ahead_interval", type=click.FloatRange(min=0))
 @_option("refresh_idle_days", type=click.IntRange(min=0))
 @_option("provider_timeout", type=float)
+@_option("refresh_commit_timeout", type=click.FloatRange(min=0))
 @_option("cors_origins")
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(**options: Any) -> None:

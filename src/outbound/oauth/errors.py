@@ -6,7 +6,8 @@
     │                               unsupported_grant_type, access_denied, issuer_mismatch …
     │                               -> the connection needs reconnecting
     ├── TransientOAuthError         nothing was decided: timeout, connection error, 5xx, 429,
-    │                               a response too large or not understood
+    │                               a response too large or not understood, an answer
+    │                               lost on the way back (ANSWER_LOST)
     │                               -> keep what is stored, retry later
     └── OAuthConfigError            the provider configuration cannot work (no token URL,
                                     unknown hook, discovery names another issuer)
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "ANSWER_LOST",
     "OAuthConfigError",
     "OAuthError",
     "PermanentOAuthError",
@@ -31,6 +33,10 @@ __all__ = [
 # Longest provider-supplied description kept in an error: enough to diagnose, too short to
 # smuggle a page of HTML into logs.
 MAX_DESCRIPTION = 300
+
+# The ``error`` of a TransientOAuthError whose request may have reached the provider but
+# whose answer never came back (connection reset or closed, read timeout after sending).
+ANSWER_LOST = "answer_lost"
 
 
 class OAuthError(Exception):
@@ -46,6 +52,9 @@ class PermanentOAuthError(OAuthError):
     def __init__(self, error: str, description: str = "", *, status_code: int | None = None):
         super().__init__(error, description)
         self.status_code = status_code
+        # Set when this refusal answered a retry after the first answer was lost: the
+        # provider most likely saw a rotated refresh token reused, not a revoked consent.
+        self.after_lost_answer = False
 
 
 class TransientOAuthError(OAuthError):
@@ -58,10 +67,14 @@ class TransientOAuthError(OAuthError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        request_sent: bool = False,
     ) -> None:
         super().__init__(error, description)
         self.status_code = status_code
         self.retry_after = retry_after
+        # The request may have reached the provider though no answer came back: a provider
+        # that rotates refresh tokens may have rotated this one.
+        self.request_sent = request_sent
 
 
 class OAuthConfigError(OAuthError):

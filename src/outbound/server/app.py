@@ -17,12 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
-from ..storage import Store, connect, upgrade
+from ..storage import StorageUnavailable, Store, connect, upgrade
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .ahead import RefreshAhead
 from .config import Settings
-from .errors import ApiError
+from .errors import ApiError, storage_unavailable
 from .hotpath import HotPath
 from .http import json_response
 from .providers import Providers
@@ -76,6 +76,11 @@ async def _decryption_error(request: Request, exc: Exception) -> Response:
     return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
 
 
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("storage unavailable in %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(storage_unavailable())
+
+
 class CatchAll:
     """Answers any unexpected exception with the JSON error shape (E130500).
 
@@ -101,6 +106,13 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except StorageUnavailable as exc:
+            # Raised outside a route (a middleware, the lifespan's store): same answer.
+            logger.warning(
+                "storage unavailable in %s %s: %s", scope.get("method"), scope.get("path"), exc
+            )
+            if not started:
+                await _error_response(storage_unavailable())(scope, receive, send)
         except Exception as exc:
             logger.error(
                 "unhandled %s in %s %s\n%s",
@@ -135,7 +147,12 @@ def create_app(settings: Settings) -> ASGIApp:
         oauth = OAuthClient(timeout=settings.provider_timeout)
         providers = Providers(store, oauth)
         leases = RefreshLeases(store)
-        refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
+        refresher = LeaseRefresher(
+            leases,
+            providers,
+            provider_timeout=settings.provider_timeout,
+            commit_timeout=settings.refresh_commit_timeout,
+        )
         app.state.vault = Vault(
             settings=settings,
             store=store,
@@ -157,6 +174,7 @@ def create_app(settings: Settings) -> ASGIApp:
         finally:
             if ahead is not None:
                 await ahead.stop()
+            await refresher.drain()
             await oauth.aclose()
             await db.close()
 
@@ -167,6 +185,7 @@ def create_app(settings: Settings) -> ASGIApp:
             ApiError: _api_error,
             HTTPException: _http_error,
             DecryptionError: _decryption_error,
+            StorageUnavailable: _storage_unavailable,
         },
         middleware=[
             Middleware(CatchAll),

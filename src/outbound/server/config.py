@@ -67,6 +67,12 @@ class Settings:
         "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"
         " before it counts as a transient failure.",
     )
+    refresh_commit_timeout: float = _setting(
+        120.0,
+        "Seconds a refresh keeps reading a late provider answer after its caller got E131011"
+        " (the token's lease is renewed meanwhile), so a rotated refresh token is kept, not"
+        " lost; a graceful shutdown waits this long at most for such refreshes.",
+    )
     cors_origins: str = _setting(
         "",
         "Origins (comma-separated, e.g. https://app.example.com) whose pages may call"

@@ -1,6 +1,6 @@
 """Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store."""
 
-from .database import Database, IntegrityError, connect
+from .database import Database, IntegrityError, StorageUnavailable, connect
 from .migrate import upgrade
 from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
 from .store import Conflict, Store, bootstrap, new_id
@@ -13,6 +13,7 @@ __all__ = [
     "DatabaseURL",
     "IntegrityError",
     "ManagementKeyRecord",
+    "StorageUnavailable",
     "Store",
     "TokenRecord",
     "TokenWrite",

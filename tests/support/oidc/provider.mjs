@@ -7,6 +7,9 @@
 //       OIDC_CLIENTS       JSON list of client metadata ({client_id, client_secret,
 //                          redirect_uris, token_endpoint_auth_method?})
 //       OIDC_ACCESS_TTL    access-token lifetime in seconds (default 3600)
+//       OIDC_REFRESH_REUSE_GRACE  seconds during which a rotated (used) refresh token is
+//                          accepted again, as Connect2id, Cognito or WSO2 allow (default 0:
+//                          any reuse revokes the grant, as oidc-provider does)
 //
 // Prints "ready <issuer>" on stdout once listening.
 
@@ -50,6 +53,14 @@ class MapAdapter {
       store.delete(this.key(id));
       return undefined;
     }
+    const { consumed } = entry.payload;
+    if (this.model === 'RefreshToken' && consumed && state.refreshReuseGrace > 0
+        && Date.now() / 1000 - consumed <= state.refreshReuseGrace) {
+      // Inside the reuse grace a used refresh token counts as unused: oidc-provider rotates
+      // it again instead of revoking the grant.
+      const { consumed: _, ...payload } = entry.payload;
+      return payload;
+    }
     return entry.payload;
   }
 
@@ -87,7 +98,8 @@ class MapAdapter {
 
 const state = {
   accessTokenTtl: Number(process.env.OIDC_ACCESS_TTL ?? 3600),
-  fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, until }
+  fault: null, // { mode: 'hang' | 'delay' | 'status' | 'oversize', status, retryAfter, until }
+  refreshReuseGrace: Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0),
   tokenRequests: 0,
   grants: { success: {}, error: {} },
 };
@@ -193,6 +205,7 @@ const admin = {
   }),
   'POST /__admin/reset': async () => {
     state.fault = null;
+    state.refreshReuseGrace = Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0);
     state.tokenRequests = 0;
     state.grants = { success: {}, error: {} };
     releaseHung();
@@ -207,11 +220,15 @@ const admin = {
       bytes: Number(body.bytes ?? 2 * 1024 * 1024),
       until: Date.now() + seconds * 1000,
     };
-    if (!['hang', 'status', 'oversize'].includes(body.mode)) {
+    if (!['hang', 'delay', 'status', 'oversize'].includes(body.mode)) {
       state.fault = null;
       releaseHung();
     }
     return { fault: state.fault };
+  },
+  'POST /__admin/refresh-reuse-grace': async (body) => {
+    state.refreshReuseGrace = Number(body.seconds);
+    return { seconds: state.refreshReuseGrace };
   },
   'POST /__admin/ttl': async (body) => {
     state.accessTokenTtl = Number(body.accessToken);
@@ -240,6 +257,15 @@ provider.use(async (ctx, next) => {
   if (ctx.method === 'POST' && ctx.path === '/token') {
     state.tokenRequests += 1;
     const fault = activeFault();
+    if (fault?.mode === 'delay') {
+      // Received, then held until the fault ends; then answered as usual.
+      await new Promise((resolve) => {
+        hung.add(resolve);
+        setTimeout(resolve, Math.max(0, fault.until - Date.now()));
+      });
+      await next();
+      return;
+    }
     if (fault?.mode === 'hang') {
       await new Promise((resolve) => {
         hung.add(resolve);
