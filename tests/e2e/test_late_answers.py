@@ -65,9 +65,9 @@ def _freeze_cycle(first: Vault, then: Vault, user: str) -> None:
     version = first.row_version(user)
     first.expire(user)
     idp.reset()
-    # Requests reaching the token endpoint in the next second are held, then answered: the
-    # provider is frozen while it holds ours.
-    idp.fault("delay", seconds=1)
+    # Requests reaching the token endpoint in the next seconds are held, then answered: the
+    # provider is frozen (its timers too) while it holds ours.
+    idp.fault("delay", seconds=5)
     outcome: dict[str, Any] = {}
 
     def fetch() -> None:
