@@ -176,7 +176,16 @@ def rekey(**options: Any) -> None:
         report = await rekey_store(store)
         return report.to_json()
 
-    click.echo(json.dumps(_with_store(_settings(**options), work)))
+    report = _with_store(_settings(**options), work)
+    click.echo(json.dumps(report))
+    unreadable = report["unreadable"]
+    if unreadable:
+        assert isinstance(unreadable, list)
+        raise click.ClickException(
+            f"{len(unreadable)} value(s) open with no key in the list and were left as they"
+            f" are: {', '.join(unreadable)}. Add the key they were sealed with, or delete or"
+            " re-upload those rows; everything else was re-sealed."
+        )
 
 
 @main.group()
