@@ -22,7 +22,7 @@ import pytest
 from tests.e2e.conftest import PROVIDER_TIMEOUT, SERVER_ARGS, Vault, create_app
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.oidc_server import OidcServer
-from tests.support.server import running_server
+from tests.support.server import running_server, start_server, stop_server
 
 # Longer than a lease lasts with the tests' provider timeout (2 x 2 + 5 s, see refresh.py):
 # a lease that was not renewed would have run out, and another server taken it over.
@@ -237,3 +237,30 @@ def test_a_lost_answer_without_grace_is_reported_as_reuse(
     # A consent revoked by its user reads differently (tests/e2e/test_refresh.py).
     assert proxied.fetch(user).json()["errorCode"] == "E131010"
     assert proxy.forwarded == 2
+
+
+def test_a_graceful_shutdown_waits_for_a_late_answer(vault: Vault, idp: OidcServer) -> None:
+    user = vault.new_user()
+    assert vault.connect_quickly(user)["status"] == "success"
+    before = vault.token(user)
+    project = (vault.server.project_id, vault.server.management_key)
+    server = start_server(vault.server.store, project=project, extra_args=SERVER_ARGS)
+    leaving = Vault(server, idp, vault.oauth_client, vault.catcher, vault.app_id)
+    try:
+        version = leaving.row_version(user)
+        leaving.expire(user)
+        idp.reset()
+        idp.fault("delay", seconds=PROVIDER_TIMEOUT + 3)  # answered 3 s after the caller left
+        assert leaving.fetch(user).json()["errorCode"] == "E131011"
+
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=20)
+
+        assert leaving.row_version(user) != version
+        assert idp.grants()["success"] == {"refresh_token": 1}
+    finally:
+        stop_server(server)
+        idp.reset()
+    after = vault.token(user)
+    assert after["accessToken"] != before["accessToken"]
+    assert idp.introspect(after["accessToken"])["active"] is True
