@@ -5,12 +5,13 @@ Every request is bounded three ways: connect/read timeouts, an overall deadline 
 that trickles one byte a second cannot hold a caller), and ``max_response_bytes`` (the body
 is streamed and reading stops past the cap).
 
-A refresh whose answer is *lost* — the connection reset or closed, or the read timed out,
-after the request may have reached the provider — is sent once more at once with the same
-refresh token (:data:`ANSWER_LOST`): a provider that rotates refresh tokens has then already
-rotated it, and many keep a short reuse grace for exactly this. A definite answer (any HTTP
-status) is never retried, nor a request that timed out (its whole deadline is spent; it is
-reported with ``request_sent`` so the caller knows its answer may be lost).
+A refresh whose answer is *lost* — the connection reset or closed after the request may
+have reached the provider — is sent once more at once with the same refresh token
+(:data:`ANSWER_LOST`): a provider that rotates refresh tokens has then already rotated it,
+and many keep a short reuse grace for exactly this. A definite answer (any HTTP status) is
+never retried, nor a request that was never sent (connect errors), nor one that timed out:
+its whole deadline is spent (the read timeout is the deadline), and a retry would come long
+after any grace; it is reported with ``answer_may_be_lost`` instead.
 """
 
 from __future__ import annotations
@@ -303,7 +304,7 @@ class OAuthClient:
             raise TransientOAuthError(
                 ANSWER_LOST,
                 f"the connection to {host} broke before its answer arrived",
-                request_sent=True,
+                answer_may_be_lost=True,
             ) from exc
         except (TimeoutError, httpx.TimeoutException) as exc:
             # Past a connect or pool timeout nothing was sent; any other timeout may have
@@ -312,7 +313,7 @@ class OAuthClient:
             raise TransientOAuthError(
                 "timeout",
                 f"{host} did not answer within {deadline:g} s",
-                request_sent=not unsent,
+                answer_may_be_lost=not unsent,
             ) from exc
         except httpx.UnsupportedProtocol as exc:
             raise OAuthConfigError("invalid_url", f"cannot send a request to {host}") from exc

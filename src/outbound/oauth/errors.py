@@ -67,14 +67,14 @@ class TransientOAuthError(OAuthError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
-        request_sent: bool = False,
+        answer_may_be_lost: bool = False,
     ) -> None:
         super().__init__(error, description)
         self.status_code = status_code
         self.retry_after = retry_after
         # The request may have reached the provider though no answer came back: a provider
         # that rotates refresh tokens may have rotated this one.
-        self.request_sent = request_sent
+        self.answer_may_be_lost = answer_may_be_lost
 
 
 class OAuthConfigError(OAuthError):

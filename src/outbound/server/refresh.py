@@ -324,7 +324,7 @@ class LeaseRefresher:
             text = oauth_error_text(exc)
             # The provider may have rotated the refresh token in an answer nobody read:
             # say so in the row, so that a refusal of the next refresh is understood.
-            note = f"{LOST_ANSWER} ({text})" if exc.request_sent else None
+            note = f"{LOST_ANSWER} ({text})" if exc.answer_may_be_lost else None
             logger.warning("refresh of token %s failed transiently: %s", token.id, note or text)
             await asyncio.shield(self.leases.release(token.id, self.owner, note=note))
             raise _unavailable(text, exc.retry_after) from None
