@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import PROVIDER_TIMEOUT, SERVER_ARGS, Vault, create_app
+from tests.support.database import execute
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.oidc_server import OidcServer
 from tests.support.server import running_server, start_server, stop_server
@@ -264,3 +265,35 @@ def test_a_graceful_shutdown_waits_for_a_late_answer(vault: Vault, idp: OidcServ
     after = vault.token(user)
     assert after["accessToken"] != before["accessToken"]
     assert idp.introspect(after["accessToken"])["active"] is True
+
+
+def test_an_answer_later_than_the_commit_timeout_is_the_documented_window(
+    vault: Vault, idp: OidcServer
+) -> None:
+    """Past --refresh-commit-timeout the answer is lost (docs/operations.md): the row says so,
+    and the provider's refusal of the next refresh is reported as reuse, not revoked consent."""
+    user = vault.new_user()
+    assert vault.connect_quickly(user)["status"] == "success"
+    project = (vault.server.project_id, vault.server.management_key)
+    args = [*SERVER_ARGS, "--refresh-commit-timeout", "3"]
+    with running_server(vault.server.store, project=project, extra_args=args) as server:
+        impatient = Vault(server, idp, vault.oauth_client, vault.catcher, vault.app_id)
+        impatient.expire(user)
+        idp.reset()
+        try:
+            idp.fault("delay", seconds=6)  # answered (and rotated) after the vault gave up
+            assert impatient.fetch(user).json()["errorCode"] == "E131011"
+            _wait_for(lambda: idp.successful_grants("refresh_token") == 1, 10, "the rotation")
+            (note,) = execute(
+                server.store,
+                "SELECT last_refresh_error FROM tokens WHERE app_id = ? AND user_id = ?",
+                (vault.app_id, user),
+            )[0]
+            assert note.startswith("the provider's answer to a refresh was lost")
+
+            refused = impatient.fetch(user)
+        finally:
+            idp.reset()
+        assert refused.json()["errorCode"] == "E131010"
+        assert "refresh token reused after a lost answer" in refused.json()["errorMessage"]
+        assert "refresh token reused after a lost answer" in server.log()

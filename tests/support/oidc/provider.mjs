@@ -258,7 +258,11 @@ provider.use(async (ctx, next) => {
     state.tokenRequests += 1;
     const fault = activeFault();
     if (fault?.mode === 'delay') {
-      // Received, then held until the fault ends; then answered as usual.
+      // Received (the whole body read, as a server that then stalls would have), held until
+      // the fault ends, then answered as usual — even if the client has gone meanwhile.
+      const chunks = [];
+      for await (const chunk of ctx.req) chunks.push(chunk);
+      ctx.req.body = Buffer.concat(chunks).toString();
       await new Promise((resolve) => {
         hung.add(resolve);
         setTimeout(resolve, Math.max(0, fault.until - Date.now()));
