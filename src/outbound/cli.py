@@ -106,6 +106,7 @@ def main() -> None:
 @_option("webhook_retry_base", type=click.FloatRange(min=0.01))
 @_option("webhook_retry_for", type=click.FloatRange(min=0))
 @_option("provider_allow_networks")
+@_option("refresh_commit_timeout", type=click.FloatRange(min=0))
 @_option("cors_origins")
 @_option("auth_failure_limit", type=click.IntRange(min=0))
 @_option("key_rate_limit", type=click.FloatRange(min=0))
@@ -196,7 +197,16 @@ def rekey(**options: Any) -> None:
         report = await rekey_store(store)
         return report.to_json()
 
-    click.echo(json.dumps(_with_store(_settings(**options), work)))
+    report = _with_store(_settings(**options), work)
+    click.echo(json.dumps(report))
+    unreadable = report["unreadable"]
+    if unreadable:
+        assert isinstance(unreadable, list)
+        raise click.ClickException(
+            f"{len(unreadable)} value(s) open with no key in the list and were left as they"
+            f" are: {', '.join(unreadable)}. Add the key they were sealed with, or delete or"
+            " re-upload those rows; everything else was re-sealed."
+        )
 
 
 @main.group()

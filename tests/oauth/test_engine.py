@@ -396,3 +396,79 @@ async def test_a_redirect_from_the_token_endpoint_is_not_followed() -> None:
             await client.refresh(config, Secret(REFRESH_TOKEN))
     await http.aclose()
     assert [r.url.host for r in sent] == ["as.example.com"]
+
+
+def _failing_then(failures: list[Exception | httpx.Response]) -> tuple[list[str], Any]:
+    """A transport that fails (or answers) as listed, then answers a token; the refresh
+    tokens it received."""
+    received: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(parse_qs(request.content.decode())["refresh_token"][0])
+        if failures:
+            outcome = failures.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return httpx.Response(200, json={"access_token": "new", "token_type": "Bearer"})
+
+    return received, httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.ReadError("connection reset by peer"),
+        httpx.RemoteProtocolError("server disconnected without sending a response"),
+    ],
+    ids=["reset", "eof"],
+)
+async def test_a_lost_answer_is_retried_once_with_the_same_refresh_token(lost: Exception) -> None:
+    config = ProviderConfig(
+        client_id="c", client_secret=Secret(CLIENT_SECRET), token_url="https://as.example.com/t"
+    )
+    received, transport = _failing_then([lost])
+    async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
+        tokens = await client.refresh(config, Secret(REFRESH_TOKEN))
+    assert tokens.access_token is not None and tokens.access_token.reveal() == "new"
+    assert received == [REFRESH_TOKEN, REFRESH_TOKEN]
+
+    # Lost twice: reported as a lost answer, sent twice in all.
+    received, transport = _failing_then([lost, lost])
+    async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
+        with pytest.raises(TransientOAuthError) as caught:
+            await client.refresh(config, Secret(REFRESH_TOKEN))
+    assert caught.value.error == "answer_lost" and caught.value.answer_may_be_lost
+    assert len(received) == 2
+
+    # Refused on the retry: the provider saw the refresh token reused.
+    refusal = httpx.Response(400, json={"error": "invalid_grant"})
+    received, transport = _failing_then([lost, refusal])
+    async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
+        with pytest.raises(PermanentOAuthError) as refused:
+            await client.refresh(config, Secret(REFRESH_TOKEN))
+    assert refused.value.after_lost_answer
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        httpx.Response(503, text="<html>down</html>"),
+        httpx.Response(400, json={"error": "invalid_grant"}),
+        httpx.ConnectError("connection refused"),
+    ],
+    ids=["5xx-answer", "refusal", "never-sent"],
+)
+async def test_a_definite_answer_or_an_unsent_request_is_not_retried(
+    outcome: Exception | httpx.Response,
+) -> None:
+    config = ProviderConfig(
+        client_id="c", client_secret=Secret(CLIENT_SECRET), token_url="https://as.example.com/t"
+    )
+    received, transport = _failing_then([outcome])
+    async with OAuthClient(httpx.AsyncClient(transport=transport)) as client:
+        with pytest.raises(OAuthError) as caught:
+            await client.refresh(config, Secret(REFRESH_TOKEN))
+    assert len(received) == 1
+    assert not getattr(caught.value, "after_lost_answer", False)
+    assert not getattr(caught.value, "answer_may_be_lost", False)

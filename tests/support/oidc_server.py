@@ -75,6 +75,8 @@ class OidcServer:
 
     redirect_uris: list[str] = field(default_factory=lambda: ["http://127.0.0.1:9/cb"])
     access_token_ttl: int = 3600
+    # Seconds a used refresh token is accepted again (0: reuse revokes the grant).
+    refresh_reuse_grace: float = 0
     port: int = 0
     # open dynamic client registration (RFC 7591/7592) at /reg
     registration: bool = False
@@ -120,6 +122,7 @@ class OidcServer:
             "OIDC_ACCESS_TTL": str(self.access_token_ttl),
             "OIDC_REGISTRATION": "1" if self.registration else "",
             "OIDC_RESOURCES": json.dumps(self.resources),
+            "OIDC_REFRESH_REUSE_GRACE": str(self.refresh_reuse_grace),
         }
         self._process = subprocess.Popen(
             ["node", str(OIDC_DIR / "provider.mjs"), "--port", str(self.port)],
@@ -214,8 +217,18 @@ class OidcServer:
     def successful_grants(self, grant_type: str) -> int:
         return int(self.grants()["success"].get(grant_type, 0))
 
+    @property
+    def pid(self) -> int:
+        """The provider's process id (tests stop and resume it with signals)."""
+        assert self._process is not None
+        return self._process.pid
+
+    def set_refresh_reuse_grace(self, seconds: float) -> None:
+        """Accept a used refresh token again for ``seconds`` after its use (until reset)."""
+        self._admin("POST", "/__admin/refresh-reuse-grace", {"seconds": seconds})
+
     def reset(self) -> None:
-        """Zero the counters and end any fault."""
+        """Zero the counters, end any fault and restore the start's reuse grace."""
         self._admin("POST", "/__admin/reset", {})
 
     def fault(
@@ -230,8 +243,10 @@ class OidcServer:
         content_type: str | None = None,
     ) -> None:
         """Break the token endpoint for ``seconds``: ``hang`` (no answer until then),
-        ``status`` (answer ``status`` with an HTML page, or ``body`` of ``content_type``) or
-        ``oversize`` (a JSON body of ``size`` bytes). ``heal()`` ends it early."""
+        ``delay`` (requests received meanwhile are held until then, then answered as
+        usual), ``status`` (answer ``status`` with an HTML page, or ``body`` of
+        ``content_type``) or ``oversize`` (a JSON body of ``size`` bytes). ``heal()`` ends it
+        early."""
         request: dict[str, Any] = {
             "mode": mode,
             "seconds": seconds,

@@ -9,6 +9,14 @@ Unless a caller hands in its own ``http`` client, every request goes through
 :func:`.netguard.provider_http`: only to addresses the :class:`.netguard.NetworkPolicy` allows
 (public ones, or the operator's allowed networks), connected to the address that was checked,
 with no redirects and no cookies kept. Discovery documents are cached in a bounded LRU.
+
+A refresh whose answer is *lost* — the connection reset or closed after the request may
+have reached the provider — is sent once more at once with the same refresh token
+(:data:`ANSWER_LOST`): a provider that rotates refresh tokens has then already rotated it,
+and many keep a short reuse grace for exactly this. A definite answer (any HTTP status) is
+never retried, nor a request that was never sent (connect errors), nor one that timed out:
+its whole deadline is spent (the read timeout is the deadline), and a retry would come long
+after any grace; it is reported with ``answer_may_be_lost`` instead.
 """
 
 from __future__ import annotations
@@ -29,7 +37,13 @@ from ..secrets import Secret
 from . import messages
 from .config import ClientAuthMethod, ProviderConfig
 from .discovery import apply_metadata, is_secure_url, validate_metadata
-from .errors import OAuthConfigError, OAuthError, TransientOAuthError
+from .errors import (
+    ANSWER_LOST,
+    OAuthConfigError,
+    OAuthError,
+    PermanentOAuthError,
+    TransientOAuthError,
+)
 from .lru import BoundedCache, KeyedLocks
 from .netguard import NetworkPolicy, UnsafeURL, provider_http
 from .registration import (
@@ -357,13 +371,32 @@ class OAuthClient:
         return await self._token(config, request, callback_params)
 
     async def refresh(
-        self, config: ProviderConfig, refresh_token: Secret, *, scopes: Sequence[str] = ()
+        self,
+        config: ProviderConfig,
+        refresh_token: Secret,
+        *,
+        scopes: Sequence[str] = (),
+        timeout: float | None = None,
     ) -> TokenSet:
         """New tokens for a refresh token (RFC 6749 §6). A result without ``refresh_token``
-        means the old one stays valid."""
+        means the old one stays valid. ``timeout`` replaces the client's deadline for the
+        token request (not for discovery): a refresher that keeps reading a late answer.
+
+        A lost answer is retried once at once; a refusal of that retry is a
+        :class:`PermanentOAuthError` with ``after_lost_answer`` set (the provider saw the
+        refresh token reused), and a second lost answer is :data:`ANSWER_LOST`."""
         config = await self._resolved(config)
         request = messages.refresh_request(config, refresh_token, scopes=scopes)
-        return await self._token(config, request, {})
+        try:
+            return await self._token(config, request, {}, timeout)
+        except TransientOAuthError as exc:
+            if exc.error != ANSWER_LOST:
+                raise
+        try:
+            return await self._token(config, request, {}, timeout)
+        except PermanentOAuthError as exc:
+            exc.after_lost_answer = True
+            raise
 
     async def revoke(self, config: ProviderConfig, token: Secret, *, hint: str) -> bool:
         """Revoke a token at the provider (RFC 7009); False when it has no revocation
@@ -392,8 +425,9 @@ class OAuthClient:
         config: ProviderConfig,
         request: messages.TokenRequest,
         callback_params: Mapping[str, str],
+        timeout: float | None = None,
     ) -> TokenSet:
-        response = await self._post(request)
+        response = await self._post(request, timeout)
         return parse_token_response(
             config,
             status=response.status,
@@ -407,14 +441,16 @@ class OAuthClient:
 
     # -- bounded HTTP ------------------------------------------------------------------
 
-    async def _post(self, request: messages.TokenRequest) -> _Response:
+    async def _post(
+        self, request: messages.TokenRequest, timeout: float | None = None
+    ) -> _Response:
         if not self._guarded and not is_secure_url(request.url):
             # RFC 6749 §3.2: credentials and tokens travel only over TLS.
             raise OAuthConfigError(
                 "insecure_url", f"{urlsplit(request.url).hostname or '?'} is not an https URL"
             )
         headers, body = request.encode()
-        return await self._send("POST", request.url, headers, body)
+        return await self._send("POST", request.url, headers, body, timeout)
 
     async def _send(
         self,
@@ -422,20 +458,35 @@ class OAuthClient:
         url: str,
         headers: dict[str, str],
         body: bytes | None,
+        timeout: float | None = None,
         *,
         cap: int | None = None,
     ) -> _Response:
         host = urlsplit(url).hostname or "?"
         headers = {"User-Agent": USER_AGENT, **headers}
+        deadline = self._deadline if timeout is None else timeout
         try:
-            async with asyncio.timeout(self._deadline):
-                return await self._exchange(method, url, headers, body, host, cap)
+            async with asyncio.timeout(deadline):
+                return await self._exchange(method, url, headers, body, host, deadline, cap)
         except UnsafeURL as exc:
             # Refused before any connection was made: the app must point elsewhere.
             raise OAuthConfigError("forbidden_url", str(exc)) from None
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # The request went out (httpx reads only once it is written): the provider may
+            # have acted on it and answered to a connection that broke.
             raise TransientOAuthError(
-                "timeout", f"{host} did not answer within {self._deadline:g} s"
+                ANSWER_LOST,
+                f"the connection to {host} broke before its answer arrived",
+                answer_may_be_lost=True,
+            ) from exc
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            # Past a connect or pool timeout nothing was sent; any other timeout may have
+            # left the provider acting on a request whose answer we stopped reading.
+            unsent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise TransientOAuthError(
+                "timeout",
+                f"{host} did not answer within {deadline:g} s",
+                answer_may_be_lost=not unsent,
             ) from exc
         except OSError as exc:  # the name does not resolve (now)
             raise TransientOAuthError(
@@ -457,15 +508,21 @@ class OAuthClient:
         headers: dict[str, str],
         body: bytes | None,
         host: str,
+        deadline: float,
         cap: int | None,
     ) -> _Response:
         cap = min(cap or self.max_response_bytes, self.max_response_bytes)
+        timeouts = (
+            self._timeouts
+            if deadline == self._deadline
+            else httpx.Timeout(deadline, connect=min(self._deadline, 5.0))
+        )
         async with self._http.stream(
             method,
             url,
             headers=headers,
             content=body,
-            timeout=self._timeouts,
+            timeout=timeouts,
             # A redirected POST would carry the client's credentials somewhere else.
             follow_redirects=False,
         ) as response:

@@ -6,7 +6,8 @@
     │                               unsupported_grant_type, access_denied, issuer_mismatch …
     │                               -> the connection needs reconnecting
     ├── TransientOAuthError         nothing was decided: timeout, connection error, 5xx, 429,
-    │                               a response too large or not understood
+    │                               a response too large or not understood, an answer
+    │                               lost on the way back (ANSWER_LOST)
     │                               -> keep what is stored, retry later
     └── OAuthConfigError            the provider configuration cannot work (no token URL,
                                     unknown hook, discovery names another issuer)
@@ -25,6 +26,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "ANSWER_LOST",
     "OAuthConfigError",
     "OAuthError",
     "PermanentOAuthError",
@@ -51,6 +53,10 @@ _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # and the bidi controls that reorder what a reader sees.
 _UNLOGGABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
+# The ``error`` of a TransientOAuthError whose request may have reached the provider but
+# whose answer never came back (connection reset or closed, read timeout after sending).
+ANSWER_LOST = "answer_lost"
+
 
 class OAuthError(Exception):
     def __init__(self, error: str, description: str = "") -> None:
@@ -65,6 +71,9 @@ class PermanentOAuthError(OAuthError):
     def __init__(self, error: str, description: str = "", *, status_code: int | None = None):
         super().__init__(error, description)
         self.status_code = status_code
+        # Set when this refusal answered a retry after the first answer was lost: the
+        # provider most likely saw a rotated refresh token reused, not a revoked consent.
+        self.after_lost_answer = False
 
 
 class TransientOAuthError(OAuthError):
@@ -77,10 +86,14 @@ class TransientOAuthError(OAuthError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        answer_may_be_lost: bool = False,
     ) -> None:
         super().__init__(error, description)
         self.status_code = status_code
         self.retry_after = retry_after
+        # The request may have reached the provider though no answer came back: a provider
+        # that rotates refresh tokens may have rotated this one.
+        self.answer_may_be_lost = answer_may_be_lost
 
 
 class OAuthConfigError(OAuthError):

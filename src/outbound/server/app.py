@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..crypto import DecryptionError, load_keyring
 from ..oauth import OAuthClient
 from ..oauth.netguard import quiet_http_logs
-from ..storage import Store, connect, upgrade
+from ..storage import StorageUnavailable, Store, connect, upgrade
 from ..storage.connect_sessions import ConnectSessions
 from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
@@ -29,7 +29,7 @@ from . import dcr
 from .ahead import RefreshAhead
 from .auth import claimed_project
 from .config import Settings
-from .errors import ApiError
+from .errors import ApiError, storage_unavailable
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
@@ -96,6 +96,11 @@ async def _decryption_error(request: Request, exc: Exception) -> Response:
     return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
 
 
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("storage unavailable in %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(storage_unavailable())
+
+
 class CatchAll:
     """Answers any unexpected exception with the JSON error shape (E130500).
 
@@ -121,6 +126,13 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except StorageUnavailable as exc:
+            # Raised outside a route (a middleware, the lifespan's store): same answer.
+            logger.warning(
+                "storage unavailable in %s %s: %s", scope.get("method"), scope.get("path"), exc
+            )
+            if not started:
+                await _error_response(storage_unavailable())(scope, receive, send)
         except Exception as exc:
             logger.error(
                 "unhandled %s in %s %s\n%s",
@@ -174,7 +186,12 @@ def create_app(settings: Settings) -> ASGIApp:
         providers = Providers(store, oauth)
         leases = RefreshLeases(store, failing_after=settings.failing_after)
         webhooks = WebhookStore(db, keyring)
-        refresher = LeaseRefresher(leases, providers, provider_timeout=settings.provider_timeout)
+        refresher = LeaseRefresher(
+            leases,
+            providers,
+            provider_timeout=settings.provider_timeout,
+            commit_timeout=settings.refresh_commit_timeout,
+        )
         limits = Limits(settings.auth_failure_limit, settings.key_rate_limit)
         app.state.vault = Vault(
             settings=settings,
@@ -213,6 +230,7 @@ def create_app(settings: Settings) -> ASGIApp:
             purger.cancel()
             if ahead is not None:
                 await ahead.stop()
+            await refresher.drain()
             await sender.stop()
             await oauth.aclose()
             await db.close()
@@ -224,6 +242,7 @@ def create_app(settings: Settings) -> ASGIApp:
             ApiError: _api_error,
             HTTPException: _http_error,
             DecryptionError: _decryption_error,
+            StorageUnavailable: _storage_unavailable,
         },
         middleware=[
             Middleware(CatchAll),

@@ -90,6 +90,12 @@ class Settings:
         " self-managed); plain http is allowed only there. Default: public addresses only,"
         " over https: loopback, private, link-local and other internal addresses are refused.",
     )
+    refresh_commit_timeout: float = _setting(
+        120.0,
+        "Seconds a refresh keeps reading a late provider answer after its caller got E131011"
+        " (the token's lease is renewed meanwhile), so a rotated refresh token is kept, not"
+        " lost; a graceful shutdown waits this long at most for such refreshes.",
+    )
     cors_origins: str = _setting(
         "",
         "Origins (comma-separated, e.g. https://app.example.com) whose pages may call"

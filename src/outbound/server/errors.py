@@ -60,6 +60,13 @@ ERROR_CODES = _table(
     ),
     ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
+    ErrorCode(
+        "E130503",
+        503,
+        "Storage unavailable: the database could not be reached or dropped the connection"
+        " (restart, failover, a lock held too long); nothing was half-written, retry after"
+        " Retry-After",
+    ),
     ErrorCode("E131001", 404, "Outbound app not found"),
     ErrorCode("E131002", 409, "An outbound app with this id or name already exists"),
     ErrorCode("E131003", 404, "Provider template not found"),
@@ -117,6 +124,10 @@ class ApiError(Exception):
             "errorDescription": self.description,
             "errorMessage": self.message,
         }
+
+
+def storage_unavailable() -> ApiError:
+    return ApiError("E130503", "the database is unavailable for the moment; retry", retry_after=1)
 
 
 def not_found_token() -> ApiError:

@@ -19,8 +19,9 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..crypto import DecryptionError
+from ..storage import StorageUnavailable
 from .auth import claimed_project, parse_authorization
-from .errors import ApiError
+from .errors import ApiError, storage_unavailable
 from .routes.tokens import FETCH_PATHS, fetch_token
 from .state import Vault
 
@@ -73,6 +74,11 @@ class HotPath:
             status, payload = exc.status, exc.to_wire()
             if exc.retry_after is not None:
                 headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
+        except StorageUnavailable as exc:
+            logger.warning("storage unavailable in POST %s: %s", scope["path"], exc)
+            error = storage_unavailable()
+            status, payload = error.status, error.to_wire()
+            headers = [*_JSON_HEADERS, (b"retry-after", str(error.retry_after).encode())]
         except DecryptionError as exc:
             logger.error("a stored secret failed to decrypt in POST %s: %s", scope["path"], exc)
             error = ApiError("E131013", "a stored secret could not be decrypted")

@@ -15,11 +15,25 @@ Failures are sorted by what they mean for the connection:
 - transient (timeout, 5xx, 429 …): nothing stored changes, the lease is given back, the caller
   gets E131011 with ``Retry-After`` (``TokenService`` still serves a token that is alive);
 - configuration (no token URL, discovery names another issuer): E131014, nothing changes.
+
+A late answer is kept, never lost. The caller waits at most ``provider_timeout`` and gets
+E131011, but the refresh goes on reading the provider's answer for up to ``commit_timeout``,
+renewing its lease meanwhile (no other server sends the old refresh token while its owner is
+alive), and stores the answer as it would an on-time one. A provider that rotates refresh
+tokens has already rotated this one; dropping its answer would leave the next refresh
+sending a used refresh token, which such providers punish by revoking the whole grant.
+``drain`` lets a shutting-down server finish these refreshes first.
+
+When an answer is lost even so (the connection broke: the engine retried once; or the
+commit window ran out), the row says so in ``last_refresh_error``, and a refusal of the next
+refresh with that refresh token is reported as "refresh token reused after a lost answer",
+not as revoked consent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
@@ -37,7 +51,7 @@ from ..oauth import (
     refresh_allowed,
 )
 from ..storage import TokenRecord, TokenWrite
-from ..storage.leases import RefreshedToken, RefreshLeases
+from ..storage.leases import Claim, RefreshedToken, RefreshLeases
 from .errors import ApiError, not_found_token
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
@@ -49,6 +63,9 @@ logger = logging.getLogger("outbound.server.refresh")
 DEFAULT_RETRY_AFTER = 5
 _POLL_FIRST = 0.01
 _POLL_MAX = 0.2
+# What ``last_refresh_error`` starts with after a refresh whose answer never arrived.
+LOST_ANSWER = "the provider's answer to a refresh was lost"
+REUSED_AFTER_LOST_ANSWER = "refresh token reused after a lost answer"
 
 
 def reconnect_required(token: TokenRecord) -> ApiError:
@@ -67,6 +84,17 @@ def _unavailable(reason: str, retry_after: float | None = None) -> ApiError:
         f" retry in {seconds} s",
         retry_after=seconds,
     )
+
+
+@dataclasses.dataclass
+class _Flight:
+    """One refresh of one token in this process, however many callers wait on it."""
+
+    task: asyncio.Task[TokenRecord | ApiError]
+    # Set once this process holds the lease and starts talking to the provider: from then on
+    # callers wait at most ``provider_timeout``; before, they wait on another server's lease.
+    calling: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    calling_since: float = 0.0
 
 
 def refreshed(tokens: TokenSet) -> RefreshedToken:
@@ -94,17 +122,26 @@ class LeaseRefresher:
         providers: Providers,
         *,
         provider_timeout: float,
+        commit_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.leases = leases
         self.providers = providers
+        self.provider_timeout = provider_timeout
+        self.commit_timeout = max(commit_timeout, provider_timeout)
         # Long enough for discovery plus the token request (each bounded by the timeout)
-        # and the commit; a server that dies holding the lease blocks others this long.
+        # and the commit; renewed while a late answer is awaited. A server that dies holding
+        # the lease blocks others this long.
         self.lease_seconds = math.ceil(2 * provider_timeout) + 5
+        # Renewals also tell servers waiting on the lease that its owner is alive (and they
+        # stop waiting): often enough that they notice within the provider timeout.
+        self.renew_every = min(self.lease_seconds / 3, max(provider_timeout / 2, 0.5))
         self.clock = clock
         # Unique per process (and per instance): the lease owner written into the row.
         self.owner = secrets.token_hex(8)
-        self._inflight: dict[str, asyncio.Task[TokenRecord | ApiError]] = {}
+        self._inflight: dict[str, _Flight] = {}
+        # Tasks holding a lease and talking to the provider: what ``drain`` waits for.
+        self._owning: set[asyncio.Task[object]] = set()
 
     # -- whether to refresh ----------------------------------------------------------------
 
@@ -133,16 +170,50 @@ class LeaseRefresher:
     # -- refreshing ------------------------------------------------------------------------
 
     async def refresh(self, token: TokenRecord, *, force: bool) -> TokenRecord:
-        task = self._inflight.get(token.id)
-        if task is None:
-            task = asyncio.ensure_future(self._refresh(token, force=force))
-            self._inflight[token.id] = task
-            task.add_done_callback(lambda _: self._inflight.pop(token.id, None))
-        # shield: a caller that goes away must not cancel the refresh others wait on.
-        result = await asyncio.shield(task)
+        flight = self._inflight.get(token.id)
+        if flight is None:
+            flight = _Flight(asyncio.ensure_future(self._refresh(token, force=force)))
+            self._inflight[token.id] = flight
+            flight.task.add_done_callback(lambda _: self._inflight.pop(token.id, None))
+        result = await self._outcome(flight)
         if isinstance(result, ApiError):
             raise ApiError(result.code, result.message, retry_after=result.retry_after)
         return result
+
+    async def _outcome(self, flight: _Flight) -> TokenRecord | ApiError:
+        """The flight's result, or E131011 once its provider call has run ``provider_timeout``.
+        asyncio.wait never cancels the task: neither a caller that goes away nor one that stops
+        waiting ends the refresh others wait on, or the late answer it will store."""
+        task = flight.task
+        if not task.done() and not flight.calling.is_set():
+            calling = asyncio.ensure_future(flight.calling.wait())
+            try:
+                await asyncio.wait({task, calling}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                calling.cancel()
+        if not task.done():
+            remaining = flight.calling_since + self.provider_timeout - time.monotonic()
+            if remaining > 0:
+                await asyncio.wait({task}, timeout=remaining)
+        if not task.done():
+            return _unavailable(
+                f"no answer within {self.provider_timeout:g} s; the refresh goes on and"
+                " its answer will be kept"
+            )
+        return task.result()
+
+    async def drain(self) -> None:
+        """For a graceful shutdown: let refreshes that hold a lease store their answer (at
+        most ``commit_timeout``), then stop the ones merely waiting on another server."""
+        owning = set(self._owning)
+        if owning:
+            logger.info("waiting for %d refresh(es) in flight to finish", len(owning))
+            await asyncio.wait(owning, timeout=self.commit_timeout)
+        for flight in list(self._inflight.values()):
+            task = flight.task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _refresh(self, token: TokenRecord, *, force: bool) -> TokenRecord | ApiError:
         try:
@@ -165,6 +236,7 @@ class LeaseRefresher:
             return token
         seen = token.version
         waited_on_claim = False
+        seen_claim: Claim | None = None
         delay = _POLL_FIRST
         # Long enough to see a lease taken just before we looked run out, and take it over.
         deadline = time.monotonic() + self.lease_seconds + 2
@@ -191,6 +263,14 @@ class LeaseRefresher:
                 )
             if claim.held(now):
                 waited_on_claim = True
+                if (
+                    seen_claim
+                    and claim.owner == seen_claim.owner
+                    and claim.until > seen_claim.until
+                ):
+                    # Renewed: its owner is alive, waiting for a late answer it will keep.
+                    raise _unavailable("another server is still waiting for the provider")
+                seen_claim = claim
                 if time.monotonic() > deadline:
                     raise _unavailable("another server is still refreshing this token")
                 await asyncio.sleep(delay)
@@ -241,15 +321,25 @@ class LeaseRefresher:
         """Holding the lease: ask the provider, store its answer. None when the row changed
         meanwhile (the caller re-reads it)."""
         assert token.refresh_token is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._owning.add(task)
+        flight = self._inflight.get(token.id)
+        if flight is not None and flight.task is task:
+            flight.calling_since = time.monotonic()
+            flight.calling.set()
+        renewing = asyncio.create_task(self._keep_lease(token.id))
         try:
             config = await self.providers.config(token.project_id, token.app_id)
             answer = refreshed(
                 await self.providers.client.refresh(
-                    config, token.refresh_token, scopes=token.scopes
+                    config, token.refresh_token, scopes=token.scopes, timeout=self.commit_timeout
                 )
             )
         except PermanentOAuthError as exc:
             reason = oauth_error_text(exc)
+            if exc.after_lost_answer or token.last_refresh_error.startswith(LOST_ANSWER):
+                reason = f"{REUSED_AFTER_LOST_ANSWER} ({reason})"
             logger.info("refresh of token %s refused by the provider: %s", token.id, reason)
             marked = await self.leases.mark_needs_reconnect(token, reason)
             if exc.error == "invalid_client":
@@ -264,17 +354,42 @@ class LeaseRefresher:
                 ) from None
             return None
         except TransientOAuthError as exc:
-            reason = oauth_error_text(exc)
+            text = oauth_error_text(exc)
+            # The provider may have rotated the refresh token in an answer nobody read:
+            # say so in the row, so that a refusal of the next refresh is understood.
+            reason = f"{LOST_ANSWER} ({text})" if exc.answer_may_be_lost else text
             logger.warning("refresh of token %s failed transiently: %s", token.id, reason)
             await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
-            raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
+            raise _unavailable(text, exc.retry_after) from None
         except OAuthConfigError as exc:
             await asyncio.shield(self.leases.release(token.id, self.owner))
             raise config_error(exc) from None
         except BaseException:
             await asyncio.shield(self.leases.release(token.id, self.owner))
             raise
+        finally:
+            renewing.cancel()
+            if task is not None:
+                self._owning.discard(task)
         return await asyncio.shield(self.leases.store_refresh(token, answer))
+
+    async def _keep_lease(self, token_id: str) -> None:
+        """Renew the lease while the provider takes its time, so that no other server takes
+        it over and sends the refresh token this one may be rotating."""
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                held = await self.leases.renew(
+                    token_id, self.owner, int(self.clock()) + self.lease_seconds
+                )
+            except Exception as exc:
+                # The database may be back by the next renewal; the lease still runs.
+                logger.warning(
+                    "renewing the lease of token %s failed: %s", token_id, type(exc).__name__
+                )
+                continue
+            if not held:
+                return
 
 
 async def verify_refresh(providers: Providers, write: TokenWrite) -> TokenWrite:

@@ -1,6 +1,6 @@
 """Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store."""
 
-from .database import Database, IntegrityError, connect
+from .database import Database, IntegrityError, StorageUnavailable, connect
 from .migrate import upgrade
 from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
 from .store import Conflict, Store, bootstrap, new_id
@@ -14,6 +14,7 @@ __all__ = [
     "IntegrityError",
     "KeyGrant",
     "ManagementKeyRecord",
+    "StorageUnavailable",
     "Store",
     "TokenRecord",
     "TokenWrite",

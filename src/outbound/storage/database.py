@@ -4,11 +4,21 @@ SQLite (the embedded default): reads run on the event loop thread on their own c
 a primary-key read in WAL mode takes microseconds, less than a hop to a thread would — and
 every write transaction runs on one writer thread (``BEGIN IMMEDIATE``), so the loop never
 waits on another process's write lock. PostgreSQL: a psycopg async pool.
+
+When the database is out of reach — PostgreSQL restarting, a backend killed
+(``pg_terminate_backend``), a pool with no connection to give within ``POOL_TIMEOUT``, SQLite
+still locked by another process after its busy timeout — the operation raises
+:class:`StorageUnavailable` (the API answers E130503, retryable) instead of a driver error.
+A transaction cut off that way was rolled back, or, if the connection died during COMMIT,
+its outcome is unknown to us: every write the API makes is safe to repeat. Reads are retried
+on another connection first: after a server restart the pool holds dead connections, and a
+read should not fail for each of them. The pool replaces dead connections by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -19,7 +29,9 @@ from typing import Any, Protocol, TypeVar
 
 from .urls import DatabaseURL
 
-__all__ = ["Database", "Row", "Transaction", "connect"]
+__all__ = ["Database", "Row", "StorageUnavailable", "Transaction", "connect"]
+
+logger = logging.getLogger("outbound.storage")
 
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -28,6 +40,22 @@ T = TypeVar("T")
 
 class IntegrityError(Exception):
     """A unique or foreign-key constraint refused a write."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached right now, or lost the connection mid-operation; the
+    failed transaction did not commit (or, cut off during COMMIT, is safe to repeat)."""
+
+
+# How long a PostgreSQL request waits for a pooled connection before giving up (E130503):
+# during a database restart a caller should hear "retry" promptly, not hang.
+POOL_TIMEOUT = 5.0
+
+_SQLITE_BUSY = ("locked", "busy")
+
+
+def _sqlite_unavailable(exc: sqlite3.OperationalError) -> bool:
+    return any(word in str(exc) for word in _SQLITE_BUSY)
 
 
 class Transaction(Protocol):
@@ -95,13 +123,27 @@ class SqliteDatabase:
             return await loop.run_in_executor(self._executor, fn, *args)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            if _sqlite_unavailable(exc):
+                raise StorageUnavailable("the SQLite database stayed locked") from exc
+            raise
 
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
-        row: Row | None = self._reader.execute(sql, params or {}).fetchone()
+        try:
+            row: Row | None = self._reader.execute(sql, params or {}).fetchone()
+        except sqlite3.OperationalError as exc:
+            if _sqlite_unavailable(exc):
+                raise StorageUnavailable("the SQLite database stayed locked") from exc
+            raise
         return row
 
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
-        return self._reader.execute(sql, params or {}).fetchall()
+        try:
+            return self._reader.execute(sql, params or {}).fetchall()
+        except sqlite3.OperationalError as exc:
+            if _sqlite_unavailable(exc):
+                raise StorageUnavailable("the SQLite database stayed locked") from exc
+            raise
 
     def change_counter(self) -> int | None:
         """Changes whenever any connection, in any process, commits to the database."""
@@ -172,6 +214,7 @@ class PostgresDatabase:
     def __init__(self, url: DatabaseURL, pool: Any) -> None:
         self.url = url
         self._pool = pool
+        self._reads_tried = pool.max_size + 1
 
     @classmethod
     async def open(
@@ -185,33 +228,59 @@ class PostgresDatabase:
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            timeout=POOL_TIMEOUT,
             open=False,
         )
         await pool.open(wait=True, timeout=30)
         return cls(url, pool)
 
+    async def _read(self, sql: str, params: Params | None, one: bool) -> Any:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        for attempt in range(self._reads_tried):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
+                    return await (cur.fetchone() if one else cur.fetchall())
+            except PoolTimeout as exc:
+                raise StorageUnavailable("no database connection within the pool timeout") from exc
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # A dead pooled connection: the pool discards it; try the next one.
+                if attempt + 1 == self._reads_tried:
+                    raise StorageUnavailable(_pg_reason(exc)) from exc
+        raise AssertionError("unreachable")
+
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
-            row: Row | None = await cur.fetchone()
-            return row
+        row: Row | None = await self._read(sql, params, True)
+        return row
 
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(_to_pyformat(sql), _pg_params(params))
-            rows: list[Row] = await cur.fetchall()
-            return rows
+        rows: list[Row] = await self._read(sql, params, False)
+        return rows
 
     def change_counter(self) -> int | None:
         return None  # no cheap exact signal: every check goes to the database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._pool.connection() as conn, conn.transaction():
-            yield _PostgresTransaction(conn)
+        import psycopg
+
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield _PostgresTransaction(conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StorageUnavailable(_pg_reason(exc)) from exc
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _pg_reason(exc: Exception) -> str:
+    # The SQLSTATE class, never the driver's text: it may quote a row.
+    sqlstate = getattr(exc, "sqlstate", None)
+    detail = f"{type(exc).__name__}, {sqlstate}" if sqlstate else type(exc).__name__
+    return f"the database connection failed ({detail})"
 
 
 async def connect(url: DatabaseURL) -> Database:

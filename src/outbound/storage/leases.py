@@ -221,14 +221,26 @@ class RefreshLeases:
                 tx, token_id, owner, error, failing_after=self.failing_after
             )
 
-    async def release(self, token_id: str, owner: str) -> None:
-        """Give a claim back without changing the token (the refresh failed transiently)."""
+    async def release(self, token_id: str, owner: str, *, note: str | None = None) -> None:
+        """Give a claim back without changing the token (the refresh failed transiently);
+        ``note`` replaces ``last_refresh_error`` (an answer that may have been lost)."""
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE tokens SET refresh_claim_owner = NULL, refresh_claim_until = 0"
+                "UPDATE tokens SET refresh_claim_owner = NULL, refresh_claim_until = 0,"
+                " last_refresh_error = COALESCE(:note, last_refresh_error)"
                 " WHERE id = :id AND refresh_claim_owner = :owner",
-                {"id": token_id, "owner": owner},
+                {"id": token_id, "owner": owner, "note": note},
             )
+
+    async def renew(self, token_id: str, owner: str, until: int) -> bool:
+        """Extend ``owner``'s claim on a token; False when it no longer holds one."""
+        async with self.db.transaction() as tx:
+            count: int = await tx.execute(
+                "UPDATE tokens SET refresh_claim_until = :until"
+                " WHERE id = :id AND refresh_claim_owner = :owner",
+                {"id": token_id, "owner": owner, "until": until},
+            )
+        return count == 1
 
     async def store_refresh(self, token: TokenRecord, result: RefreshedToken) -> TokenRecord | None:
         """Store a refresh of ``token`` in one transaction — new access token, rotated refresh

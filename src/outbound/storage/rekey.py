@@ -7,13 +7,18 @@ with the new key, after which the old key can be dropped from the list.
 Rows are re-sealed one at a time with a conditional ``UPDATE`` (the column must still hold
 the very ciphertext that was read), so a server refreshing a token meanwhile never has its
 new token overwritten by the old one re-sealed; such a row is simply already current.
+
+Each row commits on its own, so a rekey that is killed leaves every row sealed with one key
+or the other — all still readable with the key list — and running it again finishes the job.
+A value that opens with no key of the list (the wrong keys, or tampered bytes) is skipped and
+named in ``unreadable`` (table, column, row id), so the rest of the store is still re-sealed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..crypto import aad
+from ..crypto import DecryptionError, aad
 from .store import Store
 
 __all__ = ["RekeyReport", "rekey"]
@@ -25,12 +30,15 @@ _TOKEN_COLUMNS = ("access_token", "refresh_token", "id_token")
 class RekeyReport:
     resealed: dict[str, int] = field(default_factory=dict)
     already_current: int = 0
+    # "table.column id" of every value no key opens
+    unreadable: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
             "resealed": self.resealed,
             "total": sum(self.resealed.values()),
             "alreadyCurrent": self.already_current,
+            "unreadable": self.unreadable,
         }
 
 
@@ -44,7 +52,12 @@ async def rekey(store: Store) -> RekeyReport:
         if keyring.is_current(blob):
             report.already_current += 1
             return
-        fresh = keyring.seal(keyring.open(blob, ad), ad)
+        try:
+            plain = keyring.open(blob, ad)
+        except DecryptionError:
+            report.unreadable.append(f"{table}.{column} {'/'.join(keys.values())}")
+            return
+        fresh = keyring.seal(plain, ad)
         async with store.db.transaction() as tx:
             count = await tx.execute(
                 f"UPDATE {table} SET {column} = :fresh WHERE {where} AND {column} = :old",  # noqa: S608 - names are ours

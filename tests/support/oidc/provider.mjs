@@ -12,6 +12,9 @@
 //       OIDC_RESOURCES     JSON list of resource servers ({resource, scope}) for RFC 8707
 //                          resource indicators: their access tokens are RS256 JWTs whose
 //                          aud is the resource; default: the feature stays off
+//       OIDC_REFRESH_REUSE_GRACE  seconds during which a rotated (used) refresh token is
+//                          accepted again, as Connect2id, Cognito or WSO2 allow (default 0:
+//                          any reuse revokes the grant, as oidc-provider does)
 //
 // Prints "ready <issuer>" on stdout once listening.
 
@@ -55,6 +58,14 @@ class MapAdapter {
       store.delete(this.key(id));
       return undefined;
     }
+    const { consumed } = entry.payload;
+    if (this.model === 'RefreshToken' && consumed && state.refreshReuseGrace > 0
+        && Date.now() / 1000 - consumed <= state.refreshReuseGrace) {
+      // Inside the reuse grace a used refresh token counts as unused: oidc-provider rotates
+      // it again instead of revoking the grant.
+      const { consumed: _, ...payload } = entry.payload;
+      return payload;
+    }
     return entry.payload;
   }
 
@@ -92,7 +103,8 @@ class MapAdapter {
 
 const state = {
   accessTokenTtl: Number(process.env.OIDC_ACCESS_TTL ?? 3600),
-  fault: null, // { mode: 'hang' | 'status' | 'oversize', status, retryAfter, body?, until }
+  fault: null, // { mode: 'hang' | 'delay' | 'status' | 'oversize', status, retryAfter, body?, until }
+  refreshReuseGrace: Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0),
   tokenRequests: 0,
   // Set-Cookie on every answer while set (POST /__admin/cookie); Cookie headers received.
   cookie: null,
@@ -261,6 +273,7 @@ const admin = {
   },
   'POST /__admin/reset': async () => {
     state.fault = null;
+    state.refreshReuseGrace = Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0);
     state.tokenRequests = 0;
     state.grants = { success: {}, error: {} };
     state.refreshes = {};
@@ -280,7 +293,7 @@ const admin = {
       contentType: body.contentType,
       until: Date.now() + seconds * 1000,
     };
-    if (!['hang', 'status', 'oversize'].includes(body.mode)) {
+    if (!['hang', 'delay', 'status', 'oversize'].includes(body.mode)) {
       state.fault = null;
       releaseHung();
     }
@@ -291,6 +304,10 @@ const admin = {
     return { cookie: state.cookie };
   },
   'GET /__admin/cookies': async () => ({ seen: state.cookiesSeen }),
+  'POST /__admin/refresh-reuse-grace': async (body) => {
+    state.refreshReuseGrace = Number(body.seconds);
+    return { seconds: state.refreshReuseGrace };
+  },
   'POST /__admin/ttl': async (body) => {
     state.accessTokenTtl = Number(body.accessToken);
     return { accessToken: state.accessTokenTtl };
@@ -349,6 +366,19 @@ provider.use(async (ctx, next) => {
   if (ctx.method === 'POST' && ctx.path === '/token') {
     state.tokenRequests += 1;
     const fault = activeFault();
+    if (fault?.mode === 'delay') {
+      // Received (the whole body read, as a server that then stalls would have), held until
+      // the fault ends, then answered as usual — even if the client has gone meanwhile.
+      const chunks = [];
+      for await (const chunk of ctx.req) chunks.push(chunk);
+      ctx.req.body = Buffer.concat(chunks).toString();
+      await new Promise((resolve) => {
+        hung.add(resolve);
+        setTimeout(resolve, Math.max(0, fault.until - Date.now()));
+      });
+      await next();
+      return;
+    }
     if (fault?.mode === 'hang') {
       await new Promise((resolve) => {
         hung.add(resolve);
