@@ -20,6 +20,7 @@ from .errors import ApiError
 # display as another one in logs and consoles.
 _PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
 Id = Annotated[str, Meta(min_length=1, max_length=256, pattern=_PRINTABLE)]
+PRINTABLE_ID = re.compile(_PRINTABLE)
 # App and tenant ids are created with this shape: they travel in URL paths and file names.
 # (Ids stored before the rule still load: it is checked where an id is created.)
 NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
