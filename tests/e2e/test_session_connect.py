@@ -279,12 +279,14 @@ def test_es256_tokens_verify_and_expired_ones_are_refused(
     within_leeway = own_issuer.token(user, aud="my-app", exp=now - 30)
     expired = own_issuer.token(user, aud="my-app", iat=now - 600, exp=now - 120)
     no_sub = own_issuer.token("", aud="my-app")
+    bidi_sub = own_issuer.token("\u202e" + user, aud="my-app")
 
     assert connect(vault, fresh).status_code == 200
     assert connect(vault, within_leeway).status_code == 200
     before = sessions_count(vault)
     assert_refused(vault, connect(vault, expired), "has expired")
     assert_refused(vault, connect(vault, no_sub), "subject (sub)")
+    assert_refused(vault, connect(vault, bidi_sub), "subject (sub)")
     assert sessions_count(vault) == before
     log = vault.server.log()
     assert not [t for t in (fresh, within_leeway, expired) if t in log]

@@ -33,7 +33,7 @@ from .errors import ApiError
 from .http import body, json_response
 from .session_jwt import JwksCache, SessionTokenError, verify_session_token
 from .state import Vault
-from .wire import Connect
+from .wire import PRINTABLE_ID, Connect
 
 __all__ = ["SESSION_CONNECT_PATH", "SessionConnectCORS", "routes"]
 
@@ -122,6 +122,12 @@ async def session_connect(request: Request) -> Response:
         logger.info("session connect refused for project %s: %s", project_id, exc)
         raise ApiError("E130401", str(exc)) from None
     user_id: str = claims["sub"]
+    if not PRINTABLE_ID.match(user_id):
+        # It becomes the user id: the same rule as for user ids sent by management calls.
+        raise ApiError(
+            "E130401",
+            "the session token's subject (sub) has control or bidirectional-override characters",
+        )
     req = await body(request, Connect)
     if req.user_id and req.user_id != user_id:
         raise ApiError(

@@ -26,8 +26,10 @@ from .errors import ApiError
 # no control characters (C0, C1) and no bidirectional overrides or isolates, which make an id
 # display as another one in logs and consoles. An empty one is "not set": the server answers ""
 # for an absent tenantId or templateId, and what it answers must be accepted back.
-_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
-Id = Annotated[str, Meta(max_length=256, pattern=_PRINTABLE)]
+_PRINTABLE_CHAR = r"[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+Id = Annotated[str, Meta(max_length=256, pattern=rf"^{_PRINTABLE_CHAR}*$")]
+# a required id (a session token's sub): at least one printable character
+PRINTABLE_ID = re.compile(rf"^{_PRINTABLE_CHAR}+$")
 # App and tenant ids are created with this shape: they travel in URL paths and file names.
 # (Ids stored before the rule still load: it is checked where an id is created.)
 NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
