@@ -33,3 +33,64 @@ def test_sqlite_migrations_match_the_schema(tmp_path: Path) -> None:
 def test_postgres_migrations_match_the_schema() -> None:
     with postgres_database() as url:
         assert differences(DatabaseURL.parse(url)) == []
+
+
+def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
+    tmp_path: Path,
+) -> None:
+    """Migration 0006 on a store made by the previous schema: every token is still there,
+    readable, and listed as an active connection."""
+    import asyncio
+    import sqlite3
+
+    from alembic import command
+
+    from outbound.crypto import load_keyring
+    from outbound.secrets import Secret
+    from outbound.storage import Store, TokenWrite, connect
+    from outbound.storage.connections import list_connections
+    from outbound.storage.migrate import _alembic_config
+
+    url = DatabaseURL.sqlite_in(tmp_path)
+    engine = create_engine(url.sqlalchemy)
+    with engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "0004")
+        conn.commit()
+    engine.dispose()
+    keyring = load_keyring(None, tmp_path)
+    db = sqlite3.connect(str(url.sqlite_path))
+    db.execute("INSERT INTO projects (id, name, created_at) VALUES ('P1', '', 1)")
+    db.execute(
+        "INSERT INTO apps (project_id, id, name, config, created_at, updated_at)"
+        " VALUES ('P1', 'a1', 'a1', '{}', 1, 1)"
+    )
+    db.execute(
+        "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id, external_identifier,"
+        " scopes, access_token, access_token_type, access_token_expiry, last_refresh_time,"
+        " created_at, updated_at) VALUES ('tok_old', 'P1', 'a1', 'u1', '', '', '[\"read\"]',"
+        " ?, 'Bearer', 0, 1, 1, 1)",
+        (keyring.seal("old-access", Store.token_aad("P1", "a1", "u1", "", "", "access_token")),),
+    )
+    db.commit()
+    db.close()
+
+    async def check() -> None:
+        upgrade(url)
+        database = await connect(url)
+        try:
+            store = Store(database, keyring)
+            [token] = await store.find_tokens("P1", "a1", "u1", "")
+            assert token.access_token is not None
+            assert token.access_token.reveal() == "old-access"
+            page = await list_connections(database, "P1")
+            assert [(c.id, c.status, c.failure_count) for c in page.connections] == [
+                ("tok_old", "active", 0)
+            ]
+            # and the store writes as before
+            await store.put_tokens(
+                [TokenWrite("P1", "a1", "u2", "", access_token=Secret("new-access"))]
+            )
+        finally:
+            await database.close()
+
+    asyncio.run(check())

@@ -161,8 +161,9 @@ async def list_connections(
         sql += _STATUS_SQL[status]
     if cursor:
         created_at, token_id = decode_cursor(cursor)
-        # (created_at, id) > (:c, :i), spelled so both backends use the index range.
-        sql += " AND created_at >= :c_created AND (created_at > :c_created OR id > :c_id)"
+        # A row value: both backends turn it into one index range (the spelled-out OR made
+        # PostgreSQL sort the whole project for a page near the start).
+        sql += " AND (created_at, id) > (:c_created, :c_id)"
         params.update(c_created=created_at, c_id=token_id)
     if user_id is not None or tenant_id is not None:
         # An owner has a handful of rows: find them by the owner indexes and sort those.

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import Table as _Table
 
@@ -123,8 +124,24 @@ tokens = _Table(
     # the connections list: keyset pages in creation order, per project, app or status
     Index("ix_tokens_project_created", "project_id", "created_at", "id"),
     Index("ix_tokens_project_app_created", "project_id", "app_id", "created_at", "id"),
-    Index("ix_tokens_project_reconnect", "project_id", "needs_reconnect", "created_at", "id"),
-    Index("ix_tokens_project_failing", "project_id", "failing_since"),
+    # The two rare statuses get partial indexes: a page of them is a range of their own index,
+    # whatever the planner's statistics say (a fresh PostgreSQL load has none).
+    Index(
+        "ix_tokens_project_reconnect",
+        "project_id",
+        "created_at",
+        "id",
+        sqlite_where=text("needs_reconnect = 1"),
+        postgresql_where=text("needs_reconnect = 1"),
+    ),
+    Index(
+        "ix_tokens_project_failing",
+        "project_id",
+        "created_at",
+        "id",
+        sqlite_where=text("failing_since > 0"),
+        postgresql_where=text("failing_since > 0"),
+    ),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).

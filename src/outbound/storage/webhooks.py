@@ -275,7 +275,7 @@ class WebhookStore:
         }
         if cursor:
             created_at, delivery_id = decode_cursor(cursor)
-            sql += " AND created_at >= :c_created AND (created_at > :c_created OR id > :c_id)"
+            sql += " AND (created_at, id) > (:c_created, :c_id)"
             params.update(c_created=created_at, c_id=delivery_id)
         rows = await self.db.fetchall(sql + " ORDER BY created_at, id LIMIT :limit", params)
         page = [_delivery(row) for row in rows[:limit]]

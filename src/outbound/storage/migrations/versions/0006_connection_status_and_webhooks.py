@@ -29,12 +29,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_tokens_project_app_created", "tokens", ["project_id", "app_id", "created_at", "id"]
     )
-    op.create_index(
-        "ix_tokens_project_reconnect",
-        "tokens",
-        ["project_id", "needs_reconnect", "created_at", "id"],
-    )
-    op.create_index("ix_tokens_project_failing", "tokens", ["project_id", "failing_since"])
+    # Partial: the rare statuses' pages are ranges of their own small index.
+    for name, where in (
+        ("ix_tokens_project_reconnect", "needs_reconnect = 1"),
+        ("ix_tokens_project_failing", "failing_since > 0"),
+    ):
+        op.create_index(
+            name,
+            "tokens",
+            ["project_id", "created_at", "id"],
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
     op.create_table(
         "webhooks",
         sa.Column("id", sa.String(64), primary_key=True),
