@@ -203,3 +203,24 @@ def test_postgres_needs_a_master_key_from_the_environment(tmp_path: Path) -> Non
     assert result.returncode != 0
     assert "OUTBOUND_MASTER_KEY" in result.stderr
     assert not (tmp_path / "master.key").exists()
+
+
+def test_a_malformed_allowed_network_stops_serve_before_it_starts(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTBOUND_")}
+    env.update(
+        {
+            "OUTBOUND_DATA_DIR": str(tmp_path / "d"),
+            "OUTBOUND_PORT": str(free_port()),
+            "OUTBOUND_PROVIDER_ALLOW_NETWORKS": "10.0.0.0/8, 10.0.0.0/33",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "outbound", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode != 0
+    assert "--provider-allow-networks: '10.0.0.0/33' is not a CIDR network" in result.stderr
+    assert not (tmp_path / "d").exists()  # nothing was created
