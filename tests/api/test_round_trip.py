@@ -13,7 +13,6 @@ backend, so the run is the same every time and stays well under a minute.
 
 from __future__ import annotations
 
-import itertools
 import string
 import warnings
 from collections.abc import Iterator
@@ -23,190 +22,32 @@ import httpx
 import pytest
 from descope import DescopeClient
 from descope.management.common import AccessType, PromptType, URLParam
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.support.app_round_trip import (
+    EXAMPLES,
+    FIELDS,
+    SETTINGS,
+    apply,
+    by_template,
+    change,
+    create,
+    expected_after,
+    ident,
+    load,
+    ok,
+    plain_create,
+    scope,
+    unique,
+)
 from tests.support.server import LiveServer
-
-EXAMPLES = 50
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-_counter = itertools.count()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{next(_counter)}"
-
-
-# -- what an app is made of ---------------------------------------------------------------
-
-# printable text, including non-ASCII (JSON carries it; control characters are refused)
-text = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=24)
-ident = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
-    min_size=1,
-    max_size=16,
-)
-# app and tenant ids are created in one shape (wire.NEW_ID)
-new_id = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)
-host = st.sampled_from(["provider.example", "login.example.com:8443", "127.0.0.1:9000"])
-path = st.text(string.ascii_letters + string.digits + "-_./%?=&", max_size=16)
-url = st.builds(lambda h, p, s: f"{s}://{h}/{p}", host, path, st.sampled_from(["https", "http"]))
-maybe_url = st.one_of(st.just(""), url)
-redirect_url = st.one_of(st.just(""), url, st.just("com.example.app://oauth/done"))
-scope = st.text(string.ascii_letters + string.digits + ":._/-", min_size=1, max_size=12)
-params = st.lists(
-    st.fixed_dictionaries(
-        {"key": st.text(string.ascii_letters + "_", min_size=1, max_size=8), "value": text}
-    ),
-    max_size=3,
-)
-PROMPTS = ["none", "login", "consent", "select_account"]
-
-# Each App field with its values, in the canonical form the server answers.
-FIELDS: dict[str, st.SearchStrategy[Any]] = {
-    "description": text,
-    "logo": st.one_of(st.just(""), url),
-    "templateId": st.sampled_from(["", "github", "google"]),
-    "clientId": text,
-    "discoveryUrl": maybe_url,
-    "authorizationUrl": maybe_url,
-    "authorizationUrlParams": params,
-    "tokenUrl": maybe_url,
-    "tokenUrlParams": params,
-    "revocationUrl": maybe_url,
-    "defaultScopes": st.lists(scope, max_size=4),
-    "defaultRedirectUrl": redirect_url,
-    "callbackDomain": st.sampled_from(["", "auth.example.com"]),
-    "pkce": st.booleans(),
-    "accessType": st.sampled_from(["offline", "online"]),
-    "prompt": st.lists(st.sampled_from(PROMPTS), unique=True, max_size=4),
-    "appType": st.sampled_from(["oauth", "apikey"]),
-    "tenantId": st.one_of(st.just(""), new_id),
-    "tokenEndpointAuthMethod": st.sampled_from(
-        ["", "client_secret_basic", "client_secret_post", "none"]
-    ),
-    "refreshMargin": st.integers(0, 86400 * 30),
-}
-# Fields an update may be given that are not stored as sent.
-READ_ONLY = {
-    "hasClientSecret": st.booleans(),
-    "callbackUrl": st.one_of(st.just(""), url),
-    "connectionCount": st.integers(0, 9),  # a field a later version might answer
-}
-# how a create may be written: any field absent, null, or set
-plain_create = st.fixed_dictionaries(
-    {},
-    optional={
-        **{name: st.one_of(st.none(), values) for name, values in FIELDS.items()},
-        "appType": st.sampled_from([None, "", "oauth", "apikey"]),
-        "accessType": st.sampled_from([None, "", "offline", "online"]),
-        "clientSecret": st.one_of(st.none(), ident),
-    },
-)
-# (template, the per-instance values it needs)
-TEMPLATES = [
-    ("github", None),
-    ("google", None),
-    ("notion", None),
-    ("shopify", {"shop": "my-store"}),
-    ("okta", {"domain": "dev-123456.okta.com"}),
-]
-OVERRIDABLE = [name for name in FIELDS if name not in ("templateId", "tenantId", "refreshMargin")]
-by_template = st.fixed_dictionaries(
-    {"template": st.sampled_from(TEMPLATES)},
-    optional={
-        "overrides": st.fixed_dictionaries(
-            {}, optional={name: FIELDS[name] for name in OVERRIDABLE}
-        ),
-        "clientId": ident,
-        "clientSecret": ident,
-        "tenantId": new_id,
-    },
-)
-# an optional change: one field, a new client secret, or a read-only field
-change = st.one_of(
-    st.none(),
-    st.sampled_from(sorted(FIELDS)).flatmap(lambda name: st.tuples(st.just(name), FIELDS[name])),
-    st.tuples(st.just("name"), st.just("")),  # "" here means "a new unique name"
-    st.tuples(st.just("clientSecret"), st.one_of(st.just(""), ident)),
-    st.sampled_from(sorted(READ_ONLY)).flatmap(
-        lambda name: st.tuples(st.just(name), READ_ONLY[name])
-    ),
-)
-
-
-def derived_type(app: dict[str, Any]) -> str:
-    has_oauth = app["authorizationUrl"] or app["tokenUrl"] or app["discoveryUrl"]
-    return "oauth" if has_oauth else "apikey"
-
-
-def expected_after(
-    loaded: dict[str, Any], type_derived: bool, changed: tuple[str, Any] | None
-) -> dict[str, Any]:
-    """The app a load answers after ``loaded``, with ``changed`` applied, was sent back."""
-    app = dict(loaded)
-    if changed is not None:
-        name, value = changed
-        if name == "clientSecret":
-            app["hasClientSecret"] = bool(value)  # "" is "no secret": a full overwrite clears it
-        elif name == "appType":
-            type_derived = type_derived and value == loaded["appType"]
-            app["appType"] = value
-        elif name not in READ_ONLY:
-            app[name] = value
-    if type_derived:
-        app["appType"] = derived_type(app)
-    return app
-
-
-# -- the server ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as client:
         yield client
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, (response.request.url, response.text)
-    return response.json()
-
-
-def create(client: httpx.Client, how: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Create an app as ``how`` says; returns it and whether its appType was derived."""
-    if "template" in how:
-        template_id, values = how["template"]
-        body = {k: v for k, v in how.items() if k != "template"}
-        body.update(templateId=template_id, name=unique(template_id), values=values)
-        app = ok(client.post("/v1/mgmt/outbound/app/create/bytemplate", json=body))["app"]
-        return app, not body.get("overrides", {}).get("appType")
-    body = {**how, "name": unique("app")}
-    app = ok(client.post("/v1/mgmt/outbound/app/create", json=body))["app"]
-    return app, not how.get("appType")
-
-
-def load(client: httpx.Client, app_id: str) -> dict[str, Any]:
-    app: dict[str, Any] = ok(client.get(f"/v1/mgmt/outbound/app/{app_id}"))["app"]
-    return app
-
-
-def apply(loaded: dict[str, Any], changed: tuple[str, Any] | None) -> tuple[dict, Any]:
-    """The loaded app with the change applied, as a client would send it back."""
-    sent = dict(loaded)
-    if changed is not None:
-        name, value = changed
-        if name == "name":
-            value = unique("renamed")
-            changed = (name, value)
-        sent[name] = value
-    return sent, changed
 
 
 @SETTINGS

@@ -18,8 +18,9 @@ other httpx transport (a proxy's ``httpx.HTTPTransport``, ``httpx.MockTransport`
 ``httpx.ASGITransport``) can be passed to the clients instead.
 
 Measured against httpx's own transports with ``benchmarks/sdk_vs_descope.py --transport
-httpx`` (issue 9: they stay only while >= 1.3x faster): 3.4x the calls per second in sync,
-7.4x in async, in one run on this 2-core machine.
+httpx`` (issue 9: they stay only while >= 1.3x faster), in one run on a shared 2-core
+machine: 2.5x the calls per second in sync (1.7x less client CPU per call), 1.8x in async
+(2.4x less CPU).
 
 Both keep one timeout contract (see ``_config``): a request's ``timeout`` extension gives
 ``connect`` (seconds to establish the connection, TLS included) and the ``DEADLINE``

@@ -155,7 +155,8 @@ class FetchOptions(msgspec.Struct, rename="camel"):
     force_refresh: bool | None = None
 
 
-class FetchToken(Input, rename="camel"):
+# Not an Input: fetch is the hot path, so its handler reads "" as absent itself (`or`).
+class FetchToken(msgspec.Struct, rename="camel"):
     app_id: Id | None = None
     user_id: Id | None = None
     tenant_id: Id | None = None

@@ -53,7 +53,7 @@ async def fetch_token(
         user_id,
         tenant_id,
         scopes=scopes,
-        external_identifier=req.external_identifier,
+        external_identifier=req.external_identifier or None,  # "" is "not set"
         force_refresh=bool(options and options.force_refresh),
         key=key,
     )
