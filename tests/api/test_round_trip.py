@@ -137,6 +137,8 @@ def sdk_arguments(app: dict[str, Any]) -> dict[str, Any]:
         elif wire_name == "prompt":
             value = [PromptType(p) for p in value]
         arguments[argument] = value
+    if app.get("clientSecret"):
+        arguments["client_secret"] = app["clientSecret"]
     return arguments
 
 

@@ -41,11 +41,16 @@ ident = st.text(
 )
 # app and tenant ids are created in one shape (wire.NEW_ID)
 new_id = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)
-host = st.sampled_from(["provider.example", "login.example.com:8443", "127.0.0.1:9000"])
 path = st.text(string.ascii_letters + string.digits + "-_./%?=&", max_size=16)
-url = st.builds(lambda h, p, s: f"{s}://{h}/{p}", host, path, st.sampled_from(["https", "http"]))
+# What the network guard lets an app name (docs/security.md): https to a public name, or plain
+# http to loopback (the test servers allow 127.0.0.0/8, as an operator with an internal
+# provider would allow its network).
+origin = st.sampled_from(
+    ["https://provider.example", "https://login.example.com:8443", "http://127.0.0.1:9000"]
+)
+url = st.builds(lambda o, p: f"{o}/{p}", origin, path)
 maybe_url = st.one_of(st.just(""), url)
-redirect_url = st.one_of(st.just(""), url, st.just("com.example.app://oauth/done"))
+redirect_url = st.one_of(st.just(""), url)
 scope = st.text(string.ascii_letters + string.digits + ":._/-", min_size=1, max_size=12)
 params = st.lists(
     st.fixed_dictionaries(
@@ -79,6 +84,11 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
         ["", "client_secret_basic", "client_secret_post", "none"]
     ),
     "refreshMargin": st.integers(0, 86400 * 30),
+    # MCP apps (docs/mcp.md): useDcr needs a way to find the authorization server, which a
+    # random configuration may lack (a 400 by design); tests/e2e/test_mcp.py covers it set
+    "useDcr": st.just(False),
+    "dcrUrl": maybe_url,
+    "resource": maybe_url,
 }
 # Fields an update may be given that are not stored as sent.
 READ_ONLY = {
@@ -129,7 +139,13 @@ change = st.one_of(
 
 
 def derived_type(app: dict[str, Any]) -> str:
-    has_oauth = app["authorizationUrl"] or app["tokenUrl"] or app["discoveryUrl"]
+    has_oauth = (
+        app["authorizationUrl"]
+        or app["tokenUrl"]
+        or app["discoveryUrl"]
+        or app.get("resource")
+        or app.get("useDcr")
+    )
     return "oauth" if has_oauth else "apikey"
 
 
@@ -178,6 +194,18 @@ def load(client: httpx.Client, app_id: str) -> dict[str, Any]:
     return app
 
 
+# fields whose change may move where the server sends the client secret
+MOVES_ENDPOINTS = {
+    "discoveryUrl",
+    "authorizationUrl",
+    "tokenUrl",
+    "revocationUrl",
+    "resource",
+    "dcrUrl",
+    "templateId",
+}
+
+
 def apply(loaded: dict[str, Any], changed: tuple[str, Any] | None) -> tuple[dict, Any]:
     """The loaded app with the change applied, as a client would send it back."""
     sent = dict(loaded)
@@ -187,4 +215,8 @@ def apply(loaded: dict[str, Any], changed: tuple[str, Any] | None) -> tuple[dict
             value = unique("renamed")
             changed = (name, value)
         sent[name] = value
+        if name in MOVES_ENDPOINTS and loaded.get("hasClientSecret"):
+            # A stored client secret follows an endpoint to a new host only when it is given
+            # again in the same update (docs/security.md): a client does that when told.
+            sent["clientSecret"] = "client-secret-given-again"
     return sent, changed
