@@ -105,8 +105,16 @@ await step('updateDcrApplication', () =>
   }),
 );
 await step('loadDcrApplicationAfterUpdate', () => apps.loadApplication(dcrAppId));
+// useDcr, dcrUrl and resource are kept when an update omits them (the official Python SDK
+// cannot send them); an explicit false and "" switch registration off.
 await step('updateDcrApplicationOff', () =>
-  apps.updateApplication({ id: dcrAppId, name: dcrName, tokenUrl: 'https://mcp.example/token' }),
+  apps.updateApplication({
+    id: dcrAppId,
+    name: dcrName,
+    tokenUrl: 'https://mcp.example/token',
+    useDcr: false,
+    dcrUrl: '',
+  }),
 );
 await step('createDcrApplicationByTemplate', () =>
   apps.createApplicationByTemplate({
