@@ -102,23 +102,26 @@ def main() -> None:
 @_option("provider_timeout", type=float)
 @_option("cors_origins")
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
+@_option("log_format", type=click.Choice(["text", "json"]))
+@_option("metrics_port", type=click.IntRange(min=0, max=65535))
+@_option("audit_retention_days", type=click.IntRange(min=0))
+@_option("audit_fetches", type=bool)
+@_option("audit_flush_interval", type=click.FloatRange(min=0))
 def serve(**options: Any) -> None:
     """Start the server (migrating the store first).
 
     On a first start with an empty store it creates a project and a management key and prints
     them once.
     """
-    import logging
 
     import uvicorn
 
     from .server import create_app
+    from .server.logs import configure
     from .storage import bootstrap
 
     settings = _settings(**options)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level, settings.log_format)
     created = _with_store(settings, bootstrap)
     if created is not None:
         project_id, key = created
@@ -144,6 +147,8 @@ def serve(**options: Any) -> None:
         # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
         access_log=False,
         server_header=False,
+        # JSON: uvicorn's own loggers go through ours (its default config would print text).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 
@@ -302,10 +307,12 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
+from .cli_audit import audit  # noqa: E402 - attached after the group exists
 from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists
 
 main.add_command(templates)
 main.add_command(apps)
+main.add_command(audit)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

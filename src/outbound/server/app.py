@@ -21,10 +21,13 @@ from ..storage import Store, connect, upgrade
 from ..storage.leases import RefreshLeases
 from . import connect as connect_flow
 from .ahead import RefreshAhead
+from .audit_retention import AuditRetention
 from .config import Settings
 from .errors import ApiError
 from .hotpath import HotPath
 from .http import json_response
+from .metrics_listener import MetricsListener
+from .observe import Observe
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -132,6 +135,14 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         db = await connect(url)
         store = Store(db, keyring)
+        store.audit.fetches = settings.audit_fetches
+        store.audit.start(settings.audit_flush_interval)
+        retention = AuditRetention(store, settings.audit_retention_days)
+        retention.start()
+        listener: MetricsListener | None = None
+        if settings.metrics_port:
+            listener = MetricsListener(db, settings.host, settings.metrics_port)
+            listener.start()
         oauth = OAuthClient(timeout=settings.provider_timeout)
         providers = Providers(store, oauth)
         leases = RefreshLeases(store)
@@ -157,6 +168,11 @@ def create_app(settings: Settings) -> ASGIApp:
         finally:
             if ahead is not None:
                 await ahead.stop()
+            await retention.stop()
+            # written before the store closes: a clean stop loses no fetch event
+            await store.audit.stop()
+            if listener is not None:
+                await listener.stop()
             await oauth.aclose()
             await db.close()
 
@@ -169,8 +185,9 @@ def create_app(settings: Settings) -> ASGIApp:
             DecryptionError: _decryption_error,
         },
         middleware=[
+            Middleware(Observe, access_log=settings.log_format == "json"),
             Middleware(CatchAll),
             Middleware(SessionConnectCORS, origins=_origins(settings.cors_origins)),
         ],
     )
-    return HotPath(app, lambda: app.state.vault)
+    return HotPath(app, lambda: app.state.vault, access_log=settings.log_format == "json")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 
+from ..audit import caller, set_caller
 from ..storage import Store
 from .errors import ApiError
 
-__all__ = ["authenticate", "authenticate_header", "invalid_key", "parse_authorization"]
+__all__ = [
+    "authenticate",
+    "authenticate_header",
+    "invalid_key",
+    "key_actor",
+    "parse_authorization",
+]
 
 _MAX_HEADER = 512
 
@@ -21,7 +30,14 @@ async def authenticate_header(header: str, store: Store) -> str:
     project_id, key = parse_authorization(header)
     if not await store.authenticate(project_id, key):
         raise invalid_key()
+    set_caller(dataclasses.replace(caller(), actor=key_actor(key), project_id=project_id))
     return project_id
+
+
+def key_actor(key: str) -> str:
+    """The audit actor of a management key: its id (the public part), never the key."""
+    parts = Store._split_key(key)
+    return f"key:{parts[0]}" if parts else "key:?"
 
 
 def parse_authorization(header: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from .. import metrics
 from ..oauth import (
     OAuthConfigError,
     PermanentOAuthError,
@@ -37,7 +38,7 @@ from ..oauth import (
     refresh_allowed,
 )
 from ..storage import TokenRecord, TokenWrite
-from ..storage.leases import RefreshedToken, RefreshLeases
+from ..storage.leases import RefreshedToken, RefreshLeases, refresh_event
 from .errors import ApiError, not_found_token
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
@@ -165,6 +166,7 @@ class LeaseRefresher:
             return token
         seen = token.version
         waited_on_claim = False
+        wait_started = 0.0
         delay = _POLL_FIRST
         # Long enough to see a lease taken just before we looked run out, and take it over.
         deadline = time.monotonic() + self.lease_seconds + 2
@@ -177,6 +179,8 @@ class LeaseRefresher:
                 raise reconnect_required(current)
             now = self.clock()
             if current.version != seen:
+                if waited_on_claim:
+                    metrics.lease_wait(time.monotonic() - wait_started)
                 # Refreshed (or replaced) since our caller read it: that is the answer,
                 # however short its remaining life — a refresh does not get fresher.
                 if force or self._alive(current, now):
@@ -190,6 +194,8 @@ class LeaseRefresher:
                     " the user again or upload a new token",
                 )
             if claim.held(now):
+                if not waited_on_claim:
+                    wait_started = time.monotonic()
                 waited_on_claim = True
                 if time.monotonic() > deadline:
                     raise _unavailable("another server is still refreshing this token")
@@ -215,14 +221,22 @@ class LeaseRefresher:
         """Holding the lease: ask the provider, store its answer. None when the row changed
         meanwhile (the caller re-reads it)."""
         assert token.refresh_token is not None
+        started = time.monotonic()
+        template = "custom"
+
+        def measure(outcome: str) -> None:
+            metrics.refresh(template, outcome, time.monotonic() - started)
+
         try:
-            config = await self.providers.config(token.project_id, token.app_id)
+            app, config = await self.providers.app(token.project_id, token.app_id)
+            template = app.config.get("templateId") or "custom"
             answer = refreshed(
                 await self.providers.client.refresh(
                     config, token.refresh_token, scopes=token.scopes
                 )
             )
         except PermanentOAuthError as exc:
+            measure("permanent")
             reason = oauth_error_text(exc)
             logger.info("refresh of token %s refused by the provider: %s", token.id, reason)
             if await self.leases.mark_needs_reconnect(token, reason):
@@ -231,17 +245,22 @@ class LeaseRefresher:
                 ) from None
             return None
         except TransientOAuthError as exc:
+            measure("transient")
             logger.warning(
                 "refresh of token %s failed transiently: %s", token.id, oauth_error_text(exc)
             )
             await asyncio.shield(self.leases.release(token.id, self.owner))
+            await self.leases.store.audit.record(refresh_event(token, "E131011"))
             raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
         except OAuthConfigError as exc:
+            measure("config")
             await asyncio.shield(self.leases.release(token.id, self.owner))
+            await self.leases.store.audit.record(refresh_event(token, "E131014"))
             raise config_error(exc) from None
         except BaseException:
             await asyncio.shield(self.leases.release(token.id, self.owner))
             raise
+        measure("success")
         return await asyncio.shield(self.leases.store_refresh(token, answer))
 
 

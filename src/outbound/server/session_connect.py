@@ -12,6 +12,7 @@ list of ids) names that tenant.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..audit import caller, set_caller
 from ..storage.session_issuers import get_session_issuer
 from .connect import new_link
 from .errors import ApiError
@@ -82,6 +84,7 @@ async def session_connect(request: Request) -> Response:
         logger.info("session connect refused for project %s: %s", project_id, exc)
         raise ApiError("E130401", str(exc)) from None
     user_id: str = claims["sub"]
+    set_caller(dataclasses.replace(caller(), actor=f"session:{user_id}", project_id=project_id))
     req = await body(request, Connect)
     if req.user_id and req.user_id != user_id:
         raise ApiError(

@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..audit import event
 from ..crypto import aad
 from ..secrets import Secret
 from .database import Row
@@ -90,6 +91,12 @@ class ConnectSessions:
                     "now": now,
                     "expires": now + ttl,
                 },
+            )
+            await self.store.audit.record_in(
+                tx,
+                event(
+                    project_id, "connect.link", app_id=app_id, user_id=user_id, tenant_id=tenant_id
+                ),
             )
         return link_id
 

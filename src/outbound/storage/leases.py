@@ -15,15 +15,31 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..audit import AuditEvent, caller, event
 from ..secrets import Secret
 from .records import TokenRecord
 from .store import Store
 
-__all__ = ["Claim", "RefreshLeases", "RefreshedToken"]
+__all__ = ["Claim", "RefreshLeases", "RefreshedToken", "refresh_event"]
 
 
 def _now() -> int:
     return int(time.time())
+
+
+def refresh_event(token: TokenRecord, error_code: str = "") -> AuditEvent:
+    """The audit event of a refresh of ``token`` by the current caller; its detail says what
+    set the refresh off (fetch, forceRefresh, background)."""
+    return event(
+        token.project_id,
+        "token.refresh",
+        app_id=token.app_id,
+        user_id=token.user_id,
+        tenant_id=token.tenant_id,
+        token_id=token.id,
+        error_code=error_code,
+        detail=caller().trigger or "fetch",
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,8 @@ class RefreshLeases:
                     "version": token.version,
                 },
             )
+            if row is not None:
+                await self.store.audit.record_in(tx, refresh_event(token))
         return self.store._token(row) if row is not None else None
 
     async def mark_needs_reconnect(self, token: TokenRecord, error: str) -> bool:
@@ -168,6 +186,8 @@ class RefreshLeases:
                 " WHERE id = :id AND version = :version",
                 {"error": error, "now": _now(), "id": token.id, "version": token.version},
             )
+            if count == 1:
+                await self.store.audit.record_in(tx, refresh_event(token, "E131010"))
         return count == 1
 
     def _sealer(self, token: TokenRecord) -> Any:

@@ -17,8 +17,10 @@ from typing import Any
 
 import orjson
 
+from ..audit import event
 from ..crypto import Keyring, aad
 from ..secrets import Secret
+from .audit_log import AuditLog
 from .database import Database, IntegrityError, Row
 from .records import AppRecord, ManagementKeyRecord, TokenRecord, TokenWrite
 
@@ -65,6 +67,8 @@ class Store:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
         self.keyring = keyring
+        # Every change below is audited in its own transaction (``audit.record_in``).
+        self.audit = AuditLog(db, keyring)
         # Live management keys seen since the database last changed: key id -> (project id,
         # digest). Only for backends that can say cheaply and exactly whether anything was
         # committed since (SQLite's data_version); any commit anywhere — a revocation from
@@ -109,6 +113,7 @@ class Store:
                     "now": _now(),
                 },
             )
+            await self.audit.record_in(tx, event(project_id, "key.create", detail=key_id))
         return key_id, f"{_KEY_PREFIX}{key_id}_{secret}"
 
     async def list_management_keys(self, project_id: str) -> list[ManagementKeyRecord]:
@@ -126,6 +131,8 @@ class Store:
                 " WHERE id = :id AND project_id = :project_id AND revoked_at IS NULL",
                 {"now": _now(), "id": key_id, "project_id": project_id},
             )
+            if count:
+                await self.audit.record_in(tx, event(project_id, "key.revoke", detail=key_id))
         return count > 0
 
     @staticmethod
@@ -263,6 +270,7 @@ class Store:
                         "now": now,
                     },
                 )
+                await self.audit.record_in(tx, event(project_id, "app.create", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         return AppRecord(project_id, app_id, name, config, client_secret, now, now)
@@ -293,6 +301,8 @@ class Store:
                     f"UPDATE apps SET {assignments} WHERE project_id = :project_id AND id = :id",  # noqa: S608
                     params,
                 )
+                if count:
+                    await self.audit.record_in(tx, event(project_id, "app.update", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         if not count:
@@ -315,6 +325,12 @@ class Store:
                 "DELETE FROM apps WHERE project_id = :project_id AND id = :id",
                 {"project_id": project_id, "id": app_id},
             )
+            if count:
+                await self.audit.record_in(
+                    tx,
+                    *(self._token_event(row, "token.delete") for row in rows),
+                    event(project_id, "app.delete", app_id=app_id),
+                )
         if not count:
             return None
         return [self._token(row) for row in rows]
@@ -400,6 +416,19 @@ class Store:
             version=row["version"],
         )
 
+    @staticmethod
+    def _token_event(row: Row, action: str, **fields: str) -> Any:
+        """The audit event of ``action`` on the token in ``row`` (its ids; never a secret)."""
+        return event(
+            row["project_id"],
+            action,
+            app_id=row["app_id"],
+            user_id=row["user_id"],
+            tenant_id=row["tenant_id"],
+            token_id=row["id"],
+            **fields,
+        )
+
     def _seal(self, write: TokenWrite, column: str, value: Secret | None) -> bytes | None:
         if value is None:
             return None
@@ -452,8 +481,9 @@ class Store:
         )
         return self._token(row) if row else None
 
-    async def put_tokens(self, writes: list[TokenWrite]) -> list[str]:
-        """Store the tokens in one transaction (all or nothing); returns their ids."""
+    async def put_tokens(self, writes: list[TokenWrite], action: str = "token.upload") -> list[str]:
+        """Store the tokens in one transaction (all or nothing); returns their ids. Each is
+        audited as ``action`` (an upload, or a completed connect)."""
         now = _now()
         ids = []
         async with self.db.transaction() as tx:
@@ -509,6 +539,20 @@ class Store:
                 else:
                     token_id = row["id"]
                 ids.append(token_id)
+            await self.audit.record_in(
+                tx,
+                *(
+                    event(
+                        w.project_id,
+                        action,
+                        app_id=w.app_id,
+                        user_id=w.user_id,
+                        tenant_id=w.tenant_id,
+                        token_id=token_id,
+                    )
+                    for w, token_id in zip(writes, ids, strict=True)
+                ),
+            )
         return ids
 
     async def delete_token(self, project_id: str, token_id: str) -> TokenRecord | None:
@@ -517,6 +561,8 @@ class Store:
                 "DELETE FROM tokens WHERE project_id = :project_id AND id = :id RETURNING *",
                 {"project_id": project_id, "id": token_id},
             )
+            if row is not None:
+                await self.audit.record_in(tx, self._token_event(row, "token.delete"))
         return self._token(row) if row else None
 
     async def delete_user_tokens(
@@ -535,6 +581,10 @@ class Store:
             sql += " AND user_id <> ''"
         async with self.db.transaction() as tx:
             rows = await tx.fetchall(sql + " RETURNING *", params)
+            if rows:
+                await self.audit.record_in(
+                    tx, *(self._token_event(row, "token.delete") for row in rows)
+                )
         return [self._token(row) for row in rows]
 
     async def apps_with_user_token(
@@ -582,4 +632,5 @@ async def bootstrap(store: Store) -> tuple[str, str] | None:
             " VALUES (:id, :project_id, 'bootstrap', :digest, :now)",
             {"id": key_id, "project_id": project_id, "digest": _digest(secret), "now": now},
         )
+        await store.audit.record_in(tx, event(project_id, "key.create", detail=key_id))
     return project_id, f"{_KEY_PREFIX}{key_id}_{secret}"

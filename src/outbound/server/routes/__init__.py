@@ -2,11 +2,12 @@
 
 from starlette.routing import BaseRoute
 
-from . import apps, meta, templates, tokens, uploads
+from . import apps, audit, meta, templates, tokens, uploads
 
 routes: list[BaseRoute] = [
     *meta.routes,
     *apps.routes,
+    *audit.routes,
     *templates.routes,
     *tokens.routes,
     *uploads.routes,

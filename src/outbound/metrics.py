@@ -1,0 +1,219 @@
+"""Prometheus metrics: every family outbound exports, and the one-line hooks that feed them.
+
+Off unless the server is started with ``--metrics-port``; then :func:`enable` builds the
+families in a registry of their own and the hooks below count into it. While off, each hook is
+one ``None`` check, so code can call them freely. Each server process exports its own counts
+on its own port (one ``outbound serve`` is one process); Prometheus sums across instances.
+
+Labels carry only bounded, non-secret values: route templates (never raw paths), status codes,
+error codes, provider template ids, outcome classes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Metrics",
+    "active",
+    "audit_dropped",
+    "audit_pending",
+    "audit_written",
+    "connections",
+    "disable",
+    "enable",
+    "fetch",
+    "http_request",
+    "lease_wait",
+    "refresh",
+    "webhook_delivery",
+    "webhook_queue_depth",
+]
+
+# Latencies of requests the server answers from its store: well under a millisecond to a
+# provider's timeout.
+_HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+# Refreshes and lease waits go to a provider: tens of milliseconds to the provider timeout.
+_PROVIDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+# refresh outcome classes (see server/refresh.py)
+REFRESH_OUTCOMES = ("success", "transient", "permanent", "config")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "outbound_http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "outbound_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+        self.fetches = Counter(
+            "outbound_token_fetches",
+            "Token fetches, by outcome: ok, or the API error code answered.",
+            ["outcome"],
+            registry=r,
+        )
+        self.refreshes = Counter(
+            "outbound_refreshes",
+            "Refreshes at a provider, by app template (custom: none) and outcome class"
+            " (success, transient, permanent, config).",
+            ["template", "outcome"],
+            registry=r,
+        )
+        self.refresh_duration = Histogram(
+            "outbound_refresh_duration_seconds",
+            "Time a refresh at the provider took, by app template.",
+            ["template"],
+            buckets=_PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.lease_waits = Histogram(
+            "outbound_refresh_lease_wait_seconds",
+            "Time a refresh waited on another server's (or task's) refresh lease of the same"
+            " token; the count is the number of such waits.",
+            buckets=_PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.connections = Gauge(
+            "outbound_connections",
+            "Stored connections (tokens) by status, counted periodically.",
+            ["status"],
+            registry=r,
+        )
+        self.audit_events = Counter(
+            "outbound_audit_events_written",
+            "Audit events written to the store.",
+            registry=r,
+        )
+        self.audit_pending = Gauge(
+            "outbound_audit_events_pending",
+            "Fetch audit events waiting for the next batched write.",
+            registry=r,
+        )
+        self.audit_dropped = Counter(
+            "outbound_audit_events_dropped",
+            "Audit events dropped because the store refused them for too long.",
+            registry=r,
+        )
+        # Webhooks (issue 12 item 3) plug in here: call webhook_delivery() per attempt and
+        # webhook_queue_depth() when the outbox is counted.
+        self.webhook_deliveries = Counter(
+            "outbound_webhook_deliveries",
+            "Webhook delivery attempts, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_queue = Gauge(
+            "outbound_webhook_queue_depth",
+            "Webhook events waiting to be delivered.",
+            registry=r,
+        )
+        # Children for the labels every fetch uses, bound once: the fetch path stays lean.
+        self._fetch_ok = self.fetches.labels("ok")
+
+    def exposition(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+
+_current: Metrics | None = None
+
+
+def enable() -> Metrics:
+    """Build the families (a fresh registry) and start counting into them."""
+    global _current
+    _current = Metrics()
+    return _current
+
+
+def disable() -> None:
+    global _current
+    _current = None
+
+
+def active() -> Metrics | None:
+    return _current
+
+
+# -- hooks: each a no-op while metrics are off -------------------------------------------------
+
+
+def http_request(route: str, method: str, status: int, seconds: float) -> None:
+    m = _current
+    if m is None:
+        return
+    m.http_requests.labels(route, method, str(status)).inc()
+    m.http_duration.labels(route).observe(seconds)
+
+
+def fetch(error_code: str | None) -> None:
+    m = _current
+    if m is None:
+        return
+    if error_code is None:
+        m._fetch_ok.inc()
+    else:
+        m.fetches.labels(error_code).inc()
+
+
+def refresh(template: str, outcome: str, seconds: float) -> None:
+    m = _current
+    if m is None:
+        return
+    m.refreshes.labels(template, outcome).inc()
+    m.refresh_duration.labels(template).observe(seconds)
+
+
+def lease_wait(seconds: float) -> None:
+    m = _current
+    if m is not None:
+        m.lease_waits.observe(seconds)
+
+
+def connections(counts: dict[str, int]) -> None:
+    m = _current
+    if m is None:
+        return
+    for status, count in counts.items():
+        m.connections.labels(status).set(count)
+
+
+def audit_written(count: int) -> None:
+    m = _current
+    if m is not None and count:
+        m.audit_events.inc(count)
+
+
+def audit_pending(count: int) -> None:
+    m = _current
+    if m is not None:
+        m.audit_pending.set(count)
+
+
+def audit_dropped(count: int) -> None:
+    m = _current
+    if m is not None:
+        m.audit_dropped.inc(count)
+
+
+def webhook_delivery(outcome: str) -> None:
+    m = _current
+    if m is not None:
+        m.webhook_deliveries.labels(outcome).inc()
+
+
+def webhook_queue_depth(count: int) -> None:
+    m = _current
+    if m is not None:
+        m.webhook_queue.set(count)

@@ -1,0 +1,42 @@
+"""Counting stored connections by status, for the ``outbound_connections`` gauge.
+
+One ``GROUP BY`` over the status column(s): a new status is one more column value here. On
+SQLite the count runs on a connection of its own in a worker thread — a million rows take a
+while to scan, and SQLite reads otherwise run on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from .database import Database
+
+__all__ = ["count_by_status"]
+
+_COUNT = "SELECT needs_reconnect AS status, COUNT(*) AS n FROM tokens GROUP BY needs_reconnect"
+_STATUS = {0: "active", 1: "reconnect_required"}
+
+
+def _name(value: object) -> str:
+    return _STATUS.get(int(value), "unknown")  # type: ignore[call-overload]
+
+
+async def count_by_status(db: Database) -> dict[str, int]:
+    counts = dict.fromkeys(_STATUS.values(), 0)
+    if db.url.is_postgres:
+        rows = [(row["status"], row["n"]) for row in await db.fetchall(_COUNT)]
+    else:
+        path = db.url.sqlite_path
+
+        def count() -> list[tuple[int, int]]:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                return conn.execute(_COUNT).fetchall()
+            finally:
+                conn.close()
+
+        rows = await asyncio.to_thread(count)
+    for status, n in rows:
+        counts[_name(status)] = counts.get(_name(status), 0) + int(n)
+    return counts
