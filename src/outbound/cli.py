@@ -114,6 +114,8 @@ def serve(**options: Any) -> None:
     them once.
     """
 
+    import logging
+
     import uvicorn
 
     from .server import create_app
@@ -138,7 +140,9 @@ def serve(**options: Any) -> None:
             "  client.mgmt.outbound_application.load_all_applications()\n",
             err=True,
         )
-    click.echo(f"outbound listening on {settings.effective_public_url}", err=True)
+    logging.getLogger("outbound.server").info(
+        "outbound listening on %s", settings.effective_public_url
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
