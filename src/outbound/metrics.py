@@ -11,6 +11,10 @@ error codes, provider template ids, outcome classes.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
+from typing import Any
+
 __all__ = [
     "Metrics",
     "active",
@@ -30,12 +34,79 @@ __all__ = [
 
 # Latencies of requests the server answers from its store: well under a millisecond to a
 # provider's timeout.
-_HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+_HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 # Refreshes and lease waits go to a provider: tens of milliseconds to the provider timeout.
 _PROVIDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 # refresh outcome classes (see server/refresh.py)
 REFRESH_OUTCOMES = ("success", "transient", "permanent", "config")
+
+
+class _PerRequest:
+    """The families every request touches — requests, their latency, token fetches — kept as
+    plain numbers and exposed by a custom collector.
+
+    prometheus-client's own ``Histogram.observe`` and labelled ``inc`` take a lock and cost
+    several microseconds each (measured: 5.6 µs per request for counter + histogram), a tenth of
+    a fetch. These are only ever updated from the event loop's thread; a scrape (the listener's
+    thread) copies each dict or list in one step under the GIL, so it reads whole numbers.
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = {}
+        # route -> [count per bucket (the last: +Inf) ..., sum]
+        self.durations: dict[str, list[float]] = {}
+        self.fetches: dict[str, int] = {}
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.durations.get(route)
+        if counts is None:
+            counts = self.durations[route] = [0.0] * (len(_HTTP_BUCKETS) + 2)
+        counts[bisect.bisect_left(_HTTP_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def describe(self) -> Iterator[Any]:
+        return self._families(describe=True)
+
+    def collect(self) -> Iterator[Any]:
+        return self._families(describe=False)
+
+    def _families(self, *, describe: bool) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        requests = CounterMetricFamily(
+            "outbound_http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            labels=["route", "method", "status"],
+        )
+        durations = HistogramMetricFamily(
+            "outbound_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            labels=["route"],
+        )
+        fetches = CounterMetricFamily(
+            "outbound_token_fetches",
+            "Token fetches, by outcome: ok, or the API error code answered.",
+            labels=["outcome"],
+        )
+        if not describe:
+            for (route, method, status), count in dict(self.requests).items():
+                requests.add_metric([route, method, str(status)], count)
+            for route, live in dict(self.durations).items():
+                counts = list(live)
+                cumulative, buckets = 0.0, []
+                for bound, in_bucket in zip((*_HTTP_BUCKETS, float("inf")), counts, strict=False):
+                    cumulative += in_bucket
+                    label = "+Inf" if bound == float("inf") else repr(float(bound))
+                    buckets.append((label, cumulative))
+                durations.add_metric([route], buckets, counts[-1])
+            for outcome, count in dict(self.fetches).items():
+                fetches.add_metric([outcome], count)
+        yield requests
+        yield durations
+        yield fetches
 
 
 class Metrics:
@@ -44,25 +115,8 @@ class Metrics:
 
         self.registry = CollectorRegistry()
         r = self.registry
-        self.http_requests = Counter(
-            "outbound_http_requests",
-            "HTTP requests answered, by route template, method and status code.",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.http_duration = Histogram(
-            "outbound_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["route"],
-            buckets=_HTTP_BUCKETS,
-            registry=r,
-        )
-        self.fetches = Counter(
-            "outbound_token_fetches",
-            "Token fetches, by outcome: ok, or the API error code answered.",
-            ["outcome"],
-            registry=r,
-        )
+        self.per_request = _PerRequest()
+        r.register(self.per_request)
         self.refreshes = Counter(
             "outbound_refreshes",
             "Refreshes at a provider, by app template (custom: none) and outcome class"
@@ -118,8 +172,6 @@ class Metrics:
             "Webhook events waiting to be delivered.",
             registry=r,
         )
-        # Children for the labels every fetch uses, bound once: the fetch path stays lean.
-        self._fetch_ok = self.fetches.labels("ok")
 
     def exposition(self) -> bytes:
         from prometheus_client import generate_latest
@@ -153,18 +205,16 @@ def http_request(route: str, method: str, status: int, seconds: float) -> None:
     m = _current
     if m is None:
         return
-    m.http_requests.labels(route, method, str(status)).inc()
-    m.http_duration.labels(route).observe(seconds)
+    m.per_request.request(route, method, status, seconds)
 
 
 def fetch(error_code: str | None) -> None:
     m = _current
     if m is None:
         return
-    if error_code is None:
-        m._fetch_ok.inc()
-    else:
-        m.fetches.labels(error_code).inc()
+    outcome = error_code or "ok"
+    fetches = m.per_request.fetches
+    fetches[outcome] = fetches.get(outcome, 0) + 1
 
 
 def refresh(template: str, outcome: str, seconds: float) -> None:

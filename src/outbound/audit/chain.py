@@ -49,7 +49,8 @@ def canonical(event: AuditEvent, seq: int) -> bytes:
 
 
 def link(key: bytes, previous: bytes, event: AuditEvent, seq: int) -> bytes:
-    return hmac.new(key, previous + canonical(event, seq), hashlib.sha256).digest()
+    # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than hmac.new per event
+    return hmac.digest(key, previous + canonical(event, seq), "sha256")
 
 
 def tag(key: bytes, kind: str, project_id: str, seq: int, mac: bytes) -> bytes:

@@ -37,7 +37,6 @@ _COLUMNS = (
     "key_id",
     "mac",
 )
-_INSERT_CHUNK = 100
 
 # Take (and lock, until the transaction ends) the project's head, creating it on first use.
 _LOCK_HEAD = (
@@ -68,9 +67,8 @@ async def append(tx: Transaction, keyring: Keyring, events: Sequence[AuditEvent]
         for item in batch:
             seq += 1
             mac = link(key, mac, item, seq)
-            rows.append((item, seq, mac))
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            await _insert(tx, rows[start : start + _INSERT_CHUNK], key_id)
+            rows.append(_row(item, seq, key_id, mac))
+        await tx.executemany(_INSERT, rows)
         await tx.execute(
             "UPDATE audit_heads SET seq = :seq, mac = :mac, key_id = :key_id, tag = :tag"
             " WHERE project_id = :project_id",
@@ -85,36 +83,31 @@ async def append(tx: Transaction, keyring: Keyring, events: Sequence[AuditEvent]
     return len(events)
 
 
-async def _insert(
-    tx: Transaction, rows: Sequence[tuple[AuditEvent, int, bytes]], key_id: str
-) -> None:
-    params: dict[str, Any] = {}
-    values = []
-    for i, (e, seq, mac) in enumerate(rows):
-        row = (
-            e.project_id,
-            seq,
-            e.time_ms,
-            e.actor,
-            e.action,
-            e.app_id,
-            e.user_id,
-            e.tenant_id,
-            e.token_id,
-            e.outcome,
-            e.error_code,
-            e.client,
-            e.request_id,
-            e.detail,
-            key_id,
-            mac,
-        )
-        values.append("(" + ", ".join(f":{c}_{i}" for c in _COLUMNS) + ")")
-        params.update({f"{c}_{i}": v for c, v in zip(_COLUMNS, row, strict=True)})
-    await tx.execute(
-        f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES {', '.join(values)}",  # noqa: S608
-        params,
-    )
+_INSERT = (
+    f"INSERT INTO audit_events ({', '.join(_COLUMNS)})"  # noqa: S608 - constant column names
+    f" VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+)
+
+
+def _row(e: AuditEvent, seq: int, key_id: str, mac: bytes) -> dict[str, Any]:
+    return {
+        "project_id": e.project_id,
+        "seq": seq,
+        "time_ms": e.time_ms,
+        "actor": e.actor,
+        "action": e.action,
+        "app_id": e.app_id,
+        "user_id": e.user_id,
+        "tenant_id": e.tenant_id,
+        "token_id": e.token_id,
+        "outcome": e.outcome,
+        "error_code": e.error_code,
+        "client": e.client,
+        "request_id": e.request_id,
+        "detail": e.detail,
+        "key_id": key_id,
+        "mac": mac,
+    }
 
 
 def _event(row: Row) -> AuditEvent:
