@@ -85,29 +85,30 @@ async def append(tx: Transaction, keyring: Keyring, events: Sequence[AuditEvent]
 
 _INSERT = (
     f"INSERT INTO audit_events ({', '.join(_COLUMNS)})"  # noqa: S608 - constant column names
-    f" VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 
 
-def _row(e: AuditEvent, seq: int, key_id: str, mac: bytes) -> dict[str, Any]:
-    return {
-        "project_id": e.project_id,
-        "seq": seq,
-        "time_ms": e.time_ms,
-        "actor": e.actor,
-        "action": e.action,
-        "app_id": e.app_id,
-        "user_id": e.user_id,
-        "tenant_id": e.tenant_id,
-        "token_id": e.token_id,
-        "outcome": e.outcome,
-        "error_code": e.error_code,
-        "client": e.client,
-        "request_id": e.request_id,
-        "detail": e.detail,
-        "key_id": key_id,
-        "mac": mac,
-    }
+def _row(e: AuditEvent, seq: int, key_id: str, mac: bytes) -> tuple[Any, ...]:
+    # in _COLUMNS order
+    return (
+        e.project_id,
+        seq,
+        e.time_ms,
+        e.actor,
+        e.action,
+        e.app_id,
+        e.user_id,
+        e.tenant_id,
+        e.token_id,
+        e.outcome,
+        e.error_code,
+        e.client,
+        e.request_id,
+        e.detail,
+        key_id,
+        mac,
+    )
 
 
 def _event(row: Row) -> AuditEvent:

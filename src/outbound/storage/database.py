@@ -32,7 +32,10 @@ class IntegrityError(Exception):
 
 class Transaction(Protocol):
     async def execute(self, sql: str, params: Params | None = None) -> int: ...
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows, with ``?`` placeholders and positional rows."""
+        ...
+
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
 
@@ -67,9 +70,9 @@ class _SqliteTransaction:
         cur = await self._db._write(self._db._writer.execute, sql, params or {})
         return cur.rowcount
 
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        # One statement, many rows: far cheaper per row than one statement per row (or one
-        # statement with many named parameters) — the audit log's batched fetch events.
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        # One statement, many positional rows: far cheaper per row than one statement per
+        # row, or one with many named parameters (the audit log's batched fetch events).
         await self._db._write(self._db._writer.executemany, sql, rows)
 
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
@@ -158,12 +161,12 @@ class _PostgresTransaction:
         rowcount: int = cur.rowcount
         return rowcount
 
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         import psycopg
 
         try:
             async with self._conn.cursor() as cur:
-                await cur.executemany(_to_pyformat(sql), rows)
+                await cur.executemany(sql.replace("%", "%%").replace("?", "%s"), rows)
         except psycopg.errors.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
 
