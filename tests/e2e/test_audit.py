@@ -382,3 +382,59 @@ def test_metrics_parse_and_pass_promtool(observed: Vault, metrics_port: int) -> 
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_cli_lists_and_follows_the_audit_log(observed: Vault) -> None:
+    server = observed.server
+    project_id, key = server.store.new_project()
+    env = {**os.environ, "OUTBOUND_MANAGEMENT_KEY": key}
+    common = ["--url", server.base_url, "--project", project_id]
+    follow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "outbound",
+            "audit",
+            "tail",
+            "--follow",
+            "--interval",
+            "0.2",
+            *common,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        headers = {"Authorization": f"Bearer {project_id}:{key}"}
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as http:
+            for name in ("cli-1", "cli-2"):
+                body = {"id": name, "name": name, "tokenUrl": "https://p.example/t"}
+                assert http.post("/v1/mgmt/outbound/app/create", json=body).status_code == 200
+
+        listed = subprocess.run(
+            [sys.executable, "-m", "outbound", "audit", "list", *common, "--action", "app.create"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+        assert listed.returncode == 0, listed.stderr
+        assert [json.loads(line)["appId"] for line in listed.stdout.splitlines()] == [
+            "cli-1",
+            "cli-2",
+        ]
+        assert follow.stdout is not None
+        followed = [json.loads(follow.stdout.readline()) for _ in range(3)]
+        assert [(e["action"], e["appId"]) for e in followed] == [
+            ("key.create", ""),
+            ("app.create", "cli-1"),
+            ("app.create", "cli-2"),
+        ]
+    finally:
+        follow.kill()
+        follow.wait()
+        assert follow.stdout is not None
+        follow.stdout.close()
