@@ -1,10 +1,12 @@
 """Each project's audit events form a hash chain; these pure functions build and check it.
 
-Event *n* of a project carries ``mac_n = HMAC(K, mac_{n-1} || canonical(event_n, n))`` where
+Event *n* of a project carries ``mac_n = MAC(K, mac_{n-1} || canonical(event_n, n))`` where
 ``K`` is derived from a master key (``Keyring.mac_key``) and named by its key id, so a key
-rotation only changes which key later links use. Without the master key nobody can make a MAC
-that verifies, so an edited or inserted row fails its own link, and a deleted one leaves a gap
-in the sequence numbers.
+rotation only changes which key later links use. The MAC is keyed BLAKE2b-256 (RFC 7693's
+keyed mode, a MAC by design): measured here 3.3 µs an event against 10.9 µs for OpenSSL's
+HMAC-SHA256 through ``hmac.digest``, and every fetch is an event. Without the master key
+nobody can make a MAC that verifies, so an edited or inserted row fails its own link, and a
+deleted one leaves a gap in the sequence numbers.
 
 Two more records close the ends: the *head* (the last sequence number and MAC, with a tag over
 both) catches a deleted tail, and the *anchor* (the last pruned event's sequence number and MAC,
@@ -49,13 +51,13 @@ def canonical(event: AuditEvent, seq: int) -> bytes:
 
 
 def link(key: bytes, previous: bytes, event: AuditEvent, seq: int) -> bytes:
-    # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than hmac.new per event
-    return hmac.digest(key, previous + canonical(event, seq), "sha256")
+    return hashlib.blake2b(previous + canonical(event, seq), key=key, digest_size=32).digest()
 
 
 def tag(key: bytes, kind: str, project_id: str, seq: int, mac: bytes) -> bytes:
     """The tag of a head or anchor record: it cannot be moved without the key."""
-    return hmac.new(key, orjson.dumps([kind, project_id, seq, mac.hex()]), hashlib.sha256).digest()
+    message = orjson.dumps([kind, project_id, seq, mac.hex()])
+    return hashlib.blake2b(message, key=key, digest_size=32).digest()
 
 
 @dataclass(frozen=True)
