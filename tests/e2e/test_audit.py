@@ -24,7 +24,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
 from tests.support.oidc_server import OidcServer
-from tests.support.server import LiveServer, Store, free_port, outbound_cli, running_server
+from tests.support.server import (
+    LiveServer,
+    Store,
+    free_port,
+    outbound_cli,
+    running_server,
+    start_server,
+    stop_server,
+)
 
 FLUSH = 0.2
 
@@ -438,3 +446,39 @@ def test_the_cli_lists_and_follows_the_audit_log(observed: Vault) -> None:
         follow.wait()
         assert follow.stdout is not None
         follow.stdout.close()
+
+
+def test_fetch_events_older_than_the_flush_interval_survive_a_kill(store: Store) -> None:
+    """The documented guarantee: kill -9 loses at most the last flush interval of fetch events
+    (here 0.2 s); changes are in the transaction that made them."""
+    server = start_server(store, extra_args=["--audit-flush-interval", str(FLUSH)])
+    try:
+        with server.client() as http:
+            body = {"id": "kill-app", "name": "kill-app", "tokenUrl": "https://p.example/t"}
+            assert http.post("/v1/mgmt/outbound/app/create", json=body).status_code == 200
+            upload = {"appId": "kill-app", "userId": "u", "apiKey": "k-" + secrets.token_hex(8)}
+            assert (
+                http.post("/v1/mgmt/outbound/app/user/apikey/upload", json=upload).status_code
+                == 200
+            )
+            for _ in range(50):
+                fetch = {"appId": "kill-app", "userId": "u"}
+                assert (
+                    http.post("/v1/mgmt/outbound/app/user/token/latest", json=fetch).status_code
+                    == 200
+                )
+        time.sleep(FLUSH * 5)
+        server.process.kill()  # SIGKILL: no clean stop, no final flush
+        server.process.wait()
+    finally:
+        stop_server(server)
+
+    with running_server(store, project=(server.project_id, server.management_key)) as again:
+        found = events(again)
+    assert sum(e["action"] == "token.fetch" for e in found) == 50
+    assert [e["action"] for e in found if e["action"] != "token.fetch"] == [
+        "key.create",
+        "app.create",
+        "token.upload",
+    ]
+    assert verify(store, server.project_id)[1]["ok"] is True

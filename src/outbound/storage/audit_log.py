@@ -101,6 +101,10 @@ class AuditLog:
             return 0
         try:
             await self.record(*batch)
+        except asyncio.CancelledError:
+            # stopped mid-write (the transaction rolled back): the final flush writes them
+            self._requeue(batch)
+            raise
         except Exception as exc:
             # The type only: a driver error may quote a row.
             logger.error(
