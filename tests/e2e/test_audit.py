@@ -482,3 +482,23 @@ def test_fetch_events_older_than_the_flush_interval_survive_a_kill(store: Store)
         "token.upload",
     ]
     assert verify(store, server.project_id)[1]["ok"] is True
+
+
+def test_a_background_refresh_is_audited_as_the_systems(observed: Vault, store: Store) -> None:
+    server = observed.server
+    user = observed.new_user()
+    assert observed.connect_quickly(user)["status"] == "success"
+    observed.expire(user, seconds_left=60)
+    ahead = [*SERVER_ARGS, "--refresh-ahead", "600", "--refresh-ahead-interval", "1"]
+    project = (server.project_id, server.management_key)
+    with running_server(store, project=project, extra_args=ahead):
+        deadline = time.monotonic() + 30
+        while True:
+            refreshes = [
+                e for e in events(server, action="token.refresh", userId=user) if e["detail"]
+            ]
+            if refreshes or time.monotonic() > deadline:
+                break
+    assert [(e["actor"], e["detail"], e["outcome"]) for e in refreshes][:1] == [
+        ("system", "background", "ok")
+    ]
