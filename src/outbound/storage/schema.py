@@ -109,6 +109,9 @@ tokens = _Table(
     Index("ix_tokens_project_user", "project_id", "user_id"),
     Index("ix_tokens_project_tenant", "project_id", "tenant_id"),
     Index("ix_tokens_expiry", "access_token_expiry"),
+    # the connections-by-status gauge counts over this index, not the table (70 ms vs 0.7 s
+    # for a million rows on SQLite)
+    Index("ix_tokens_needs_reconnect", "needs_reconnect"),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).

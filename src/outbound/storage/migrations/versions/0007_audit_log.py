@@ -1,4 +1,5 @@
-"""the audit log: hash-chained events per project, and each chain's head and anchor
+"""the audit log: hash-chained events per project, and each chain's head and anchor; an index
+for counting connections by status (the metrics gauge)
 
 Revision ID: 0007
 Revises: 0006
@@ -49,9 +50,11 @@ def upgrade() -> None:
         sa.Column("anchor_tag", sa.LargeBinary, nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     )
+    op.create_index("ix_tokens_needs_reconnect", "tokens", ["needs_reconnect"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tokens_needs_reconnect", table_name="tokens")
     op.drop_table("audit_heads")
     op.drop_index("ix_audit_events_time", table_name="audit_events")
     op.drop_table("audit_events")
