@@ -502,3 +502,29 @@ def test_a_background_refresh_is_audited_as_the_systems(observed: Vault, store: 
     assert [(e["actor"], e["detail"], e["outcome"]) for e in refreshes][:1] == [
         ("system", "background", "ok")
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("limit", "0"),
+        ("limit", "many"),
+        ("since", "yesterday"),
+        ("action", "token.steal"),
+        ("cursor", "-1"),
+        ("until", "2026-01-01T00:00:00"),
+    ],
+)
+def test_bad_audit_queries_are_a_400_naming_the_parameter(
+    observed: Vault, name: str, value: str
+) -> None:
+    with observed.http as http:
+        response = http.get("/v1/mgmt/outbound/audit", params={name: value})
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "E011003"
+    assert repr(name) in response.json()["errorMessage"]
+
+
+def test_audit_needs_a_management_key(observed: Vault) -> None:
+    response = httpx.get(observed.server.base_url + "/v1/mgmt/outbound/audit", timeout=10)
+    assert response.status_code == 401
