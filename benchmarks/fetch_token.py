@@ -8,6 +8,10 @@ loads both with ``wrk`` (Debian package) at 32 connections, and prints requests/
 for each, and the ratios. Everything runs in one go so the noise of this shared machine hits
 both sides alike. Targets (issue 2): fetch >= 0.6x baseline, p99 <= 10 ms; with a million
 tokens, p50 within 1.2x of that with a thousand and server RSS <= 150 MB.
+
+It also compares fetch throughput with the audit log's fetch events and the metrics off
+(``--audit-fetches false``, no ``--metrics-port``) and on (both, as deployed), on two servers
+over the same store, measured alternately; target (issue 12): on >= 0.9x off.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.support.database import execute  # noqa: E402
 from tests.support.server import Store, free_port, outbound_cli, start_server, stop_server  # noqa: E402
 
 APP = "bench-app"
@@ -77,6 +82,10 @@ def seed(store: Store, project: str, count: int, start: int) -> None:
     subprocess.run(args, check=True, env={**os.environ, **store.env})
 
 
+def execute_count(store: Store, sql: str) -> list[tuple[int, ...]]:
+    return [tuple(int(v) for v in row) for row in execute(store, sql, ("token.fetch",))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +95,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1000)
     parser.add_argument("--large", type=int, default=0, help="also measure with this many tokens")
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternating off/on runs of the audit comparison"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -136,6 +148,31 @@ def main() -> None:
         small = wrk(server.base_url, script(args.tokens), args.seconds, args.connections)
         rss_small = rss_mb(server.process.pid)
 
+        # audit + metrics off and on: two more servers on the same store, run alternately
+        off_server = start_server(
+            store,
+            project=(project, key),
+            extra_args=["--log-level", "warning", "--audit-fetches", "false"],
+        )
+        stack.callback(stop_server, off_server)
+        on_server = start_server(
+            store,
+            project=(project, key),
+            extra_args=["--log-level", "warning", "--metrics-port", str(free_port())],
+        )
+        stack.callback(stop_server, on_server)
+        observed: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+        for srv in (off_server, on_server):
+            wrk(srv.base_url, script(args.tokens), 2, args.connections)
+        for _ in range(args.rounds):
+            for name, srv in (("off", off_server), ("on", on_server)):
+                observed[name].append(
+                    wrk(srv.base_url, script(args.tokens), args.seconds, args.connections)
+                )
+        audited = sum(
+            r[0] for r in execute_count(store, "SELECT COUNT(*) FROM audit_events WHERE action = ?")
+        )
+
         rows = [
             ("bare JSON POST, Starlette", base, None),
             ("bare JSON POST, raw ASGI", raw_asgi, None),
@@ -171,6 +208,21 @@ def main() -> None:
     print(f"fetch / bare raw-ASGI endpoint: {small['rps'] / raw_asgi['rps']:.2f}")
     print(f"fetch p99: {small['p99']:.2f} ms  (target <= 10)")
     failed = sum(r["errors"] for _, r, _ in rows)
+    print("\naudit + metrics, same store, alternating runs (req/s each):")
+    means = {}
+    for name in ("off", "on"):
+        figures = [r["rps"] for r in observed[name]]
+        means[name] = sum(figures) / len(figures)
+        p99 = max(r["p99"] for r in observed[name])
+        print(
+            f"  {name:4} {' '.join(f'{f:8.0f}' for f in figures)}   mean {means[name]:8.0f}"
+            f"   worst p99 {p99:.2f} ms"
+        )
+    print(
+        f"fetch with audit + metrics on / off: {means['on'] / means['off']:.2f}  (target >= 0.90)"
+    )
+    print(f"token.fetch audit events written: {audited:,}")
+    failed += sum(r["errors"] for runs in observed.values() for r in runs)
     if failed:
         sys.exit(f"\n{failed:,} requests were answered with an error: the figures above are void")
     if large:

@@ -118,18 +118,25 @@ def main() -> None:
 @_option("max_header_bytes", type=click.IntRange(min=1024))
 @_option("max_connections", type=click.IntRange(min=0))
 @_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
+@_option("log_format", type=click.Choice(["text", "json"]))
+@_option("metrics_port", type=click.IntRange(min=0, max=65535))
+@_option("audit_retention_days", type=click.IntRange(min=0))
+@_option("audit_fetches", type=bool)
+@_option("audit_flush_interval", type=click.FloatRange(min=0))
 def serve(**options: Any) -> None:
     """Start the server (migrating the store first).
 
     On a first start with an empty store it creates a project and a management key and prints
     them once.
     """
+
     import logging
 
     import uvicorn
 
     from .server import create_app
     from .server.listener import uvicorn_options
+    from .server.logs import configure
     from .storage import bootstrap
 
     settings = _settings(**options)
@@ -137,9 +144,7 @@ def serve(**options: Any) -> None:
         settings.network_policy  # noqa: B018 - refuse a malformed network before starting
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level, settings.log_format)
     created = _with_store(settings, bootstrap)
     if created is not None:
         project_id, key = created
@@ -156,7 +161,9 @@ def serve(**options: Any) -> None:
             "  client.mgmt.outbound_application.load_all_applications()\n",
             err=True,
         )
-    click.echo(f"outbound listening on {settings.effective_public_url}", err=True)
+    logging.getLogger("outbound.server").info(
+        "outbound listening on %s", settings.effective_public_url
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -166,6 +173,8 @@ def serve(**options: Any) -> None:
         access_log=False,
         server_header=False,
         **uvicorn_options(settings),
+        # JSON: uvicorn's own loggers go through ours (its default config would print text).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 
@@ -406,11 +415,13 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
-from .cli_signals import connections, webhooks  # noqa: E402 - attached after the group exists
+from .cli_audit import audit  # noqa: E402 - attached after the group exists
+from .cli_signals import connections, webhooks  # noqa: E402
 from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists
 
 main.add_command(templates)
 main.add_command(apps)
+main.add_command(audit)
 main.add_command(connections)
 main.add_command(webhooks)
 

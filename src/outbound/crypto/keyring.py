@@ -44,6 +44,12 @@ class Keyring:
                 raise ValueError("master keys must be 32 bytes (AES-256)")
         self._primary_id = _key_id(keys[0])
         self._ciphers = {_key_id(key): AESGCM(key) for key in keys}
+        # Keys for MACs (the audit chain), derived so that no master key is used for two
+        # purposes; named by the same key ids as the sealing keys.
+        self._mac_keys = {
+            _key_id(key).hex(): hmac.new(key, b"outbound audit mac", hashlib.sha256).digest()
+            for key in keys
+        }
 
     def __repr__(self) -> str:
         return f"<Keyring keys={len(self._ciphers)}>"
@@ -51,6 +57,13 @@ class Keyring:
     @property
     def primary_key_id(self) -> str:
         return self._primary_id.hex()
+
+    def mac_key(self, key_id: str | None = None) -> tuple[str, bytes] | None:
+        """``(key id, MAC key)`` derived from the primary key, or from the key ``key_id``
+        names (None when the keyring no longer holds it)."""
+        kid = self._primary_id.hex() if key_id is None else key_id
+        key = self._mac_keys.get(kid)
+        return None if key is None else (kid, key)
 
     def seal(self, plaintext: str, aad: bytes) -> bytes:
         nonce = os.urandom(12)

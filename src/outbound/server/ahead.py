@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Callable
 
+from ..audit import Caller, set_caller
 from ..storage.leases import (
     Condition,
     Picked,
@@ -76,6 +77,8 @@ class RefreshAhead:
         self._task = None
 
     async def _run(self) -> None:
+        # Audited as the system's own refreshes (this task's context only).
+        set_caller(Caller(trigger="background"))
         # Servers started together would otherwise run their rounds in lockstep.
         await asyncio.sleep(random.uniform(0, self.interval))
         while True:

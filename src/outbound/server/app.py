@@ -27,6 +27,7 @@ from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from . import dcr
 from .ahead import RefreshAhead
+from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
 from .errors import ApiError, storage_unavailable
@@ -34,6 +35,8 @@ from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
 from .limits import Limits
+from .metrics_listener import MetricsListener
+from .observe import Observe
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -181,6 +184,14 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         db = await connect(url)
         store = Store(db, keyring)
+        store.audit.fetches = settings.audit_fetches
+        store.audit.start(settings.audit_flush_interval)
+        retention = AuditRetention(store, settings.audit_retention_days)
+        retention.start()
+        listener: MetricsListener | None = None
+        if settings.metrics_port:
+            listener = MetricsListener(db, settings.host, settings.metrics_port)
+            listener.start()
         network = settings.network_policy
         oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
         providers = Providers(store, oauth)
@@ -232,6 +243,11 @@ def create_app(settings: Settings) -> ASGIApp:
                 await ahead.stop()
             await refresher.drain()
             await sender.stop()
+            await retention.stop()
+            # written before the store closes: a clean stop loses no fetch event
+            await store.audit.stop()
+            if listener is not None:
+                await listener.stop()
             await oauth.aclose()
             await db.close()
 
@@ -245,6 +261,7 @@ def create_app(settings: Settings) -> ASGIApp:
             StorageUnavailable: _storage_unavailable,
         },
         middleware=[
+            Middleware(Observe, access_log=settings.log_format == "json"),
             Middleware(CatchAll),
             Middleware(SessionConnectCORS, origins=_origins(settings.cors_origins)),
         ],
@@ -252,6 +269,6 @@ def create_app(settings: Settings) -> ASGIApp:
     # A trailing-slash redirect would be built from the request's Host header.
     app.router.redirect_slashes = False
     return Guard(
-        HotPath(app, lambda: app.state.vault),
+        HotPath(app, lambda: app.state.vault, access_log=settings.log_format == "json"),
         allowed_hosts(settings.effective_public_url, settings.allowed_hosts),
     )

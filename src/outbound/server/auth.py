@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from starlette.requests import Request
 
+from ..audit import caller, set_caller
 from ..storage import Store
 from .errors import ApiError, fetch_only_key
 
@@ -14,6 +16,7 @@ __all__ = [
     "authenticate_header",
     "claimed_project",
     "invalid_key",
+    "key_actor",
     "parse_authorization",
 ]
 
@@ -38,6 +41,7 @@ async def authenticate_header(
         raise invalid_key()
     if admit is not None:
         admit(grant.key_id)
+    set_caller(dataclasses.replace(caller(), actor=key_actor(key), project_id=project_id))
     if grant.fetch_only:
         raise fetch_only_key()
     return project_id
@@ -49,6 +53,12 @@ def claimed_project(header: str) -> str:
     _, _, credentials = header.partition(" ")
     project_id, sep, _ = credentials.strip().partition(":")
     return project_id if sep else ""
+
+
+def key_actor(key: str) -> str:
+    """The audit actor of a management key: its id (the public part), never the key."""
+    parts = Store._split_key(key)
+    return f"key:{parts[0]}" if parts else "key:?"
 
 
 def parse_authorization(header: str) -> tuple[str, str]:

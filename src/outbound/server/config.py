@@ -148,6 +148,31 @@ class Settings:
         " 0: no limit.",
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    log_format: str = _setting(
+        "text",
+        "Log format: text, or json (one object a line, plus one line per request with its"
+        " request id, route, status, duration, project and key id; never a secret).",
+    )
+    metrics_port: int = _setting(
+        0,
+        "Serve Prometheus metrics at /metrics on this port, a listener of its own on the"
+        " --host interface (each server process its own). 0: off.",
+    )
+    audit_retention_days: int = _setting(
+        90,
+        "Days audit events are kept; older ones are pruned hourly, leaving a signed anchor so"
+        " the rest still verifies. 0: keep forever.",
+    )
+    audit_fetches: bool = _setting(
+        True,
+        "Record every token fetch in the audit log (changes are always recorded).",
+    )
+    audit_flush_interval: float = _setting(
+        1.0,
+        "Seconds fetch audit events are batched before they are written: a server killed"
+        " with -9 loses at most this long of fetch events. 0: each is written before the fetch"
+        " is answered.",
+    )
 
     @property
     def effective_public_url(self) -> str:

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..audit import event
 from ..oauth import (
     OAuthConfigError,
     OAuthError,
@@ -405,20 +406,32 @@ async def callback(request: Request) -> Response:
         logger.info("connect of app %s ended: %s", session.app_id, _error_code(exc.error))
         if exc.error == "invalid_client":
             await _client_rejected(vault, session)
-        return finish(session, {"error": _error_code(exc.error)})
+        error = _error_code(exc.error)
     except TransientOAuthError as exc:
         logger.warning(
             "connect of app %s: provider unavailable: %s", session.app_id, oauth_error_text(exc)
         )
-        return finish(session, {"error": "temporarily_unavailable"})
+        error = "temporarily_unavailable"
     except (OAuthConfigError, ApiError) as exc:
         logger.warning("connect of app %s failed: %s", session.app_id, oauth_error_text(exc))
-        return finish(session, {"error": "server_error"})
-    await _store(vault, session, tokens)
-    logger.info("connect of app %s succeeded", session.app_id)
-    response = finish(session, {"status": "success"})
-    response.delete_cookie(browser_cookie(state), path=CALLBACK_PATH)
-    return response
+        error = "server_error"
+    else:
+        await _store(vault, session, tokens)
+        logger.info("connect of app %s succeeded", session.app_id)
+        response = finish(session, {"status": "success"})
+        response.delete_cookie(browser_cookie(state), path=CALLBACK_PATH)
+        return response
+    await vault.store.audit.record(
+        event(
+            session.project_id,
+            "connect.failed",
+            app_id=session.app_id,
+            user_id=session.user_id,
+            tenant_id=session.tenant_id,
+            error_code=error,
+        )
+    )
+    return finish(session, {"error": error})
 
 
 async def _client_rejected(vault: Vault, session: ConnectSession) -> None:
@@ -478,7 +491,8 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
                 granted_by=session.granted_by or session.user_id,
                 extra=dict(tokens.extra),
             )
-        ]
+        ],
+        action="connect.completed",
     )
 
 

@@ -12,16 +12,21 @@ same functions the routes use.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import metrics
+from ..audit import Caller, set_caller
 from ..crypto import DecryptionError
 from ..storage import StorageUnavailable
-from .auth import claimed_project, parse_authorization
+from . import logs
+from .auth import claimed_project, key_actor, parse_authorization
 from .errors import ApiError, storage_unavailable
+from .observe import client_address, request_id
 from .routes.tokens import FETCH_PATHS, fetch_token
 from .state import Vault
 
@@ -36,29 +41,40 @@ FETCH_MAX_BODY = 256 * 1024
 
 
 class HotPath:
-    def __init__(self, app: ASGIApp, vault: Any) -> None:
+    def __init__(self, app: ASGIApp, vault: Any, *, access_log: bool = False) -> None:
         self.app = app
         # A callable returning the Vault: it exists only once the lifespan has started.
         self._vault = vault
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = FETCH_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
         if kind is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         status = 200
-        headers = _JSON_HEADERS
         authorization = ""
+        declared = 0
+        given_id = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"x-request-id":
+                given_id = value
+        rid = request_id(given_id)
+        headers = [*_JSON_HEADERS, (b"x-request-id", rid.encode())]
+        # Who is asking, for the audit log and the logs; this request's own object.
+        who = Caller(client=client_address(scope), request_id=rid, trigger="fetch")
+        set_caller(who)
         try:
             vault: Vault = self._vault()
-            declared = 0
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    authorization = value.decode("latin-1")
-                elif name == b"content-length" and value.isdigit():
-                    declared = int(value)
-            # The key is checked in the same read as the token (Store.find_tokens_for_key).
+            # The key is checked in the same read as the token (Store.find_tokens_for_key),
+            # before any event is recorded.
             project_id, key = parse_authorization(authorization)
+            who.actor, who.project_id = key_actor(key), project_id
             if declared > FETCH_MAX_BODY:
                 raise ApiError("E130413", f"the request body exceeds {FETCH_MAX_BODY} bytes")
             raw = await _read_body(receive)
@@ -73,12 +89,12 @@ class HotPath:
                 )
             status, payload = exc.status, exc.to_wire()
             if exc.retry_after is not None:
-                headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
+                headers = [*headers, (b"retry-after", str(exc.retry_after).encode())]
         except StorageUnavailable as exc:
             logger.warning("storage unavailable in POST %s: %s", scope["path"], exc)
             error = storage_unavailable()
             status, payload = error.status, error.to_wire()
-            headers = [*_JSON_HEADERS, (b"retry-after", str(error.retry_after).encode())]
+            headers = [*headers, (b"retry-after", str(error.retry_after).encode())]
         except DecryptionError as exc:
             logger.error("a stored secret failed to decrypt in POST %s: %s", scope["path"], exc)
             error = ApiError("E131013", "a stored secret could not be decrypted")
@@ -94,6 +110,11 @@ class HotPath:
             error = ApiError("E130500", "internal error; the server log has details")
             status, payload = error.status, error.to_wire()
         body = orjson.dumps(payload)
+        route = scope["path"]  # one of the four FETCH_PATHS: bounded
+        seconds = time.perf_counter() - started
+        metrics.http_request(route, "POST", status, seconds)
+        if self.access_log:
+            logs.access(route, "POST", status, seconds)
         await send(
             {
                 "type": "http.response.start",

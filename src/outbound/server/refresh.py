@@ -41,6 +41,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from .. import metrics
 from ..oauth import (
     OAuthConfigError,
     PermanentOAuthError,
@@ -51,7 +52,7 @@ from ..oauth import (
     refresh_allowed,
 )
 from ..storage import TokenRecord, TokenWrite
-from ..storage.leases import Claim, RefreshedToken, RefreshLeases
+from ..storage.leases import Claim, RefreshedToken, RefreshLeases, refresh_event
 from .errors import ApiError, not_found_token
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
@@ -237,6 +238,7 @@ class LeaseRefresher:
         seen = token.version
         waited_on_claim = False
         seen_claim: Claim | None = None
+        wait_started = 0.0
         delay = _POLL_FIRST
         # Long enough to see a lease taken just before we looked run out, and take it over.
         deadline = time.monotonic() + self.lease_seconds + 2
@@ -249,6 +251,8 @@ class LeaseRefresher:
                 raise reconnect_required(current)
             now = self.clock()
             if current.version != seen:
+                if waited_on_claim:
+                    metrics.lease_wait(time.monotonic() - wait_started)
                 # Refreshed (or replaced) since our caller read it: that is the answer,
                 # however short its remaining life — a refresh does not get fresher.
                 if force or self._alive(current, now):
@@ -262,6 +266,8 @@ class LeaseRefresher:
                     " the user again or upload a new token",
                 )
             if claim.held(now):
+                if not waited_on_claim:
+                    wait_started = time.monotonic()
                 waited_on_claim = True
                 if (
                     seen_claim
@@ -329,14 +335,22 @@ class LeaseRefresher:
             flight.calling_since = time.monotonic()
             flight.calling.set()
         renewing = asyncio.create_task(self._keep_lease(token.id))
+        started = time.monotonic()
+        template = "custom"
+
+        def measure(outcome: str) -> None:
+            metrics.refresh(template, outcome, time.monotonic() - started)
+
         try:
-            config = await self.providers.config(token.project_id, token.app_id)
+            app, config = await self.providers.app(token.project_id, token.app_id)
+            template = app.config.get("templateId") or "custom"
             answer = refreshed(
                 await self.providers.client.refresh(
                     config, token.refresh_token, scopes=token.scopes, timeout=self.commit_timeout
                 )
             )
         except PermanentOAuthError as exc:
+            measure("permanent")
             reason = oauth_error_text(exc)
             if exc.after_lost_answer or token.last_refresh_error.startswith(LOST_ANSWER):
                 reason = f"{REUSED_AFTER_LOST_ANSWER} ({reason})"
@@ -354,15 +368,19 @@ class LeaseRefresher:
                 ) from None
             return None
         except TransientOAuthError as exc:
+            measure("transient")
             text = oauth_error_text(exc)
             # The provider may have rotated the refresh token in an answer nobody read:
             # say so in the row, so that a refusal of the next refresh is understood.
             reason = f"{LOST_ANSWER} ({text})" if exc.answer_may_be_lost else text
             logger.warning("refresh of token %s failed transiently: %s", token.id, reason)
             await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
+            await self.leases.store.audit.record(refresh_event(token, "E131011"))
             raise _unavailable(text, exc.retry_after) from None
         except OAuthConfigError as exc:
+            measure("config")
             await asyncio.shield(self.leases.release(token.id, self.owner))
+            await self.leases.store.audit.record(refresh_event(token, "E131014"))
             raise config_error(exc) from None
         except BaseException:
             await asyncio.shield(self.leases.release(token.id, self.owner))
@@ -371,6 +389,7 @@ class LeaseRefresher:
             renewing.cancel()
             if task is not None:
                 self._owning.discard(task)
+        measure("success")
         return await asyncio.shield(self.leases.store_refresh(token, answer))
 
     async def _keep_lease(self, token_id: str) -> None:

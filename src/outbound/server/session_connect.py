@@ -17,6 +17,7 @@ refused (403). The token's ``sub`` is recorded as the connection's ``grantedBy``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..audit import caller, set_caller
 from ..storage.session_issuers import SessionIssuer, get_session_issuer
 from .connect import new_link
 from .errors import ApiError
@@ -128,6 +130,7 @@ async def session_connect(request: Request) -> Response:
             "E130401",
             "the session token's subject (sub) has control or bidirectional-override characters",
         )
+    set_caller(dataclasses.replace(caller(), actor=f"session:{user_id}", project_id=project_id))
     req = await body(request, Connect)
     if req.user_id and req.user_id != user_id:
         raise ApiError(

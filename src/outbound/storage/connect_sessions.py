@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..audit import event
 from ..crypto import aad
 from ..secrets import Secret
 from .database import Row
@@ -129,6 +130,12 @@ class ConnectSessions:
                     "expires": now + ttl,
                     "granted_by": granted_by,
                 },
+            )
+            await self.store.audit.record_in(
+                tx,
+                event(
+                    project_id, "connect.link", app_id=app_id, user_id=user_id, tenant_id=tenant_id
+                ),
             )
         return link_id
 

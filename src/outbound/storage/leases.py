@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..audit import AuditEvent, caller, event
 from ..secrets import Secret
 from . import connection_events
 from .records import TokenRecord
@@ -29,6 +30,7 @@ __all__ = [
     "any_of",
     "due_for_refresh_ahead",
     "idle_for_refresh",
+    "refresh_event",
 ]
 
 
@@ -88,6 +90,21 @@ class Picked(NamedTuple):
     project_id: str
     id: str
     version: int
+
+
+def refresh_event(token: TokenRecord, error_code: str = "") -> AuditEvent:
+    """The audit event of a refresh of ``token`` by the current caller; its detail says what
+    set the refresh off (fetch, forceRefresh, background)."""
+    return event(
+        token.project_id,
+        "token.refresh",
+        app_id=token.app_id,
+        user_id=token.user_id,
+        tenant_id=token.tenant_id,
+        token_id=token.id,
+        error_code=error_code,
+        detail=caller().trigger or "fetch",
+    )
 
 
 @dataclass(frozen=True)
@@ -280,6 +297,7 @@ class RefreshLeases:
             )
             if row is not None:
                 await connection_events.refresh_succeeded(tx, row, token.scopes)
+                await self.store.audit.record_in(tx, refresh_event(token))
         return self.store._token(row) if row is not None else None
 
     async def mark_needs_reconnect(self, token: TokenRecord, error: str) -> bool:
@@ -294,6 +312,7 @@ class RefreshLeases:
             )
             if row is not None:
                 await connection_events.refresh_refused(tx, row)
+                await self.store.audit.record_in(tx, refresh_event(token, "E131010"))
         return row is not None
 
     def _sealer(self, token: TokenRecord) -> Any:

@@ -142,6 +142,9 @@ tokens = _Table(
         sqlite_where=text("failing_since > 0"),
         postgresql_where=text("failing_since > 0"),
     ),
+    # the connections-by-status gauge counts over this index, not the table (70 ms vs 0.7 s
+    # for a million rows on SQLite)
+    Index("ix_tokens_needs_reconnect", "needs_reconnect"),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).
@@ -279,4 +282,48 @@ client_registrations = _Table(
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
+)
+
+# The audit log (see ``audit/chain.py``): each project's events, hash-chained by ``seq``.
+audit_events = _Table(
+    "audit_events",
+    metadata,
+    Column("project_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    # epoch milliseconds
+    Column("time_ms", BigInteger, nullable=False),
+    # key:<management key id>, session:<sub> or system
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("tenant_id", String(256), nullable=False),
+    Column("token_id", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("client", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("detail", Text, nullable=False),
+    # which master key's derived MAC key made ``mac``
+    Column("key_id", String(16), nullable=False),
+    Column("mac", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("project_id", "seq"),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_audit_events_time", "project_id", "time_ms"),
+)
+
+# Each project's chain ends: the head (last seq and MAC) and the anchor left by pruning.
+audit_heads = _Table(
+    "audit_heads",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("mac", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("tag", LargeBinary, nullable=False),
+    Column("anchor_seq", BigInteger, nullable=False),
+    Column("anchor_mac", LargeBinary, nullable=False),
+    Column("anchor_key_id", String(16), nullable=False),
+    Column("anchor_tag", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )

@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from ..audit import event
 from ..crypto import Keyring, aad
 from ..secrets import Secret
 from . import connection_events
+from .audit_log import AuditLog
 from .connection_events import stored_connection
 from .database import Database, IntegrityError, Row
 from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
@@ -72,6 +74,8 @@ class Store:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
         self.keyring = keyring
+        # Every change below is audited in its own transaction (``audit.record_in``).
+        self.audit = AuditLog(db, keyring)
         # Live management keys seen since the database last changed: key id -> (project id,
         # digest, grant). Only for backends that can say cheaply and exactly whether anything was
         # committed since (SQLite's data_version); any commit anywhere — a revocation from
@@ -130,6 +134,7 @@ class Store:
                     "app_ids": json.dumps(sorted(set(app_ids))) if app_ids else "",
                 },
             )
+            await self.audit.record_in(tx, event(project_id, "key.create", detail=key_id))
         return key_id, f"{_KEY_PREFIX}{key_id}_{secret}"
 
     async def list_management_keys(self, project_id: str) -> list[ManagementKeyRecord]:
@@ -152,6 +157,8 @@ class Store:
                 " WHERE id = :id AND project_id = :project_id AND revoked_at IS NULL",
                 {"now": _now(), "id": key_id, "project_id": project_id},
             )
+            if count:
+                await self.audit.record_in(tx, event(project_id, "key.revoke", detail=key_id))
         return count > 0
 
     @staticmethod
@@ -308,6 +315,7 @@ class Store:
                         "now": now,
                     },
                 )
+                await self.audit.record_in(tx, event(project_id, "app.create", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         return AppRecord(project_id, app_id, name, config, client_secret, now, now)
@@ -338,6 +346,8 @@ class Store:
                     f"UPDATE apps SET {assignments} WHERE project_id = :project_id AND id = :id",  # noqa: S608
                     params,
                 )
+                if count:
+                    await self.audit.record_in(tx, event(project_id, "app.update", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         if not count:
@@ -361,6 +371,12 @@ class Store:
                 {"project_id": project_id, "id": app_id},
             )
             await connection_events.connections_deleted(tx, rows)
+            if count:
+                await self.audit.record_in(
+                    tx,
+                    *(self._token_event(row, "token.delete") for row in rows),
+                    event(project_id, "app.delete", app_id=app_id),
+                )
         if not count:
             return None
         return [self._token(row) for row in rows]
@@ -446,6 +462,19 @@ class Store:
             version=row["version"],
         )
 
+    @staticmethod
+    def _token_event(row: Row, action: str, **fields: str) -> Any:
+        """The audit event of ``action`` on the token in ``row`` (its ids; never a secret)."""
+        return event(
+            row["project_id"],
+            action,
+            app_id=row["app_id"],
+            user_id=row["user_id"],
+            tenant_id=row["tenant_id"],
+            token_id=row["id"],
+            **fields,
+        )
+
     def _seal(self, write: TokenWrite, column: str, value: Secret | None) -> bytes | None:
         if value is None:
             return None
@@ -498,8 +527,9 @@ class Store:
         )
         return self._token(row) if row else None
 
-    async def put_tokens(self, writes: list[TokenWrite]) -> list[str]:
-        """Store the tokens in one transaction (all or nothing); returns their ids."""
+    async def put_tokens(self, writes: list[TokenWrite], action: str = "token.upload") -> list[str]:
+        """Store the tokens in one transaction (all or nothing); returns their ids. Each is
+        audited as ``action`` (an upload, or a completed connect)."""
         now = _now()
         ids = []
         created, updated = [], []
@@ -560,6 +590,20 @@ class Store:
                     updated.append(stored_connection(values, token_id, now))
                 ids.append(token_id)
             await connection_events.connections_stored(tx, created, updated)
+            await self.audit.record_in(
+                tx,
+                *(
+                    event(
+                        w.project_id,
+                        action,
+                        app_id=w.app_id,
+                        user_id=w.user_id,
+                        tenant_id=w.tenant_id,
+                        token_id=token_id,
+                    )
+                    for w, token_id in zip(writes, ids, strict=True)
+                ),
+            )
         return ids
 
     async def delete_token(self, project_id: str, token_id: str) -> TokenRecord | None:
@@ -570,6 +614,7 @@ class Store:
             )
             if row is not None:
                 await connection_events.connections_deleted(tx, [row])
+                await self.audit.record_in(tx, self._token_event(row, "token.delete"))
         return self._token(row) if row else None
 
     async def delete_user_tokens(
@@ -589,6 +634,10 @@ class Store:
         async with self.db.transaction() as tx:
             rows = await tx.fetchall(sql + " RETURNING *", params)
             await connection_events.connections_deleted(tx, rows)
+            if rows:
+                await self.audit.record_in(
+                    tx, *(self._token_event(row, "token.delete") for row in rows)
+                )
         return [self._token(row) for row in rows]
 
     async def apps_with_user_token(
@@ -636,4 +685,5 @@ async def bootstrap(store: Store) -> tuple[str, str] | None:
             " VALUES (:id, :project_id, 'bootstrap', :digest, :now)",
             {"id": key_id, "project_id": project_id, "digest": _digest(secret), "now": now},
         )
+        await store.audit.record_in(tx, event(project_id, "key.create", detail=key_id))
     return project_id, f"{_KEY_PREFIX}{key_id}_{secret}"

@@ -2,11 +2,12 @@
 
 from starlette.routing import BaseRoute
 
-from . import apps, connections, meta, templates, tokens, uploads, webhooks
+from . import apps, audit, connections, meta, templates, tokens, uploads, webhooks
 
 routes: list[BaseRoute] = [
     *meta.routes,
     *apps.routes,
+    *audit.routes,
     *templates.routes,
     *tokens.routes,
     *uploads.routes,

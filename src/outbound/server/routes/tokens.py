@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -10,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ... import metrics
+from ...audit import caller, event, set_caller
 from ..auth import invalid_key, parse_authorization
 from ..errors import ApiError, not_found_token
 from ..http import authed, json_response, read_body
@@ -47,16 +50,47 @@ async def fetch_token(
             raise invalid_key() from None
         raise
     options = req.options
-    token = await vault.tokens.fetch(
-        project_id,
-        app_id,
-        user_id,
-        tenant_id,
-        scopes=scopes,
-        external_identifier=req.external_identifier or None,  # "" is "not set"
-        force_refresh=bool(options and options.force_refresh),
-        key=key,
-    )
+    force_refresh = bool(options and options.force_refresh)
+    if force_refresh:
+        set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
+    audit = vault.store.audit
+    try:
+        token = await vault.tokens.fetch(
+            project_id,
+            app_id,
+            user_id,
+            tenant_id,
+            scopes=scopes,
+            external_identifier=req.external_identifier or None,  # "" is "not set"
+            force_refresh=force_refresh,
+            key=key,
+        )
+    except ApiError as exc:
+        metrics.fetch(exc.code)
+        if audit.fetches and exc.code != "E130401":  # not authenticated: no project
+            await audit.fetched(
+                event(
+                    project_id,
+                    "token.fetch",
+                    app_id=app_id,
+                    user_id=user_id,
+                    tenant_id=tenant_id,
+                    error_code=exc.code,
+                )
+            )
+        raise
+    metrics.fetch(None)
+    if audit.fetches:
+        await audit.fetched(
+            event(
+                project_id,
+                "token.fetch",
+                app_id=app_id,
+                user_id=user_id,
+                tenant_id=tenant_id,
+                token_id=token.id,
+            )
+        )
     with_refresh = bool(options and options.with_refresh_token)
     return {"token": token_to_wire(token, with_refresh)}
 
