@@ -383,7 +383,7 @@ def test_two_servers_deliver_every_event_exactly_once(
     servers = [start_server(store, project=project) for _ in range(2)]
     try:
         app_id = _api_key_app(servers[0])
-        add_webhook(servers[0], receiver, ["connection.created", "connection.deleted"])
+        webhook_id = add_webhook(servers[0], receiver, ["connection.created", "connection.deleted"])
         users = [f"user-{i}" for i in range(30)]
         for i, user in enumerate(users):
             with servers[i % 2].client() as http:
@@ -404,6 +404,20 @@ def test_two_servers_deliver_every_event_exactly_once(
         assert sorted(
             r.event["data"]["userId"] for r in receiver.events("connection.created")
         ) == sorted(users)
+        # The deliveries list pages through all of them, each once.
+        paged: list[str] = []
+        cursor = ""
+        with servers[1].client() as http:
+            while True:
+                params = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+                page = http.get(
+                    f"/v1/mgmt/outbound/webhooks/{webhook_id}/deliveries", params=params
+                ).json()
+                paged += [d["eventId"] for d in page["deliveries"]]
+                cursor = page["nextCursor"]
+                if not cursor:
+                    break
+        assert sorted(paged) == sorted(ids)
         assert_no_canaries(receiver, {f"canary-key-{user}" for user in users})
     finally:
         for server in servers:
