@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,14 @@ import pytest
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
 from tests.support.oidc_server import OidcServer
-from tests.support.server import LiveServer, Store, running_server, start_server, stop_server
+from tests.support.server import (
+    LiveServer,
+    Store,
+    postgres_database,
+    running_server,
+    start_server,
+    stop_server,
+)
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
 FAILING_AFTER = 2
@@ -27,6 +35,16 @@ SIGNALS_ARGS = [
     "--webhook-retry-base",
     str(RETRY_BASE),
 ]
+
+
+@pytest.fixture
+def own_store(backend: str, tmp_path: Path) -> Iterator[Store]:
+    """A store of the test's own: no other test's server (and its webhook sender) shares it."""
+    if backend == "postgres":
+        with postgres_database() as url:
+            yield Store(tmp_path, url)
+    else:
+        yield Store(tmp_path)
 
 
 @pytest.fixture
@@ -302,10 +320,10 @@ def test_a_rotated_secret_signs_alongside_the_new_one_during_the_overlap(
 
 
 def test_a_delivery_that_keeps_failing_is_marked_failed_and_can_be_retried(
-    store: Store, receiver: WebhookReceiver
+    own_store: Store, receiver: WebhookReceiver
 ) -> None:
     args = ["--webhook-retry-base", "0.3", "--webhook-retry-for", "1.5"]
-    with running_server(store, extra_args=args) as server:
+    with running_server(own_store, extra_args=args) as server:
         app_id = _api_key_app(server)
         webhook_id = add_webhook(server, receiver, ["connection.created"])
         receiver.down()
@@ -341,8 +359,9 @@ def test_a_delivery_that_keeps_failing_is_marked_failed_and_can_be_retried(
 
 
 def test_a_server_killed_mid_delivery_leaves_it_to_another(
-    store: Store, receiver: WebhookReceiver
+    own_store: Store, receiver: WebhookReceiver
 ) -> None:
+    store = own_store
     project = store.new_project()
     first = start_server(store, project=project)
     second: LiveServer | None = None
@@ -377,13 +396,14 @@ def test_a_server_killed_mid_delivery_leaves_it_to_another(
 
 
 def test_two_servers_deliver_every_event_exactly_once(
-    store: Store, receiver: WebhookReceiver
+    own_store: Store, receiver: WebhookReceiver
 ) -> None:
+    store = own_store
     project = store.new_project()
     servers = [start_server(store, project=project) for _ in range(2)]
     try:
         app_id = _api_key_app(servers[0])
-        add_webhook(servers[0], receiver, ["connection.created", "connection.deleted"])
+        webhook_id = add_webhook(servers[0], receiver, ["connection.created", "connection.deleted"])
         users = [f"user-{i}" for i in range(30)]
         for i, user in enumerate(users):
             with servers[i % 2].client() as http:
@@ -404,6 +424,20 @@ def test_two_servers_deliver_every_event_exactly_once(
         assert sorted(
             r.event["data"]["userId"] for r in receiver.events("connection.created")
         ) == sorted(users)
+        # The deliveries list pages through all of them, each once.
+        paged: list[str] = []
+        cursor = ""
+        with servers[1].client() as http:
+            while True:
+                params = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+                page = http.get(
+                    f"/v1/mgmt/outbound/webhooks/{webhook_id}/deliveries", params=params
+                ).json()
+                paged += [d["eventId"] for d in page["deliveries"]]
+                cursor = page["nextCursor"]
+                if not cursor:
+                    break
+        assert sorted(paged) == sorted(ids)
         assert_no_canaries(receiver, {f"canary-key-{user}" for user in users})
     finally:
         for server in servers:
