@@ -29,6 +29,7 @@ from .errors import ApiError
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
+from .openapi import routes as openapi_routes
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -191,7 +192,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes, *session_connect_routes],
+        routes=[*routes, *connect_flow.routes, *session_connect_routes, *openapi_routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,
