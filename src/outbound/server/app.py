@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
@@ -70,7 +71,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             },
             status_code=exc.status_code,
         )
-    return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    response = _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """A 405's Allow header (RFC 9110 §15.5.6): every method some route takes at this path —
+    Starlette names only the first route that matched the path, and /app/{id:path} (load an
+    app, GET) also matches /app/connect (POST)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _decryption_error(request: Request, exc: Exception) -> Response:

@@ -42,6 +42,10 @@ class Endpoint:
     auth: Auth = "key"
     media: Media = "json"  # html: a page for a browser; form: a browser's form post
     example: dict[str, Any] | None = None
+    # Body fields the handler requires present and not empty (``require`` in the handlers;
+    # the structs take every field as optional, since clients send null for absent ones):
+    # "app.id" is a field of a nested object, "a|b" needs at least one of the two.
+    needs: tuple[str, ...] = ()
 
 
 # -- query parameters: the same Id rule the handlers check them with (routes/tokens._query_id)
@@ -133,7 +137,7 @@ UPLOAD_EXAMPLE = {
     **FETCH_EXAMPLE,
     "refreshToken": "refresh-token",
     "accessToken": "access-token",
-    "accessTokenExpiry": 1767225600,
+    "accessTokenExpiry": 4102444800,  # 2100-01-01
     "scopes": ["read", "write"],
 }
 
@@ -142,30 +146,30 @@ E = Endpoint
 # fmt: off
 ENDPOINTS: list[Endpoint] = [
     # -- the Descope-compatible management API
-    E("POST", f"{MGMT}/app/create", "createApp", "apps", "Create an outbound app", w.AppFields, a.AppAnswer, (*BODY, "E011004", "E131002"), example=APP_EXAMPLE),  # noqa: E501
-    E("POST", f"{MGMT}/app/create/bytemplate", "createAppByTemplate", "apps", "Create an outbound app from a provider template", w.CreateByTemplate, a.AppAnswer, (*BODY, "E011004", "E131002", "E131003"), example={"templateId": "github", "clientId": "Iv1.0123", "clientSecret": "client-secret"}),  # noqa: E501
-    E("POST", f"{MGMT}/app/update", "updateApp", "apps", "Overwrite an outbound app (an omitted clientSecret is kept)", w.AppUpdate, a.AppAnswer, (*BODY, "E011004", "E131001", "E131002"), example={"app": APP_EXAMPLE}),  # noqa: E501
-    E("POST", f"{MGMT}/app/delete", "deleteApp", "apps", "Delete an outbound app, its tokens (revoked at the provider) and links", w.AppDelete, a.Empty, (*BODY, *APP), example={"id": "app-id"}),  # noqa: E501
+    E("POST", f"{MGMT}/app/create", "createApp", "apps", "Create an outbound app", w.AppFields, a.AppAnswer, (*BODY, "E011004", "E131002"), example=APP_EXAMPLE, needs=("name",)),  # noqa: E501
+    E("POST", f"{MGMT}/app/create/bytemplate", "createAppByTemplate", "apps", "Create an outbound app from a provider template", w.CreateByTemplate, a.AppAnswer, (*BODY, "E011004", "E131002", "E131003"), example={"templateId": "github", "clientId": "Iv1.0123", "clientSecret": "client-secret"}, needs=("templateId",)),  # noqa: E501
+    E("POST", f"{MGMT}/app/update", "updateApp", "apps", "Overwrite an outbound app (an omitted clientSecret is kept)", w.AppUpdate, a.AppAnswer, (*BODY, "E011004", "E131001", "E131002"), example={"app": APP_EXAMPLE}, needs=("app.id", "app.name")),  # noqa: E501
+    E("POST", f"{MGMT}/app/delete", "deleteApp", "apps", "Delete an outbound app, its tokens (revoked at the provider) and links", w.AppDelete, a.Empty, (*BODY, *APP), example={"id": "app-id"}, needs=("id",)),  # noqa: E501
     E("GET", f"{MGMT}/app/{{id}}", "loadApp", "apps", "Load an outbound app", answer=a.AppAnswer, errors=APP),  # noqa: E501
     E("GET", f"{MGMT}/app", "loadAppByQuery", "apps", "Load an outbound app (id in the query)", answer=a.AppAnswer, errors=("E011002", "E011003", *APP), query=AppIdQuery),  # noqa: E501
     E("GET", f"{MGMT}/apps", "loadAllApps", "apps", "List the project's outbound apps", answer=a.AppsAnswer),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/token", "fetchUserTokenByScopes", "tokens", "Fetch a user's token holding these scopes", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=SCOPES_EXAMPLE),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/token/latest", "fetchUserToken", "tokens", "Fetch a user's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=FETCH_EXAMPLE),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/token", "fetchTenantTokenByScopes", "tokens", "Fetch a tenant's token holding these scopes", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example={**TENANT_EXAMPLE, "scopes": ["read", "write"]}),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/token/latest", "fetchTenantToken", "tokens", "Fetch a tenant's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=TENANT_EXAMPLE),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/token", "fetchUserTokenByScopes", "tokens", "Fetch a user's token holding these scopes", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=SCOPES_EXAMPLE, needs=("appId", "userId", "scopes")),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/token/latest", "fetchUserToken", "tokens", "Fetch a user's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=FETCH_EXAMPLE, needs=("appId", "userId")),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/token", "fetchTenantTokenByScopes", "tokens", "Fetch a tenant's token holding these scopes", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example={**TENANT_EXAMPLE, "scopes": ["read", "write"]}, needs=("appId", "tenantId", "scopes")),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/token/latest", "fetchTenantToken", "tokens", "Fetch a tenant's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=TENANT_EXAMPLE, needs=("appId", "tenantId")),  # noqa: E501
     E("DELETE", f"{MGMT}/token", "deleteToken", "tokens", "Delete a token by id (revoked at the provider)", errors=("E011002", "E011003", "E111504"), query=TokenIdQuery),  # noqa: E501
     E("DELETE", f"{MGMT}/user/tokens", "deleteUserTokens", "tokens", "Delete a user's tokens of an app, of every app, or every user's of an app", errors=("E011002", "E011003"), query=UserTokensQuery),  # noqa: E501
     E("GET", f"{MGMT}/apps-with-user-token", "appsWithUserToken", "tokens", "The apps where a user holds a usable token", answer=a.AppIdsAnswer, errors=("E011002", "E011003"), query=AppsWithTokenQuery),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/apikey/upload", "uploadUserApiKey", "uploads", "Store a user's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**FETCH_EXAMPLE, "apiKey": "api-key"}),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/apikey/upload", "uploadTenantApiKey", "uploads", "Store a tenant's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**TENANT_EXAMPLE, "apiKey": "api-key"}),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/oauthtoken/upload", "uploadUserToken", "uploads", "Store a user's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example=UPLOAD_EXAMPLE),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/oauthtoken/upload", "uploadTenantToken", "uploads", "Store a tenant's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example={**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/oauthtoken/batch/upload", "batchUploadUserTokens", "uploads", "Store many users' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [UPLOAD_EXAMPLE]}),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/oauthtoken/batch/upload", "batchUploadTenantTokens", "uploads", "Store many tenants' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [{**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}]}),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/apikey/upload", "uploadUserApiKey", "uploads", "Store a user's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**FETCH_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "userId", "apiKey")),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/apikey/upload", "uploadTenantApiKey", "uploads", "Store a tenant's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**TENANT_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "tenantId", "apiKey")),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/oauthtoken/upload", "uploadUserToken", "uploads", "Store a user's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example=UPLOAD_EXAMPLE, needs=("appId", "userId", "accessToken|refreshToken")),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/oauthtoken/upload", "uploadTenantToken", "uploads", "Store a tenant's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example={**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}, needs=("appId", "tenantId", "accessToken|refreshToken")),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/oauthtoken/batch/upload", "batchUploadUserTokens", "uploads", "Store many users' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [UPLOAD_EXAMPLE]}, needs=("tokens",)),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/oauthtoken/batch/upload", "batchUploadTenantTokens", "uploads", "Store many tenants' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [{**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}]}, needs=("tokens",)),  # noqa: E501
     E("GET", "/v1/mgmt/license", "license", "meta", "The license handshake of the official Python SDK", answer=a.LicenseAnswer),  # noqa: E501
     # -- connecting
-    E("POST", f"{MGMT}/app/connect", "connect", "connect", "A connect link for a user's (or tenant's) browser", w.Connect, a.LinkAnswer, CONNECT, example={**FETCH_EXAMPLE, "options": {"redirectUrl": "https://app.example.com/connected", "scopes": ["read"]}}),  # noqa: E501
-    E("POST", "/v1/outbound/oauth/connect", "sessionConnect", "connect", "A connect link for the signed-in end user (from the browser)", w.Connect, a.LinkAnswer, CONNECT, auth="session", example={"appId": "app-id", "options": {"redirectUrl": "https://app.example.com/connected"}}),  # noqa: E501
+    E("POST", f"{MGMT}/app/connect", "connect", "connect", "A connect link for a user's (or tenant's) browser", w.Connect, a.LinkAnswer, CONNECT, example={**FETCH_EXAMPLE, "options": {"redirectUrl": "https://app.example.com/connected", "scopes": ["read"]}}, needs=("appId",)),  # noqa: E501
+    E("POST", "/v1/outbound/oauth/connect", "sessionConnect", "connect", "A connect link for the signed-in end user (from the browser)", w.Connect, a.LinkAnswer, CONNECT, auth="session", example={"appId": "app-id", "options": {"redirectUrl": "https://app.example.com/connected"}}, needs=("appId",)),  # noqa: E501
     E("GET", "/v1/outbound/oauth/start", "connectPage", "connect", "The page a connect link opens (changes nothing)", answer=None, query=LinkQuery, auth="none", media="html"),  # noqa: E501
     E("POST", "/v1/outbound/oauth/start", "connectStart", "connect", "The page's Continue: on to the provider's consent", StartForm, None, auth="none", media="form"),  # noqa: E501
     E("GET", "/v1/outbound/oauth/callback", "connectCallback", "connect", "Where the provider sends the browser back", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
@@ -173,7 +177,7 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", f"{MGMT}/templates", "listTemplates", "templates", "The provider catalog", answer=a.TemplatesAnswer),  # noqa: E501
     E("GET", f"{MGMT}/templates/{{id}}", "loadTemplate", "templates", "One provider template", answer=a.TemplateAnswer, errors=("E131003",)),  # noqa: E501
     E("GET", f"{MGMT}/connections", "listConnections", "connections", "The project's connections and their status", answer=a.ConnectionsAnswer, errors=("E011003",), query=ConnectionsQuery),  # noqa: E501
-    E("POST", f"{MGMT}/webhooks", "createWebhook", "webhooks", "Add a webhook endpoint (its secret is shown once)", WebhookCreate, a.WebhookSecretAnswer, (*BODY, "E011004"), example={"url": "https://app.example.com/hooks/outbound", "events": ["connection.reconnect_required"]}),  # noqa: E501
+    E("POST", f"{MGMT}/webhooks", "createWebhook", "webhooks", "Add a webhook endpoint (its secret is shown once)", WebhookCreate, a.WebhookSecretAnswer, (*BODY, "E011004"), example={"url": "https://app.example.com/hooks/outbound", "events": ["connection.reconnect_required"]}, needs=("url",)),  # noqa: E501
     E("GET", f"{MGMT}/webhooks", "listWebhooks", "webhooks", "The project's webhook endpoints", answer=a.WebhooksAnswer),  # noqa: E501
     E("DELETE", f"{MGMT}/webhooks/{{webhook_id}}", "deleteWebhook", "webhooks", "Remove a webhook endpoint", errors=("E131030",)),  # noqa: E501
     E("POST", f"{MGMT}/webhooks/{{webhook_id}}/rotate", "rotateWebhookSecret", "webhooks", "A new signing secret; the old one signs alongside for overlapSeconds", WebhookRotate, a.WebhookSecretAnswer, (*BODY, "E131030"), example={"overlapSeconds": 3600}),  # noqa: E501

@@ -161,6 +161,49 @@ def _parameters(
     return params
 
 
+def _present(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field that must be there and not empty ("" and [] mean "not set", as null does)."""
+    kinds = [option.get("type") for option in schema.get("anyOf", [schema])]
+    if "string" in kinds:
+        return {"type": "string", "minLength": 1}
+    if "array" in kinds:
+        return {"type": "array", "minItems": 1}
+    return {"type": "object"}
+
+
+def _needs(
+    needs: tuple[str, ...], struct: dict[str, Any], components: dict[str, Any]
+) -> dict[str, Any]:
+    """The constraint that the fields ``needs`` names are present (see ``Endpoint.needs``)."""
+    required: list[str] = []
+    properties: dict[str, Any] = {}
+    nested: dict[str, list[str]] = {}
+    alternatives: list[dict[str, Any]] = []
+    for need in needs:
+        if "|" in need:
+            alternatives += [
+                {"required": [name], "properties": {name: _present(struct["properties"][name])}}
+                for name in need.split("|")
+            ]
+            continue
+        head, _, rest = need.partition(".")
+        required.append(head)
+        if rest:
+            nested.setdefault(head, []).append(rest)
+        else:
+            properties[head] = _present(struct["properties"][head])
+    for head, rests in nested.items():
+        ref = next(o["$ref"] for o in struct["properties"][head]["anyOf"] if "$ref" in o)
+        inner = components[ref.rsplit("/", 1)[1]]
+        properties[head] = {"type": "object", **_needs(tuple(rests), inner, components)}
+    constraint: dict[str, Any] = {"required": list(dict.fromkeys(required))}
+    if properties:
+        constraint["properties"] = properties
+    if alternatives:
+        constraint["anyOf"] = alternatives
+    return constraint
+
+
 def _path_names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
@@ -241,7 +284,11 @@ def _operation(
         media = (
             "application/x-www-form-urlencoded" if endpoint.media == "form" else "application/json"
         )
-        content: dict[str, Any] = {"schema": {"$ref": REF.format(name=endpoint.body.__name__)}}
+        name = endpoint.body.__name__
+        schema: dict[str, Any] = {"$ref": REF.format(name=name)}
+        if endpoint.needs:
+            schema = {"allOf": [schema, _needs(endpoint.needs, components[name], components)]}
+        content: dict[str, Any] = {"schema": schema}
         if endpoint.example is not None:
             content["example"] = endpoint.example
         operation["requestBody"] = {
