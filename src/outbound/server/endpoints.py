@@ -44,7 +44,7 @@ class Endpoint:
     example: dict[str, Any] | None = None
     # Body fields the handler requires present and not empty (``require`` in the handlers;
     # the structs take every field as optional, since clients send null for absent ones):
-    # "app.id" is a field of a nested object, "a|b" needs at least one of the two.
+    # "app.id" is a field of a nested object.
     needs: tuple[str, ...] = ()
 
 
@@ -162,8 +162,8 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", f"{MGMT}/apps-with-user-token", "appsWithUserToken", "tokens", "The apps where a user holds a usable token", answer=a.AppIdsAnswer, errors=("E011002", "E011003"), query=AppsWithTokenQuery),  # noqa: E501
     E("POST", f"{MGMT}/app/user/apikey/upload", "uploadUserApiKey", "uploads", "Store a user's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**FETCH_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "userId", "apiKey")),  # noqa: E501
     E("POST", f"{MGMT}/app/tenant/apikey/upload", "uploadTenantApiKey", "uploads", "Store a tenant's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**TENANT_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "tenantId", "apiKey")),  # noqa: E501
-    E("POST", f"{MGMT}/app/user/oauthtoken/upload", "uploadUserToken", "uploads", "Store a user's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example=UPLOAD_EXAMPLE, needs=("appId", "userId", "accessToken|refreshToken")),  # noqa: E501
-    E("POST", f"{MGMT}/app/tenant/oauthtoken/upload", "uploadTenantToken", "uploads", "Store a tenant's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example={**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}, needs=("appId", "tenantId", "accessToken|refreshToken")),  # noqa: E501
+    E("POST", f"{MGMT}/app/user/oauthtoken/upload", "uploadUserToken", "uploads", "Store a user's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example=UPLOAD_EXAMPLE, needs=("appId", "userId")),  # noqa: E501
+    E("POST", f"{MGMT}/app/tenant/oauthtoken/upload", "uploadTenantToken", "uploads", "Store a tenant's OAuth token", w.TokenUpload, a.Empty, (*BODY, *APP, *PROVIDER, "E131015"), example={**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}, needs=("appId", "tenantId")),  # noqa: E501
     E("POST", f"{MGMT}/app/user/oauthtoken/batch/upload", "batchUploadUserTokens", "uploads", "Store many users' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [UPLOAD_EXAMPLE]}, needs=("tokens",)),  # noqa: E501
     E("POST", f"{MGMT}/app/tenant/oauthtoken/batch/upload", "batchUploadTenantTokens", "uploads", "Store many tenants' OAuth tokens, all or nothing", w.BatchUpload, a.FailuresAnswer, BODY, example={"tokens": [{**UPLOAD_EXAMPLE, "userId": None, "tenantId": "tenant-id"}]}, needs=("tokens",)),  # noqa: E501
     E("GET", "/v1/mgmt/license", "license", "meta", "The license handshake of the official Python SDK", answer=a.LicenseAnswer),  # noqa: E501

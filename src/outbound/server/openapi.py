@@ -163,45 +163,37 @@ def _parameters(
 
 def _present(schema: dict[str, Any]) -> dict[str, Any]:
     """A field that must be there and not empty ("" and [] mean "not set", as null does)."""
-    kinds = [option.get("type") for option in schema.get("anyOf", [schema])]
-    if "string" in kinds:
-        return {"type": "string", "minLength": 1}
-    if "array" in kinds:
-        return {"type": "array", "minItems": 1}
-    return {"type": "object"}
+    options = [o for o in schema.get("anyOf", [schema]) if o != {"type": "null"}]
+    present = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    present.update(options[0])
+    if present.get("type") == "string":
+        present["minLength"] = max(1, present.get("minLength", 0))
+    elif present.get("type") == "array":
+        present["minItems"] = max(1, present.get("minItems", 0))
+    return present
 
 
-def _needs(
-    needs: tuple[str, ...], struct: dict[str, Any], components: dict[str, Any]
+def _with_needs(
+    struct: dict[str, Any], needs: tuple[str, ...], components: dict[str, Any], title: str
 ) -> dict[str, Any]:
-    """The constraint that the fields ``needs`` names are present (see ``Endpoint.needs``)."""
-    required: list[str] = []
-    properties: dict[str, Any] = {}
+    """``struct``'s schema with the fields ``needs`` names required and not empty (see
+    ``Endpoint.needs``); inline, titled for the operation."""
+    schema = {**struct, "title": title, "properties": dict(struct["properties"])}
+    required: list[str] = list(struct.get("required", []))
     nested: dict[str, list[str]] = {}
-    alternatives: list[dict[str, Any]] = []
     for need in needs:
-        if "|" in need:
-            alternatives += [
-                {"required": [name], "properties": {name: _present(struct["properties"][name])}}
-                for name in need.split("|")
-            ]
-            continue
         head, _, rest = need.partition(".")
-        required.append(head)
+        required += [] if head in required else [head]
         if rest:
             nested.setdefault(head, []).append(rest)
         else:
-            properties[head] = _present(struct["properties"][head])
+            schema["properties"][head] = _present(struct["properties"][head])
     for head, rests in nested.items():
-        ref = next(o["$ref"] for o in struct["properties"][head]["anyOf"] if "$ref" in o)
+        ref = _present(struct["properties"][head])["$ref"]
         inner = components[ref.rsplit("/", 1)[1]]
-        properties[head] = {"type": "object", **_needs(tuple(rests), inner, components)}
-    constraint: dict[str, Any] = {"required": list(dict.fromkeys(required))}
-    if properties:
-        constraint["properties"] = properties
-    if alternatives:
-        constraint["anyOf"] = alternatives
-    return constraint
+        schema["properties"][head] = _with_needs(inner, tuple(rests), components, head.title())
+    schema["required"] = required
+    return schema
 
 
 def _path_names(path: str) -> list[str]:
@@ -287,7 +279,8 @@ def _operation(
         name = endpoint.body.__name__
         schema: dict[str, Any] = {"$ref": REF.format(name=name)}
         if endpoint.needs:
-            schema = {"allOf": [schema, _needs(endpoint.needs, components[name], components)]}
+            # titled "Body": generators name it after the operation (FetchUserTokenBody)
+            schema = _with_needs(components[name], endpoint.needs, components, "Body")
         content: dict[str, Any] = {"schema": schema}
         if endpoint.example is not None:
             content["example"] = endpoint.example
