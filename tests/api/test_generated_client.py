@@ -72,8 +72,10 @@ def test_generated_client_fetches_a_token(live_server: LiveServer, tmp_path: Pat
     spec.write_bytes(httpx.get(live_server.base_url + "/openapi.json", timeout=10).content)
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     generated = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(spec), "--meta", "none"]
-        + ["--output-path", str(tmp_path / "outbound_client")],
+        [
+            *(str(GENERATOR), "generate", "--path", str(spec), "--meta", "none"),
+            *("--output-path", str(tmp_path / "outbound_client")),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -84,8 +86,10 @@ def test_generated_client_fetches_a_token(live_server: LiveServer, tmp_path: Pat
     assert "will not be generated" not in generated.stdout + generated.stderr, generated.stdout
     secret = "generated-client-access-token"
     ran = subprocess.run(
-        [str(VENV / "bin" / "python"), "-c", STEPS, live_server.base_url]
-        + [f"{live_server.project_id}:{live_server.management_key}", secret],
+        [
+            *(str(VENV / "bin" / "python"), "-c", STEPS, live_server.base_url),
+            *(f"{live_server.project_id}:{live_server.management_key}", secret),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
