@@ -77,3 +77,20 @@ def test_license_file_matches_pyproject() -> None:
     assert text.lstrip().startswith("Apache License\n")
     assert "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a pointer to it
+
+
+def test_api_reference_is_the_served_document() -> None:
+    """docs/openapi.json and docs/openapi.md are generated from the document the server
+    serves (scripts/openapi_docs.py)."""
+    import importlib.util
+
+    from outbound.server.openapi import build, document
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("openapi_docs", root / "scripts/openapi_docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fix = "run: python scripts/openapi_docs.py"
+    assert (root / "docs/openapi.json").read_bytes() == document() + b"\n", fix
+    assert (root / "docs/openapi.md").read_text() == module.markdown(build()), fix
