@@ -16,6 +16,7 @@ Two runs per backend, each with a fixed seed and a bounded number of examples:
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,12 +25,14 @@ from typing import Any
 
 import pytest
 
+from outbound.server.endpoints import ENDPOINTS
 from tests.support.database import execute
 from tests.support.server import LiveServer, Store, postgres_database, running_server
 
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
+OPERATIONS = len(ENDPOINTS)
 SEED = "16"
 # What a request may not change when it is refused.
 TABLES = [
@@ -94,6 +97,10 @@ def schemathesis(server: LiveServer, *args: str) -> str:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-20000:]
+    # It ran: hundreds of requests (not a run that quietly tested nothing).
+    generated = re.search(r"(\d+) generated", output)
+    assert generated and int(generated.group(1)) >= 200, output[-3000:]
+    print(re.findall(r"Test cases:\n\s*(.*)", output))
     return output
 
 
@@ -111,7 +118,11 @@ def test_valid_requests_get_documented_answers(server: LiveServer) -> None:
         "--max-examples",
         "4",
     )
-    assert "Stateful" in output and "Selected: " in output, output[-3000:]
+    assert re.search(r"✅ Stateful", output), output[-3000:]
+    # every operation tested (GET /openapi.json has nothing to vary)
+    selected = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
+    assert selected and len(set(selected.groups())) == 1, output[-3000:]
+    assert int(selected.group(1)) >= OPERATIONS - 1, output[-3000:]
 
 
 def test_invalid_requests_are_refused_and_change_nothing(server: LiveServer) -> None:
