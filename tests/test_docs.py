@@ -91,3 +91,20 @@ def test_every_test_the_threat_model_names_exists() -> None:
         assert source.exists(), path
         if test:
             assert re.search(rf"def {test}\(", source.read_text()), f"{path}::{test}"
+
+
+def test_api_reference_is_the_served_document() -> None:
+    """docs/openapi.json and docs/openapi.md are generated from the document the server
+    serves (scripts/openapi_docs.py)."""
+    import importlib.util
+
+    from outbound.server.openapi import build, document
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("openapi_docs", root / "scripts/openapi_docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fix = "run: python scripts/openapi_docs.py"
+    assert (root / "docs/openapi.json").read_bytes() == document() + b"\n", fix
+    assert (root / "docs/openapi.md").read_text() == module.markdown(build()), fix

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError, load_keyring
@@ -37,6 +38,7 @@ from .http import json_response
 from .limits import Limits
 from .metrics_listener import MetricsListener
 from .observe import Observe
+from .openapi import routes as openapi_routes
 from .providers import Providers
 from .refresh import LeaseRefresher
 from .routes import routes
@@ -87,7 +89,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             },
             status_code=exc.status_code,
         )
-    return _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    response = _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """A 405's Allow header (RFC 9110 §15.5.6): every method some route takes at this path —
+    Starlette names only the first route that matched the path, and /app/{id:path} (load an
+    app, GET) also matches /app/connect (POST)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _decryption_error(request: Request, exc: Exception) -> Response:
@@ -252,7 +269,13 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes, *session_connect_routes, *dcr.routes],
+        routes=[
+            *routes,
+            *connect_flow.routes,
+            *session_connect_routes,
+            *dcr.routes,
+            *openapi_routes,
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

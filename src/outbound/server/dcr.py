@@ -32,7 +32,7 @@ from ..oauth.registration import (
 )
 from ..storage import AppRecord
 from ..storage.registrations import Registration, Registrations
-from .errors import ApiError
+from .errors import ApiError, app_not_found
 from .providers import config_error, oauth_error_text, provider_config
 from .state import Vault
 
@@ -228,7 +228,7 @@ async def client_document(request: Request) -> Response:
     app_id = request.path_params["app"]
     app = await vault.store.get_app(project_id, app_id)
     if app is None or not app.config.get("useDcr"):
-        return JSONResponse({"error": "not_found"}, status_code=404)
+        raise app_not_found(app_id)
     url = client_document_url(vault, project_id, app_id)
     return JSONResponse(
         _document(vault, app, url), headers={"Cache-Control": "public, max-age=300"}
