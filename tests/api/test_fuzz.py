@@ -59,11 +59,17 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     """A server of each run's own: nothing the other run left behind (webhooks the fuzzer
     added, deliveries in flight) changes the database under the second."""
     data_dir = tmp_path_factory.mktemp(f"fuzz-{backend}")
+    # The fuzzer sends thousands of bad credentials on purpose: the failed-authentication
+    # limit (tests/server/test_abuse_limits.py) would answer them 429 instead of 401.
+    args = ["--auth-failure-limit", "0"]
     if backend == "postgres":
-        with postgres_database() as url, running_server(Store(data_dir, url)) as server:
+        with (
+            postgres_database() as url,
+            running_server(Store(data_dir, url), extra_args=args) as server,
+        ):
             yield server
     else:
-        with running_server(Store(data_dir)) as server:
+        with running_server(Store(data_dir), extra_args=args) as server:
             yield server
 
 

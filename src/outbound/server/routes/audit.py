@@ -18,6 +18,7 @@ from ...audit.events import ACTIONS
 from ...storage.audit_events import EventQuery, list_events
 from ..errors import ApiError
 from ..http import authed, json_response
+from .tokens import _query_id
 
 __all__ = ["event_to_wire", "routes"]
 
@@ -99,8 +100,8 @@ async def list_audit(request: Request) -> Response:
         since_ms=_time_ms(request, "since"),
         until_ms=_time_ms(request, "until"),
         action=action,
-        app_id=_text(request, "appId"),
-        user_id=_text(request, "userId"),
+        app_id=_query_id(request, "appId"),
+        user_id=_query_id(request, "userId"),
         after_seq=_int(request, "cursor", 0, 0, 2**62),
         limit=limit + 1,
     )
