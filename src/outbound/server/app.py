@@ -29,6 +29,7 @@ from . import dcr
 from .ahead import RefreshAhead
 from .auth import claimed_project
 from .config import Settings
+from .console import routes as console_routes
 from .errors import ApiError
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
@@ -218,7 +219,13 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     app = Starlette(
-        routes=[*routes, *connect_flow.routes, *session_connect_routes, *dcr.routes],
+        routes=[
+            *routes,
+            *connect_flow.routes,
+            *session_connect_routes,
+            *dcr.routes,
+            *console_routes,
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

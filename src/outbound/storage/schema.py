@@ -263,3 +263,22 @@ client_registrations = _Table(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
 )
+
+# Operator console sessions and one-time sign-in links (see ``console_sessions.py``): only the
+# SHA-256 of the cookie's (or link's) secret is kept.
+console_sessions = _Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    # session | link
+    Column("kind", String(16), nullable=False),
+    Column("project_id", String(64), nullable=False),
+    Column("key_id", String(32), nullable=False, server_default=""),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_console_sessions_expiry", "expires_at"),
+)

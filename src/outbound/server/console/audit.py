@@ -1,0 +1,85 @@
+"""The console's one contact with the audit log (``storage/audit_events.py``).
+
+The audit log ships on its own; until it does, ``available()`` is False and the audit page
+says so. Everything the console needs of it is read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ...storage.database import Database
+
+__all__ = ["AuditPage", "actions", "available", "read"]
+
+
+def _load() -> tuple[Any, Any]:
+    # Imported by name, so this module type-checks with and without the audit log present.
+    try:
+        events = importlib.import_module("outbound.audit.events")
+        storage = importlib.import_module("outbound.storage.audit_events")
+    except ImportError:  # the audit log is not part of this build yet
+        return None, None
+    return events, storage
+
+
+_events, _storage = _load()
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[dict[str, Any]]
+    next_cursor: str
+
+
+def available() -> bool:
+    return _storage is not None
+
+
+def actions() -> list[str]:
+    return sorted(_events.ACTIONS) if _events is not None else []
+
+
+async def read(
+    db: Database,
+    project_id: str,
+    *,
+    action: str | None,
+    app_id: str | None,
+    user_id: str | None,
+    since_hours: int | None,
+    cursor: int,
+    limit: int = 100,
+) -> AuditPage:
+    """One page of the project's events, oldest first, as plain dicts for the template."""
+    if _storage is None:
+        return AuditPage([], "")
+    since_ms = int((time.time() - since_hours * 3600) * 1000) if since_hours else None
+    query = _storage.EventQuery(
+        since_ms=since_ms,
+        action=action if action in actions() else None,
+        app_id=app_id,
+        user_id=user_id,
+        after_seq=cursor,
+        limit=limit + 1,
+    )
+    found = await _storage.list_events(db, project_id, query)
+    page = found[:limit]
+    events = [
+        {
+            "seq": stored.seq,
+            "time": stored.event.time_ms // 1000,
+            "actor": stored.event.actor,
+            "action": stored.event.action,
+            "app_id": stored.event.app_id,
+            "user_id": stored.event.user_id,
+            "tenant_id": stored.event.tenant_id,
+            "outcome": stored.event.outcome,
+            "error_code": stored.event.error_code,
+        }
+        for stored in page
+    ]
+    return AuditPage(events, str(page[-1].seq) if len(found) > limit else "")

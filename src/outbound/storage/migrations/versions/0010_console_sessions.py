@@ -1,0 +1,35 @@
+"""operator console sessions and one-time sign-in links
+
+Revision ID: 0010
+Revises: 0007 (on this branch; 0009 once the branches before it are merged)
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+# The lead sets this to "0009" when merging (the revisions in between live on other branches).
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "console_sessions",
+        sa.Column("id_hash", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("project_id", sa.String(64), nullable=False),
+        sa.Column("key_id", sa.String(32), nullable=False, server_default=""),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+        sa.Column("last_seen_at", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),
+        sa.Column("ended_at", sa.BigInteger, nullable=True),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    )
+    op.create_index("ix_console_sessions_expiry", "console_sessions", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("console_sessions")
