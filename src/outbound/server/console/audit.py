@@ -6,6 +6,7 @@ says so. Everything the console needs of it is read here and nowhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from ...storage.database import Database
 
-__all__ = ["AuditPage", "actions", "available", "read"]
+__all__ = ["AuditPage", "act_as", "actions", "available", "read"]
 
 
 def _load() -> tuple[Any, Any]:
@@ -33,6 +34,15 @@ _events, _storage = _load()
 class AuditPage:
     events: list[dict[str, Any]]
     next_cursor: str
+
+
+def act_as(project_id: str, key_id: str) -> None:
+    """Record what this request changes as done by the console session's operator (the key
+    it signed in with, or ``console-link`` for a link from the CLI)."""
+    if _events is None:
+        return
+    actor = f"console:key:{key_id}" if key_id else "console:link"
+    _events.set_caller(dataclasses.replace(_events.caller(), actor=actor, project_id=project_id))
 
 
 def available() -> bool:

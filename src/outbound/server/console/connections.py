@@ -77,7 +77,7 @@ async def connections_page(request: Request, ctx: Ctx) -> Response:
             status=status if status in STATUSES else "",
             user=user,
             statuses=STATUSES,
-            notice=notice,
+            flash=notice,
             error=error,
             nav="apps",
         ),

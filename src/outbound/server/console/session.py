@@ -22,6 +22,7 @@ from starlette.responses import Response
 from ...storage.console_sessions import ABSOLUTE_TTL, ConsoleSession, ConsoleSessions
 from ..auth import invalid_key
 from ..state import Vault
+from . import audit
 from .render import read_form, redirect, render
 
 __all__ = ["COOKIE", "Ctx", "console_page", "link_page", "sign_in", "sign_in_page", "sign_out"]
@@ -94,6 +95,7 @@ def console_page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
                 401,
             )
         ctx = Ctx(_vault(request), session.project_id, session)
+        audit.act_as(session.project_id, session.key_id)
         if request.method == "POST":
             form = await read_form(request)
             if form is None or not hmac.compare_digest(
