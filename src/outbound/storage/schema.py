@@ -125,6 +125,16 @@ tokens = _Table(
     Index("ix_tokens_project_app_created", "project_id", "app_id", "created_at", "id"),
     Index("ix_tokens_project_reconnect", "project_id", "needs_reconnect", "created_at", "id"),
     Index("ix_tokens_project_failing", "project_id", "failing_since"),
+    # the console's connections page: one app's connections of one status, in creation order
+    Index(
+        "ix_tokens_project_app_status",
+        "project_id",
+        "app_id",
+        "needs_reconnect",
+        "failing_since",
+        "created_at",
+        "id",
+    ),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).

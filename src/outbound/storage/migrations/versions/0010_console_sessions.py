@@ -1,4 +1,5 @@
-"""operator console sessions and one-time sign-in links
+"""operator console sessions and one-time sign-in links; an index for one app's connections
+of one status
 
 Revision ID: 0010
 Revises: 0007 (on this branch; 0009 once the branches before it are merged)
@@ -29,7 +30,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     )
     op.create_index("ix_console_sessions_expiry", "console_sessions", ["expires_at"])
+    # One app's connections of one status, in creation order (the console's filtered list).
+    op.create_index(
+        "ix_tokens_project_app_status",
+        "tokens",
+        ["project_id", "app_id", "needs_reconnect", "failing_since", "created_at", "id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tokens_project_app_status", table_name="tokens")
     op.drop_table("console_sessions")
