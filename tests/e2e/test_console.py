@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.conftest import CALLBACK_PATH, SERVER_ARGS
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.console_browser import ConsoleBrowser
+from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
 from tests.support.server import LiveServer, Store, outbound_cli, running_server
 
@@ -392,3 +393,31 @@ def test_the_session_cookie_is_secure_behind_https(store: Store) -> None:
         cookie = answer.headers["set-cookie"]
         assert answer.status_code == 303
         assert all(flag in cookie for flag in ("HttpOnly", "Secure", "SameSite=strict"))
+
+
+def test_a_session_ends_when_idle_or_when_its_key_is_revoked(server: LiveServer) -> None:
+    idle = http_sign_in(server)
+    with contextlib.closing(idle):
+        assert idle.get("/console/apps").status_code == 200
+        # 31 minutes without a page view (the idle limit is 30)
+        execute(
+            server.store,
+            "UPDATE console_sessions SET last_seen_at = last_seen_at - 1860"
+            " WHERE kind = 'session' AND ended_at IS NULL",
+        )
+        assert idle.get("/console/apps").headers["location"] == "/console/sign-in"
+
+    created = outbound_cli(
+        "keys", "create", "--project", server.project_id, "--json",
+        *server.store.args, env=server.store.env,
+    )  # fmt: skip
+    key = json.loads(created)["managementKey"]
+    signed_in = http_sign_in(server, key)
+    with contextlib.closing(signed_in):
+        assert signed_in.get("/console/apps").status_code == 200
+        key_id = key.removeprefix("obk_").split("_")[0]
+        outbound_cli(
+            "keys", "revoke", "--project", server.project_id, key_id,
+            *server.store.args, env=server.store.env,
+        )  # fmt: skip
+        assert signed_in.get("/console/apps").headers["location"] == "/console/sign-in"
