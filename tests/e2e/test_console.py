@@ -97,6 +97,9 @@ def test_an_operator_runs_a_connection_from_the_console(
 ) -> None:
     browser.goto(server.base_url + "/console/sign-in")
     check_page(browser, "sign-in", backend)
+    # The keyboard reaches the skip link, home, the two fields and the button, in that order.
+    order = [stop.split(":")[0] for stop in browser.focus_order(5)]
+    assert order == ["a", "a", "input#projectId", "input#managementKey", "button#sign-in"]
     sign_in(browser, server)
     check_page(browser, "overview", backend)
 
@@ -196,13 +199,17 @@ def test_an_operator_runs_a_connection_from_the_console(
     # The audit page (once the audit log is part of the build) lists what happened.
     browser.goto(server.base_url + "/console/audit")
     check_page(browser, "audit", backend)
-    if browser.count("#audit-unavailable") == 0:
+    with_audit = browser.count("#audit-unavailable") == 0
+    if with_audit:
         text = browser.text("#audit")
         assert "token.delete" in text and "app.create" in text
 
     # The refused deliveries fail (no retries configured) and can be sent again.
     browser.goto(server.base_url + "/console/")
     assert int(browser.text("#failed-deliveries")) >= 1
+    # the refreshes above, as a chart drawn on the server (from the audit log)
+    assert browser.count("#refresh-chart" if with_audit else "#chart-unavailable") == 1
+    check_page(browser, "overview-later", backend)
     browser.goto(server.base_url + "/console/webhooks")
     browser.click("text=Deliveries")
     check_page(browser, "deliveries", backend)

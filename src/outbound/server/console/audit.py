@@ -45,6 +45,29 @@ def act_as(project_id: str, key_id: str) -> None:
     _events.set_caller(dataclasses.replace(_events.caller(), actor=actor, project_id=project_id))
 
 
+async def refreshes_by_hour(
+    db: Database, project_id: str, hours: int, now: float | None = None
+) -> tuple[list[int], list[int]] | None:
+    """Refreshes in each of the last ``hours`` hours (oldest first): (succeeded, failed);
+    None without the audit log. One range of the ``(project_id, time_ms)`` index."""
+    if _storage is None:
+        return None
+    end_ms = int((now or time.time()) * 1000)
+    since_ms = end_ms - hours * 3_600_000
+    rows = await db.fetchall(
+        "SELECT (time_ms - :since) / 3600000 AS hour, outcome, COUNT(*) AS n"
+        " FROM audit_events WHERE project_id = :project_id AND action = 'token.refresh'"
+        " AND time_ms > :since AND time_ms <= :end GROUP BY (time_ms - :since) / 3600000,"
+        " outcome",
+        {"project_id": project_id, "since": since_ms, "end": end_ms},
+    )
+    ok, failed = [0] * hours, [0] * hours
+    for row in rows:
+        hour = min(int(row["hour"]), hours - 1)
+        (ok if row["outcome"] == "ok" else failed)[hour] += int(row["n"])
+    return ok, failed
+
+
 def available() -> bool:
     return _storage is not None
 

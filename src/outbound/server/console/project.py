@@ -12,7 +12,7 @@ from ...storage.console_counts import connection_counts, failed_deliveries
 from ...storage.webhooks import InvalidCursor
 from ..errors import ApiError
 from ..routes.webhooks import create_webhook
-from . import audit
+from . import audit, chart
 from .render import redirect, render
 from .session import Ctx, console_page
 
@@ -20,6 +20,7 @@ from .session import Ctx, console_page
 @console_page
 async def overview(request: Request, ctx: Ctx) -> Response:
     db = ctx.vault.store.db
+    hourly = await audit.refreshes_by_hour(db, ctx.project_id, chart.HOURS)
     return render(
         request,
         "overview.html",
@@ -27,6 +28,7 @@ async def overview(request: Request, ctx: Ctx) -> Response:
             apps=await ctx.vault.store.list_apps(ctx.project_id),
             counts=await connection_counts(db, ctx.project_id),
             failed=await failed_deliveries(db, ctx.project_id),
+            chart=chart.bars(*hourly) if hourly is not None else None,
             nav="overview",
         ),
     )
