@@ -35,3 +35,25 @@ def test_no_refreshes_draw_no_bars() -> None:
 def test_a_wrong_number_of_hours_is_refused() -> None:
     with pytest.raises(ValueError, match="24 hourly counts"):
         bars([1] * 23, [0] * 23)
+
+
+def test_the_overview_draws_the_chart_without_inline_style() -> None:
+    """The page's CSP allows no inline style: the bars are classed rects with a title each."""
+    from outbound.server.console.render import _env
+
+    ok = [0] * (HOURS - 1) + [5]
+    failed = [1] + [0] * (HOURS - 1)
+    html = _env.get_template("overview.html").render(
+        csrf="c",
+        project_id="P",
+        apps=[],
+        counts={"active": 1, "refresh_failing": 0, "reconnect_required": 0},
+        failed=0,
+        chart=bars(ok, failed),
+        nav="overview",
+    )
+    assert 'id="refresh-chart"' in html and 'role="img"' in html
+    assert html.count("<rect") == 2
+    assert "style=" not in html
+    assert "5 refreshes succeeded and 1 failed in the last 24 hours" in html
+    assert "23 h ago: 0 succeeded, 1 failed" in html
