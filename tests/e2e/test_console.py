@@ -428,3 +428,24 @@ def test_a_session_ends_when_idle_or_when_its_key_is_revoked(server: LiveServer)
             *server.store.args, env=server.store.env,
         )  # fmt: skip
         assert signed_in.get("/console/apps").headers["location"] == "/console/sign-in"
+
+
+def test_every_console_page_carries_the_strict_headers(server: LiveServer) -> None:
+    client = http_sign_in(server)
+    with contextlib.closing(client):
+        for path in ("/console/sign-in", "/console/", "/console/apps", "/console/keys"):
+            headers = client.get(path).headers
+            csp = headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, path
+            assert "script-src 'self'" in csp and "style-src 'self'" in csp, path
+            assert "unsafe-inline" not in csp, path
+            assert headers["x-frame-options"] == "DENY", path
+            assert headers["referrer-policy"] == "no-referrer", path
+            assert headers["x-content-type-options"] == "nosniff", path
+            assert headers["cache-control"] == "no-store", path
+        sheet = client.get("/console/static/console.css")
+        assert sheet.status_code == 200
+        assert sheet.headers["content-type"].startswith("text/css")
+        assert sheet.headers["x-content-type-options"] == "nosniff"
+        page = client.get("/console/").text
+        assert "<script>" not in page and "style=" not in page
