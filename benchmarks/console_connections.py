@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -138,6 +139,31 @@ def main() -> None:
                     assert client.get("/console/").status_code == 200
                     timings.append((time.perf_counter() - started) * 1000)
                 print(f"overview (counts by status)  median {statistics.median(timings):7.1f} ms")
+                # While overviews count, other requests must not wait for them (on SQLite
+                # the counts run in a worker thread, off the event loop).
+                stop = threading.Event()
+
+                def overviews() -> None:
+                    with httpx.Client(base_url=base, cookies=client.cookies, timeout=60) as c:
+                        while not stop.is_set():
+                            c.get("/console/")
+
+                worker = threading.Thread(target=overviews)
+                worker.start()
+                health = []
+                try:
+                    for _ in range(100):
+                        started = time.perf_counter()
+                        httpx.get(base + "/health")
+                        health.append((time.perf_counter() - started) * 1000)
+                        time.sleep(0.01)
+                finally:
+                    stop.set()
+                    worker.join()
+                print(
+                    f"/health during overviews       median {statistics.median(health):7.1f} ms"
+                    f"  max {max(health):7.1f} ms"
+                )
         finally:
             server.terminate()
             server.wait()
