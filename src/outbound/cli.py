@@ -415,6 +415,30 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     click.echo(json.dumps({"id": key_id, "revoked": True}))
 
 
+@main.command("console-link")
+@_store_options
+@_option("public_url")
+@click.option(
+    "--project", "project_id", required=True, envvar="OUTBOUND_PROJECT_ID", help="Project id."
+)
+def console_link(project_id: str, **options: Any) -> None:
+    """Print a one-time sign-in URL for the console of a project (valid 5 minutes)."""
+    from .storage.console_sessions import ConsoleSessions
+
+    settings = _settings(**options)
+
+    async def work(store: Any) -> str | None:
+        if not await store.project_exists(project_id):
+            return None
+        token: str = await ConsoleSessions(store.db).new_link(project_id)
+        return token
+
+    token = _with_store(settings, work)
+    if token is None:
+        raise click.ClickException(f"no project {project_id!r}")
+    click.echo(f"{settings.effective_public_url}/console/link?token={token}")
+
+
 from .cli_audit import audit  # noqa: E402 - attached after the group exists
 from .cli_signals import connections, webhooks  # noqa: E402
 from .cli_templates import apps, templates  # noqa: E402 - attached after the group exists

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 from openapi_spec_validator import validate
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from outbound.server.app import create_app
 from outbound.server.config import Settings
@@ -27,6 +27,8 @@ def served_routes() -> set[tuple[str, str]]:
     assert isinstance(hot, HotPath)
     found = {("POST", path) for path in FETCH_PATHS}
     for route in hot.app.router.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Mount) and route.path == "/console":
+            continue  # the operator console: pages for a browser (docs/console.md), not the API
         assert isinstance(route, Route), f"not a plain route: {route!r}"
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         found |= {(method, path) for method in route.methods or () if method != "HEAD"}

@@ -31,6 +31,7 @@ from .ahead import RefreshAhead
 from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
+from .console import routes as console_routes
 from .errors import ApiError, storage_unavailable
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
@@ -275,6 +276,7 @@ def create_app(settings: Settings) -> ASGIApp:
             *session_connect_routes,
             *dcr.routes,
             *openapi_routes,
+            *console_routes,
         ],
         lifespan=lifespan,
         exception_handlers={

@@ -145,6 +145,16 @@ tokens = _Table(
     # the connections-by-status gauge counts over this index, not the table (70 ms vs 0.7 s
     # for a million rows on SQLite)
     Index("ix_tokens_needs_reconnect", "needs_reconnect"),
+    # the console's connections page: one app's connections of one status, in creation order
+    Index(
+        "ix_tokens_project_app_status",
+        "project_id",
+        "app_id",
+        "needs_reconnect",
+        "failing_since",
+        "created_at",
+        "id",
+    ),
 )
 
 # A connect flow: a single-use link, then a single-use OAuth state (see ``connect_sessions.py``).
@@ -326,4 +336,23 @@ audit_heads = _Table(
     Column("anchor_key_id", String(16), nullable=False),
     Column("anchor_tag", LargeBinary, nullable=False),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+)
+
+# Operator console sessions and one-time sign-in links (see ``console_sessions.py``): only the
+# SHA-256 of the cookie's (or link's) secret is kept.
+console_sessions = _Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    # session | link
+    Column("kind", String(16), nullable=False),
+    Column("project_id", String(64), nullable=False),
+    Column("key_id", String(32), nullable=False, server_default=""),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_console_sessions_expiry", "expires_at"),
 )

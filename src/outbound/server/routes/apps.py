@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...secrets import Secret
-from ...storage import Conflict, new_id
+from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls, require_secret_for_new_hosts
 from ..dcr import forget_client
@@ -44,7 +44,8 @@ def _conflict(exc: Conflict, app_id: str, name: str) -> ApiError:
     )
 
 
-async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
+async def create_app_record(vault: Vault, project_id: str, fields: AppFields) -> AppRecord:
+    """Create an app (the API's and the console's way); ApiError when it cannot be."""
     name = require(fields.name, "name")
     app_id = require_new_id(fields.id, "id") if fields.id else new_id("app_", 16)
     if fields.tenant_id:
@@ -57,6 +58,11 @@ async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
         )
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None
+    return app
+
+
+async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
+    app = await create_app_record(vault, project_id, fields)
     return json_response({"app": app_to_wire(app, vault.callback_url)})
 
 
@@ -65,9 +71,8 @@ async def create_app(request: Request) -> Response:
     return await _create(vault, project_id, await body(request, AppFields))
 
 
-async def create_app_by_template(request: Request) -> Response:
-    vault, project_id = await authed(request)
-    req = await body(request, CreateByTemplate)
+def template_app_fields(req: CreateByTemplate) -> AppFields:
+    """The fields of an app made from a catalog template with the request's values."""
     template_id = require(req.template_id, "templateId")
     from ...catalog import get_template  # the catalog loads on first use, not at start-up
 
@@ -98,13 +103,17 @@ async def create_app_by_template(request: Request) -> Response:
         app_fields = msgspec.convert(fields, AppFields)
     except msgspec.ValidationError as exc:
         raise ApiError("E011003", f"template {template_id!r} with these overrides: {exc}") from None
-    return await _create(vault, project_id, app_fields)
+    return app_fields
 
 
-async def update_app(request: Request) -> Response:
+async def create_app_by_template(request: Request) -> Response:
     vault, project_id = await authed(request)
-    req = await body(request, AppUpdate)
-    fields = require(req.app, "app")
+    req = await body(request, CreateByTemplate)
+    return await _create(vault, project_id, template_app_fields(req))
+
+
+async def update_app_record(vault: Vault, project_id: str, fields: AppFields) -> AppRecord:
+    """Overwrite an app (an omitted client secret keeps the stored one)."""
     app_id = require(fields.id, "app.id")
     name = require(fields.name, "app.name")
     keep_secret = fields.client_secret is None
@@ -132,13 +141,18 @@ async def update_app(request: Request) -> Response:
     if app is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
+    return app
+
+
+async def update_app(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, AppUpdate)
+    app = await update_app_record(vault, project_id, require(req.app, "app"))
     return json_response({"app": app_to_wire(app, vault.callback_url)})
 
 
-async def delete_app(request: Request) -> Response:
-    vault, project_id = await authed(request)
-    req = await body(request, AppDelete)
-    app_id = require(req.id, "id")
+async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> None:
+    """Delete an app with its tokens, revoking them at the provider."""
     app = await vault.store.get_app(project_id, app_id)
     registration = None
     configs = {}
@@ -155,6 +169,12 @@ async def delete_app(request: Request) -> Response:
     await vault.revoke(deleted, [app], configs=configs)
     if registration is not None:
         await forget_client(vault, registration)
+
+
+async def delete_app(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = await body(request, AppDelete)
+    await delete_app_and_revoke(vault, project_id, require(req.id, "id"))
     return json_response({})
 
 

@@ -12,10 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...oauth.netguard import UnsafeURL, vet
+from ...secrets import Secret
 from ...storage.connection_events import EVENT_TYPES
-from ...storage.webhooks import InvalidCursor
+from ...storage.webhooks import InvalidCursor, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
+from ..state import Vault
 from ..wire import Url, decode, require
 from .connections import invalid_cursor, page_cursor, page_limit
 
@@ -48,19 +50,27 @@ def webhook_not_found(webhook_id: str) -> ApiError:
     return ApiError("E131030", f"webhook {webhook_id!r} not found")
 
 
-async def create(request: Request) -> Response:
-    vault, project_id = await authed(request)
-    req = decode(await read_body(request), WebhookCreate)
-    url = require(req.url, "url")
+async def create_webhook(
+    vault: Vault, project_id: str, url: str, events: list[str] | None
+) -> tuple[Webhook, Secret]:
+    """Add an endpoint (the API's and the console's way): the webhook and its secret."""
     # Deliveries go through the providers' network guard; refuse what it would refuse now.
     try:
         await vet(url, vault.network, field="url", unresolvable_ok=True)
     except UnsafeURL as exc:
         raise ApiError("E011003", str(exc)) from None
-    events: list[str] = list(dict.fromkeys(req.events or EVENT_TYPES))
+    events = list(dict.fromkeys(events or EVENT_TYPES))
     if len(await vault.webhooks.all(project_id)) >= MAX_WEBHOOKS:
         raise ApiError("E011004", f"a project has at most {MAX_WEBHOOKS} webhooks")
-    webhook, secret = await vault.webhooks.create(project_id, url, events)
+    return await vault.webhooks.create(project_id, url, events)
+
+
+async def create(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    req = decode(await read_body(request), WebhookCreate)
+    webhook, secret = await create_webhook(
+        vault, project_id, require(req.url, "url"), list(req.events) if req.events else None
+    )
     # The secret is shown this once; only its sealed form is stored.
     return json_response({"webhook": webhook.to_wire(), "secret": secret.reveal()})
 
