@@ -20,6 +20,17 @@ from tests.support.server import Store, start_server, stop_server
 def test_a_server_killed_during_the_callback(
     store: Store, idp: OidcServer, catcher: CallbackCatcher
 ) -> None:
+    # The browser: its cookie binds the flow to it (the callback needs it).
+    agent = httpx.Client(timeout=30)
+    try:
+        _kill_during_the_callback_then_connect(store, idp, catcher, agent)
+    finally:
+        agent.close()
+
+
+def _kill_during_the_callback_then_connect(
+    store: Store, idp: OidcServer, catcher: CallbackCatcher, agent: httpx.Client
+) -> None:
     server = start_server(store, extra_args=SERVER_ARGS)
     project = (server.project_id, server.management_key)
     port = int(server.base_url.rsplit(":", 1)[1])
@@ -27,13 +38,15 @@ def test_a_server_killed_during_the_callback(
         oauth_client, app_id = create_app(server, idp, catcher)
         vault = Vault(server, idp, oauth_client, catcher, app_id)
         user = vault.new_user()
-        callback = scripted_consent(vault.link(user), server.base_url + CALLBACK_PATH, user)
+        callback = scripted_consent(
+            vault.link(user), server.base_url + CALLBACK_PATH, user, agent=agent
+        )
         idp.reset()
         idp.fault("delay", seconds=30)  # the code exchange is held at the provider
 
         def browser_returns() -> None:
             with contextlib.suppress(httpx.TransportError):  # the server dies under it
-                httpx.get(callback, timeout=30)
+                agent.get(callback)
 
         browser = threading.Thread(target=browser_returns)
         browser.start()
@@ -53,7 +66,7 @@ def test_a_server_killed_during_the_callback(
         vault = Vault(server, idp, oauth_client, catcher, app_id)
         # Nothing half-done: no token, and the used-up callback cannot complete it later.
         assert vault.fetch(user).status_code == 404
-        replayed = httpx.get(callback, timeout=30)
+        replayed = agent.get(callback)
         assert replayed.status_code == 400
         assert "already used" in replayed.text
         assert vault.fetch(user).status_code == 404

@@ -293,6 +293,7 @@ def test_a_session_issuers_jwks_on_an_internal_host_is_refused(
             "projects",
             "set-session-issuer",
             *["--project", guarded.project_id, "--issuer", issuer, "--jwks-url", jwks_url],
+            *["--audience", "outbound-tests"],
             *guarded.store.args,
             env=guarded.store.env,
         )

@@ -326,14 +326,22 @@ class LeaseRefresher:
     async def _refresh_as_owner(self, token: TokenRecord) -> TokenRecord | None:
         """Holding the lease: ask the provider, store its answer. None when the row changed
         meanwhile (the caller re-reads it)."""
-        assert token.refresh_token is not None
         task = asyncio.current_task()
-        if task is not None:
-            self._owning.add(task)
         flight = self._inflight.get(token.id)
         if flight is not None and flight.task is task:
             flight.calling_since = time.monotonic()
             flight.calling.set()
+        if task is None:
+            return await self._ask_and_store(token)
+        # Until the answer is stored: a graceful shutdown waits for it (``drain``).
+        self._owning.add(task)
+        try:
+            return await self._ask_and_store(token)
+        finally:
+            self._owning.discard(task)
+
+    async def _ask_and_store(self, token: TokenRecord) -> TokenRecord | None:
+        assert token.refresh_token is not None
         renewing = asyncio.create_task(self._keep_lease(token.id))
         started = time.monotonic()
         template = "custom"
@@ -387,8 +395,6 @@ class LeaseRefresher:
             raise
         finally:
             renewing.cancel()
-            if task is not None:
-                self._owning.discard(task)
         measure("success")
         return await asyncio.shield(self.leases.store_refresh(token, answer))
 

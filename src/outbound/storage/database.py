@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -132,6 +132,24 @@ class _SqliteTransaction:
         return await self._db._write(run)
 
 
+async def _uncancellable(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even when the awaiting task is cancelled meanwhile; the
+    cancellation is raised afterwards."""
+    future = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(future)
+            break
+        except asyncio.CancelledError:
+            if future.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
 class SqliteDatabase:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -177,13 +195,18 @@ class SqliteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._lock:
-            await self._write(self._writer.execute, "BEGIN IMMEDIATE")
+            # The writer thread runs BEGIN even if this task is cancelled while waiting for
+            # it: left open, that transaction would hold the write lock for good (every later
+            # write here fails, and "database is locked" in every other process). So BEGIN
+            # and COMMIT always run to the end, and whatever did not commit is rolled back.
             try:
+                await _uncancellable(self._write(self._writer.execute, "BEGIN IMMEDIATE"))
                 yield _SqliteTransaction(self)
+                await _uncancellable(self._write(self._writer.execute, "COMMIT"))
             except BaseException:
-                await asyncio.shield(self._write(self._writer.execute, "ROLLBACK"))
+                if self._writer.in_transaction:
+                    await _uncancellable(self._write(self._writer.execute, "ROLLBACK"))
                 raise
-            await self._write(self._writer.execute, "COMMIT")
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
