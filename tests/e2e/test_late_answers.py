@@ -138,13 +138,16 @@ def test_late_answers_are_kept_across_servers(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("servers", ["one", "two"])
 def test_twenty_late_answers_in_a_row(
-    vault: Vault, other_server: Vault, idp: OidcServer, servers: str
+    vault: Vault, other_server: Vault, idp: OidcServer, backend: str
 ) -> None:
-    """The issue's 20 cycles (about 6 minutes per backend and variant)."""
+    """The issue's 20 cycles, each refresh started on one server and the next fetch on the
+    other (about 5 minutes). On SQLite only, to keep the suite's time: PostgreSQL runs the
+    same cycle three times on one server and on two (the tests above)."""
+    if backend != "sqlite":
+        pytest.skip("20 cycles run on SQLite; PostgreSQL runs the 3-cycle tests")
     try:
-        _cycles(vault, vault if servers == "one" else other_server, 20)
+        _cycles(vault, other_server, 20)
     finally:
         idp.reset()
 
