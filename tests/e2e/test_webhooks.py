@@ -54,12 +54,24 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="module")
+def signals_store(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The signals server's own store: a server of another test on the shared store would
+    send these webhooks too, on its own (slower) retry schedule."""
+    data_dir = tmp_path_factory.mktemp(f"signals-{backend}")
+    if backend == "postgres":
+        with postgres_database() as url:
+            yield Store(data_dir, url)
+    else:
+        yield Store(data_dir)
+
+
+@pytest.fixture(scope="module")
 def signals(
-    store: Store, idp: OidcServer, catcher: CallbackCatcher
+    signals_store: Store, idp: OidcServer, catcher: CallbackCatcher
 ) -> Iterator[tuple[Vault, set[str]]]:
     """A server with a short --failing-after and retry base, an app at the provider, and the
     set of every secret the tests saw (none may reach a webhook body or the log)."""
-    with running_server(store, extra_args=SIGNALS_ARGS) as server:
+    with running_server(signals_store, extra_args=SIGNALS_ARGS) as server:
         oauth_client, app_id = create_app(server, idp, catcher)
         vault = Vault(server, idp, oauth_client, catcher, app_id)
         canaries: set[str] = {oauth_client.client_secret, server.management_key}
@@ -444,11 +456,11 @@ def test_two_servers_deliver_every_event_exactly_once(
             stop_server(server)
 
 
-def test_webhooks_are_per_project(store: Store, signals: tuple[Vault, set[str]]) -> None:
+def test_webhooks_are_per_project(signals_store: Store, signals: tuple[Vault, set[str]]) -> None:
     vault, _ = signals
     with WebhookReceiver() as receiver:
         webhook_id = add_webhook(vault.server, receiver, ["connection.created"])
-        other_project, other_key = store.new_project()
+        other_project, other_key = signals_store.new_project()
         other = httpx.Client(
             base_url=vault.server.base_url,
             headers={"Authorization": f"Bearer {other_project}:{other_key}"},
