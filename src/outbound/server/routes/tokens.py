@@ -53,7 +53,7 @@ async def fetch_token(
     force_refresh = bool(options and options.force_refresh)
     if force_refresh:
         set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
-    audit = vault.store.audit
+    owner = (project_id, app_id, user_id, tenant_id)
     try:
         token = await vault.tokens.fetch(
             project_id,
@@ -66,21 +66,22 @@ async def fetch_token(
             key=key,
         )
     except ApiError as exc:
-        metrics.fetch(exc.code)
-        if audit.fetches and exc.code != "E130401":  # not authenticated: no project
-            await audit.fetched(
-                event(
-                    project_id,
-                    "token.fetch",
-                    app_id=app_id,
-                    user_id=user_id,
-                    tenant_id=tenant_id,
-                    error_code=exc.code,
-                )
-            )
+        await _fetched(vault, owner, error_code=exc.code)
         raise
-    metrics.fetch(None)
-    if audit.fetches:
+    await _fetched(vault, owner, token_id=token.id)
+    with_refresh = bool(options and options.with_refresh_token)
+    return {"token": token_to_wire(token, with_refresh)}
+
+
+async def _fetched(
+    vault: Vault, owner: tuple[str, str, str, str], *, token_id: str = "", error_code: str = ""
+) -> None:
+    """Count a fetch's outcome and audit it (unless auditing fetches is off, or the caller
+    never authenticated: then there is no project to record it in)."""
+    metrics.fetch(error_code or None)
+    audit = vault.store.audit
+    if audit.fetches and error_code != "E130401":
+        project_id, app_id, user_id, tenant_id = owner
         await audit.fetched(
             event(
                 project_id,
@@ -88,11 +89,10 @@ async def fetch_token(
                 app_id=app_id,
                 user_id=user_id,
                 tenant_id=tenant_id,
-                token_id=token.id,
+                token_id=token_id,
+                error_code=error_code,
             )
         )
-    with_refresh = bool(options and options.with_refresh_token)
-    return {"token": token_to_wire(token, with_refresh)}
 
 
 # path -> (tenant_level, by_scopes)
