@@ -121,6 +121,10 @@ def errors_of(endpoint: Endpoint) -> list[str]:
     codes = set(endpoint.errors) | set(ALWAYS)
     if endpoint.auth != "none":
         codes |= set(AUTHED)
+    if _path_names(endpoint.path):
+        # an empty id (``/templates/``, as a client sends an id it read as "") names no
+        # endpoint at all
+        codes.add("E130404")
     return [code for code in ERROR_CODES if code in codes]
 
 
