@@ -13,9 +13,9 @@ from outbound.server.app import create_app
 from outbound.server.config import Settings
 from outbound.server.endpoints import ENDPOINTS
 from outbound.server.errors import ERROR_CODES
+from outbound.server.fetch import FETCH_PATHS
 from outbound.server.hotpath import HotPath
 from outbound.server.openapi import build, document
-from outbound.server.routes.tokens import FETCH_PATHS
 from tests.support.server import LiveServer
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,7 +31,8 @@ from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
 from .console import routes as console_routes
-from .errors import ApiError, storage_unavailable
+from .errors import ApiError, error_answer
+from .fetch import TokenService
 from .guard import Guard, allowed_hosts
 from .hotpath import HotPath
 from .http import json_response
@@ -47,7 +47,6 @@ from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
 from .state import Vault
-from .tokens import TokenService
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -57,25 +56,22 @@ logger = logging.getLogger("outbound.server")
 _HTTP_CODES = {404: "E130404", 405: "E130405", 413: "E130413"}
 
 
-def _error_response(error: ApiError) -> Response:
-    response = json_response(error.to_wire(), status_code=error.status)
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
+def _error_response(exc: Exception, request: Request) -> Response:
+    status, headers, body = error_answer(exc, request.method, request.url.path)
+    return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    error = exc
+async def _route_error(request: Request, exc: Exception) -> Response:
+    """ApiError, DecryptionError and StorageUnavailable raised by a route."""
     vault = getattr(request.app.state, "vault", None)
-    if error.code == "E130401" and vault is not None:
+    if isinstance(exc, ApiError) and exc.code == "E130401" and vault is not None:
         client = request.client
-        error = vault.limits.unauthorized(
-            error,
+        exc = vault.limits.unauthorized(
+            exc,
             client.host if client else "",
             claimed_project(request.headers.get("authorization", "")),
         )
-    return _error_response(error)
+    return _error_response(exc, request)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -90,7 +86,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             },
             status_code=exc.status_code,
         )
-    response = _error_response(ApiError(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    error = ApiError(code, f"{request.method} {request.url.path}: {exc.detail}")
+    response = _error_response(error, request)
     if exc.status_code == 405:
         response.headers["Allow"] = _allowed_methods(request)
     return response
@@ -108,26 +105,11 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _decryption_error(request: Request, exc: Exception) -> Response:
-    # Never says which secret or why beyond the key id: the operator needs to know the master
-    # key or the row is wrong, the caller only that nothing usable came back.
-    logger.error(
-        "a stored secret failed to decrypt in %s %s: %s", request.method, request.url.path, exc
-    )
-    return _error_response(ApiError("E131013", "a stored secret could not be decrypted"))
-
-
-async def _storage_unavailable(request: Request, exc: Exception) -> Response:
-    logger.warning("storage unavailable in %s %s: %s", request.method, request.url.path, exc)
-    return _error_response(storage_unavailable())
-
-
 class CatchAll:
-    """Answers any unexpected exception with the JSON error shape (E130500).
-
-    It logs the exception's type and stack, never its text: a driver error may quote a row, and
-    a row may hold a secret. (Starlette's own last-resort handler re-raises, and the server
-    would then log the full text.)
+    """Answers any exception no route handler took with the JSON error shape (E130500 for an
+    unexpected one; ``errors.error_answer`` logs its type and stack, never its text).
+    Starlette's own last-resort handler re-raises, and the server would then log the full text,
+    which may quote a row holding a secret.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -147,26 +129,15 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except StorageUnavailable as exc:
-            # Raised outside a route (a middleware, the lifespan's store): same answer.
-            logger.warning(
-                "storage unavailable in %s %s: %s", scope.get("method"), scope.get("path"), exc
-            )
-            if not started:
-                await _error_response(storage_unavailable())(scope, receive, send)
         except Exception as exc:
-            logger.error(
-                "unhandled %s in %s %s\n%s",
-                type(exc).__name__,
-                scope.get("method"),
-                scope.get("path"),
-                "".join(traceback.format_tb(exc.__traceback__)),
+            # Raised outside a route (a middleware, the lifespan's store) or unexpected.
+            status, headers, body = error_answer(
+                exc, scope.get("method", ""), scope.get("path", "")
             )
             if not started:
-                response = _error_response(
-                    ApiError("E130500", "internal error; the server log has details")
-                )
-                await response(scope, receive, send)
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
 
 
 PURGE_INTERVAL = 60.0
@@ -280,10 +251,10 @@ def create_app(settings: Settings) -> ASGIApp:
         ],
         lifespan=lifespan,
         exception_handlers={
-            ApiError: _api_error,
+            ApiError: _route_error,
             HTTPException: _http_error,
-            DecryptionError: _decryption_error,
-            StorageUnavailable: _storage_unavailable,
+            DecryptionError: _route_error,
+            StorageUnavailable: _route_error,
         },
         middleware=[
             Middleware(Observe, access_log=settings.log_format == "json"),

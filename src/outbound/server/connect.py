@@ -49,9 +49,9 @@ from ..secrets import Secret
 from ..storage import AppRecord, TokenWrite
 from ..storage.connect_sessions import ConnectSession, ConnectSessions, TooManyPending
 from .errors import ApiError, app_not_found
-from .http import authed, body, json_response
+from .http import authed, body, json_response, read_capped
 from .providers import oauth_error_text, require_oauth_app
-from .state import Vault
+from .state import CALLBACK_PATH, Vault
 from .wire import Connect, require, require_new_id
 
 __all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]
@@ -62,7 +62,6 @@ logger = logging.getLogger("outbound.server.connect")
 LINK_TTL = 600
 STATE_TTL = 600
 START_PATH = "/v1/outbound/oauth/start"
-CALLBACK_PATH = "/v1/outbound/oauth/callback"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -292,11 +291,10 @@ async def start_page(request: Request) -> Response:
 
 
 async def _form_link(request: Request) -> str:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > _MAX_FORM:
-            return ""
+    try:
+        raw = await read_capped(request.receive, _MAX_FORM)
+    except ApiError:  # too large: no link
+        return ""
     values = parse_qs(raw.decode("latin-1"), max_num_fields=8).get("link", [""])
     return values[0]
 

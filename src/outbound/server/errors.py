@@ -1,15 +1,26 @@
 """Every failure the API can answer, as one JSON shape with a documented error code.
 
-``ApiError`` is the root; handlers raise it (or a subclass) and the exception handler in
-``app.py`` renders ``{"errorCode", "errorDescription", "errorMessage"}``. ``ERROR_CODES`` is the
-table the README documents (a test checks the two agree).
+``ApiError`` is the root; handlers raise it (or a subclass), and :func:`error_answer` turns it —
+or a storage outage, a secret that fails to decrypt, any unexpected exception — into the
+answer ``{"errorCode", "errorDescription", "errorMessage"}``, for the fetch hot path, the
+Starlette exception handlers and the catch-all alike. ``ERROR_CODES`` is the table the README
+documents (a test checks the two agree).
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 from dataclasses import dataclass
 
-__all__ = ["ERROR_CODES", "ApiError", "ErrorCode"]
+import orjson
+
+from ..crypto import DecryptionError
+from ..storage import StorageUnavailable
+
+__all__ = ["ERROR_CODES", "ApiError", "ErrorCode", "error_answer"]
+
+logger = logging.getLogger("outbound.server")
 
 
 @dataclass(frozen=True)
@@ -147,3 +158,38 @@ def fetch_only_key(app_id: str | None = None) -> ApiError:
 
 def app_not_found(app_id: str) -> ApiError:
     return ApiError("E131001", f"outbound app {app_id!r} not found")
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def _as_api_error(exc: BaseException, method: str, path: str) -> ApiError:
+    """The API error that answers ``exc``, logged as the operator needs it (never a secret)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, StorageUnavailable):
+        logger.warning("storage unavailable in %s %s: %s", method, path, exc)
+        return storage_unavailable()
+    if isinstance(exc, DecryptionError):
+        # Never says which secret or why beyond the key id: the operator needs to know the
+        # master key or the row is wrong, the caller only that nothing usable came back.
+        logger.error("a stored secret failed to decrypt in %s %s: %s", method, path, exc)
+        return ApiError("E131013", "a stored secret could not be decrypted")
+    # Type and stack only: a driver error may quote a row, and a row may hold a secret.
+    logger.error(
+        "unhandled %s in %s %s\n%s",
+        type(exc).__name__,
+        method,
+        path,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    return ApiError("E130500", "internal error; the server log has details")
+
+
+def error_answer(exc: BaseException, method: str, path: str) -> tuple[int, Headers, bytes]:
+    """The status, headers and JSON body that answer ``exc`` (raised in ``method path``)."""
+    error = _as_api_error(exc, method, path)
+    headers: Headers = [(b"content-type", b"application/json")]
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    return error.status, headers, orjson.dumps(error.to_wire())

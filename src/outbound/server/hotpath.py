@@ -5,15 +5,14 @@ machine Starlette's per-request machinery — middleware, exception wrappers, ro
 Request/Response objects — cost as much as authenticating, reading the row and decrypting
 it together (benchmarks/fetch_token.py). So the four fetch endpoints are answered by this
 small ASGI layer; every other request, and every non-POST to these paths, passes through to
-the Starlette app unchanged. The work itself (``fetch_token``) and the error shape are the
-same functions the routes use.
+the Starlette app unchanged. The work (``fetch.fetch_token``), the body reader
+(``http.read_capped``) and the error answer (``errors.error_answer``) are the ones the routes
+use.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-import traceback
 from typing import Any
 
 import orjson
@@ -21,23 +20,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import metrics
 from ..audit import Caller, set_caller
-from ..crypto import DecryptionError
-from ..storage import StorageUnavailable
 from . import logs
 from .auth import claimed_project, key_actor, parse_authorization
-from .errors import ApiError, storage_unavailable
+from .errors import ApiError, error_answer
+from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
+from .http import read_capped
 from .observe import client_address, request_id
-from .routes.tokens import FETCH_PATHS, fetch_token
 from .state import Vault
 
 __all__ = ["HotPath"]
 
-logger = logging.getLogger("outbound.server")
-
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-# A fetch names an app, an owner and at most 256 scopes: far below the API's general cap, and
-# the body is read before the key is checked.
-FETCH_MAX_BODY = 256 * 1024
 
 
 class HotPath:
@@ -53,7 +46,6 @@ class HotPath:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 200
         authorization = ""
         declared = 0
         given_id = None
@@ -65,52 +57,28 @@ class HotPath:
             elif name == b"x-request-id":
                 given_id = value
         rid = request_id(given_id)
-        headers = [*_JSON_HEADERS, (b"x-request-id", rid.encode())]
         # Who is asking, for the audit log and the logs; this request's own object.
         who = Caller(client=client_address(scope), request_id=rid, trigger="fetch")
         set_caller(who)
+        route = scope["path"]  # one of the four FETCH_PATHS: bounded
         try:
             vault: Vault = self._vault()
             # The key is checked in the same read as the token (Store.find_tokens_for_key),
             # before any event is recorded.
             project_id, key = parse_authorization(authorization)
             who.actor, who.project_id = key_actor(key), project_id
-            if declared > FETCH_MAX_BODY:
-                raise ApiError("E130413", f"the request body exceeds {FETCH_MAX_BODY} bytes")
-            raw = await _read_body(receive)
-            payload: Any = await fetch_token(
+            raw = await read_capped(receive, FETCH_MAX_BODY, declared)
+            payload = await fetch_token(
                 vault, project_id, raw, tenant_level=kind[0], by_scopes=kind[1], key=key
             )
-        except ApiError as exc:
-            if exc.code == "E130401":
+            status, headers, body = 200, _JSON_HEADERS, orjson.dumps(payload)
+        except Exception as exc:
+            if isinstance(exc, ApiError) and exc.code == "E130401":
                 client = scope.get("client")
                 exc = self._vault().limits.unauthorized(
                     exc, client[0] if client else "", claimed_project(authorization)
                 )
-            status, payload = exc.status, exc.to_wire()
-            if exc.retry_after is not None:
-                headers = [*headers, (b"retry-after", str(exc.retry_after).encode())]
-        except StorageUnavailable as exc:
-            logger.warning("storage unavailable in POST %s: %s", scope["path"], exc)
-            error = storage_unavailable()
-            status, payload = error.status, error.to_wire()
-            headers = [*headers, (b"retry-after", str(error.retry_after).encode())]
-        except DecryptionError as exc:
-            logger.error("a stored secret failed to decrypt in POST %s: %s", scope["path"], exc)
-            error = ApiError("E131013", "a stored secret could not be decrypted")
-            status, payload = error.status, error.to_wire()
-        except Exception as exc:
-            # Type and stack only: a driver error may quote a row, and a row may hold a secret.
-            logger.error(
-                "unhandled %s in POST %s\n%s",
-                type(exc).__name__,
-                scope["path"],
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            error = ApiError("E130500", "internal error; the server log has details")
-            status, payload = error.status, error.to_wire()
-        body = orjson.dumps(payload)
-        route = scope["path"]  # one of the four FETCH_PATHS: bounded
+            status, headers, body = error_answer(exc, "POST", route)
         seconds = time.perf_counter() - started
         metrics.http_request(route, "POST", status, seconds)
         if self.access_log:
@@ -119,24 +87,11 @@ class HotPath:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    *headers,
+                    (b"x-request-id", rid.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > FETCH_MAX_BODY:
-            raise ApiError("E130413", f"the request body exceeds {FETCH_MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

@@ -8,6 +8,7 @@ import msgspec
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from ..storage import Store
 from .auth import authenticate
@@ -15,7 +16,7 @@ from .errors import ApiError
 from .state import Vault
 from .wire import decode
 
-__all__ = ["MAX_BODY", "authed", "body", "json_response"]
+__all__ = ["MAX_BODY", "authed", "body", "json_response", "read_body", "read_capped"]
 
 # The largest legitimate body is a batch upload of 1000 tokens.
 MAX_BODY = 8 * 1024 * 1024
@@ -33,18 +34,31 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     return JSONResponse(content, status_code=status_code)
 
 
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError("E130413", f"the request body exceeds {MAX_BODY} bytes")
+async def read_capped(receive: Receive, limit: int, declared: int = 0) -> bytes:
+    """The request body, or E130413 as soon as it is (or says it will be) over ``limit``
+    bytes: nothing larger is held in memory. ``declared`` is the Content-Length, 0 if none."""
+    if declared > limit:
+        raise ApiError("E130413", f"the request body exceeds {limit} bytes")
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError("E130413", f"the request body exceeds {MAX_BODY} bytes")
+        if size > limit:
+            raise ApiError("E130413", f"the request body exceeds {limit} bytes")
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """A route's request body, capped at ``limit`` bytes (read once: the body is not kept)."""
+    declared = request.headers.get("content-length", "")
+    return await read_capped(request.receive, limit, int(declared) if declared.isdigit() else 0)
 
 
 async def body(request: Request, struct: type[S]) -> S:

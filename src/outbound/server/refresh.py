@@ -54,9 +54,10 @@ from ..oauth import (
 from ..storage import TokenRecord, TokenWrite
 from ..storage.leases import Claim, RefreshedToken, RefreshLeases, refresh_event
 from .errors import ApiError, not_found_token
+from .fetch import alive, expired_without_refresh_token, reconnect_required
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
-__all__ = ["LeaseRefresher", "reconnect_required", "verify_refresh"]
+__all__ = ["LeaseRefresher", "verify_refresh"]
 
 logger = logging.getLogger("outbound.server.refresh")
 
@@ -67,14 +68,6 @@ _POLL_MAX = 0.2
 # What ``last_refresh_error`` starts with after a refresh whose answer never arrived.
 LOST_ANSWER = "the provider's answer to a refresh was lost"
 REUSED_AFTER_LOST_ANSWER = "refresh token reused after a lost answer"
-
-
-def reconnect_required(token: TokenRecord) -> ApiError:
-    return ApiError(
-        "E131010",
-        "the provider rejected this connection's refresh token"
-        f" ({token.last_refresh_error or 'no reason given'}); connect the user again",
-    )
 
 
 def _unavailable(reason: str, retry_after: float | None = None) -> ApiError:
@@ -114,7 +107,7 @@ def refreshed(tokens: TokenSet) -> RefreshedToken:
 
 
 class LeaseRefresher:
-    """The :class:`~outbound.server.tokens.Refresher` backed by the OAuth engine and the
+    """The :class:`~outbound.server.fetch.Refresher` backed by the OAuth engine and the
     database lease."""
 
     def __init__(
@@ -222,14 +215,9 @@ class LeaseRefresher:
         except ApiError as exc:
             return exc
 
-    def _alive(self, token: TokenRecord, now: float) -> bool:
-        return token.access_token is not None and (
-            token.access_token_expiry == 0 or token.access_token_expiry > now
-        )
-
     async def _refresh_or_wait(self, token: TokenRecord, *, force: bool) -> TokenRecord:
         config = await self.providers.config(token.project_id, token.app_id)
-        if self._alive(token, self.clock()) and not refresh_allowed(
+        if alive(token, self.clock()) and not refresh_allowed(
             config, token.access_token_expiry, self.clock()
         ):
             # A provider that refuses early refreshes (Exact Online) would answer a forced
@@ -255,16 +243,12 @@ class LeaseRefresher:
                     metrics.lease_wait(time.monotonic() - wait_started)
                 # Refreshed (or replaced) since our caller read it: that is the answer,
                 # however short its remaining life — a refresh does not get fresher.
-                if force or self._alive(current, now):
+                if force or alive(current, now):
                     return current
                 seen = current.version
                 waited_on_claim = False
             if current.refresh_token is None:
-                raise ApiError(
-                    "E131010",
-                    "the access token has expired and there is no refresh token; connect"
-                    " the user again or upload a new token",
-                )
+                raise expired_without_refresh_token()
             if claim.held(now):
                 if not waited_on_claim:
                     wait_started = time.monotonic()

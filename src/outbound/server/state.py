@@ -9,11 +9,14 @@ from ..oauth import NetworkPolicy, ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings
+from .fetch import TokenService
 from .limits import Limits
 from .providers import Providers, provider_config
-from .tokens import TokenService
 
-__all__ = ["Vault"]
+__all__ = ["CALLBACK_PATH", "Vault"]
+
+# Where providers send the browser back at the end of connecting (``connect.py``).
+CALLBACK_PATH = "/v1/outbound/oauth/callback"
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Vault:
 
     @property
     def callback_url(self) -> str:
-        return f"{self.settings.effective_public_url}/v1/outbound/oauth/callback"
+        return self.settings.effective_public_url + CALLBACK_PATH
 
     def app_changed(self, project_id: str, app_id: str) -> None:
         """Forget this server's cached provider configuration of an updated or deleted app

@@ -16,6 +16,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..errors import ApiError
+from ..http import read_capped
+
 __all__ = ["HEADERS", "STATIC_DIR", "ago", "read_form", "redirect", "render"]
 
 _HERE = Path(__file__).parent
@@ -82,11 +85,10 @@ async def read_form(request: Request) -> dict[str, str] | None:
     not a form."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return None
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_FORM:
-            return None
+    try:
+        raw = await read_capped(request.receive, MAX_FORM)
+    except ApiError:  # too large
+        return None
     try:
         parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except (UnicodeDecodeError, ValueError):
