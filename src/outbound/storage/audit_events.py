@@ -47,6 +47,10 @@ _LOCK_HEAD = (
 )
 
 
+# events linked between two writes (see ``append``)
+_SLICE = 500
+
+
 def _mac_key(keyring: Keyring) -> tuple[str, bytes]:
     found = keyring.mac_key()
     assert found is not None  # the primary key is always there
@@ -63,12 +67,15 @@ async def append(tx: Transaction, keyring: Keyring, events: Sequence[AuditEvent]
         head = await tx.fetchone(_LOCK_HEAD, {"project_id": project_id, "empty": b""})
         assert head is not None
         seq, mac = int(head["seq"]), bytes(head["mac"])
-        rows = []
-        for item in batch:
-            seq += 1
-            mac = link(key, mac, item, seq)
-            rows.append(_row(item, seq, key_id, mac))
-        await tx.executemany(_INSERT, rows)
+        # Linked and written a slice at a time: a second's fetch events linked in one go would
+        # hold the event loop (and every fetch waiting on it) for tens of milliseconds.
+        for start in range(0, len(batch), _SLICE):
+            rows = []
+            for item in batch[start : start + _SLICE]:
+                seq += 1
+                mac = link(key, mac, item, seq)
+                rows.append(_row(item, seq, key_id, mac))
+            await tx.executemany(_INSERT, rows)
         await tx.execute(
             "UPDATE audit_heads SET seq = :seq, mac = :mac, key_id = :key_id, tag = :tag"
             " WHERE project_id = :project_id",
