@@ -164,6 +164,32 @@ def test_an_unresponsive_provider_is_a_prompt_retryable_error_and_loses_nothing(
     assert idp.is_active(recovered["refreshToken"])
 
 
+def test_a_token_of_unknown_lifetime_counts_as_an_hour_old_at_most_when_the_provider_fails(
+    vault: Vault, idp: OidcServer, connected: tuple[str, dict[str, Any]]
+) -> None:
+    """A provider that never said when its token expires: the token is taken to live an hour
+    from when it was obtained (fetch.ASSUMED_LIFETIME) — served while the provider is down
+    within that hour, an E131011 after it, never a token that may be dead."""
+    user, before = connected
+
+    def obtained(seconds_ago: int) -> None:
+        execute(
+            vault.server.store,
+            "UPDATE tokens SET access_token_expiry = 0, last_refresh_time = ?"
+            " WHERE app_id = ? AND user_id = ?",
+            (int(time.time()) - seconds_ago, vault.app_id, user),
+        )
+
+    idp.fault("status", seconds=60, status=502)
+    obtained(3600 - 120)  # inside the refresh margin, alive: refreshing fails, it is served
+    assert vault.token(user)["accessToken"] == before["accessToken"]
+    obtained(3600 + 120)  # past its assumed lifetime: not served
+    response = vault.fetch(user)
+    assert response.status_code == 502
+    assert response.json()["errorCode"] == "E131011"
+    idp.heal()
+
+
 @pytest.mark.parametrize(
     ("fault", "retry_after"),
     [
