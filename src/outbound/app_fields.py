@@ -56,7 +56,8 @@ class AppField:
     default: Any = ""
     omitted: Omitted = "default"
     python_sdk: PythonSdk = "official"
-    # the ProviderConfig attribute it sets ("" = the engine does not read it as it is)
+    # the ProviderConfig attribute it sets ("" = none of its own; accessType and prompt go
+    # into authorize_params)
     engine: str = ""
     # the TemplateSpec attribute an app made from a template takes it from ("" = none)
     template: str = ""
