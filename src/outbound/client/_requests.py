@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
-from ..secrets import Secret
+from ..secret import Secret
 from ._core import ApiRequest
 
 __all__ = [

@@ -27,7 +27,6 @@ from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from . import dcr
-from .ahead import RefreshAhead
 from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
@@ -42,12 +41,13 @@ from .observe import Observe
 from .openapi import routes as openapi_routes
 from .providers import Providers
 from .refresh import LeaseRefresher
+from .refresh_ahead import RefreshAhead
 from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
-from .state import Vault
 from .tokens import TokenService
+from .vault import Vault
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..audit import event
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
 from .database import Row
 from .store import Store
 

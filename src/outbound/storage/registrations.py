@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
 from .database import Row
 from .store import Store, _SealedSecret
 

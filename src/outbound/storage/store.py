@@ -19,7 +19,7 @@ import orjson
 
 from ..audit import event
 from ..crypto import Keyring, aad
-from ..secrets import Secret
+from ..secret import Secret
 from . import connection_events
 from .audit_log import AuditLog
 from .connection_events import stored_connection

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ..crypto import Keyring, aad
-from ..secrets import Secret
+from ..secret import Secret
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row
 
