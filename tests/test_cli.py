@@ -301,3 +301,33 @@ def test_the_old_server_url_variable_still_works_with_a_warning(live_server: Liv
     assert flag.returncode != 0
     assert f"cannot reach the outbound server at {nowhere}" in flag.stderr
     assert "deprecated" not in flag.stderr
+
+
+def test_lists_follow_the_servers_pages_and_stop_at_the_limit(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from outbound.cli import main, remote
+
+    monkeypatch.setattr(remote, "PAGE_SIZE", 2)  # five items are then three pages
+    project_id, key = live_server.new_project()
+    headers = {"Authorization": f"Bearer {project_id}:{key}"}
+    with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as http:
+        app = {"id": "paged", "name": "paged", "appType": "apikey"}
+        assert http.post("/v1/mgmt/outbound/app/create", json=app).status_code == 200
+        for n in range(5):
+            body = {"appId": "paged", "userId": f"user-{n}", "apiKey": f"k{n}"}
+            assert http.post("/v1/mgmt/outbound/app/user/apikey/upload", json=body).is_success
+    account = ["--url", live_server.base_url, "--project", project_id]
+
+    def lines(*args: str) -> list[dict[str, object]]:
+        result = CliRunner().invoke(main, [*args, *account], env={"OUTBOUND_MANAGEMENT_KEY": key})
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    listed = [c["userId"] for c in lines("connections", "list", "--app", "paged")]
+    assert sorted(listed) == [f"user-{n}" for n in range(5)]  # each once, across three pages
+    assert [c["userId"] for c in lines("connections", "list", "--limit", "3")] == listed[:3]
+    created = lines("audit", "list", "--action", "token.upload")
+    assert len(created) == 5

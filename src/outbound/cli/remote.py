@@ -91,14 +91,14 @@ class Server:
         """The items of a keyset-paged list (``field`` of each page), following
         ``nextCursor`` from ``params['cursor']`` if given, up to ``limit`` items."""
         given = 0
-        query = {**params, "limit": str(PAGE_SIZE)}
+        query = {**params, "limit": str(min(PAGE_SIZE, limit or PAGE_SIZE))}
         while True:
             answer = self.call("GET", path, params=query)
             for item in answer[field]:
-                if limit is not None and given >= limit:
-                    return
                 yield item
                 given += 1
+                if limit is not None and given >= limit:
+                    return
             if not answer.get("nextCursor"):
                 return
             query["cursor"] = answer["nextCursor"]
