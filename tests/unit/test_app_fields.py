@@ -18,7 +18,7 @@ from outbound.catalog import all_templates
 from outbound.catalog.schema import TemplateSpec
 from outbound.client import _requests
 from outbound.oauth import ProviderConfig
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from outbound.server.wire import AppFields, app_config_from_fields, app_to_wire
 from outbound.storage import AppRecord
 

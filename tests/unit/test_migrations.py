@@ -46,7 +46,7 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
     from alembic import command
 
     from outbound.crypto import load_keyring
-    from outbound.secrets import Secret
+    from outbound.secret import Secret
     from outbound.storage import Store, TokenWrite, connect
     from outbound.storage.codec import token_aad
     from outbound.storage.connections import list_connections

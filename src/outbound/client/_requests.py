@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..app_fields import SDK_FIELDS
-from ..secrets import Secret
+from ..secret import Secret
 from ._core import ApiRequest
 
 __all__ = [

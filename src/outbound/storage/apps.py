@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..audit import event
-from ..secrets import Secret
+from ..secret import Secret
 from . import connection_events
 from .audit_log import AuditLog
 from .codec import RowCodec, client_secret_aad, now

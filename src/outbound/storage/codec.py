@@ -20,7 +20,7 @@ from typing import Protocol
 import orjson
 
 from ..crypto import Keyring, aad
-from ..secrets import Secret
+from ..secret import Secret
 from .database import Row
 from .records import TokenRecord
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..audit import event
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
 from .codec import now as _now
 from .database import Row
 from .store import Store

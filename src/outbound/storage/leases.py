@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..audit import AuditEvent, caller, event
-from ..secrets import Secret
+from ..secret import Secret
 from . import connection_events
 from .codec import now as _now
 from .records import TokenRecord

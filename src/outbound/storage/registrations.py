@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
 from .codec import now as _now
 from .database import Row
 from .store import Store

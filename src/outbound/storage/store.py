@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..crypto import Keyring
-from ..secrets import Secret
+from ..secret import Secret
 from .apps import Apps, Conflict
 from .audit_log import AuditLog
 from .codec import RowCodec, new_id

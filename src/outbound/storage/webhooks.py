@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ..crypto import Keyring, aad
-from ..secrets import Secret
+from ..secret import Secret
 from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row
