@@ -24,7 +24,7 @@ from outbound.oauth import (
     TransientOAuthError,
 )
 from outbound.oauth import hooks as oauth_hooks
-from outbound.secrets import Secret
+from outbound.secret import Secret
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

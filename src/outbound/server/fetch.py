@@ -29,7 +29,7 @@ from .errors import ApiError, app_not_found, fetch_only_key, not_found_token
 from .wire import FetchToken, decode, require, token_to_wire
 
 if TYPE_CHECKING:
-    from .state import Vault
+    from .vault import Vault
 
 __all__ = [
     "ASSUMED_LIFETIME",

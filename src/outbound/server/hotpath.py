@@ -26,7 +26,7 @@ from .errors import ApiError, error_answer
 from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from .http import read_capped
 from .observe import client_address, request_id
-from .state import Vault
+from .vault import Vault
 
 __all__ = ["HotPath"]
 

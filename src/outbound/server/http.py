@@ -13,7 +13,7 @@ from starlette.types import Receive
 from ..storage import Store
 from .auth import authenticate
 from .errors import ApiError
-from .state import Vault
+from .vault import Vault
 from .wire import decode
 
 __all__ = ["MAX_BODY", "authed", "body", "json_response", "read_body", "read_capped"]

@@ -14,7 +14,7 @@ from ..auth import parse_authorization
 from ..errors import ApiError, not_found_token
 from ..fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from ..http import authed, json_response, read_body
-from ..state import Vault
+from ..vault import Vault
 from ..wire import Id, require
 
 
