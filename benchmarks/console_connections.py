@@ -90,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         env = {**os.environ, "OUTBOUND_MASTER_KEY": secrets.token_urlsafe(32)[:43]}
-        creds = json.loads(_cli(data_dir, env, "projects", "create", "--json"))
+        creds = json.loads(_cli(data_dir, env, "projects", "create"))
         project_id, key = creds["projectId"], creds["managementKey"]
         started = time.monotonic()
         _seed(data_dir / "outbound.db", project_id, args.count)

@@ -105,9 +105,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outbound-bench-")))
         store = Store(tmp / "data", args.database_url)
-        project, key = json.loads(
-            outbound_cli("init", "--json", *store.args, env=store.env)
-        ).values()
+        project, key = json.loads(outbound_cli("init", *store.args, env=store.env)).values()
         server = start_server(store, project=(project, key), extra_args=["--log-level", "warning"])
         stack.callback(stop_server, server)
         baseline_port = free_port()

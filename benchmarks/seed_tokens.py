@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from outbound.crypto import load_keyring
-from outbound.storage import DatabaseURL, Store, upgrade
-from outbound.storage.store import new_id
+from outbound.storage import DatabaseURL, upgrade
+from outbound.storage.codec import new_id, token_aad
 
 BATCH = 10_000
 
@@ -56,8 +56,8 @@ async def seed(
             rows = []
             for i in range(offset, min(offset + BATCH, start + count)):
                 user = f"user-{i:07d}"
-                aad = Store.token_aad(project, app, user, "", "", "access_token")
-                raad = Store.token_aad(project, app, user, "", "", "refresh_token")
+                aad = token_aad(project, app, user, "", "", "access_token")
+                raad = token_aad(project, app, user, "", "", "refresh_token")
                 rows.append(
                     {
                         "id": new_id("tok"),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support.server import Store, free_port, outbound_cli, running_server
+from tests.support.server import LiveServer, Store, free_port, outbound_cli, running_server
 
 
 def test_version_prints_the_package_version() -> None:
@@ -34,7 +36,7 @@ def test_version_prints_the_package_version() -> None:
 
 def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
     store = Store(tmp_path / "data")
-    out = outbound_cli("init", "--json", *store.args, env=store.env)
+    out = outbound_cli("init", *store.args, env=store.env)
     assert len(out.strip().splitlines()) == 1
     creds = json.loads(out)
     assert set(creds) == {"projectId", "managementKey"}
@@ -45,7 +47,7 @@ def test_init_prints_one_json_line_that_works(tmp_path: Path) -> None:
 
 def test_every_option_reads_an_environment_variable(tmp_path: Path) -> None:
     data_dir = tmp_path / "from-env"
-    out = outbound_cli("projects", "create", "--json", env={"OUTBOUND_DATA_DIR": str(data_dir)})
+    out = outbound_cli("projects", "create", env={"OUTBOUND_DATA_DIR": str(data_dir)})
     assert json.loads(out)["projectId"]
     assert (data_dir / "outbound.db").exists()
     # no master key given: one was generated, readable only by its owner
@@ -96,9 +98,7 @@ def test_serve_creates_a_project_on_first_start_only(tmp_path: Path) -> None:
 def test_keys_commands_need_a_project(tmp_path: Path) -> None:
     store = Store(tmp_path / "d")
     try:
-        outbound_cli(
-            "keys", "create", "--project", "no-such-project", "--json", *store.args, env=store.env
-        )
+        outbound_cli("keys", "create", "--project", "no-such-project", *store.args, env=store.env)
     except RuntimeError as exc:
         assert "no-such-project" in str(exc)
     else:
@@ -189,7 +189,6 @@ def test_postgres_needs_a_master_key_from_the_environment(tmp_path: Path) -> Non
                 "-m",
                 "outbound",
                 "init",
-                "--json",
                 "--data-dir",
                 str(tmp_path),
                 "--database-url",
@@ -224,3 +223,111 @@ def test_a_malformed_allowed_network_stops_serve_before_it_starts(tmp_path: Path
     assert result.returncode != 0
     assert "--provider-allow-networks: '10.0.0.0/33' is not a CIDR network" in result.stderr
     assert not (tmp_path / "d").exists()  # nothing was created
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI with exactly ``env`` for its OUTBOUND_* variables (none inherited)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OUTBOUND_", "DESCOPE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "outbound", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **env},
+    )
+
+
+def test_the_json_flag_scripts_pass_still_works_and_says_it_is_not_needed(tmp_path: Path) -> None:
+    # init, projects create and keys create always printed one JSON line; 0.1.0 took --json
+    # too, and the scripts written then must keep working.
+    store = Store(tmp_path / "d")
+    plain = _run("projects", "create", *store.args, env=store.env)
+    flagged = _run("projects", "create", "--json", *store.args, env=store.env)
+    assert plain.returncode == flagged.returncode == 0, flagged.stderr
+    for result in (plain, flagged):
+        assert len(result.stdout.splitlines()) == 1
+        assert set(json.loads(result.stdout)) == {"projectId", "managementKey"}
+    assert plain.stderr == ""
+    assert "'json' is deprecated" in flagged.stderr
+    for command in (["init"], ["projects", "create"], ["keys", "create"]):
+        assert "--json" not in _run(*command, "--help", env={}).stdout
+
+
+def test_one_environment_points_the_sdk_and_the_cli_at_the_server(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outbound import Client
+
+    project_id, key = live_server.new_project()
+    env = {
+        "OUTBOUND_BASE_URL": live_server.base_url,
+        "OUTBOUND_PROJECT_ID": project_id,
+        "OUTBOUND_MANAGEMENT_KEY": key,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Client() as client:
+        client.mgmt.outbound_application.create_application(
+            "made by the SDK", id="sdk-made", token_url="https://p.example/t"
+        )
+    listed = _run("audit", "list", "--action", "app.create", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["appId"] for line in listed.stdout.splitlines()] == ["sdk-made"]
+    assert listed.stderr == ""
+
+
+def test_the_old_server_url_variable_still_works_with_a_warning(live_server: LiveServer) -> None:
+    account = {
+        "OUTBOUND_PROJECT_ID": live_server.project_id,
+        "OUTBOUND_MANAGEMENT_KEY": live_server.management_key,
+    }
+    old = _run("webhooks", "list", env={**account, "OUTBOUND_URL": live_server.base_url})
+    assert old.returncode == 0, old.stderr
+    assert "OUTBOUND_URL is deprecated; set OUTBOUND_BASE_URL" in old.stderr
+
+    # Both set: the SDK's variable wins, and nothing is said.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+        both = _run(
+            "webhooks",
+            "list",
+            env={**account, "OUTBOUND_URL": nowhere, "OUTBOUND_BASE_URL": live_server.base_url},
+        )
+        assert both.returncode == 0, both.stderr
+        assert both.stderr == ""
+        # And an explicit --url wins over both.
+        flag = _run("webhooks", "list", "--url", nowhere, env={**account, "OUTBOUND_URL": "x"})
+    assert flag.returncode != 0
+    assert f"cannot reach the outbound server at {nowhere}" in flag.stderr
+    assert "deprecated" not in flag.stderr
+
+
+def test_lists_follow_the_servers_pages_and_stop_at_the_limit(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from outbound.cli import main, remote
+
+    monkeypatch.setattr(remote, "PAGE_SIZE", 2)  # five items are then three pages
+    project_id, key = live_server.new_project()
+    headers = {"Authorization": f"Bearer {project_id}:{key}"}
+    with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as http:
+        app = {"id": "paged", "name": "paged", "appType": "apikey"}
+        assert http.post("/v1/mgmt/outbound/app/create", json=app).status_code == 200
+        for n in range(5):
+            body = {"appId": "paged", "userId": f"user-{n}", "apiKey": f"k{n}"}
+            assert http.post("/v1/mgmt/outbound/app/user/apikey/upload", json=body).is_success
+    account = ["--url", live_server.base_url, "--project", project_id]
+
+    def lines(*args: str) -> list[dict[str, object]]:
+        result = CliRunner().invoke(main, [*args, *account], env={"OUTBOUND_MANAGEMENT_KEY": key})
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    listed = [c["userId"] for c in lines("connections", "list", "--app", "paged")]
+    assert sorted(listed) == [f"user-{n}" for n in range(5)]  # each once, across three pages
+    assert [c["userId"] for c in lines("connections", "list", "--limit", "3")] == listed[:3]
+    created = lines("audit", "list", "--action", "token.upload")
+    assert len(created) == 5

@@ -29,7 +29,6 @@ def new_key(live_server: LiveServer, *args: str) -> str:
             "create",
             "--project",
             live_server.project_id,
-            "--json",
             *args,
             *store.args,
             env=store.env,

@@ -83,7 +83,6 @@ def test_a_revoked_key_stops_working_at_once(live_server: LiveServer) -> None:
             "create",
             "--project",
             live_server.project_id,
-            "--json",
             *store.args,
             env=store.env,
         )

@@ -14,7 +14,7 @@ import msgspec
 
 from outbound.catalog import Template, get_template
 from outbound.oauth import OAuthClient, ProviderConfig
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from outbound.server.providers import provider_config
 from outbound.server.wire import AppFields, app_config_from_fields
 from outbound.storage import AppRecord

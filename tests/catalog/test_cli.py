@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 def cli_env(server: LiveServer, **extra: str) -> dict[str, str]:
     return {
-        "OUTBOUND_URL": server.base_url,
+        "OUTBOUND_BASE_URL": server.base_url,
         "OUTBOUND_PROJECT_ID": server.project_id,
         "OUTBOUND_MANAGEMENT_KEY": server.management_key,
         **extra,

@@ -16,7 +16,7 @@ import pytest
 from outbound.catalog import Template, all_templates
 from outbound.oauth import PermanentOAuthError, ProviderConfig
 from outbound.oauth.discovery import expected_issuer
-from outbound.secrets import Secret
+from outbound.secret import Secret
 
 from .support import (
     CLIENT_ID,

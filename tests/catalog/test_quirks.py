@@ -23,7 +23,7 @@ from outbound.oauth import (
     needs_refresh,
     refresh_allowed,
 )
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from outbound.server.providers import Providers
 from outbound.server.revoke import revoke_tokens
 from outbound.storage import TokenRecord

@@ -297,7 +297,6 @@ def test_a_fetch_only_key_cannot_sign_in(server: LiveServer) -> None:
         "--project",
         server.project_id,
         "--fetch-only",
-        "--json",
         *server.store.args,
         env=server.store.env,
     )
@@ -415,7 +414,7 @@ def test_a_session_ends_when_idle_or_when_its_key_is_revoked(server: LiveServer)
         assert idle.get("/console/apps").headers["location"] == "/console/sign-in"
 
     created = outbound_cli(
-        "keys", "create", "--project", server.project_id, "--json",
+        "keys", "create", "--project", server.project_id,
         *server.store.args, env=server.store.env,
     )  # fmt: skip
     key = json.loads(created)["managementKey"]

@@ -27,7 +27,7 @@ from outbound.oauth import (
 )
 from outbound.oauth.discovery import expected_issuer
 from outbound.oauth.pkce import new_verifier, s256_challenge
-from outbound.secrets import Secret
+from outbound.secret import Secret
 
 
 def test_public_surface_is_pinned() -> None:

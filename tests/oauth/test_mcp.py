@@ -26,7 +26,7 @@ from outbound.oauth.resource import (
     resource_metadata_hint,
     resource_metadata_urls,
 )
-from outbound.secrets import Secret
+from outbound.secret import Secret
 
 RESOURCE = "https://mcp.example.com/v1/mcp"
 

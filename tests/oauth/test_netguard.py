@@ -211,7 +211,7 @@ async def test_the_engine_refuses_an_internal_token_url_without_connecting(
     listeners: tuple[Counter, Counter],
 ) -> None:
     from outbound.oauth import ProviderConfig
-    from outbound.secrets import Secret
+    from outbound.secret import Secret
 
     _, evil = listeners
     config = ProviderConfig(

@@ -21,7 +21,7 @@ from outbound.oauth import (
     needs_refresh,
 )
 from outbound.oauth.pkce import new_verifier, s256_challenge
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from tests.oauth.conftest import LOOPBACK, connect
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.oidc_server import OidcServer

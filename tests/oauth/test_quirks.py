@@ -23,7 +23,7 @@ from outbound.oauth import (
     TransientOAuthError,
 )
 from outbound.oauth import hooks as oauth_hooks
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from tests.support.mock_provider import MockProvider as Recorder
 
 Handler = Callable[[httpx.Request], httpx.Response]

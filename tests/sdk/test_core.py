@@ -25,7 +25,7 @@ from outbound.client._config import resolve_config
 from outbound.client._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from outbound.client._exceptions import error_from_response
 from outbound.client._masking import MaskedDict
-from outbound.secrets import Secret
+from outbound.secret import Secret
 
 APP_FIELDS = (
     "Calendar",

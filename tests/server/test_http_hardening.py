@@ -174,6 +174,4 @@ def test_a_master_key_with_stray_characters_is_refused(
 ) -> None:
     good = Store(tmp_path).master_key
     with pytest.raises(RuntimeError, match="OUTBOUND_MASTER_KEY"):
-        outbound_cli(
-            "init", "--json", "--data-dir", str(tmp_path), env={"OUTBOUND_MASTER_KEY": mangle(good)}
-        )
+        outbound_cli("init", "--data-dir", str(tmp_path), env={"OUTBOUND_MASTER_KEY": mangle(good)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from outbound.server.providers import provider_config
 from outbound.storage import AppRecord
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from outbound.crypto.keyring import Keyring
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from outbound.storage import DatabaseURL, Store, TokenWrite, connect, upgrade
 from outbound.storage.leases import (
     Picked,

@@ -46,8 +46,9 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
     from alembic import command
 
     from outbound.crypto import load_keyring
-    from outbound.secrets import Secret
+    from outbound.secret import Secret
     from outbound.storage import Store, TokenWrite, connect
+    from outbound.storage.codec import token_aad
     from outbound.storage.connections import list_connections
     from outbound.storage.migrate import _alembic_config
 
@@ -69,7 +70,7 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
         " scopes, access_token, access_token_type, access_token_expiry, last_refresh_time,"
         " created_at, updated_at) VALUES ('tok_old', 'P1', 'a1', 'u1', '', '', '[\"read\"]',"
         " ?, 'Bearer', 0, 1, 1, 1)",
-        (keyring.seal("old-access", Store.token_aad("P1", "a1", "u1", "", "", "access_token")),),
+        (keyring.seal("old-access", token_aad("P1", "a1", "u1", "", "", "access_token")),),
     )
     db.commit()
     db.close()

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from outbound.oauth import ProviderConfig
-from outbound.secrets import Secret
+from outbound.secret import Secret
 from tests.support.server import free_port
 
 OIDC_DIR = Path(__file__).parent / "oidc"

@@ -83,7 +83,7 @@ class Store:
         return {"OUTBOUND_MASTER_KEY": self.master_key}
 
     def new_project(self) -> tuple[str, str]:
-        out = json.loads(outbound_cli("projects", "create", "--json", *self.args, env=self.env))
+        out = json.loads(outbound_cli("projects", "create", *self.args, env=self.env))
         return out["projectId"], out["managementKey"]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..app_fields import TEMPLATED_URL_FIELDS
 from .schema import VALUE_KINDS, TemplateSpec, ValueSpec
 
 __all__ = ["PLACEHOLDER", "Template"]
@@ -16,20 +17,7 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 # Fields that may hold ``{value}`` placeholders: those the App itself stores, since the
 # user's values are known only when an app is created from the template.
-TEMPLATED_FIELDS = (
-    "authorization_url",
-    "token_url",
-    "revocation_url",
-    "discovery_url",
-    "resource",
-)
-_APP_URL_FIELDS = (
-    ("authorization_url", "authorizationUrl"),
-    ("token_url", "tokenUrl"),
-    ("revocation_url", "revocationUrl"),
-    ("discovery_url", "discoveryUrl"),
-    ("resource", "resource"),
-)
+TEMPLATED_FIELDS = tuple(name for name, _ in TEMPLATED_URL_FIELDS)
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
 
@@ -116,7 +104,7 @@ class Template:
             "defaultScopes": list(spec.default_scopes),
             "pkce": spec.pkce,
         }
-        for name, wire_name in _APP_URL_FIELDS:
+        for name, wire_name in TEMPLATED_URL_FIELDS:
             url = getattr(spec, name)
             if url:
                 fields[wire_name] = self._fill(url, resolved)

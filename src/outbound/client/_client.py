@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from .._version import __version__
-from ..secrets import Secret
+from ..secret import Secret
 from ._config import ClientConfig, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..secrets import Secret
+from ..secret import Secret
 from ._exceptions import ConfigurationError
 
 __all__ = [

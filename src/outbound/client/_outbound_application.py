@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..secrets import Secret
+from ..secret import Secret
 from . import _requests as build
 from ._requests import URLParamLike
 

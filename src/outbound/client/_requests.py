@@ -11,7 +11,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
-from ..secrets import Secret
+from ..app_fields import SDK_FIELDS
+from ..secret import Secret
 from ._core import ApiRequest
 
 __all__ = [
@@ -89,38 +90,25 @@ def _app_body(
     dcr_url: str | None = None,
     resource: str | None = None,
 ) -> dict[str, Any]:
-    # Same shape as descope's _compose_create_update_body: empty strings are left out.
+    given = dict(locals())  # every argument, by its Python name (the table's ``name``)
+    # Same shape as descope's _compose_create_update_body: these four always, even null.
     body: dict[str, Any] = {"name": name, "id": id, "description": description, "logo": logo}
-    optional_strings = {
-        "clientSecret": _plain(client_secret),
-        "clientId": client_id,
-        "discoveryUrl": discovery_url,
-        "authorizationUrl": authorization_url,
-        "tokenUrl": token_url,
-        "revocationUrl": revocation_url,
-        "defaultRedirectUrl": default_redirect_url,
-        "callbackDomain": callback_domain,
-    }
-    body.update({field: value for field, value in optional_strings.items() if value})
-    if authorization_url_params is not None:
-        body["authorizationUrlParams"] = _url_params(authorization_url_params)
-    if token_url_params is not None:
-        body["tokenUrlParams"] = _url_params(token_url_params)
-    if default_scopes is not None:
-        body["defaultScopes"] = list(default_scopes)
-    if pkce is not None:
-        body["pkce"] = pkce
-    if access_type:
-        body["accessType"] = _enum_value(access_type)
-    if prompt is not None:
-        body["prompt"] = [_enum_value(p) for p in prompt]
-    # Dynamic client registration (as the official Node SDK sends it) and outbound's resource.
-    if use_dcr is not None:
-        body["useDcr"] = use_dcr
-    if dcr_url:
-        body["dcrUrl"] = dcr_url
-    if resource:
-        body["resource"] = resource
+    for field in SDK_FIELDS:
+        if field.wire in body:
+            continue
+        value = _enum_value(_plain(given[field.name]))
+        if field.kind in ("string", "url", "secret", "choice"):
+            # empty strings are left out, as descope leaves them out
+            if value:
+                body[field.wire] = value
+        elif value is None:
+            continue
+        elif field.kind == "params":
+            body[field.wire] = _url_params(value)
+        elif field.kind == "list":
+            body[field.wire] = [_enum_value(item) for item in value]
+        else:
+            body[field.wire] = value
     return body
 
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
-from ..secrets import Secret
+from ..secret import Secret
 from . import messages
 from .config import ClientAuthMethod, ProviderConfig
 from .discovery import apply_metadata, is_secure_url, validate_metadata

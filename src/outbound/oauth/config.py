@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..secrets import Secret
+from ..secret import Secret
 
 __all__ = ["ClientAuthMethod", "ProviderConfig", "RequestFormat", "TokenKind"]
 

@@ -1,6 +1,6 @@
 """Requests to the provider as pure data: the authorize URL, token and revocation requests.
 
-Nothing here does I/O. Secret values stay :class:`~outbound.secrets.Secret` inside a
+Nothing here does I/O. Secret values stay :class:`~outbound.secret.Secret` inside a
 :class:`TokenRequest` and are revealed only by :meth:`TokenRequest.encode`, right before the
 bytes go on the wire.
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from ..secrets import Secret
+from ..secret import Secret
 from . import hooks
 from .config import ClientAuthMethod, ProviderConfig, RequestFormat
 from .errors import OAuthConfigError

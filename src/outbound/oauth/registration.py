@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..secrets import Secret
+from ..secret import Secret
 from .config import ClientAuthMethod
 from .discovery import is_secure_url
 from .errors import OAuthConfigError, TransientOAuthError

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..secrets import Secret
+from ..secret import Secret
 from . import hooks
 from .config import ProviderConfig
 from .errors import PermanentOAuthError, TransientOAuthError, clean_text, is_error_code, scrub

@@ -17,17 +17,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..crypto import DecryptionError, load_keyring
+from ..crypto import DecryptionError
 from ..oauth import OAuthClient
 from ..oauth.netguard import quiet_http_logs
-from ..storage import StorageUnavailable, Store, connect, upgrade
+from ..storage import StorageUnavailable, Store
 from ..storage.connect_sessions import ConnectSessions
-from ..storage.files import prepare_data_dir
 from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from . import dcr
-from .ahead import RefreshAhead
 from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
@@ -39,15 +37,17 @@ from .http import json_response
 from .limits import Limits
 from .metrics_listener import MetricsListener
 from .observe import Observe
+from .open_store import open_store
 from .openapi import routes as openapi_routes
 from .providers import Providers
 from .refresh import LeaseRefresher
+from .refresh_ahead import RefreshAhead
 from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
-from .state import Vault
 from .tokens import TokenService
+from .vault import Vault
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -193,15 +193,8 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        url = settings.database
-        if not url.is_postgres:
-            prepare_data_dir(settings.data_dir, url)
-        await asyncio.to_thread(upgrade, url)
-        keyring = load_keyring(
-            settings.master_key or None, None if url.is_postgres else settings.data_dir
-        )
-        db = await connect(url)
-        store = Store(db, keyring)
+        store = await open_store(settings)
+        db, keyring = store.db, store.keyring
         store.audit.fetches = settings.audit_fetches
         store.audit.start(settings.audit_flush_interval)
         retention = AuditRetention(store, settings.audit_retention_days)

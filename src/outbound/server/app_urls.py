@@ -22,6 +22,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from ..app_fields import ENDPOINT_FIELDS
 from ..oauth import NetworkPolicy
 from ..oauth.netguard import UnsafeURL, check_url, system_resolve, vet
 from ..storage import AppRecord
@@ -35,15 +36,6 @@ __all__ = [
     "require_secret_for_new_hosts",
 ]
 
-# every URL the server calls for an app (MCP apps: the resource, the registration endpoint)
-ENDPOINT_FIELDS = (
-    "discoveryUrl",
-    "authorizationUrl",
-    "tokenUrl",
-    "revocationUrl",
-    "resource",
-    "dcrUrl",
-)
 # Resolving a name while checking an app may take this long; a slower name counts as
 # unresolvable (accepted, and checked again at each call).
 RESOLVE_TIMEOUT = 3.0

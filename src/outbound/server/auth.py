@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from ..audit import caller, set_caller
 from ..storage import Store
+from ..storage.keys import split_key
 from .errors import ApiError, fetch_only_key
 
 __all__ = [
@@ -57,7 +58,7 @@ def claimed_project(header: str) -> str:
 
 def key_actor(key: str) -> str:
     """The audit actor of a management key: its id (the public part), never the key."""
-    parts = Store._split_key(key)
+    parts = split_key(key)
     return f"key:{parts[0]}" if parts else "key:?"
 
 

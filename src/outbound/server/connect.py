@@ -45,13 +45,13 @@ from ..oauth import (
 )
 from ..oauth.netguard import UnsafeURL, check_url
 from ..oauth.pkce import new_verifier, s256_challenge
-from ..secrets import Secret
+from ..secret import Secret
 from ..storage import AppRecord, TokenWrite
 from ..storage.connect_sessions import ConnectSession, ConnectSessions, TooManyPending
 from .errors import ApiError, app_not_found
 from .http import authed, body, json_response
 from .providers import oauth_error_text, require_oauth_app
-from .state import Vault
+from .vault import Vault
 from .wire import Connect, require, require_new_id
 
 __all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]

@@ -34,7 +34,7 @@ from ..storage import AppRecord
 from ..storage.registrations import Registration, Registrations
 from .errors import ApiError, app_not_found
 from .providers import config_error, oauth_error_text, provider_config
-from .state import Vault
+from .vault import Vault
 
 __all__ = [
     "CLIENT_DOCUMENT_PATH",

@@ -28,7 +28,7 @@ from .auth import claimed_project, key_actor, parse_authorization
 from .errors import ApiError, storage_unavailable
 from .observe import client_address, request_id
 from .routes.tokens import FETCH_PATHS, fetch_token
-from .state import Vault
+from .vault import Vault
 
 __all__ = ["HotPath"]
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ..storage import Store
 from .auth import authenticate
 from .errors import ApiError
-from .state import Vault
+from .vault import Vault
 from .wire import decode
 
 __all__ = ["MAX_BODY", "authed", "body", "json_response"]

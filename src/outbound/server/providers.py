@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from ..app_fields import ENGINE_FIELDS
 from ..oauth import OAuthClient, ProviderConfig
 from ..oauth.errors import loggable
 from ..storage import AppRecord, Store
@@ -27,17 +28,6 @@ logger = logging.getLogger("outbound.server.providers")
 # How long a built configuration is reused before the app is read again: an app updated on
 # another server takes effect here within this many seconds.
 CONFIG_CACHE_SECONDS = 5.0
-
-_DIRECT_FIELDS = (
-    ("clientId", "client_id"),
-    ("discoveryUrl", "discovery_url"),
-    ("authorizationUrl", "authorization_url"),
-    ("tokenUrl", "token_url"),
-    ("revocationUrl", "revocation_url"),
-    ("tokenEndpointAuthMethod", "token_endpoint_auth_method"),
-    ("resource", "resource"),
-    ("dcrUrl", "registration_url"),
-)
 
 
 def _template_defaults(template_id: str) -> dict[str, Any]:
@@ -70,7 +60,7 @@ def provider_config(app: AppRecord) -> ProviderConfig:
     kwargs: dict[str, Any] = {}
     if config.get("templateId"):
         kwargs.update(_template_defaults(config["templateId"]))
-    for wire_name, name in _DIRECT_FIELDS:
+    for wire_name, name in ENGINE_FIELDS:
         if config.get(wire_name):
             kwargs[name] = config[wire_name]
     if config.get("defaultScopes"):

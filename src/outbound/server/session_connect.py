@@ -34,7 +34,7 @@ from .connect import new_link
 from .errors import ApiError
 from .http import body, json_response
 from .session_jwt import JwksCache, SessionTokenError, verify_session_token
-from .state import Vault
+from .vault import Vault
 from .wire import PRINTABLE_ID, Connect
 
 __all__ = ["SESSION_CONNECT_PATH", "SessionConnectCORS", "routes"]

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
+from ..app_fields import ANSWERED, CONFIG_FIELDS, KEPT_WHEN_OMITTED, AppField
 from ..storage import AppRecord, TokenRecord
 from .errors import ApiError
 
@@ -293,47 +294,8 @@ def require(value: Any, field: str) -> Any:
 
 # -- responses ---------------------------------------------------------------------------
 
-_APP_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "logo",
-    "templateId",
-    "clientId",
-    "discoveryUrl",
-    "authorizationUrl",
-    "authorizationUrlParams",
-    "tokenUrl",
-    "tokenUrlParams",
-    "revocationUrl",
-    "defaultScopes",
-    "defaultRedirectUrl",
-    "callbackDomain",
-    "pkce",
-    "accessType",
-    "prompt",
-    "appType",
-    "tenantId",
-    "tokenEndpointAuthMethod",
-    "refreshMargin",
-    "useDcr",
-    "dcrUrl",
-    "resource",
-)
-
-
-# App fields the official Python SDK cannot send: an update that omits them (absent or null)
-# keeps the stored value, so an update through that SDK does not drop, say, the template whose
-# quirks the app relies on. An empty string clears them, as it clears every other field.
-KEPT_WHEN_OMITTED = {
-    "templateId": "template_id",
-    "tenantId": "tenant_id",
-    "tokenEndpointAuthMethod": "token_endpoint_auth_method",
-    "refreshMargin": "refresh_margin",
-    "useDcr": "use_dcr",
-    "dcrUrl": "dcr_url",
-    "resource": "resource",
-}
+# The App answer's fields, in order.
+_APP_FIELDS = ANSWERED
 # Stored beside the wire fields (never answered): appType was derived, not given.
 _DERIVED = "appTypeDerived"
 
@@ -359,32 +321,10 @@ def app_config_from_fields(
     that the update omits keep their value, and a derived ``appType`` stays read-only (sent
     back unchanged it is derived again from the new configuration).
     """
-    raw = msgspec.to_builtins(fields)
-    config: dict[str, Any] = {
-        "description": raw.get("description") or "",
-        "logo": raw.get("logo") or "",
-        "templateId": raw.get("templateId") or "",
-        "clientId": raw.get("clientId") or "",
-        "discoveryUrl": raw.get("discoveryUrl") or "",
-        "authorizationUrl": raw.get("authorizationUrl") or "",
-        "authorizationUrlParams": canonical_params(fields.authorization_url_params),
-        "tokenUrl": raw.get("tokenUrl") or "",
-        "tokenUrlParams": canonical_params(fields.token_url_params),
-        "revocationUrl": raw.get("revocationUrl") or "",
-        "defaultScopes": list(fields.default_scopes or []),
-        "defaultRedirectUrl": raw.get("defaultRedirectUrl") or "",
-        "callbackDomain": raw.get("callbackDomain") or "",
-        "pkce": bool(fields.pkce) if fields.pkce is not None else True,
-        "accessType": fields.access_type or "offline",
-        "prompt": list(fields.prompt or []),
-        "tenantId": raw.get("tenantId") or "",
-        "tokenEndpointAuthMethod": fields.token_endpoint_auth_method or "",
-    }
-    if fields.refresh_margin is not None:
-        config["refreshMargin"] = fields.refresh_margin
-    config["useDcr"] = bool(fields.use_dcr)
-    config["dcrUrl"] = raw.get("dcrUrl") or ""
-    config["resource"] = raw.get("resource") or ""
+    config: dict[str, Any] = {}
+    for field in CONFIG_FIELDS:
+        if field.omitted != "derived":
+            _store(config, field, getattr(fields, field.name))
     app_type = fields.app_type
     if stored is not None:
         for wire_name, attribute in KEPT_WHEN_OMITTED.items():
@@ -412,6 +352,21 @@ def app_config_from_fields(
     return config
 
 
+def _store(config: dict[str, Any], field: AppField, value: Any) -> None:
+    """Put ``value`` (given or None) of ``field`` into ``config`` in its stored form."""
+    if field.kind == "params":
+        config[field.wire] = canonical_params(value)
+    elif field.kind == "list":
+        config[field.wire] = list(value or [])
+    elif field.kind == "flag":
+        config[field.wire] = field.default if value is None else bool(value)
+    elif field.kind == "seconds":
+        if value is not None:
+            config[field.wire] = value
+    else:
+        config[field.wire] = value or field.default
+
+
 def canonical_params(params: list[URLParam] | None) -> list[dict[str, str]]:
     result = []
     for index, param in enumerate(params or []):
@@ -424,9 +379,9 @@ def canonical_params(params: list[URLParam] | None) -> list[dict[str, str]]:
 
 def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
     wire: dict[str, Any] = {"id": app.id, "name": app.name}
-    for field in _APP_FIELDS[2:]:
-        if field in app.config:
-            wire[field] = app.config[field]
+    for stored in CONFIG_FIELDS:
+        if stored.wire in app.config:
+            wire[stored.wire] = app.config[stored.wire]
     # Apps stored before these fields existed read as apps without them.
     for field, default in (("useDcr", False), ("dcrUrl", ""), ("resource", "")):
         wire.setdefault(field, default)

@@ -1,9 +1,11 @@
 """Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store."""
 
+from .apps import Conflict
+from .codec import new_id
 from .database import Database, IntegrityError, StorageUnavailable, connect
 from .migrate import upgrade
 from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
-from .store import Conflict, Store, bootstrap, new_id
+from .store import Store, bootstrap
 from .urls import DatabaseURL
 
 __all__ = [

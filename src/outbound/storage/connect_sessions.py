@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..audit import event
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
+from .codec import now as _now
 from .database import Row
 from .store import Store
 
@@ -49,10 +49,6 @@ _COUNT_PROJECT = (
 _COUNT_OWNER = _COUNT_PROJECT + " AND user_id = :user_id AND tenant_id = :tenant_id"
 
 
-def _now() -> int:
-    return int(time.time())
-
-
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -76,6 +72,7 @@ class ConnectSessions:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
+        self.codec = store.codec
 
     async def create(
         self,
@@ -178,9 +175,7 @@ class ConnectSessions:
         unknown, expired or already used — also for all but one of racing openers."""
         link_hash = _hash(link_id)
         now = _now()
-        verifier = None
-        if code_verifier is not None:
-            verifier = self.store.keyring.seal(code_verifier.reveal(), self._aad(link_hash))
+        verifier = self.codec.seal(code_verifier, self._aad(link_hash))
         async with self.db.transaction() as tx:
             count: int = await tx.execute(
                 "UPDATE connect_sessions SET state_hash = :state_hash, code_verifier = :verifier,"
@@ -229,11 +224,7 @@ class ConnectSessions:
         return aad("connect_sessions", link_hash, "code_verifier")
 
     def _session(self, row: Row) -> ConnectSession:
-        verifier = None
-        if row["code_verifier"] is not None:
-            verifier = Secret(
-                self.store.keyring.open(bytes(row["code_verifier"]), self._aad(row["link_hash"]))
-            )
+        verifier = self.codec.open(row["code_verifier"], self._aad(row["link_hash"]))
         return ConnectSession(
             link_hash=row["link_hash"],
             project_id=row["project_id"],

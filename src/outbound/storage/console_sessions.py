@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 
+from .codec import now as _now
 from .database import Database
 
 __all__ = [
@@ -52,13 +52,9 @@ class ConsoleSessions:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    def _now() -> int:
-        return int(time.time())
-
     async def _insert(self, kind: str, project_id: str, key_id: str, ttl: int) -> str:
         secret = secrets.token_urlsafe(32)
-        now = self._now()
+        now = _now()
         async with self.db.transaction() as tx:
             # Ended and expired rows go as new ones come: the table stays small.
             await tx.execute(
@@ -91,7 +87,7 @@ class ConsoleSessions:
 
     async def use_link(self, secret: str) -> str | None:
         """Use up a sign-in link: its project, or None when it is unknown, used or expired."""
-        now = self._now()
+        now = _now()
         async with self.db.transaction() as tx:
             row = await tx.fetchone(
                 "SELECT project_id FROM console_sessions WHERE id_hash = :id_hash"
@@ -111,7 +107,7 @@ class ConsoleSessions:
         row = await self.db.fetchone(
             "SELECT 1 AS one FROM console_sessions WHERE id_hash = :id_hash AND kind = 'link'"
             " AND ended_at IS NULL AND expires_at >= :now",
-            {"id_hash": _hash(secret), "now": self._now()},
+            {"id_hash": _hash(secret), "now": _now()},
         )
         return row is not None
 
@@ -120,7 +116,7 @@ class ConsoleSessions:
         idle too long, too old, or its management key revoked)."""
         if not secret or len(secret) > 128:
             return None
-        now = self._now()
+        now = _now()
         row = await self.db.fetchone(
             "SELECT s.project_id, s.key_id, s.csrf, s.created_at, s.last_seen_at"
             " FROM console_sessions s WHERE s.id_hash = :id_hash AND s.kind = 'session'"
@@ -144,5 +140,5 @@ class ConsoleSessions:
             await tx.execute(
                 "UPDATE console_sessions SET ended_at = :now WHERE id_hash = :id_hash"
                 " AND ended_at IS NULL",
-                {"id_hash": _hash(secret), "now": self._now()},
+                {"id_hash": _hash(secret), "now": _now()},
             )

@@ -11,13 +11,13 @@ everyone else re-reads the row and uses that answer. A claim that outlives its d
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..audit import AuditEvent, caller, event
-from ..secrets import Secret
+from ..secret import Secret
 from . import connection_events
+from .codec import now as _now
 from .records import TokenRecord
 from .store import Store
 
@@ -32,10 +32,6 @@ __all__ = [
     "idle_for_refresh",
     "refresh_event",
 ]
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 class Condition(NamedTuple):
@@ -146,6 +142,7 @@ class RefreshLeases:
     def __init__(self, store: Store, *, failing_after: float = 600) -> None:
         self.store = store
         self.db = store.db
+        self.codec = store.codec
         # seconds of transient failures before connection.refresh_failing goes out
         self.failing_after = failing_after
 
@@ -156,7 +153,7 @@ class RefreshLeases:
         )
         if row is None:
             return None
-        return self.store._token(row), Claim(row["refresh_claim_owner"], row["refresh_claim_until"])
+        return self.codec.token(row), Claim(row["refresh_claim_owner"], row["refresh_claim_until"])
 
     async def expiring(self, now: int, horizon: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`due_for_refresh_ahead` that nobody holds a live claim
@@ -210,7 +207,7 @@ class RefreshLeases:
                     "now": _now(),
                 },
             )
-        return self.store._token(row) if row is not None else None
+        return self.codec.token(row) if row is not None else None
 
     async def claim(self, token: TokenRecord, owner: str, until: int) -> bool:
         """Claim the right to refresh ``token`` as it was read (same version), if nobody holds
@@ -267,7 +264,7 @@ class RefreshLeases:
         connection, or deleted): the caller re-reads instead.
         """
         now = _now()
-        sealed = self._sealer(token)
+        seal = self.codec.seal_token
         refresh_token = result.refresh_token or token.refresh_token
         id_token = result.id_token or token.id_token
         scopes = result.scopes if result.scopes is not None else token.scopes
@@ -282,9 +279,9 @@ class RefreshLeases:
                 " refresh_claim_owner = NULL, refresh_claim_until = 0"
                 " WHERE id = :id AND version = :version RETURNING *",
                 {
-                    "access_token": sealed("access_token", result.access_token),
-                    "refresh_token": sealed("refresh_token", refresh_token),
-                    "id_token": sealed("id_token", id_token),
+                    "access_token": seal(token, "access_token", result.access_token),
+                    "refresh_token": seal(token, "refresh_token", refresh_token),
+                    "id_token": seal(token, "id_token", id_token),
                     "access_token_type": result.token_type or token.access_token_type,
                     "expiry": result.expires_at,
                     "scopes": json.dumps(scopes),
@@ -298,7 +295,7 @@ class RefreshLeases:
             if row is not None:
                 await connection_events.refresh_succeeded(tx, row, token.scopes)
                 await self.store.audit.record_in(tx, refresh_event(token))
-        return self.store._token(row) if row is not None else None
+        return self.codec.token(row) if row is not None else None
 
     async def mark_needs_reconnect(self, token: TokenRecord, error: str) -> bool:
         """Record a permanent refusal by the provider — unless the row changed since ``token``
@@ -314,21 +311,3 @@ class RefreshLeases:
                 await connection_events.refresh_refused(tx, row)
                 await self.store.audit.record_in(tx, refresh_event(token, "E131010"))
         return row is not None
-
-    def _sealer(self, token: TokenRecord) -> Any:
-        def seal(column: str, value: Secret | None) -> bytes | None:
-            if value is None:
-                return None
-            return self.store.keyring.seal(
-                value.reveal(),
-                self.store.token_aad(
-                    token.project_id,
-                    token.app_id,
-                    token.user_id,
-                    token.tenant_id,
-                    token.external_identifier,
-                    column,
-                ),
-            )
-
-        return seal

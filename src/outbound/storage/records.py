@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..secrets import Secret
+from ..secret import Secret
 
 __all__ = ["AppRecord", "KeyGrant", "ManagementKeyRecord", "TokenRecord", "TokenWrite"]
 

@@ -11,19 +11,15 @@ for the taking, as with the refresh lease (``leases.py``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from ..crypto import aad
-from ..secrets import Secret
+from ..secret import Secret
+from .codec import now as _now
 from .database import Row
-from .store import Store, _SealedSecret
+from .store import Store
 
 __all__ = ["Registration", "Registrations"]
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 @dataclass(frozen=True)
@@ -52,6 +48,7 @@ class Registrations:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
+        self.codec = store.codec
 
     def _aad(self, project_id: str, app_id: str, column: str) -> bytes:
         return aad("client_registrations", project_id, app_id, column)
@@ -61,14 +58,12 @@ class Registrations:
         if sealed is None:
             return None
         context = self._aad(row["project_id"], row["app_id"], column).decode()
-        return _SealedSecret(self.store.keyring, bytes(sealed), context)
+        return self.codec.open_lazily(bytes(sealed), context)
 
     def _seal(
         self, project_id: str, app_id: str, column: str, value: Secret | None
     ) -> bytes | None:
-        if value is None:
-            return None
-        return self.store.keyring.seal(value.reveal(), self._aad(project_id, app_id, column))
+        return self.codec.seal(value, self._aad(project_id, app_id, column))
 
     def _record(self, row: Row) -> Registration:
         return Registration(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..crypto import DecryptionError, aad
+from .codec import client_secret_aad, token_aad
 from .store import Store
 
 __all__ = ["RekeyReport", "rekey"]
@@ -43,7 +44,7 @@ class RekeyReport:
 
 
 async def rekey(store: Store) -> RekeyReport:
-    keyring = store.keyring
+    keyring = store.codec.keyring
     report = RekeyReport()
 
     async def reseal(
@@ -73,7 +74,7 @@ async def rekey(store: Store) -> RekeyReport:
         for column in _TOKEN_COLUMNS:
             if row[column] is None:
                 continue
-            ad = Store.token_aad(
+            ad = token_aad(
                 row["project_id"],
                 row["app_id"],
                 row["user_id"],
@@ -92,7 +93,7 @@ async def rekey(store: Store) -> RekeyReport:
             "project_id = :project_id AND id = :id",
             {"project_id": row["project_id"], "id": row["id"]},
             bytes(row["client_secret"]),
-            aad("apps", row["project_id"], row["id"], "client_secret"),
+            client_secret_aad(row["project_id"], row["id"]),
         )
 
     for row in await store.db.fetchall(

@@ -1,8 +1,9 @@
 """The one schema both backends share, as SQLAlchemy metadata for alembic.
 
-Queries are plain SQL (see ``store.py``); this module only describes tables so that alembic can
-create and migrate them on SQLite and PostgreSQL alike. Booleans are integers and times are
-epoch seconds so the same SQL text runs unchanged on both.
+Queries are plain SQL, in the repositories (``keys.py``, ``apps.py``, ``tokens.py`` and the
+others); this module only describes tables so that alembic can create and migrate them on
+SQLite and PostgreSQL alike. Booleans are integers and times are epoch seconds so the same SQL
+text runs unchanged on both.
 """
 
 from __future__ import annotations

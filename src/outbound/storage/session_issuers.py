@@ -8,9 +8,9 @@ request (one primary-key lookup), so a change made with the CLI applies at once 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from .codec import now
 from .store import Store
 
 __all__ = ["SessionIssuer", "get_session_issuer", "set_session_issuer"]
@@ -49,7 +49,7 @@ async def set_session_issuer(store: Store, issuer: SessionIssuer) -> bool:
         "audience_optional": int(issuer.audience_optional),
         "tenant_role": issuer.tenant_role,
         "tenant_permission": issuer.tenant_permission,
-        "now": int(time.time()),
+        "now": now(),
     }
     async with store.db.transaction() as tx:
         exists = await tx.fetchone("SELECT 1 AS one FROM projects WHERE id = :project_id", params)

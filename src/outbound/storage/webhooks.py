@@ -22,7 +22,8 @@ from typing import Any
 import orjson
 
 from ..crypto import Keyring, aad
-from ..secrets import Secret
+from ..secret import Secret
+from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row
 
@@ -164,7 +165,7 @@ class WebhookStore:
     async def create(self, project_id: str, url: str, events: list[str]) -> tuple[Webhook, Secret]:
         webhook_id = "wh_" + secrets.token_urlsafe(12)
         secret = new_webhook_secret()
-        now = int(time.time())
+        now = _now()
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO webhooks (id, project_id, url, events, secret, created_at,"
@@ -211,7 +212,7 @@ class WebhookStore:
     ) -> tuple[Webhook, Secret] | None:
         """A new secret; the current one keeps signing alongside for ``overlap`` seconds."""
         secret = new_webhook_secret()
-        now = int(time.time())
+        now = _now()
         async with self.db.transaction() as tx:
             row = await tx.fetchone(
                 "SELECT * FROM webhooks WHERE project_id = :project_id AND id = :id",
@@ -373,7 +374,7 @@ class WebhookStore:
                 {
                     "status": status,
                     "next": next_attempt_at or delivery.next_attempt_at,
-                    "delivered_at": int(time.time()) if delivered else None,
+                    "delivered_at": _now() if delivered else None,
                     "id": delivery.id,
                     "owner": owner,
                 },

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from ...storage.console_sessions import ABSOLUTE_TTL, ConsoleSession, ConsoleSessions
 from ..auth import invalid_key
-from ..state import Vault
+from ..vault import Vault
 from . import audit
 from .render import read_form, redirect, render
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...secrets import Secret
+from ...secret import Secret
 from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls, require_secret_for_new_hosts
@@ -18,7 +18,7 @@ from ..dcr import forget_client
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
 from ..providers import provider_config, with_registration
-from ..state import Vault
+from ..vault import Vault
 from ..wire import (
     AppDelete,
     AppFields,

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ..._version import __version__
 from ..http import authed, json_response
-from ..state import Vault
+from ..vault import Vault
 
 
 async def health(request: Request) -> Response:

@@ -16,7 +16,7 @@ from ...audit import caller, event, set_caller
 from ..auth import invalid_key, parse_authorization
 from ..errors import ApiError, not_found_token
 from ..http import authed, json_response, read_body
-from ..state import Vault
+from ..vault import Vault
 from ..wire import FetchToken, Id, decode, require, token_to_wire
 
 

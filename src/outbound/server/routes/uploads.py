@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...secrets import Secret
+from ...secret import Secret
 from ...storage import TokenWrite
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
-from ..state import Vault
+from ..vault import Vault
 from ..wire import ApiKeyUpload, BatchUpload, TokenUpload, require, require_new_id
 
 

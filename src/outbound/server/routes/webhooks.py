@@ -12,12 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...oauth.netguard import UnsafeURL, vet
-from ...secrets import Secret
+from ...secret import Secret
 from ...storage.connection_events import EVENT_TYPES
 from ...storage.webhooks import InvalidCursor, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
-from ..state import Vault
+from ..vault import Vault
 from ..wire import Url, decode, require
 from .connections import invalid_cursor, page_cursor, page_limit
 

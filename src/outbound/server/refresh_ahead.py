@@ -34,7 +34,7 @@ from .refresh import LeaseRefresher
 
 __all__ = ["RefreshAhead"]
 
-logger = logging.getLogger("outbound.server.ahead")
+logger = logging.getLogger("outbound.server.refresh_ahead")
 
 BATCH = 100
 # Refreshes of one round in flight at once: enough to get through a batch while a provider

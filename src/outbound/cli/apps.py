@@ -1,64 +1,23 @@
-"""``outbound templates …`` and ``outbound apps create --template …``.
+"""``outbound apps create --template … | --mcp …``.
 
-Templates are read from the installed catalog. Apps are created through the running
-server's management API, like every other change to a project's apps: the server checks the
-request exactly as it checks the SDK's, it works against a remote server or several
-instances, and the operator's machine needs a management key, not the master key and the
-database. The answer includes the callback URL to register at the provider.
+Apps are created through the running server's management API, like every other change to a
+project's apps: the server checks the request exactly as it checks the SDK's, it works
+against a remote server or several instances, and the operator's machine needs a management
+key, not the master key and the database. The answer includes the callback URL to register
+at the provider.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import click
-import httpx
 
-__all__ = ["apps", "templates"]
+from .remote import PREFIX, Server, env_secret, server_options
+from .templates import find_template
 
-
-@click.group()
-def templates() -> None:
-    """Browse the provider templates."""
-
-
-@templates.command("list")
-@click.option("--json", "as_json", is_flag=True, help='Print {"templates": [...]} as JSON.')
-def templates_list(as_json: bool) -> None:
-    """List the provider templates: id, name and the values each needs."""
-    from .catalog import all_templates
-
-    found = all_templates()
-    if as_json:
-        click.echo(json.dumps({"templates": [t.to_wire() for t in found]}))
-        return
-    width = max(len(t.id) for t in found)
-    for template in found:
-        values = " ".join(
-            f"{v.name}={v.default}" if v.default else f"{v.name}=?" for v in template.spec.values
-        )
-        line = f"{template.id:<{width}}  {template.name}"
-        click.echo(f"{line}  [{values}]" if values else line)
-
-
-@templates.command("show")
-@click.argument("template_id")
-def templates_show(template_id: str) -> None:
-    """Show one template as JSON: endpoints, scopes, quirks and what to fill in."""
-    click.echo(json.dumps(_template(template_id).to_wire(), indent=2))
-
-
-def _template(template_id: str) -> Any:
-    from .catalog import get_template
-
-    template = get_template(template_id)
-    if template is None:
-        raise click.ClickException(
-            f"no provider template {template_id!r}; `outbound templates list` lists them"
-        )
-    return template
+__all__ = ["apps"]
 
 
 def _parse_values(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -69,13 +28,6 @@ def _parse_values(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--value")
         values[name.strip()] = value.strip()
     return values
-
-
-def _env_secret(variable: str, what: str) -> str:
-    value = os.environ.get(variable, "")
-    if not value:
-        raise click.ClickException(f"the environment variable {variable} (the {what}) is not set")
-    return value
 
 
 @click.group()
@@ -119,30 +71,7 @@ def apps() -> None:
     "--scope", "scopes", multiple=True, help="Default scope, replacing the template's; repeatable."
 )
 @click.option("--redirect-url", default=None, help="Where users return after connecting.")
-@click.option(
-    "--url",
-    "server_url",
-    envvar="OUTBOUND_URL",
-    show_envvar=True,
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="Base URL of the running outbound server.",
-)
-@click.option(
-    "--project",
-    "project_id",
-    required=True,
-    envvar="OUTBOUND_PROJECT_ID",
-    show_envvar=True,
-    help="Project id.",
-)
-@click.option(
-    "--management-key-env",
-    metavar="VAR",
-    default="OUTBOUND_MANAGEMENT_KEY",
-    show_default=True,
-    help="Name of the environment variable holding the project's management key.",
-)
+@server_options
 def apps_create(
     template_id: str | None,
     mcp_url: str | None,
@@ -153,9 +82,7 @@ def apps_create(
     app_id: str | None,
     scopes: tuple[str, ...],
     redirect_url: str | None,
-    server_url: str,
-    project_id: str,
-    management_key_env: str,
+    server: Server,
 ) -> None:
     """Create an app from a provider template; prints the app as JSON.
 
@@ -169,7 +96,7 @@ def apps_create(
         template_id = "mcp"
         values["url"] = mcp_url
     assert template_id is not None
-    template = _template(template_id)
+    template = find_template(template_id)
     if client_id is None and not template.spec.use_dcr:
         raise click.UsageError(f"{template.name} needs --client-id")
     try:
@@ -180,12 +107,11 @@ def apps_create(
         raise click.ClickException(
             f"{template.name} needs a client secret: pass --client-secret-env VAR"
         )
-    key = _env_secret(management_key_env, "management key")
     body: dict[str, Any] = {"templateId": template_id, "values": values}
     if client_id:
         body["clientId"] = client_id
     if client_secret_env:
-        body["clientSecret"] = _env_secret(client_secret_env, "client secret")
+        body["clientSecret"] = env_secret(client_secret_env, "client secret")
     if name:
         body["name"] = name
     if app_id:
@@ -197,25 +123,7 @@ def apps_create(
         overrides["defaultRedirectUrl"] = redirect_url
     if overrides:
         body["overrides"] = overrides
-    url = server_url.rstrip("/") + "/v1/mgmt/outbound/app/create/bytemplate"
-    try:
-        response = httpx.post(
-            url, json=body, headers={"Authorization": f"Bearer {project_id}:{key}"}, timeout=30
-        )
-    except httpx.HTTPError as exc:
-        raise click.ClickException(
-            f"cannot reach the outbound server at {server_url} ({type(exc).__name__});"
-            " is `outbound serve` running? (--url / OUTBOUND_URL)"
-        ) from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {}
-    if response.status_code != 200:
-        code = answer.get("errorCode", f"HTTP {response.status_code}")
-        message = answer.get("errorMessage") or response.reason_phrase
-        raise click.ClickException(f"{code}: {message}")
-    app = answer["app"]
+    app = server.call("POST", f"{PREFIX}/app/create/bytemplate", body=body)["app"]
     click.echo(json.dumps(app))
     if template.spec.use_dcr:
         click.echo(

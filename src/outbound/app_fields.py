@@ -1,0 +1,202 @@
+"""The fields of an outbound app, described once.
+
+An app's fields travel through every layer: the management API's bodies and answers
+(``server.wire``), the stored configuration, the engine's :class:`~outbound.oauth.ProviderConfig`
+(``server.providers``), the catalog templates apps are made from (``catalog.template``), the
+URL checks (``server.app_urls``) and the SDK's request builders (``client._requests``). Each
+of those reads its view of a field from :data:`APP_FIELDS` instead of listing the fields again.
+
+Only the standard library is imported here: the SDK imports this module without the server's
+dependencies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "ANSWERED",
+    "APP_FIELDS",
+    "CONFIG_FIELDS",
+    "ENDPOINT_FIELDS",
+    "ENGINE_FIELDS",
+    "KEPT_WHEN_OMITTED",
+    "SDK_FIELDS",
+    "TEMPLATED_URL_FIELDS",
+    "AppField",
+]
+
+# What a field holds, which says how it is sent, stored and read back:
+#   string   text ("" = not set)           url      a URL ("" = not set)
+#   secret   write-only text               params   [{"key", "value"}] of a URL or token request
+#   list     a list of strings             flag     a boolean with a default
+#   choice   one of a few strings          seconds  a number of seconds, absent = default
+Kind = Literal["string", "url", "secret", "params", "list", "flag", "choice", "seconds"]
+# Where the server keeps it: a column of the app record (id, name), the encrypted client
+# secret, or the stored configuration (keyed by wire name).
+Place = Literal["record", "secret", "config"]
+# What an update that omits the field (absent or null) does: store the field's default, keep
+# the stored value, or derive the value again (appType).
+Omitted = Literal["default", "kept", "derived"]
+# Which Python SDK sends it: an argument of the official ``descope`` SDK's create/update
+# (ours takes the same), a keyword only ours takes, or neither.
+PythonSdk = Literal["official", "extra", ""]
+
+
+@dataclass(frozen=True)
+class AppField:
+    # camelCase: the name in request bodies and answers, and the key in the stored config
+    wire: str
+    kind: Kind
+    place: Place = "config"
+    # stored when the field is not given ("" for strings and choices, [] for lists); None:
+    # nothing is stored (the server's default applies)
+    default: Any = ""
+    omitted: Omitted = "default"
+    python_sdk: PythonSdk = "official"
+    # the ProviderConfig attribute it sets ("" = none of its own; accessType and prompt go
+    # into authorize_params)
+    engine: str = ""
+    # the TemplateSpec attribute an app made from a template takes it from ("" = none)
+    template: str = ""
+    # the template may write it with {value} placeholders, filled when the app is made
+    templated: bool = False
+    # a URL the server calls (or sends browsers to): checked by the network guard
+    endpoint: bool = False
+
+    @property
+    def name(self) -> str:
+        """The Python name: the request Struct's attribute and the SDK's argument."""
+        return re.sub(r"[A-Z]", lambda match: "_" + match.group(0).lower(), self.wire)
+
+
+# In the order of the answer (API.md's App object), which is also the request Struct's order.
+APP_FIELDS: tuple[AppField, ...] = (
+    AppField("id", "string", place="record"),
+    AppField("name", "string", place="record", template="name"),
+    AppField("description", "string", template="description"),
+    AppField("logo", "url", template="logo"),
+    AppField("templateId", "string", omitted="kept", python_sdk="", template="id"),
+    AppField("clientId", "string", engine="client_id"),
+    AppField("clientSecret", "secret", place="secret", engine="client_secret"),
+    AppField(
+        "discoveryUrl",
+        "url",
+        engine="discovery_url",
+        template="discovery_url",
+        templated=True,
+        endpoint=True,
+    ),
+    AppField(
+        "authorizationUrl",
+        "url",
+        engine="authorization_url",
+        template="authorization_url",
+        templated=True,
+        endpoint=True,
+    ),
+    AppField(
+        "authorizationUrlParams",
+        "params",
+        default=[],
+        engine="authorize_params",
+        template="authorize_params",
+        templated=True,
+    ),
+    AppField(
+        "tokenUrl", "url", engine="token_url", template="token_url", templated=True, endpoint=True
+    ),
+    AppField(
+        "tokenUrlParams",
+        "params",
+        default=[],
+        engine="token_params",
+        template="token_params",
+        templated=True,
+    ),
+    AppField(
+        "revocationUrl",
+        "url",
+        engine="revocation_url",
+        template="revocation_url",
+        templated=True,
+        endpoint=True,
+    ),
+    AppField(
+        "defaultScopes", "list", default=[], engine="default_scopes", template="default_scopes"
+    ),
+    AppField("defaultRedirectUrl", "url"),
+    AppField("callbackDomain", "string"),
+    AppField("pkce", "flag", default=True, engine="pkce", template="pkce"),
+    # accessType and prompt become authorize parameters (server.providers); a template's
+    # access_type and prompt parameters become these fields (catalog.template).
+    AppField("accessType", "choice", default="offline", template="authorize_params"),
+    AppField("prompt", "list", default=[], template="authorize_params"),
+    AppField("appType", "choice", omitted="derived", python_sdk=""),
+    AppField("tenantId", "string", omitted="kept", python_sdk=""),
+    AppField(
+        "tokenEndpointAuthMethod",
+        "choice",
+        omitted="kept",
+        python_sdk="",
+        engine="token_endpoint_auth_method",
+    ),
+    AppField(
+        "refreshMargin",
+        "seconds",
+        default=None,
+        omitted="kept",
+        python_sdk="",
+        engine="refresh_margin",
+    ),
+    # Dynamic client registration (RFC 7591): dcrUrl is the registration endpoint.
+    AppField(
+        "useDcr", "flag", default=False, omitted="kept", python_sdk="extra", template="use_dcr"
+    ),
+    AppField(
+        "dcrUrl",
+        "url",
+        omitted="kept",
+        python_sdk="extra",
+        engine="registration_url",
+        endpoint=True,
+    ),
+    # RFC 8707 resource indicator (an MCP server's URL)
+    AppField(
+        "resource",
+        "url",
+        omitted="kept",
+        python_sdk="extra",
+        engine="resource",
+        template="resource",
+        templated=True,
+        endpoint=True,
+    ),
+)
+
+
+# -- the views the layers read ------------------------------------------------------------
+
+# Every field an app answer has (the client secret is write-only).
+ANSWERED: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.place != "secret")
+# The fields kept in the stored configuration, appType (derived last) included.
+CONFIG_FIELDS: tuple[AppField, ...] = tuple(f for f in APP_FIELDS if f.place == "config")
+# wire name -> Python name of the fields the official Python SDK cannot send: an update that
+# omits them (absent or null) keeps the stored value, so an update through that SDK does not
+# drop, say, the template whose quirks the app relies on. An empty string clears them, as it
+# clears every other field.
+KEPT_WHEN_OMITTED: dict[str, str] = {f.wire: f.name for f in APP_FIELDS if f.omitted == "kept"}
+# (wire name, ProviderConfig attribute) of the text fields the engine takes as they are stored
+ENGINE_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f.wire, f.engine) for f in CONFIG_FIELDS if f.engine and f.kind in ("string", "url", "choice")
+)
+# (TemplateSpec attribute, wire name) of the URLs a template may write with placeholders
+TEMPLATED_URL_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f.template, f.wire) for f in APP_FIELDS if f.templated and f.kind == "url"
+)
+# wire names of every URL the server calls for an app
+ENDPOINT_FIELDS: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.endpoint)
+# the fields the SDK's create and update send, in answer order
+SDK_FIELDS: tuple[AppField, ...] = tuple(f for f in APP_FIELDS if f.python_sdk)

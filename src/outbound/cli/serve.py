@@ -1,0 +1,97 @@
+"""``outbound serve``: migrate the store, bootstrap a first project, run the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .store import setting_option, settings_from, store_options, with_store
+
+__all__ = ["serve"]
+
+
+@click.command()
+@store_options
+@setting_option("host")
+@setting_option("port", type=int)
+@setting_option("public_url")
+@setting_option("refresh_margin", type=int)
+@setting_option("refresh_ahead", type=click.IntRange(min=0))
+@setting_option("refresh_ahead_interval", type=click.FloatRange(min=0))
+@setting_option("refresh_idle_days", type=click.IntRange(min=0))
+@setting_option("provider_timeout", type=float)
+@setting_option("failing_after", type=click.FloatRange(min=0))
+@setting_option("webhook_retry_base", type=click.FloatRange(min=0.01))
+@setting_option("webhook_retry_for", type=click.FloatRange(min=0))
+@setting_option("provider_allow_networks")
+@setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
+@setting_option("cors_origins")
+@setting_option("auth_failure_limit", type=click.IntRange(min=0))
+@setting_option("key_rate_limit", type=click.FloatRange(min=0))
+@setting_option("connect_pending_per_user", type=click.IntRange(min=0))
+@setting_option("connect_pending_per_project", type=click.IntRange(min=0))
+@setting_option("allowed_hosts")
+@setting_option("header_timeout", type=click.FloatRange(min=0.1))
+@setting_option("keep_alive_timeout", type=click.IntRange(min=1))
+@setting_option("max_header_bytes", type=click.IntRange(min=1024))
+@setting_option("max_connections", type=click.IntRange(min=0))
+@setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
+@setting_option("log_format", type=click.Choice(["text", "json"]))
+@setting_option("metrics_port", type=click.IntRange(min=0, max=65535))
+@setting_option("audit_retention_days", type=click.IntRange(min=0))
+@setting_option("audit_fetches", type=bool)
+@setting_option("audit_flush_interval", type=click.FloatRange(min=0))
+def serve(**options: Any) -> None:
+    """Start the server (migrating the store first).
+
+    On a first start with an empty store it creates a project and a management key and prints
+    them once.
+    """
+
+    import logging
+
+    import uvicorn
+
+    from ..server import create_app
+    from ..server.listener import uvicorn_options
+    from ..server.logs import configure
+    from ..storage import bootstrap
+
+    settings = settings_from(**options)
+    try:
+        settings.network_policy  # noqa: B018 - refuse a malformed network before starting
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure(settings.log_level, settings.log_format)
+    created = with_store(settings, bootstrap)
+    if created is not None:
+        project_id, key = created
+        base_url = settings.effective_public_url
+        click.echo(
+            "\nA new project was created. The management key is shown once; keep it safe.\n\n"
+            f"  project id:      {project_id}\n"
+            f"  management key:  {key}\n\n"
+            "Use it from Python:\n\n"
+            "  from outbound import DescopeClient\n"
+            f"  client = DescopeClient(project_id={project_id!r},\n"
+            "                         management_key='<the key above>',\n"
+            f"                         base_url={base_url!r})\n"
+            "  client.mgmt.outbound_application.load_all_applications()\n",
+            err=True,
+        )
+    logging.getLogger("outbound.server").info(
+        "outbound listening on %s", settings.effective_public_url
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
+        access_log=False,
+        server_header=False,
+        **uvicorn_options(settings),
+        # JSON: uvicorn's own loggers go through ours (its default config would print text).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )

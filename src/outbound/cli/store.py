@@ -1,0 +1,96 @@
+"""What the commands that work on the store itself share: options read from the server's
+settings (each with its environment variable), and the store those settings name."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..server.config import SETTINGS, Settings, env_name
+
+__all__ = [
+    "deprecated_json_flag",
+    "project_option",
+    "setting_option",
+    "settings_from",
+    "store_options",
+    "with_store",
+]
+
+T = TypeVar("T")
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def setting_option(name: str, **extra: Any) -> Decorator:
+    """The command-line option of the setting ``name``: its flag, variable, default and help."""
+    setting = SETTINGS[name]
+    default = setting.default
+    return click.option(
+        "--" + name.replace("_", "-"),
+        name,
+        envvar=env_name(name),
+        default=str(default) if isinstance(default, Path) else default,
+        show_default=bool(default) and name != "master_key",
+        show_envvar=True,
+        help=setting.metadata["help"],
+        **extra,
+    )
+
+
+def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir, --database-url and --master-key: what names a store and opens it."""
+    for name in reversed(("data_dir", "database_url", "master_key")):
+        fn = setting_option(name)(fn)
+    return fn
+
+
+project_option = click.option(
+    "--project",
+    "project_id",
+    required=True,
+    envvar="OUTBOUND_PROJECT_ID",
+    show_envvar=True,
+    help="Project id.",
+)
+
+# `init`, `projects create` and `keys create` took --json when their output was always one
+# JSON line anyway; scripts written against 0.1.0 pass it, so it is accepted, hidden and
+# deprecated, rather than refused.
+deprecated_json_flag = click.option(
+    "--json",
+    "json",
+    is_flag=True,
+    hidden=True,
+    deprecated="It changes nothing: the output is always one JSON line.",
+)
+
+
+def settings_from(**values: Any) -> Settings:
+    """Settings from a command's options (the ones that are settings; the rest are ignored)."""
+    known = {f.name for f in fields(Settings)}
+    kwargs = {k: v for k, v in values.items() if k in known and v is not None}
+    if "data_dir" in kwargs:
+        kwargs["data_dir"] = Path(kwargs["data_dir"])
+    return Settings(**kwargs)
+
+
+def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store as the server does (migrating it first), run ``work(store)``, close it."""
+    from ..server.open_store import open_store
+
+    async def run() -> T:
+        store = await open_store(settings)
+        try:
+            return await work(store)
+        finally:
+            await store.db.close()
+
+    try:
+        return asyncio.run(run())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
