@@ -18,6 +18,7 @@ from outbound.secret import Secret
 from outbound.server.providers import provider_config
 from outbound.server.wire import AppFields, app_config_from_fields
 from outbound.storage import AppRecord
+from tests.support.mock_provider import MockProvider as Provider
 
 CLIENT_ID = "client-id-from-the-console"
 # Made up for the tests; the point is that it must never show up anywhere it should not.
@@ -73,27 +74,6 @@ def configured(
     return provider_config(
         app_record(template_id, values, client_secret=client_secret, overrides=overrides)
     )
-
-
-class Provider:
-    """A MockTransport handler: answers each request with ``answer(request)`` and keeps it."""
-
-    def __init__(self, answer: httpx.Response | Handler) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if isinstance(self.answer, httpx.Response):
-            return self.answer
-        return self.answer(request)
-
-    def client(self) -> OAuthClient:
-        return OAuthClient(httpx.AsyncClient(transport=httpx.MockTransport(self)))
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
 
 
 def body_of(request: httpx.Request) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from tests.conftest import PerBackend
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute
 from tests.support.oidc_server import OidcClient, OidcServer
@@ -173,8 +174,8 @@ def create_app(
     return oauth_client, app_id
 
 
-@pytest.fixture(scope="session")
-def vault(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[Vault]:
+@contextlib.contextmanager
+def running_vault(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[Vault]:
     with running_server(store, extra_args=SERVER_ARGS) as server:
         oauth_client, app_id = create_app(server, idp, catcher)
         vault = Vault(server, idp, oauth_client, catcher, app_id)
@@ -182,6 +183,13 @@ def vault(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[V
         log = server.log()
         leaked = [s for s in {*vault.seen, oauth_client.client_secret} if s in log]
         assert not leaked, f"{len(leaked)} secrets in the server log"
+
+
+@pytest.fixture(scope="session")
+def vault(
+    backend: str, store: Store, idp: OidcServer, catcher: CallbackCatcher, per_backend: PerBackend
+) -> Vault:
+    return per_backend.get("vault", backend, lambda: running_vault(store, idp, catcher))
 
 
 @pytest.fixture

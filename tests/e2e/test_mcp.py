@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import PerBackend
 from tests.e2e.conftest import SERVER_ARGS, Vault, scripted_consent
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute, raw_dump
@@ -53,9 +54,8 @@ def mcp(mcp_idp: OidcServer, mcp_port: int) -> Iterator[McpServer]:
 
 
 @pytest.fixture(scope="session")
-def mcp_vault(store: Store) -> Iterator[LiveServer]:
-    with _running(store) as server:
-        yield server
+def mcp_vault(backend: str, store: Store, per_backend: PerBackend) -> LiveServer:
+    return per_backend.get("mcp_vault", backend, lambda: _running(store))
 
 
 class _running:

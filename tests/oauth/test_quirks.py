@@ -6,12 +6,11 @@ answering what each provider's docs show; what is asserted is what the vault wou
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -25,41 +24,13 @@ from outbound.oauth import (
 )
 from outbound.oauth import hooks as oauth_hooks
 from outbound.secret import Secret
+from tests.support.mock_provider import MockProvider as Recorder
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class Recorder:
-    """A MockTransport handler that answers with ``response`` and keeps every request."""
-
-    def __init__(self, response: httpx.Response | Handler) -> None:
-        self.response = response
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if callable(self.response):
-            return self.response(request)
-        return self.response
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
-
-    def form(self) -> dict[str, str]:
-        return dict(parse_qsl(self.last.content.decode()))
-
-    def basic_auth(self) -> tuple[str, str]:
-        user, _, password = (
-            base64.b64decode(self.last.headers["authorization"].removeprefix("Basic "))
-            .decode()
-            .partition(":")
-        )
-        return user, password
-
-
 def engine(recorder: Recorder) -> OAuthClient:
-    return OAuthClient(httpx.AsyncClient(transport=httpx.MockTransport(recorder)))
+    return recorder.client()
 
 
 def config(**fields: Any) -> ProviderConfig:
