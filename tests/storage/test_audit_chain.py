@@ -65,7 +65,7 @@ async def test_pruning_keeps_the_rest_verifiable_and_the_anchor_cannot_move(
     open_store: Opener, store: DataStore
 ) -> None:
     vault = await open_store()
-    project = await vault.create_project()
+    project = await vault.keys.create_project()
     old = int(time.time() * 1000) - 100 * DAY_MS
     await vault.audit.record(*(event(project, n, old + n) for n in range(6)))
     await vault.audit.record(*(event(project, n) for n in range(6, 10)))
@@ -93,7 +93,7 @@ async def test_a_deleted_newest_event_is_found_through_the_head(
     open_store: Opener, store: DataStore
 ) -> None:
     vault = await open_store()
-    project = await vault.create_project()
+    project = await vault.keys.create_project()
     await vault.audit.record(*(event(project, n) for n in range(5)))
     execute(store, "DELETE FROM audit_events WHERE project_id = ? AND seq = 5", (project,))
 
@@ -106,7 +106,7 @@ async def test_a_rotated_master_key_keeps_old_links_verifiable_while_it_is_kept(
     open_store: Opener,
 ) -> None:
     first = await open_store(KEY_A)
-    project = await first.create_project()
+    project = await first.keys.create_project()
     await first.audit.record(*(event(project, n) for n in range(3)))
     rotated = await open_store(KEY_B, KEY_A)
     await rotated.audit.record(*(event(project, n) for n in range(3, 6)))
@@ -119,7 +119,7 @@ async def test_a_rotated_master_key_keeps_old_links_verifiable_while_it_is_kept(
 
 async def test_concurrent_writers_never_fork_a_chain(open_store: Opener) -> None:
     first = await open_store()
-    project = await first.create_project()
+    project = await first.keys.create_project()
     writers = [first, *[await open_store() for _ in range(3)]]
 
     async def write(vault: Store, base: int) -> None:

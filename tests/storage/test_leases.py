@@ -44,10 +44,10 @@ async def leases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 async def _token(leases: RefreshLeases, user: str, *, obtained: int, lifetime: int) -> str:
     store = leases.store
     projects = await store.db.fetchall("SELECT id FROM projects")
-    project_id = projects[0]["id"] if projects else await store.create_project()
+    project_id = projects[0]["id"] if projects else await store.keys.create_project()
     if not await store.db.fetchone("SELECT id FROM apps WHERE id = 'app'"):
-        await store.create_app(project_id, "app", "app", {}, None)
-    (token_id,) = await store.put_tokens(
+        await store.apps.create(project_id, "app", "app", {}, None)
+    (token_id,) = await store.tokens.put(
         [
             TokenWrite(
                 project_id=project_id,

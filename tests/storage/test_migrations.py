@@ -80,7 +80,7 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
         database = await connect(url)
         try:
             store = Store(database, keyring)
-            [token] = await store.find_tokens("P1", "a1", "u1", "")
+            [token] = await store.tokens.find("P1", "a1", "u1", "")
             assert token.access_token is not None
             assert token.access_token.reveal() == "old-access"
             page = await list_connections(database, "P1")
@@ -88,7 +88,7 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
                 ("tok_old", "active", 0)
             ]
             # and the store writes as before
-            await store.put_tokens(
+            await store.tokens.put(
                 [TokenWrite("P1", "a1", "u2", "", access_token=Secret("new-access"))]
             )
         finally:

@@ -49,11 +49,9 @@ def keys_create(
             raise click.BadParameter(f"{app_id!r} is not an app id", param_hint="--app")
 
     async def work(store: Any) -> tuple[str, str] | None:
-        if not await store.project_exists(project_id):
+        if not await store.keys.project_exists(project_id):
             return None
-        _, key = await store.create_management_key(
-            project_id, name, fetch_only=fetch_only, app_ids=app_ids
-        )
+        _, key = await store.keys.create(project_id, name, fetch_only=fetch_only, app_ids=app_ids)
         return project_id, key
 
     result = with_store(settings_from(**options), work)
@@ -69,7 +67,7 @@ def keys_list(project_id: str, **options: Any) -> None:
     """List management keys (ids and state; the keys themselves are never stored)."""
 
     async def work(store: Any) -> list[Any]:
-        keys: list[Any] = await store.list_management_keys(project_id)
+        keys: list[Any] = await store.keys.all(project_id)
         return keys
 
     for key in with_store(settings_from(**options), work):
@@ -95,7 +93,7 @@ def keys_revoke(project_id: str, key_id: str, **options: Any) -> None:
     """Revoke a management key by id (it stops working at once)."""
 
     async def work(store: Any) -> bool:
-        revoked: bool = await store.revoke_management_key(project_id, key_id)
+        revoked: bool = await store.keys.revoke(project_id, key_id)
         return revoked
 
     if not with_store(settings_from(**options), work):

@@ -25,8 +25,8 @@ def print_credentials(project_id: str, key: str) -> None:
 
 
 async def _new_project(store: Any, name: str, key_name: str) -> tuple[str, str]:
-    project_id = await store.create_project(name)
-    _, key = await store.create_management_key(project_id, key_name)
+    project_id = await store.keys.create_project(name)
+    _, key = await store.keys.create(project_id, key_name)
     return project_id, key
 
 
@@ -148,7 +148,7 @@ def console_link(project_id: str, **options: Any) -> None:
     settings = settings_from(**options)
 
     async def work(store: Any) -> str | None:
-        if not await store.project_exists(project_id):
+        if not await store.keys.project_exists(project_id):
             return None
         token: str = await ConsoleSessions(store.db).new_link(project_id)
         return token

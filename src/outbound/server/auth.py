@@ -37,7 +37,7 @@ async def authenticate_header(
     header: str, store: Store, admit: Callable[[str], None] | None = None
 ) -> str:
     project_id, key = parse_authorization(header)
-    grant = await store.authenticate(project_id, key)
+    grant = await store.keys.authenticate(project_id, key)
     if grant is None:
         raise invalid_key()
     if admit is not None:

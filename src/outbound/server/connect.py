@@ -196,7 +196,7 @@ async def new_link(
     if tenant_id:
         require_new_id(tenant_id, "tenantId")
     options = req.options
-    app = await vault.store.get_app(project_id, app_id)
+    app = await vault.store.apps.get(project_id, app_id)
     if app is None:
         raise app_not_found(app_id)
     require_oauth_app(app)
@@ -239,7 +239,7 @@ async def new_link(
 
 
 async def _granted_scopes(vault: Vault, session: ConnectSession) -> list[str]:
-    tokens = await vault.store.find_tokens(
+    tokens = await vault.store.tokens.find(
         session.project_id,
         session.app_id,
         session.user_id,
@@ -268,7 +268,7 @@ async def start_page(request: Request) -> Response:
     vault: Vault = request.app.state.vault
     link_id = request.query_params.get("link", "")
     session = await _sessions(vault).peek_link(link_id) if link_id else None
-    app = await vault.store.get_app(session.project_id, session.app_id) if session else None
+    app = await vault.store.apps.get(session.project_id, session.app_id) if session else None
     if session is None or app is None:
         return page("Link expired", _LINK_EXPIRED, 400)
     if session.user_id:
@@ -463,7 +463,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
     if refresh_token is None:
         # Some providers hand out a refresh token on the first consent only: connecting again
         # (say, for more scopes) keeps the one already held.
-        held = await vault.store.find_tokens(
+        held = await vault.store.tokens.find(
             session.project_id,
             session.app_id,
             session.user_id,
@@ -471,7 +471,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
             session.external_identifier,
         )
         refresh_token = held[0].refresh_token if held else None
-    await vault.store.put_tokens(
+    await vault.store.tokens.put(
         [
             TokenWrite(
                 project_id=session.project_id,

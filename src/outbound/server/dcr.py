@@ -179,7 +179,7 @@ async def replace_client(vault: Vault, project_id: str, app_id: str, client_id: 
     """The authorization server answered ``invalid_client`` for ``client_id``: when that is
     the client the app registered, register a new one, once (a client already replaced by
     another server is left alone). Best effort: the next connect link retries."""
-    app = await vault.store.get_app(project_id, app_id)
+    app = await vault.store.apps.get(project_id, app_id)
     if app is None or not app.config.get("useDcr") or not client_id:
         return
     current = await Registrations(vault.store).get(project_id, app_id)
@@ -226,7 +226,7 @@ async def client_document(request: Request) -> Response:
     vault: Vault = request.app.state.vault
     project_id = request.path_params["project"]
     app_id = request.path_params["app"]
-    app = await vault.store.get_app(project_id, app_id)
+    app = await vault.store.apps.get(project_id, app_id)
     if app is None or not app.config.get("useDcr"):
         raise app_not_found(app_id)
     url = client_document_url(vault, project_id, app_id)

@@ -146,7 +146,7 @@ class TokenService:
         in the same read as the token (see ``Store.find_tokens_for_key``); without it the
         caller has authenticated already."""
         if key is None:
-            candidates = await self.store.find_tokens(
+            candidates = await self.store.tokens.find(
                 project_id, app_id, user_id, tenant_id, external_identifier
             )
         else:
@@ -164,7 +164,7 @@ class TokenService:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]
         if not candidates:
-            if await self.store.get_app_type(project_id, app_id) is None:
+            if await self.store.apps.app_type(project_id, app_id) is None:
                 raise app_not_found(app_id)
             raise not_found_token()
         token = candidates[0]
@@ -212,7 +212,7 @@ async def fetch_token(
         scopes = require(req.scopes, "scopes") if by_scopes else None
     except ApiError:
         # Bad credentials are answered before a bad body, as on every other endpoint.
-        if key is not None and await vault.store.authenticate(project_id, key) is None:
+        if key is not None and await vault.store.keys.authenticate(project_id, key) is None:
             raise invalid_key() from None
         raise
     options = req.options

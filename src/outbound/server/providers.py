@@ -130,7 +130,7 @@ class Providers:
         now = self.clock()
         if cached is not None and cached[0] > now:
             return cached[1], cached[2]
-        app = await self.store.get_app(project_id, app_id)
+        app = await self.store.apps.get(project_id, app_id)
         if app is None:
             self._cache.pop(key, None)
             raise app_not_found(app_id)

@@ -74,7 +74,7 @@ def _convert(fields: dict[str, Any]) -> AppFields:
 
 @console_page
 async def apps_list(request: Request, ctx: Ctx) -> Response:
-    apps = await ctx.vault.store.list_apps(ctx.project_id)
+    apps = await ctx.vault.store.apps.all(ctx.project_id)
     return render(
         request,
         "apps.html",
@@ -192,7 +192,7 @@ async def custom_app(request: Request, ctx: Ctx) -> Response:
 
 async def _app_or_404(request: Request, ctx: Ctx) -> tuple[Any, Response | None]:
     app_id = request.query_params.get("id", "")
-    app = await ctx.vault.store.get_app(ctx.project_id, app_id) if app_id else None
+    app = await ctx.vault.store.apps.get(ctx.project_id, app_id) if app_id else None
     if app is None:
         return None, render(
             request,

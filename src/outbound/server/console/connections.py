@@ -38,7 +38,7 @@ def _back(app_id: str, **extra: str) -> str:
 async def connections_page(request: Request, ctx: Ctx) -> Response:
     params = request.query_params
     app_id = params.get("app", "")
-    app = await ctx.vault.store.get_app(ctx.project_id, app_id) if app_id else None
+    app = await ctx.vault.store.apps.get(ctx.project_id, app_id) if app_id else None
     if app is None:
         return render(
             request,
@@ -86,7 +86,7 @@ async def connections_page(request: Request, ctx: Ctx) -> Response:
 
 async def _token(ctx: Ctx) -> TokenRecord | None:
     token_id = ctx.form.get("token", "")
-    return await ctx.vault.store.get_token(ctx.project_id, token_id) if token_id else None
+    return await ctx.vault.store.tokens.get(ctx.project_id, token_id) if token_id else None
 
 
 @console_page
@@ -115,7 +115,7 @@ async def delete(request: Request, ctx: Ctx) -> Response:
     app_id = ctx.form.get("app", "")
     if token is None:
         return redirect(_back(app_id, notice="gone"))
-    deleted = await ctx.vault.store.delete_token(ctx.project_id, token.id)
+    deleted = await ctx.vault.store.tokens.delete(ctx.project_id, token.id)
     if deleted is not None:
         await ctx.vault.revoke([deleted])
     return redirect(_back(token.app_id, notice="deleted"))

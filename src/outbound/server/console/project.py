@@ -25,7 +25,7 @@ async def overview(request: Request, ctx: Ctx) -> Response:
         request,
         "overview.html",
         ctx.page(
-            apps=await ctx.vault.store.list_apps(ctx.project_id),
+            apps=await ctx.vault.store.apps.all(ctx.project_id),
             counts=await connection_counts(db, ctx.project_id),
             failed=await failed_deliveries(db, ctx.project_id),
             chart=chart.bars(*hourly) if hourly is not None else None,
@@ -129,14 +129,14 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
     if request.method == "POST":
         name = ctx.form.get("name", "").strip()[:256]
         fetch_only = ctx.form.get("fetchOnly") == "on"
-        _, key = await store.create_management_key(ctx.project_id, name, fetch_only=fetch_only)
+        _, key = await store.keys.create(ctx.project_id, name, fetch_only=fetch_only)
         # Shown this once; the store keeps only its hash.
         return render(request, "key_created.html", ctx.page(key=key, name=name, nav="keys"))
     return render(
         request,
         "keys.html",
         ctx.page(
-            keys=await store.list_management_keys(ctx.project_id),
+            keys=await store.keys.all(ctx.project_id),
             current=ctx.session.key_id,
             notice=request.query_params.get("notice", ""),
             nav="keys",
@@ -146,7 +146,7 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
 
 @console_page
 async def key_revoke(request: Request, ctx: Ctx) -> Response:
-    await ctx.vault.store.revoke_management_key(ctx.project_id, ctx.form.get("id", ""))
+    await ctx.vault.store.keys.revoke(ctx.project_id, ctx.form.get("id", ""))
     return redirect("/console/keys?notice=revoked")
 
 

@@ -175,7 +175,7 @@ async def sign_in(request: Request) -> Response:
         missing = "project id" if not project_id else "management key"
         return _sign_in_form(request, 400, f"Enter the {missing}.", project_id[:64])
     vault = _vault(request)
-    grant = await vault.store.authenticate(project_id, key)
+    grant = await vault.store.keys.authenticate(project_id, key)
     if grant is None:
         client = request.client
         # The API's failed-authentication limit, counted in the same windows.

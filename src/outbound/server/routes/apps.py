@@ -53,7 +53,7 @@ async def create_app_record(vault: Vault, project_id: str, fields: AppFields) ->
     config = app_config_from_fields(fields)
     await check_app_urls(config, vault.network)
     try:
-        app = await vault.store.create_app(
+        app = await vault.store.apps.create(
             project_id, app_id, name, config, _secret(fields.client_secret)
         )
     except Conflict as exc:
@@ -118,7 +118,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
     name = require(fields.name, "app.name")
     keep_secret = fields.client_secret is None
     # What the update omits of KEPT_WHEN_OMITTED, and a derived appType, follow the stored app.
-    stored = await vault.store.get_app(project_id, app_id)
+    stored = await vault.store.apps.get(project_id, app_id)
     if stored is None:
         raise app_not_found(app_id)
     config = app_config_from_fields(fields, stored.config)
@@ -128,7 +128,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
             stored, dataclasses.replace(stored, config=config), prefix="app."
         )
     try:
-        app = await vault.store.update_app(
+        app = await vault.store.apps.update(
             project_id,
             app_id,
             name,
@@ -153,7 +153,7 @@ async def update_app(request: Request) -> Response:
 
 async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> None:
     """Delete an app with its tokens, revoking them at the provider."""
-    app = await vault.store.get_app(project_id, app_id)
+    app = await vault.store.apps.get(project_id, app_id)
     registration = None
     configs = {}
     if app is not None and app.config.get("useDcr"):
@@ -162,7 +162,7 @@ async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> N
         registration = await Registrations(vault.store).get(project_id, app_id)
         if registration is not None and registration.client_id:
             configs[app_id] = with_registration(provider_config(app), registration)
-    deleted = await vault.store.delete_app(project_id, app_id)
+    deleted = await vault.store.apps.delete(project_id, app_id)
     if app is None or deleted is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
@@ -181,7 +181,7 @@ async def delete_app(request: Request) -> Response:
 async def _load(request: Request, app_id: str | None) -> Response:
     vault, project_id = await authed(request)
     app_id = require(app_id, "id")
-    app = await vault.store.get_app(project_id, app_id)
+    app = await vault.store.apps.get(project_id, app_id)
     if app is None:
         raise app_not_found(app_id)
     return json_response({"app": app_to_wire(app, vault.callback_url)})
@@ -197,7 +197,7 @@ async def load_app_by_query(request: Request) -> Response:
 
 async def load_all_apps(request: Request) -> Response:
     vault, project_id = await authed(request)
-    apps = await vault.store.list_apps(project_id)
+    apps = await vault.store.apps.all(project_id)
     return json_response({"apps": [app_to_wire(app, vault.callback_url) for app in apps]})
 
 

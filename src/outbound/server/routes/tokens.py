@@ -48,7 +48,7 @@ def _query_id(request: Request, name: str) -> str | None:
 async def delete_token(request: Request) -> Response:
     vault, project_id = await authed(request)
     token_id = require(_query_id(request, "id"), "id")
-    deleted = await vault.store.delete_token(project_id, token_id)
+    deleted = await vault.store.tokens.delete(project_id, token_id)
     if deleted is None:
         raise not_found_token()
     await vault.revoke([deleted])
@@ -65,7 +65,7 @@ async def delete_user_tokens(request: Request) -> Response:
     )
     if app_id is None and user_id is None:
         raise ApiError("E011002", "missing argument: give 'appId', 'userId' or both")
-    deleted = await vault.store.delete_user_tokens(project_id, app_id, user_id)
+    deleted = await vault.store.tokens.delete_user_tokens(project_id, app_id, user_id)
     await vault.revoke(deleted)
     return json_response({})
 
@@ -74,7 +74,7 @@ async def apps_with_user_token(request: Request) -> Response:
     vault, project_id = await authed(request)
     user_id = require(_query_id(request, "userId"), "userId")
     tenant_id = _query_id(request, "tenantId")
-    app_ids = await vault.store.apps_with_user_token(
+    app_ids = await vault.store.tokens.apps_with_user_token(
         project_id, user_id, tenant_id, int(time.time())
     )
     return json_response({"appIds": app_ids})

@@ -45,7 +45,7 @@ def _token_write(
 
 
 async def _require_app(vault: Vault, project_id: str, app_id: str) -> str:
-    app_type = await vault.store.get_app_type(project_id, app_id)
+    app_type = await vault.store.apps.app_type(project_id, app_id)
     if app_type is None:
         raise app_not_found(app_id)
     return app_type
@@ -58,7 +58,7 @@ async def _upload_token(request: Request, *, tenant_level: bool) -> Response:
     await _require_app(vault, project_id, write.app_id)
     if upload.verify_refresh:
         write = await vault.verify_refresh(write)
-    await vault.store.put_tokens([write])
+    await vault.store.tokens.put([write])
     return json_response({})
 
 
@@ -85,7 +85,7 @@ async def _batch_upload(request: Request, *, tenant_level: bool) -> Response:
             )
             if write.app_id not in known_apps:
                 known_apps[write.app_id] = (
-                    await vault.store.get_app_type(project_id, write.app_id) is not None
+                    await vault.store.apps.app_type(project_id, write.app_id) is not None
                 )
             if not known_apps[write.app_id]:
                 raise app_not_found(write.app_id)
@@ -98,7 +98,7 @@ async def _batch_upload(request: Request, *, tenant_level: bool) -> Response:
                 failure["userId"] = upload.user_id or ""
             failures.append(failure)
     if not failures:
-        await vault.store.put_tokens(writes)
+        await vault.store.tokens.put(writes)
     return json_response({"failures": failures})
 
 
@@ -122,7 +122,7 @@ async def _upload_api_key(request: Request, *, tenant_level: bool) -> Response:
         require_new_id(tenant_id, "tenantId")
     api_key = require(upload.api_key, "apiKey")
     await _require_app(vault, project_id, app_id)
-    await vault.store.put_tokens(
+    await vault.store.tokens.put(
         [
             TokenWrite(
                 project_id=project_id,
