@@ -56,11 +56,13 @@ def app() -> ASGIApp:
 def http_protocol(**kwargs: Any) -> asyncio.Protocol:
     """The listener's protocol with the settings' header limits; uvicorn calls it per
     connection as it would a protocol class."""
-    return _protocol_class()(**kwargs)
+    protocol: asyncio.Protocol = _protocol_class()(**kwargs)
+    return protocol
 
 
 @functools.cache
-def _protocol_class() -> Any:
+def _protocol_class() -> type[asyncio.Protocol]:
     from .listener import uvicorn_options
 
-    return uvicorn_options(_settings())["http"]
+    protocol_class: type[asyncio.Protocol] = uvicorn_options(_settings())["http"]
+    return protocol_class
