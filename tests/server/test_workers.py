@@ -69,7 +69,7 @@ def _socket_owner(pids: set[int], server_port: int, client_port: int) -> int | N
     return None
 
 
-def _fetch(server: LiveServer, client: httpx.Client, user: int) -> None:
+def _fetch(client: httpx.Client, user: int) -> None:
     response = client.post(FETCH, json={"appId": APP, "userId": f"user-{user:07d}"})
     assert response.status_code == 200, response.text
     assert response.json()["token"]["accessToken"]
@@ -102,7 +102,7 @@ def test_two_workers_answer_on_one_port_replace_a_killed_one_and_stop_on_sigterm
             for i in range(60):
                 client = server.client()
                 clients.append(client)
-                _fetch(server, client, i % USERS)
+                _fetch(client, i % USERS)
                 client_port = _client_port(client)
                 owner = _socket_owner(first, port, client_port)
                 if owner is not None:
@@ -119,7 +119,7 @@ def test_two_workers_answer_on_one_port_replace_a_killed_one_and_stop_on_sigterm
         os.kill(killed, signal.SIGKILL)
         for i in range(20):
             with server.client() as client:
-                _fetch(server, client, i % USERS)
+                _fetch(client, i % USERS)
         now = _wait_for(
             lambda: len(w := _workers(server.process.pid)) == 2 and killed not in w and w,
             "the killed worker's replacement",
@@ -130,7 +130,7 @@ def test_two_workers_answer_on_one_port_replace_a_killed_one_and_stop_on_sigterm
         _wait_for(lambda: _health(server), "health")
         os.kill(survivor, signal.SIGKILL)
         with server.client() as client:
-            _fetch(server, client, 0)
+            _fetch(client, 0)
         assert replacement in _workers(server.process.pid)
         final = _wait_for(
             lambda: len(w := _workers(server.process.pid)) == 2 and survivor not in w and w,
