@@ -113,6 +113,10 @@ def test_two_workers_answer_on_one_port_replace_a_killed_one_and_stop_on_sigterm
             for client in clients:
                 client.close()
         assert answered == first
+        # The workers build the listener's limits from the settings too.
+        too_large = httpx.get(server.base_url + "/health", headers={"x-big": "a" * 100_000})
+        assert too_large.status_code == 431
+        assert too_large.json()["errorCode"] == "E130431"
 
         # SIGKILL one worker: fetches keep being answered, and the supervisor starts another.
         killed, survivor = sorted(first)
