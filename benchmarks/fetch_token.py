@@ -13,6 +13,10 @@ It also compares fetch throughput with the audit log's fetch events and the metr
 (``--audit-fetches false``, no ``--metrics-port``) and on (both, as deployed), on two servers
 over the same store, measured alternately; target (issue 12): on >= 0.9x off. Each server's
 CPU time per fetch is printed too: on a shared machine it moves less than requests/s.
+
+And it compares fetch throughput of one server process with ``outbound serve --workers N``
+(``--workers``, default 2; 0 skips it) on the same store, measured alternately, with the
+machine's load average before the runs: the ratio is bounded by the cores wrk leaves free.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternating off/on runs of the audit comparison"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="compare 1 with this many worker processes; 0: skip"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -176,6 +183,24 @@ def main() -> None:
                 served = run["rps"] * args.seconds
                 run["cpu_us"] = (cpu_seconds(srv.process.pid) - before) / served * 1e6
                 observed[name].append(run)
+        scaling: dict[int, list[float]] = {}
+        load_before = ""
+        scaling_errors = 0
+        if args.workers > 1:
+            multi = start_server(
+                store,
+                project=(project, key),
+                extra_args=["--log-level", "warning", "--workers", str(args.workers)],
+            )
+            stack.callback(stop_server, multi)
+            wrk(multi.base_url, script(args.tokens), 2, args.connections)
+            load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            scaling = {1: [], args.workers: []}
+            for _ in range(args.rounds):
+                for workers, srv in ((1, server), (args.workers, multi)):
+                    run = wrk(srv.base_url, script(args.tokens), args.seconds, args.connections)
+                    scaling[workers].append(run["rps"])
+                    scaling_errors += int(run["errors"])
         audited = sum(
             r[0] for r in execute_count(store, "SELECT COUNT(*) FROM audit_events WHERE action = ?")
         )
@@ -234,6 +259,17 @@ def main() -> None:
     print(f"server CPU a fetch, off / on: {cpu['off'] / cpu['on']:.2f}")
     print(f"token.fetch audit events written: {audited:,}")
     failed += sum(r["errors"] for runs in observed.values() for r in runs)
+    if scaling:
+        print(
+            f"\nfetch, 1 process vs --workers {args.workers}, same store, alternating runs"
+            f" (req/s each; load average before: {load_before}):"
+        )
+        for workers, rps in scaling.items():
+            mean = sum(rps) / len(rps)
+            print(f"  {workers} {' '.join(f'{f:8.0f}' for f in rps)}   mean {mean:8.0f}")
+        ratio = sum(scaling[args.workers]) / sum(scaling[1])
+        print(f"fetch with {args.workers} workers / 1: {ratio:.2f}  ({os.cpu_count()} cores)")
+    failed += scaling_errors
     if failed:
         sys.exit(f"\n{failed:,} requests were answered with an error: the figures above are void")
     if large:

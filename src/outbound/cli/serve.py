@@ -42,7 +42,17 @@ __all__ = ["serve"]
 @setting_option("audit_retention_days", type=click.IntRange(min=0))
 @setting_option("audit_fetches", type=bool)
 @setting_option("audit_flush_interval", type=click.FloatRange(min=0))
-def serve(**options: Any) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    envvar="OUTBOUND_WORKERS",
+    show_envvar=True,
+    show_default=True,
+    help="Server processes on the port, sharing the database as several servers do (a worker"
+    " that dies is replaced). Not with --metrics-port: each process would need a port.",
+)
+def serve(workers: int, **options: Any) -> None:
     """Start the server (migrating the store first).
 
     On a first start with an empty store it creates a project and a management key and prints
@@ -56,6 +66,7 @@ def serve(**options: Any) -> None:
     from ..server import create_app
     from ..server.listener import uvicorn_options
     from ..server.logs import configure
+    from ..server.workers import export_settings, http_protocol
     from ..storage import bootstrap
 
     settings = settings_from(**options)
@@ -63,6 +74,10 @@ def serve(**options: Any) -> None:
         settings.network_policy  # noqa: B018 - refuse a malformed network before starting
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    if workers > 1 and settings.metrics_port:
+        # Each process keeps its own counters and would need a listener of its own: one port
+        # cannot show them all, so the operator picks (one process with metrics, or none).
+        raise click.UsageError("--metrics-port cannot be combined with --workers above 1")
     configure(settings.log_level, settings.log_format)
     created = with_store(settings, bootstrap)
     if created is not None:
@@ -83,15 +98,24 @@ def serve(**options: Any) -> None:
     logging.getLogger("outbound.server").info(
         "outbound listening on %s", settings.effective_public_url
     )
+    options = uvicorn_options(settings)
+    if workers == 1:
+        app: Any = create_app(settings)
+    else:
+        # Each worker is a fresh interpreter (spawn): it imports its app and protocol by name
+        # and reads the settings the parent exports. The bootstrap above ran once, here.
+        export_settings(settings)
+        app = "outbound.server.workers:app"
+        options.update(factory=True, workers=workers, http=http_protocol)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
         access_log=False,
         server_header=False,
-        **uvicorn_options(settings),
+        **options,
         # JSON: uvicorn's own loggers go through ours (its default config would print text).
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
