@@ -9,18 +9,10 @@ from urllib.parse import quote
 
 import click
 
+from ..storage.connection_events import EVENT_TYPES
 from .remote import PREFIX, Server, server_options
 
 __all__ = ["webhooks"]
-
-EVENTS = (
-    "connection.created",
-    "connection.updated",
-    "connection.refresh_failing",
-    "connection.recovered",
-    "connection.reconnect_required",
-    "connection.deleted",
-)
 
 
 def _path(webhook_id: str, *rest: str) -> str:
@@ -38,7 +30,7 @@ def webhooks() -> None:
     "--event",
     "events",
     multiple=True,
-    type=click.Choice(EVENTS),
+    type=click.Choice(EVENT_TYPES),
     help="An event to send; repeatable. Default: every event.",
 )
 @server_options

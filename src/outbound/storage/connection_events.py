@@ -30,7 +30,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -41,6 +41,7 @@ __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
     "EVENT_TYPES",
+    "EventType",
     "backoff_seconds",
     "connections_deleted",
     "connections_stored",
@@ -50,14 +51,17 @@ __all__ = [
     "refresh_succeeded",
 ]
 
-EVENT_TYPES = (
+# The events a webhook may subscribe to: the API's schema (a Literal), the CLI's choices and
+# the console's checkboxes all come from this one list.
+EventType = Literal[
     "connection.created",
     "connection.updated",
     "connection.refresh_failing",
     "connection.recovered",
     "connection.reconnect_required",
     "connection.deleted",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 BACKOFF_BASE = 30
 BACKOFF_CAP = 3600

@@ -3,7 +3,7 @@ retry their deliveries."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ...oauth.netguard import UnsafeURL, vet
 from ...secret import Secret
-from ...storage.connection_events import EVENT_TYPES
+from ...storage.connection_events import EVENT_TYPES, EventType
 from ...storage.webhooks import InvalidCursor, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
@@ -22,14 +22,6 @@ from ..wire import Url, decode, require
 from .connections import invalid_cursor, page_cursor, page_limit
 
 PREFIX = "/v1/mgmt/outbound/webhooks"
-EventType = Literal[
-    "connection.created",
-    "connection.updated",
-    "connection.refresh_failing",
-    "connection.recovered",
-    "connection.reconnect_required",
-    "connection.deleted",
-]
 # How long a rotated-out secret keeps signing alongside the new one, unless told.
 DEFAULT_OVERLAP = 86400
 MAX_OVERLAP = 7 * 86400
