@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+from tests.conftest import new_store
 from tests.e2e.conftest import CALLBACK_PATH, SERVER_ARGS
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.console_browser import ConsoleBrowser
@@ -35,8 +36,13 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def server(store: Store) -> Iterator[LiveServer]:
-    with running_server(store, extra_args=CONSOLE_ARGS) as server:
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # A store of its own: another test's server on the shared store would send this module's
+    # webhook deliveries too, on the default retry schedule, and none would have failed yet.
+    with (
+        new_store(backend, tmp_path_factory) as store,
+        running_server(store, extra_args=CONSOLE_ARGS) as server,
+    ):
         yield server
 
 
