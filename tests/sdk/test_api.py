@@ -119,6 +119,27 @@ def test_list_connections_signature_is_the_same_sync_and_async() -> None:
     assert _shape(AsyncOutboundApplication.list_connections) == shape
 
 
+def test_client_and_transport_twins_take_the_same_settings() -> None:
+    """The sync and async clients (and their pooled transports) are written twice; a setting
+    added to one twin and forgotten in the other fails here."""
+    from outbound.client._transport import AsyncPooledTransport, PooledTransport
+
+    assert _shape(outbound.AsyncClient.__init__) == _shape(outbound.Client.__init__)
+    assert [p[0] for p in _shape(outbound.Client.__init__)][1:4] == [
+        "project_id",
+        "management_key",
+        "base_url",
+    ]
+    assert _shape(AsyncPooledTransport.__init__) == _shape(PooledTransport.__init__)
+
+    def public(cls: type) -> set[str]:
+        return {n for n in dir(cls) if not n.startswith("_")}
+
+    # close/aclose follow httpx's names for the two kinds of client
+    assert public(outbound.Client) - {"close"} == public(outbound.AsyncClient) - {"aclose"}
+    assert "close" in public(outbound.Client) and "aclose" in public(outbound.AsyncClient)
+
+
 def test_importing_the_sdk_loads_no_server_dependency() -> None:
     # (click is left out: httpx itself imports it for its CLI when it happens to be installed)
     code = (

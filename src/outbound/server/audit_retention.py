@@ -8,11 +8,11 @@ may prune at once: each project's head row serialises them, and the second finds
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 
+from ..background import stop_task
 from ..storage import Store
 from ..storage.audit_events import prune
 
@@ -34,10 +34,8 @@ class AuditRetention:
             self._task = asyncio.create_task(self._run(), name="outbound-audit-retention")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
+        self._task = None
 
     async def run_once(self) -> int:
         cutoff_ms = int((time.time() - self.days * 86400) * 1000)

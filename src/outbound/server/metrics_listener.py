@@ -10,11 +10,11 @@ scrape never costs a count over a large store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from .. import metrics
+from ..background import stop_task
 from ..storage.connection_stats import count_by_status
 from ..storage.database import Database
 
@@ -43,10 +43,8 @@ class MetricsListener:
         logger.info("metrics on http://%s:%d/metrics", self.host, self.port)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
+        self._task = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

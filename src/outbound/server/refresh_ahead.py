@@ -14,13 +14,13 @@ marks the token as needing reconnection, as a fetch would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable
 
 from ..audit import Caller, set_caller
+from ..background import stop_task
 from ..storage.leases import (
     Condition,
     Picked,
@@ -69,11 +69,7 @@ class RefreshAhead:
         self._task = asyncio.create_task(self._run(), name="outbound-refresh-ahead")
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_task(self._task)
         self._task = None
 
     async def _run(self) -> None:

@@ -14,7 +14,6 @@ server sends the delivery again (at least once — receivers deduplicate on ``we
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
+from ..background import stop_task
 from ..oauth.netguard import NetworkPolicy
 from ..storage.webhooks import Attempt, Delivery, WebhookStore
 from .webhook_http import WEBHOOK_TIMEOUT, WebhookHTTP
@@ -79,11 +79,8 @@ class WebhookSender:
         self._task = asyncio.create_task(self._run(), name="outbound-webhooks")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         await self.http.aclose()
 
     async def _run(self) -> None:

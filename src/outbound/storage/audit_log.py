@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from .. import metrics
 from ..audit.events import AuditEvent
+from ..background import stop_task
 from ..crypto import Keyring
 from . import audit_events
 from .database import Database, Transaction
@@ -79,11 +80,8 @@ class AuditLog:
             self._task = asyncio.create_task(self._run(), name="outbound-audit-flush")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         await self.flush()
 
     @property

@@ -12,6 +12,7 @@ they are given (:func:`new_id`).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import time
@@ -44,6 +45,12 @@ def now() -> int:
 
 def new_id(prefix: str, length: int = 22) -> str:
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def lookup_hash(secret: str) -> str:
+    """The column a bearer value (a link id, a state, a session id) is found by: its SHA-256,
+    so a read of the table hands out nothing that can be presented."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def token_aad(

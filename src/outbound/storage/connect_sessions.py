@@ -8,7 +8,6 @@ requests (or server processes) race with it. The PKCE verifier is sealed by the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from ..audit import event
 from ..crypto import aad
 from ..secret import Secret
+from .codec import lookup_hash
 from .codec import now as _now
 from .database import Row
 from .store import Store
@@ -47,10 +47,6 @@ _COUNT_PROJECT = (
     " OR (opened_at IS NOT NULL AND state_expires_at >= :now))"
 )
 _COUNT_OWNER = _COUNT_PROJECT + " AND user_id = :user_id AND tenant_id = :tenant_id"
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ class ConnectSessions:
                 " VALUES (:link_hash, :project_id, :app_id, :user_id, :tenant_id,"
                 " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by)",
                 {
-                    "link_hash": _hash(link_id),
+                    "link_hash": lookup_hash(link_id),
                     "project_id": project_id,
                     "app_id": app_id,
                     "user_id": user_id,
@@ -155,7 +151,7 @@ class ConnectSessions:
         row = await self.db.fetchone(
             "SELECT * FROM connect_sessions WHERE link_hash = :link_hash"
             " AND opened_at IS NULL AND link_expires_at >= :now",
-            {"link_hash": _hash(link_id), "now": _now()},
+            {"link_hash": lookup_hash(link_id), "now": _now()},
         )
         return self._session(row) if row else None
 
@@ -173,7 +169,7 @@ class ConnectSessions:
         """Use the link up, binding a fresh state (and PKCE verifier) to it and to the
         ``browser`` secret (a cookie) the callback must come back with. False when the link is
         unknown, expired or already used — also for all but one of racing openers."""
-        link_hash = _hash(link_id)
+        link_hash = lookup_hash(link_id)
         now = _now()
         verifier = self.codec.seal(code_verifier, self._aad(link_hash))
         async with self.db.transaction() as tx:
@@ -184,13 +180,13 @@ class ConnectSessions:
                 " WHERE link_hash = :link_hash AND opened_at IS NULL"
                 " AND link_expires_at >= :now",
                 {
-                    "state_hash": _hash(state),
+                    "state_hash": lookup_hash(state),
                     "verifier": verifier,
                     "scopes": json.dumps(scopes),
                     "redirect_uri": redirect_uri,
                     "now": now,
                     "state_expires": now + state_ttl,
-                    "browser_hash": _hash(browser),
+                    "browser_hash": lookup_hash(browser),
                     "link_hash": link_hash,
                 },
             )
@@ -207,7 +203,11 @@ class ConnectSessions:
                 " AND state_expires_at >= :now"
                 # NULL: opened before browsers were bound (an upgrade mid-flow)
                 " AND (browser_hash IS NULL OR browser_hash = :browser_hash) RETURNING *",
-                {"state_hash": _hash(state), "now": _now(), "browser_hash": _hash(browser)},
+                {
+                    "state_hash": lookup_hash(state),
+                    "now": _now(),
+                    "browser_hash": lookup_hash(browser),
+                },
             )
         return self._session(row) if row else None
 
@@ -216,7 +216,7 @@ class ConnectSessions:
         row = await self.db.fetchone(
             "SELECT 1 AS one FROM connect_sessions WHERE state_hash = :state_hash"
             " AND completed_at IS NULL AND state_expires_at >= :now",
-            {"state_hash": _hash(state), "now": _now()},
+            {"state_hash": lookup_hash(state), "now": _now()},
         )
         return row is not None
 

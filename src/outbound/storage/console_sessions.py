@@ -11,10 +11,10 @@ sign-in.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
+from .codec import lookup_hash
 from .codec import now as _now
 from .database import Database
 
@@ -31,10 +31,6 @@ ABSOLUTE_TTL = 12 * 3600  # and none outlives a working day
 LINK_TTL = 5 * 60
 # last_seen_at is written at most this often: most page views cost no write
 _TOUCH_EVERY = 60
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class ConsoleSessions:
                 " created_at, last_seen_at, expires_at) VALUES (:id_hash, :kind, :project_id,"
                 " :key_id, :csrf, :now, :now, :expires_at)",
                 {
-                    "id_hash": _hash(secret),
+                    "id_hash": lookup_hash(secret),
                     "kind": kind,
                     "project_id": project_id,
                     "key_id": key_id,
@@ -92,14 +88,14 @@ class ConsoleSessions:
             row = await tx.fetchone(
                 "SELECT project_id FROM console_sessions WHERE id_hash = :id_hash"
                 " AND kind = 'link' AND ended_at IS NULL AND expires_at >= :now",
-                {"id_hash": _hash(secret), "now": now},
+                {"id_hash": lookup_hash(secret), "now": now},
             )
             if row is None:
                 return None
             used = await tx.execute(
                 "UPDATE console_sessions SET ended_at = :now WHERE id_hash = :id_hash"
                 " AND ended_at IS NULL",
-                {"id_hash": _hash(secret), "now": now},
+                {"id_hash": lookup_hash(secret), "now": now},
             )
         return str(row["project_id"]) if used else None
 
@@ -107,7 +103,7 @@ class ConsoleSessions:
         row = await self.db.fetchone(
             "SELECT 1 AS one FROM console_sessions WHERE id_hash = :id_hash AND kind = 'link'"
             " AND ended_at IS NULL AND expires_at >= :now",
-            {"id_hash": _hash(secret), "now": _now()},
+            {"id_hash": lookup_hash(secret), "now": _now()},
         )
         return row is not None
 
@@ -123,7 +119,7 @@ class ConsoleSessions:
             " AND s.ended_at IS NULL AND s.expires_at >= :now AND s.last_seen_at >= :idle"
             " AND (s.key_id = '' OR EXISTS (SELECT 1 FROM management_keys k"
             " WHERE k.id = s.key_id AND k.project_id = s.project_id AND k.revoked_at IS NULL))",
-            {"id_hash": _hash(secret), "now": now, "idle": now - IDLE_TTL},
+            {"id_hash": lookup_hash(secret), "now": now, "idle": now - IDLE_TTL},
         )
         if row is None:
             return None
@@ -131,7 +127,7 @@ class ConsoleSessions:
             async with self.db.transaction() as tx:
                 await tx.execute(
                     "UPDATE console_sessions SET last_seen_at = :now WHERE id_hash = :id_hash",
-                    {"id_hash": _hash(secret), "now": now},
+                    {"id_hash": lookup_hash(secret), "now": now},
                 )
         return ConsoleSession(**row)
 
@@ -140,5 +136,5 @@ class ConsoleSessions:
             await tx.execute(
                 "UPDATE console_sessions SET ended_at = :now WHERE id_hash = :id_hash"
                 " AND ended_at IS NULL",
-                {"id_hash": _hash(secret), "now": _now()},
+                {"id_hash": lookup_hash(secret), "now": _now()},
             )

@@ -159,26 +159,28 @@ class RefreshLeases:
         """Up to ``limit`` tokens :func:`due_for_refresh_ahead` that nobody holds a live claim
         on. Taken fairly: round-robin across (project, app), soonest expiry first within each,
         so one project's backlog cannot crowd the others out of a round."""
-        due = due_for_refresh_ahead(now, horizon)
-        rows = await self.db.fetchall(
-            _fair(
-                "access_token_expiry",
-                f"{due.sql} AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
-            ),
-            {**due.params, "now": now, "limit": limit},
+        return await self._pick_unclaimed(
+            due_for_refresh_ahead(now, horizon), "access_token_expiry", now, limit
         )
-        return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
 
     async def idle(self, now: int, idle_seconds: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`idle_for_refresh` that nobody holds a live claim on,
         fairly across (project, app) and longest idle first within each."""
-        idle = idle_for_refresh(now, idle_seconds)
+        return await self._pick_unclaimed(
+            idle_for_refresh(now, idle_seconds), "last_refresh_time", now, limit
+        )
+
+    async def _pick_unclaimed(
+        self, condition: Condition, order: str, now: int, limit: int
+    ) -> list[Picked]:
+        """Up to ``limit`` tokens matching ``condition`` that nobody holds a live claim on,
+        taken by :func:`_fair` in ``order``."""
         rows = await self.db.fetchall(
             _fair(
-                "last_refresh_time",
-                f"{idle.sql} AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
+                order,
+                f"{condition.sql} AND (refresh_claim_owner IS NULL OR refresh_claim_until < :now)",
             ),
-            {**idle.params, "now": now, "limit": limit},
+            {**condition.params, "now": now, "limit": limit},
         )
         return [Picked(row["project_id"], row["id"], row["version"]) for row in rows]
 
