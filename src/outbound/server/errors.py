@@ -92,7 +92,9 @@ ERROR_CODES = _table(
         "E131010",
         409,
         "Reconnect required: the provider rejected the refresh token (revoked consent,"
-        " invalid_grant) or the token expired with no way to refresh it",
+        " invalid_grant) or the token expired with no way to refresh it; or the refresh was not"
+        " sent because the app's token endpoint moved to an origin its client secret was not"
+        " entered for (give the secret again)",
     ),
     # 502, not 503: the official Descope SDKs retry a 503 three times over ten seconds, and
     # each retry would ask the failing provider again.
