@@ -55,6 +55,12 @@ ERROR_CODES = _table(
     ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
+    ErrorCode(
+        "E130408",
+        408,
+        "Request body not received in time (--body-timeout, --body-min-rate); the connection"
+        " is closed",
+    ),
     ErrorCode("E130413", 413, "Request body too large"),
     ErrorCode(
         "E130421",
@@ -67,7 +73,8 @@ ERROR_CODES = _table(
         429,
         "Rate limited: retry after the number of seconds in Retry-After (too many failed"
         " authentications from one address or against one project, too many connect links in"
-        " progress, or the optional per-key request limit)",
+        " progress, too many connections from one client address, or the optional per-key"
+        " request limit)",
     ),
     ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
