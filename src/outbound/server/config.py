@@ -134,6 +134,23 @@ class Settings:
         " request's headers; then the connection is closed. Bounds idle and slow-drip"
         " connections.",
     )
+    body_timeout: float = _setting(
+        10.0,
+        "Seconds a client has, once a request's headers are in, to send its body (plus one"
+        " second per --body-min-rate bytes received); then 408 and the connection is closed."
+        " Bounds slow-drip request bodies. 0: no limit.",
+    )
+    body_min_rate: float = _setting(
+        1024.0,
+        "Bytes per second a request body must keep up, on average, after its first"
+        " --body-timeout seconds: a large body sent at least this fast always gets through.",
+    )
+    max_connections_per_client: int = _setting(
+        256,
+        "Connections one client address may hold open at once; more are refused with 429 E130429."
+        " Behind a reverse proxy every connection comes from the proxy's address: raise it"
+        " above the proxy's connection pool, or 0 for no limit.",
+    )
     keep_alive_timeout: int = _setting(
         5, "Seconds an idle keep-alive connection stays open between requests."
     )
