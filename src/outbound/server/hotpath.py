@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import metrics
 from ..audit import Caller, set_caller
 from . import logs
-from .auth import claimed_project, key_actor
+from .auth import claimed_project, invalid_key, key_actor
 from .delegation import fetch_credentials
 from .errors import ApiError, error_answer
 from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
@@ -71,7 +71,14 @@ class HotPath:
             )
             who.actor = delegate.actor if delegate else key_actor(key or "")
             who.project_id = project_id
-            raw = await read_capped(receive, FETCH_MAX_BODY, declared)
+
+            async def key_first() -> None:
+                # A body that does not arrive whole is read only for a key that is live: the
+                # key is in the header, so an unauthenticated client cannot hold the read.
+                if key is not None and await vault.store.keys.authenticate(project_id, key) is None:
+                    raise invalid_key()
+
+            raw = await read_capped(receive, FETCH_MAX_BODY, declared, key_first)
             payload = await fetch_token(
                 vault,
                 project_id,

@@ -46,6 +46,7 @@ from ..oauth import (
     OAuthConfigError,
     PermanentOAuthError,
     ProviderConfig,
+    SecretOriginError,
     TokenSet,
     TransientOAuthError,
     needs_refresh,
@@ -68,6 +69,12 @@ _POLL_MAX = 0.2
 # What ``last_refresh_error`` starts with after a refresh whose answer never arrived.
 LOST_ANSWER = "the provider's answer to a refresh was lost"
 REUSED_AFTER_LOST_ANSWER = "refresh token reused after a lost answer"
+
+
+def secret_origin_refused(reason: str) -> ApiError:
+    """E131010: the refresh would have sent the client secret to an origin it is not bound to
+    (``oauth.origins``), so it was not sent."""
+    return ApiError("E131010", f"the refresh was not sent: {reason}")
 
 
 def _unavailable(reason: str, retry_after: float | None = None) -> ApiError:
@@ -369,6 +376,15 @@ class LeaseRefresher:
             await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
             await self.leases.store.audit.record(refresh_event(token, "E131011"))
             raise _unavailable(text, exc.retry_after) from None
+        except SecretOriginError as exc:
+            # Nothing was sent. The connection is fine; the app is not: it stays failing (and
+            # backs off) until its client secret is given again for the new endpoint.
+            measure("config")
+            reason = oauth_error_text(exc)
+            logger.warning("refresh of token %s not sent: %s", token.id, reason)
+            await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
+            await self.leases.store.audit.record(refresh_event(token, "E131010"))
+            raise secret_origin_refused(reason) from None
         except OAuthConfigError as exc:
             measure("config")
             await asyncio.shield(self.leases.release(token.id, self.owner))
@@ -420,6 +436,8 @@ async def verify_refresh(providers: Providers, write: TokenWrite) -> TokenWrite:
         ) from None
     except TransientOAuthError as exc:
         raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
+    except SecretOriginError as exc:
+        raise secret_origin_refused(oauth_error_text(exc)) from None
     except OAuthConfigError as exc:
         raise config_error(exc) from None
     return dataclasses.replace(
