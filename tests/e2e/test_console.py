@@ -90,6 +90,39 @@ def http_sign_in(server: LiveServer, key: str | None = None) -> httpx.Client:
     return client
 
 
+def console_link(server: LiveServer) -> str:
+    """A one-time sign-in link of ``outbound console-link`` (an operator with the store)."""
+    return outbound_cli(
+        "console-link",
+        "--project",
+        server.project_id,
+        "--public-url",
+        server.base_url,
+        *server.store.args,
+        env=server.store.env,
+    ).strip()
+
+
+def link_sign_in(server: LiveServer) -> httpx.Client:
+    """A client signed in through ``outbound console-link``, without a browser."""
+    url = console_link(server)
+    client = httpx.Client(base_url=server.base_url, timeout=30)
+    page = client.get(url)
+    csrf = _CSRF.search(page.text)
+    assert csrf is not None
+    token = dict(parse_qsl(urlsplit(url).query))["token"]
+    answer = client.post("/console/link", data={"csrf": csrf.group(1), "token": token})
+    assert answer.status_code == 303, answer.text[:500]
+    return client
+
+
+def list_keys(server: LiveServer) -> list[dict[str, object]]:
+    lines = outbound_cli(
+        "keys", "list", "--project", server.project_id, *server.store.args, env=server.store.env
+    ).splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def row(user: str) -> str:
     return f'tr[data-user="{user}"]'
 
@@ -222,18 +255,26 @@ def test_an_operator_runs_a_connection_from_the_console(
     browser.click("button:has-text('Retry')")
     assert "queued to be sent again" in browser.text("[role=status]")
 
-    # A management key: shown once, then only its id; revoked from the list.
+    # Keys: a session signed in with a key lists them but cannot make or revoke any (as the
+    # API cannot); a session of outbound console-link (store access) can. A new key is shown
+    # once, then only its id; it is revoked from the list.
     browser.goto(server.base_url + "/console/keys")
-    check_page(browser, "keys", backend)
-    browser.fill("#key-name", "ci")
-    browser.click("#create-key")
-    key = browser.value("#new-key")
-    assert key.startswith("obk_")
-    check_page(browser, "key-created", backend)
-    browser.goto(server.base_url + "/console/keys")
-    assert key not in browser.content()
-    key_id = key.removeprefix("obk_").split("_")[0]
-    browser.click(f"button[aria-label='Revoke key {key_id}']")
+    assert browser.count("#create-key") == 0
+    assert browser.count("#keys-need-store-access") == 1
+    with ConsoleBrowser() as operator:
+        operator.goto(console_link(server))
+        assert operator.click("#continue").endswith("/console/")
+        operator.goto(server.base_url + "/console/keys")
+        check_page(operator, "keys", backend)
+        operator.fill("#key-name", "ci")
+        operator.click("#create-key")
+        key = operator.value("#new-key")
+        assert key.startswith("obk_")
+        check_page(operator, "key-created", backend)
+        operator.goto(server.base_url + "/console/keys")
+        assert key not in operator.content()
+        key_id = key.removeprefix("obk_").split("_")[0]
+        operator.click(f"button[aria-label='Revoke key {key_id}']")
     assert httpx.get(
         server.base_url + "/v1/mgmt/outbound/apps",
         headers={"Authorization": f"Bearer {server.project_id}:{key}"},
@@ -294,6 +335,48 @@ def test_a_form_posted_without_its_csrf_token_changes_nothing(server: LiveServer
         )
     assert "no-csrf" not in names
     assert "no-csrf" not in [k["name"] for k in keys]
+
+
+def test_a_session_signed_in_with_a_key_cannot_create_or_revoke_keys(
+    server: LiveServer,
+) -> None:
+    """A leaked management key must not become permanent access through the console: its
+    session cannot mint a key nor revoke the operator's (the API has no such route either).
+    Only a session of ``outbound console-link`` (store access) manages keys."""
+    before = list_keys(server)
+    operator_key_id = server.management_key.removeprefix("obk_").split("_")[0]
+    leaked = http_sign_in(server)
+    with contextlib.closing(leaked):
+        page = leaked.get("/console/keys")
+        csrf = _CSRF.search(page.text)
+        assert csrf is not None
+        made = leaked.post("/console/keys", data={"csrf": csrf.group(1), "name": "stolen"})
+        assert made.status_code == 403 and "obk_" not in made.text
+        assert "outbound console-link" in made.text
+        revoked = leaked.post(
+            "/console/keys/revoke", data={"csrf": csrf.group(1), "id": operator_key_id}
+        )
+        assert revoked.status_code == 403
+        # and the page offers neither form
+        assert 'action="/console/keys"' not in page.text
+        assert 'action="/console/keys/revoke"' not in page.text
+    assert list_keys(server) == before
+    with server.client() as http:
+        assert http.get("/v1/mgmt/outbound/apps").status_code == 200
+
+    operator = link_sign_in(server)
+    with contextlib.closing(operator):
+        csrf = _CSRF.search(operator.get("/console/keys").text)
+        assert csrf is not None
+        made = operator.post("/console/keys", data={"csrf": csrf.group(1), "name": "by-link"})
+        assert made.status_code == 200
+        key = re.search(r'id="new-key" value="(obk_[^"]+)"', made.text)
+        assert key is not None
+        key_id = key.group(1).removeprefix("obk_").split("_")[0]
+        answer = operator.post("/console/keys/revoke", data={"csrf": csrf.group(1), "id": key_id})
+        assert answer.status_code == 303
+    after = {k["id"]: k for k in list_keys(server)}
+    assert after[key_id]["name"] == "by-link" and after[key_id]["revoked"] is True
 
 
 def test_a_fetch_only_key_cannot_sign_in(server: LiveServer) -> None:

@@ -43,6 +43,12 @@ class ConsoleSession:
     created_at: int
     last_seen_at: int
 
+    @property
+    def store_access(self) -> bool:
+        """Started by ``outbound console-link``: its holder can open the store, so may do what
+        the CLI does (manage keys), unlike a session signed in with a management key."""
+        return self.key_id == ""
+
 
 class ConsoleSessions:
     def __init__(self, db: Database) -> None:

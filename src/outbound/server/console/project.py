@@ -121,12 +121,35 @@ async def delivery_retry(request: Request, ctx: Ctx) -> Response:
 
 
 # -- management keys -------------------------------------------------------------------------
+# The console does what its credential can do through the API, no more. The API has no route
+# that creates or revokes management keys (only the CLI, with the store, does), so a session
+# signed in with a management key may list keys but not make or revoke them: otherwise a
+# leaked key would mint a permanent one and revoke the operator's. Sessions started with
+# ``outbound console-link`` come from someone with store access, who may.
+
+
+def _keys_refused(request: Request, ctx: Ctx) -> Response:
+    return render(
+        request,
+        "message.html",
+        ctx.page(
+            title="Keys need store access",
+            message="A console session signed in with a management key cannot create or"
+            " revoke management keys, as the API cannot. Run outbound console-link on the"
+            " server for a session that can, or use outbound keys create / revoke.",
+            link="/console/keys",
+            nav="keys",
+        ),
+        403,
+    )
 
 
 @console_page
 async def keys_page(request: Request, ctx: Ctx) -> Response:
     store = ctx.vault.store
     if request.method == "POST":
+        if not ctx.session.store_access:
+            return _keys_refused(request, ctx)
         name = ctx.form.get("name", "").strip()[:256]
         fetch_only = ctx.form.get("fetchOnly") == "on"
         _, key = await store.keys.create(ctx.project_id, name, fetch_only=fetch_only)
@@ -138,6 +161,7 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
         ctx.page(
             keys=await store.keys.all(ctx.project_id),
             current=ctx.session.key_id,
+            may_manage=ctx.session.store_access,
             notice=request.query_params.get("notice", ""),
             nav="keys",
         ),
@@ -146,6 +170,8 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
 
 @console_page
 async def key_revoke(request: Request, ctx: Ctx) -> Response:
+    if not ctx.session.store_access:
+        return _keys_refused(request, ctx)
     await ctx.vault.store.keys.revoke(ctx.project_id, ctx.form.get("id", ""))
     return redirect("/console/keys?notice=revoked")
 
