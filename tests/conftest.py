@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.server import LiveServer, Store, postgres_database, running_server
 
+pytest_plugins = ["tests.support.strict_run"]
+
 BACKENDS = ["sqlite", "postgres"]
 if os.environ.get("OUTBOUND_TEST_BACKENDS"):
     BACKENDS = os.environ["OUTBOUND_TEST_BACKENDS"].split(",")

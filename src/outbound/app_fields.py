@@ -24,6 +24,7 @@ __all__ = [
     "ENGINE_FIELDS",
     "KEPT_WHEN_OMITTED",
     "SDK_FIELDS",
+    "STEERING_FIELDS",
     "TEMPLATED_URL_FIELDS",
     "AppField",
 ]
@@ -65,6 +66,10 @@ class AppField:
     templated: bool = False
     # a URL the server calls (or sends browsers to): checked by the network guard
     endpoint: bool = False
+    # where the client secret (and refresh tokens) are sent depends on it, directly or through
+    # the metadata it leads to: an update that moves that elsewhere needs the secret again
+    # (``server.secret_origins``)
+    steers_secret: bool = False
 
     @property
     def name(self) -> str:
@@ -78,7 +83,9 @@ APP_FIELDS: tuple[AppField, ...] = (
     AppField("name", "string", place="record", template="name"),
     AppField("description", "string", template="description"),
     AppField("logo", "url", template="logo"),
-    AppField("templateId", "string", omitted="kept", python_sdk="", template="id"),
+    AppField(
+        "templateId", "string", omitted="kept", python_sdk="", template="id", steers_secret=True
+    ),
     AppField("clientId", "string", engine="client_id"),
     AppField("clientSecret", "secret", place="secret", engine="client_secret"),
     AppField(
@@ -88,6 +95,7 @@ APP_FIELDS: tuple[AppField, ...] = (
         template="discovery_url",
         templated=True,
         endpoint=True,
+        steers_secret=True,
     ),
     AppField(
         "authorizationUrl",
@@ -106,7 +114,13 @@ APP_FIELDS: tuple[AppField, ...] = (
         templated=True,
     ),
     AppField(
-        "tokenUrl", "url", engine="token_url", template="token_url", templated=True, endpoint=True
+        "tokenUrl",
+        "url",
+        engine="token_url",
+        template="token_url",
+        templated=True,
+        endpoint=True,
+        steers_secret=True,
     ),
     AppField(
         "tokenUrlParams",
@@ -123,6 +137,7 @@ APP_FIELDS: tuple[AppField, ...] = (
         template="revocation_url",
         templated=True,
         endpoint=True,
+        steers_secret=True,
     ),
     AppField(
         "defaultScopes", "list", default=[], engine="default_scopes", template="default_scopes"
@@ -153,7 +168,13 @@ APP_FIELDS: tuple[AppField, ...] = (
     ),
     # Dynamic client registration (RFC 7591): dcrUrl is the registration endpoint.
     AppField(
-        "useDcr", "flag", default=False, omitted="kept", python_sdk="extra", template="use_dcr"
+        "useDcr",
+        "flag",
+        default=False,
+        omitted="kept",
+        python_sdk="extra",
+        template="use_dcr",
+        steers_secret=True,
     ),
     AppField(
         "dcrUrl",
@@ -162,6 +183,7 @@ APP_FIELDS: tuple[AppField, ...] = (
         python_sdk="extra",
         engine="registration_url",
         endpoint=True,
+        steers_secret=True,
     ),
     # RFC 8707 resource indicator (an MCP server's URL)
     AppField(
@@ -173,6 +195,7 @@ APP_FIELDS: tuple[AppField, ...] = (
         template="resource",
         templated=True,
         endpoint=True,
+        steers_secret=True,
     ),
 )
 
@@ -198,5 +221,7 @@ TEMPLATED_URL_FIELDS: tuple[tuple[str, str], ...] = tuple(
 )
 # wire names of every URL the server calls for an app
 ENDPOINT_FIELDS: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.endpoint)
+# wire names of every field that decides where the client secret and refresh tokens go
+STEERING_FIELDS: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.steers_secret)
 # the fields the SDK's create and update send, in answer order
 SDK_FIELDS: tuple[AppField, ...] = tuple(f for f in APP_FIELDS if f.python_sdk)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from outbound.server.endpoints import ENDPOINTS, Endpoint
 from tests.support.database import execute
 from tests.support.server import LiveServer, outbound_cli
 
@@ -58,6 +59,9 @@ def snapshot(live_server: LiveServer) -> list[object]:
     return [
         execute(live_server.store, "SELECT id, name, config FROM apps ORDER BY id"),
         execute(live_server.store, "SELECT id, access_token FROM tokens ORDER BY id"),
+        execute(live_server.store, "SELECT id, url FROM webhooks ORDER BY id"),
+        execute(live_server.store, "SELECT link_hash FROM connect_sessions ORDER BY link_hash"),
+        execute(live_server.store, "SELECT id, revoked_at FROM management_keys ORDER BY id"),
     ]
 
 
@@ -103,6 +107,64 @@ def test_a_fetch_only_key_fetches_and_does_nothing_else(
             assert "fetch tokens" in error["errorMessage"]
             assert "secret-of" not in response.text
         assert snapshot(live_server) == before
+
+
+def _request_for(endpoint: Endpoint, app_id: str) -> tuple[str, str, object]:
+    """A well-formed request to ``endpoint`` that names ``app_id`` wherever it takes an app:
+    what a full key would be answered for, so only the key's rights can refuse it."""
+    path = (
+        endpoint.path.replace("{id}", app_id)
+        .replace("{webhook_id}", "wh_fetchonly")
+        .replace("{delivery_id}", "dl_fetchonly")
+    )
+    if endpoint.query is not None:
+        fields = set(endpoint.query.__struct_encode_fields__)
+        query = {"id": app_id, "appId": app_id, "userId": "u"}
+        pairs = [f"{name}={value}" for name, value in query.items() if name in fields]
+        path += "?" + "&".join(pairs) if pairs else ""
+    body = endpoint.example
+    if body is not None:
+        body = json.loads(json.dumps(body).replace('"app-id"', json.dumps(app_id)))
+    return endpoint.method, path, body
+
+
+# Derived from the table of every endpoint: a new management route is covered the day it is
+# added, not when someone remembers to list it.
+KEY_ONLY = [e for e in ENDPOINTS if e.auth == "key"]
+
+
+@pytest.fixture(scope="module")
+def fetch_only_key(live_server: LiveServer, apps: tuple[str, str]) -> str:
+    return new_key(live_server, "--fetch-only", "--app", apps[0])
+
+
+@pytest.mark.parametrize("endpoint", KEY_ONLY, ids=[e.operation_id for e in KEY_ONLY])
+def test_a_fetch_only_key_is_refused_on_every_management_endpoint(
+    live_server: LiveServer, apps: tuple[str, str], fetch_only_key: str, endpoint: Endpoint
+) -> None:
+    allowed, _ = apps
+    key = fetch_only_key
+    method, path, body = _request_for(endpoint, allowed)
+    before = snapshot(live_server)
+    with httpx.Client(
+        base_url=live_server.base_url, headers=auth(live_server.project_id, key)
+    ) as http:
+        response = http.request(method, path, json=body)
+    assert response.status_code == 403, (method, path, response.text)
+    assert response.json()["errorCode"] == "E130403"
+    assert "secret-of" not in response.text
+    assert snapshot(live_server) == before
+
+
+def test_every_fetch_endpoint_is_one_of_the_four_fetch_paths() -> None:
+    """The other half of the table's rule: only the fetch paths let a fetch-only key in."""
+    fetch = {e.path for e in ENDPOINTS if e.auth == "fetch"}
+    assert fetch == {
+        "/v1/mgmt/outbound/app/user/token",
+        "/v1/mgmt/outbound/app/user/token/latest",
+        "/v1/mgmt/outbound/app/tenant/token",
+        "/v1/mgmt/outbound/app/tenant/token/latest",
+    }
 
 
 def test_a_key_for_named_apps_fetches_only_theirs(

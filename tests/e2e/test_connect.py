@@ -465,3 +465,35 @@ def test_continue_needs_this_sites_page_and_its_form_token(vault: Vault) -> None
             start, data=fields, headers={"Origin": base, "Sec-Fetch-Site": "same-origin"}
         )
         assert started.status_code == 302, started.text[:300]
+
+
+def test_reconnecting_with_another_account_never_keeps_the_old_accounts_refresh_token(
+    vault: Vault, fresh_idp: OidcServer
+) -> None:
+    """Issue 25, item 18: a provider that sends no refresh token on a second consent leaves
+    the one held in place only for the same provider account."""
+    user = vault.new_user()
+    first, second = "first-" + user, "second-" + user
+    scripted_consent(vault.link(user), vault.catcher.url, first)
+    held = vault.token(user, withRefreshToken=True)
+    assert held["tokenSub"] == first and held["refreshToken"]
+
+    fresh_idp.withhold_refresh_tokens()
+    scripted_consent(vault.link(user), vault.catcher.url, first)
+    same = vault.token(user, withRefreshToken=True)
+    assert same["refreshToken"] == held["refreshToken"]  # the same account keeps it
+
+    scripted_consent(vault.link(user), vault.catcher.url, second)
+    other = vault.token(user, withRefreshToken=True)
+    assert other["tokenSub"] == second
+    assert other["hasRefreshToken"] is False
+    assert not other.get("refreshToken")
+    with vault.http as http:
+        connections = http.get(
+            "/v1/mgmt/outbound/connections", params={"appId": vault.app_id, "userId": user}
+        ).json()["connections"]
+    assert "another provider account" in connections[0]["lastRefreshError"]
+    # nothing refreshes under the second account's name with the first account's grant
+    vault.expire(user)
+    assert vault.fetch(user).json()["errorCode"] == "E131010"
+    assert first not in fresh_idp.refreshes()

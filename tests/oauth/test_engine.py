@@ -3,6 +3,7 @@ promise that no secret ever shows up in a repr, an error message or a log line."
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from outbound.oauth import (
     OAuthError,
     PermanentOAuthError,
     ProviderConfig,
+    SecretOriginError,
     TokenSet,
     TransientOAuthError,
     check_callback,
@@ -38,6 +40,7 @@ def test_public_surface_is_pinned() -> None:
         "OAuthError",
         "PermanentOAuthError",
         "ProviderConfig",
+        "SecretOriginError",
         "TokenSet",
         "TransientOAuthError",
         "check_callback",
@@ -472,3 +475,44 @@ async def test_a_definite_answer_or_an_unsent_request_is_not_retried(
     assert len(received) == 1
     assert not getattr(caught.value, "after_lost_answer", False)
     assert not getattr(caught.value, "answer_may_be_lost", False)
+
+
+# -- where the client secret may go (origins.py) --------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+async def test_the_client_secret_goes_only_to_the_origins_it_was_entered_for(method: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer"})
+
+    bound = ProviderConfig(
+        client_id="c",
+        client_secret=Secret("the-client-secret"),
+        token_url="https://elsewhere.example/token",
+        revocation_url="https://elsewhere.example/revoke",
+        token_endpoint_auth_method=method,  # type: ignore[arg-type]
+        secret_origins=("https://as.example.com:443",),
+    )
+    async with OAuthClient(httpx.AsyncClient(transport=httpx.MockTransport(provider))) as client:
+        with pytest.raises(SecretOriginError) as refused:
+            await client.refresh(bound, Secret("rt"))
+        assert "https://elsewhere.example:443" in str(refused.value)
+        with pytest.raises(SecretOriginError):
+            await client.exchange_code(
+                bound, code="x", redirect_uri="https://cb", code_verifier=None
+            )
+        with pytest.raises(SecretOriginError):
+            await client.revoke(bound, Secret("rt"), hint="refresh_token")
+        assert seen == []
+        # at its own origin (the default port spelled out or not) it goes
+        home = dataclasses.replace(bound, token_url="https://AS.example.com:443/token")
+        await client.refresh(home, Secret("rt"))
+        # a public client sends no secret: nothing to hold back; unrecorded origins: unchecked
+        await client.refresh(
+            dataclasses.replace(bound, token_endpoint_auth_method="none"), Secret("rt")
+        )
+        await client.refresh(dataclasses.replace(bound, secret_origins=None), Secret("rt"))
+        assert len(seen) == 3

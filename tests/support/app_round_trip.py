@@ -15,6 +15,8 @@ import httpx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from outbound.app_fields import STEERING_FIELDS
+
 EXAMPLES = 50
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -195,15 +197,7 @@ def load(client: httpx.Client, app_id: str) -> dict[str, Any]:
 
 
 # fields whose change may move where the server sends the client secret
-MOVES_ENDPOINTS = {
-    "discoveryUrl",
-    "authorizationUrl",
-    "tokenUrl",
-    "revocationUrl",
-    "resource",
-    "dcrUrl",
-    "templateId",
-}
+MOVES_ENDPOINTS = set(STEERING_FIELDS)
 
 
 def apply(loaded: dict[str, Any], changed: tuple[str, Any] | None) -> tuple[dict, Any]:

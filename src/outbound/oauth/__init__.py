@@ -13,6 +13,7 @@ from .client import OAuthClient
 from .config import ProviderConfig
 from .errors import OAuthConfigError, OAuthError, PermanentOAuthError, TransientOAuthError
 from .netguard import NetworkPolicy
+from .origins import SecretOriginError
 from .tokens import TokenSet, needs_refresh, refresh_allowed
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "OAuthError",
     "PermanentOAuthError",
     "ProviderConfig",
+    "SecretOriginError",
     "TokenSet",
     "TransientOAuthError",
     "check_callback",

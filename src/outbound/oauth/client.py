@@ -46,6 +46,7 @@ from .errors import (
 )
 from .lru import BoundedCache, KeyedLocks
 from .netguard import NetworkPolicy, UnsafeURL, provider_http
+from .origins import check_secret_origin
 from .registration import (
     RegisteredClient,
     deletion_request,
@@ -410,6 +411,7 @@ class OAuthClient:
         if not config.revocation_url or hint not in config.revocation_token_types:
             return False
         request = messages.revocation_request(config, token, hint=hint)
+        check_secret_origin(config, request.url, request.secrets())
         response = await self._post(request)
         payload = decode_body(response.content_type, response.body) if response.body else None
         if not 200 <= response.status < 300:
@@ -427,6 +429,7 @@ class OAuthClient:
         callback_params: Mapping[str, str],
         timeout: float | None = None,
     ) -> TokenSet:
+        check_secret_origin(config, request.url, request.secrets())
         response = await self._post(request, timeout)
         return parse_token_response(
             config,

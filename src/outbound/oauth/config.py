@@ -24,6 +24,9 @@ TokenKind = Literal["refresh_token", "access_token"]
 class ProviderConfig:
     client_id: str
     client_secret: Secret | None = None
+    # The origins the client secret may be sent to (``origins.check_secret_origin``): those
+    # it was entered for. None: not recorded, not checked.
+    secret_origins: tuple[str, ...] | None = None
 
     # Endpoints: explicit, or filled from discovery (``issuer`` in the metadata must match).
     discovery_url: str = ""

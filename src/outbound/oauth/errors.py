@@ -10,8 +10,10 @@
     │                               lost on the way back (ANSWER_LOST)
     │                               -> keep what is stored, retry later
     └── OAuthConfigError            the provider configuration cannot work (no token URL,
-                                    unknown hook, discovery names another issuer)
-                                    -> fix the app; reconnecting will not help
+        │                           unknown hook, discovery names another issuer)
+        │                           -> fix the app; reconnecting will not help
+        └── SecretOriginError       (``origins``) the request would carry the client secret
+                                    to an origin it was not entered for; nothing was sent
 
 Messages never carry a token, code, verifier or client secret: the engine scrubs every
 secret it sent from whatever text the provider sends back before putting it in an error.

@@ -7,12 +7,10 @@
   http only there). A name that does not resolve yet is accepted: every call checks again.
 * Redirect URLs (where browsers land at the end of connecting) follow the same spelling rules;
   https, or http only to loopback or an allowed network.
-* Client secrets stay put: changing the origin of an endpoint of an app that holds a client
-  secret needs the secret in the same update, so an update cannot send a stored secret to a
-  new host.
 
-Every refusal is an :class:`ApiError` (E011003, or E011002 for the missing secret) naming the
-field; nothing is stored.
+Where the client secret may go is :mod:`.secret_origins`' concern.
+
+Every refusal is an :class:`ApiError` (E011003) naming the field; nothing is stored.
 """
 
 from __future__ import annotations
@@ -25,15 +23,12 @@ from typing import Any
 from ..app_fields import ENDPOINT_FIELDS
 from ..oauth import NetworkPolicy
 from ..oauth.netguard import UnsafeURL, check_url, system_resolve, vet
-from ..storage import AppRecord
 from .errors import ApiError
-from .providers import provider_config
 
 __all__ = [
     "ENDPOINT_FIELDS",
     "check_app_urls",
     "check_redirect_url",
-    "require_secret_for_new_hosts",
 ]
 
 # Resolving a name while checking an app may take this long; a slower name counts as
@@ -84,38 +79,3 @@ async def check_redirect_url(url: str, network: NetworkPolicy, *, field: str) ->
             f"{field}: plain http is allowed only to loopback or --provider-allow-networks;"
             " use an https URL",
         )
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        return check_url(url)
-    except UnsafeURL:
-        return None
-
-
-def _endpoint_origins(app: AppRecord) -> dict[str, tuple[str, str, int] | None]:
-    """Each endpoint's origin as the engine sees it (the app's own URL, else its template's)."""
-    config = provider_config(app)
-    urls = {
-        "discoveryUrl": config.discovery_url,
-        "authorizationUrl": config.authorization_url,
-        "tokenUrl": config.token_url,
-        "revocationUrl": config.revocation_url,
-    }
-    return {field: _origin(url) for field, url in urls.items() if url}
-
-
-def require_secret_for_new_hosts(old: AppRecord, new: AppRecord, *, prefix: str = "") -> None:
-    """E011002 when ``new`` would send ``old``'s stored client secret to an origin none of
-    ``old``'s endpoints had: the caller must send ``clientSecret`` along."""
-    if old.client_secret is None:
-        return
-    known = set(_endpoint_origins(old).values())
-    for field, origin in _endpoint_origins(new).items():
-        if origin not in known:
-            raise ApiError(
-                "E011002",
-                f"missing argument {prefix + 'clientSecret'!r}: {prefix + field} moves to a"
-                " new host, and the stored client secret only follows with the secret given"
-                " again in the same update",
-            )

@@ -489,11 +489,21 @@ async def _exchange(vault: Vault, session: ConnectSession, params: dict[str, str
     return tokens
 
 
+# lastRefreshError of a connection made with another provider account than the one whose
+# refresh token was held, when the provider sent no new one
+OTHER_ACCOUNT = (
+    "connected with another provider account, which sent no refresh token: the access token"
+    " is used until it expires, then the user must connect again"
+)
+
+
 async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> None:
     refresh_token = tokens.refresh_token
+    note = ""
     if refresh_token is None:
         # Some providers hand out a refresh token on the first consent only: connecting again
-        # (say, for more scopes) keeps the one already held.
+        # (say, for more scopes) keeps the one already held — but only for the same provider
+        # account. Another account's refresh token would be refreshed under this one's name.
         held = await vault.store.tokens.find(
             session.project_id,
             session.app_id,
@@ -501,7 +511,11 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
             session.tenant_id,
             session.external_identifier,
         )
-        refresh_token = held[0].refresh_token if held else None
+        if held and held[0].refresh_token is not None:
+            if held[0].token_sub == tokens.subject:
+                refresh_token = held[0].refresh_token
+            else:
+                note = OTHER_ACCOUNT
     await vault.store.tokens.put(
         [
             TokenWrite(
@@ -519,6 +533,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
                 token_sub=tokens.subject,
                 granted_by=session.granted_by or session.user_id,
                 extra=dict(tokens.extra),
+                note=note,
             )
         ],
         action="connect.completed",

@@ -55,6 +55,12 @@ ERROR_CODES = _table(
     ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),
+    ErrorCode(
+        "E130408",
+        408,
+        "Request body not received in time (--body-timeout, --body-min-rate); the connection"
+        " is closed",
+    ),
     ErrorCode("E130413", 413, "Request body too large"),
     ErrorCode(
         "E130421",
@@ -67,7 +73,8 @@ ERROR_CODES = _table(
         429,
         "Rate limited: retry after the number of seconds in Retry-After (too many failed"
         " authentications from one address or against one project, too many connect links in"
-        " progress, or the optional per-key request limit)",
+        " progress, too many connections from one client address, or the optional per-key"
+        " request limit)",
     ),
     ErrorCode("E130431", 431, "Request header fields too many or too large"),
     ErrorCode("E130500", 500, "Internal error (logged on the server without secrets)"),
@@ -85,7 +92,9 @@ ERROR_CODES = _table(
         "E131010",
         409,
         "Reconnect required: the provider rejected the refresh token (revoked consent,"
-        " invalid_grant) or the token expired with no way to refresh it",
+        " invalid_grant) or the token expired with no way to refresh it; or the refresh was not"
+        " sent because the app's token endpoint moved to an origin its client secret was not"
+        " entered for (give the secret again)",
     ),
     # 502, not 503: the official Descope SDKs retry a 503 three times over ten seconds, and
     # each retry would ask the failing provider again.

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import metrics
 from ..audit import Caller, set_caller
 from . import logs
-from .auth import claimed_project, key_actor, parse_authorization
+from .auth import claimed_project, invalid_key, key_actor, parse_authorization
 from .errors import ApiError, error_answer
 from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from .http import read_capped
@@ -67,7 +67,14 @@ class HotPath:
             # before any event is recorded.
             project_id, key = parse_authorization(authorization)
             who.actor, who.project_id = key_actor(key), project_id
-            raw = await read_capped(receive, FETCH_MAX_BODY, declared)
+
+            async def key_first() -> None:
+                # A body that does not arrive whole is read only for a key that is live: the
+                # key is in the header, so an unauthenticated client cannot hold the read.
+                if await vault.store.keys.authenticate(project_id, key) is None:
+                    raise invalid_key()
+
+            raw = await read_capped(receive, FETCH_MAX_BODY, declared, key_first)
             payload = await fetch_token(
                 vault, project_id, raw, tenant_level=kind[0], by_scopes=kind[1], key=key
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -34,9 +35,18 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     return JSONResponse(content, status_code=status_code)
 
 
-async def read_capped(receive: Receive, limit: int, declared: int = 0) -> bytes:
+async def read_capped(
+    receive: Receive,
+    limit: int,
+    declared: int = 0,
+    before_rest: Callable[[], Awaitable[None]] | None = None,
+) -> bytes:
     """The request body, or E130413 as soon as it is (or says it will be) over ``limit``
-    bytes: nothing larger is held in memory. ``declared`` is the Content-Length, 0 if none."""
+    bytes: nothing larger is held in memory. ``declared`` is the Content-Length, 0 if none.
+    ``before_rest`` runs once when the body did not arrive whole in its first part (a slow or
+    large body): the place to authenticate first when the credentials are in the headers.
+    A client that goes away (or is cut off by the listener's body timeout) mid-body raises
+    E130408: a partial body is never handled."""
     if declared > limit:
         raise ApiError("E130413", f"the request body exceeds {limit} bytes")
     chunks = []
@@ -44,7 +54,7 @@ async def read_capped(receive: Receive, limit: int, declared: int = 0) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ApiError("E130408", "the client went away before its request body was complete")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -52,6 +62,9 @@ async def read_capped(receive: Receive, limit: int, declared: int = 0) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        if before_rest is not None:
+            await before_rest()
+            before_rest = None
     return b"".join(chunks)
 
 

@@ -86,6 +86,7 @@ def provider_config(app: AppRecord) -> ProviderConfig:
         kwargs.get("token_params", ()), _wire_params(config.get("tokenUrlParams"))
     )
     kwargs["client_secret"] = app.client_secret
+    kwargs["secret_origins"] = app.secret_origins
     # Apps whose tokens are only uploaded may have no client id; they are served all the same.
     kwargs.setdefault("client_id", "")
     known = {f.name for f in dataclasses.fields(ProviderConfig)}
@@ -99,6 +100,8 @@ def with_registration(config: ProviderConfig, registration: Registration) -> Pro
         config,
         client_id=registration.client_id or "",
         client_secret=registration.client_secret if method != "none" else None,
+        # the registered client's secret came from the server it was registered at
+        secret_origins=None,
         token_endpoint_auth_method=method,  # type: ignore[arg-type]
     )
 

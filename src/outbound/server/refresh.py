@@ -22,6 +22,9 @@ renewing its lease meanwhile (no other server sends the old refresh token while 
 alive), and stores the answer as it would an on-time one. A provider that rotates refresh
 tokens has already rotated this one; dropping its answer would leave the next refresh
 sending a used refresh token, which such providers punish by revoking the whole grant.
+A fetch that comes while such a refresh is in flight — in this process, or under another
+server's renewed lease — joins it and waits up to ``provider_timeout`` from its own arrival, so
+the first fetch after a hung provider recovers is answered the late answer's token.
 ``drain`` lets a shutting-down server finish these refreshes first.
 
 When an answer is lost even so (the connection broke: the engine retried once; or the
@@ -46,6 +49,7 @@ from ..oauth import (
     OAuthConfigError,
     PermanentOAuthError,
     ProviderConfig,
+    SecretOriginError,
     TokenSet,
     TransientOAuthError,
     needs_refresh,
@@ -68,6 +72,12 @@ _POLL_MAX = 0.2
 # What ``last_refresh_error`` starts with after a refresh whose answer never arrived.
 LOST_ANSWER = "the provider's answer to a refresh was lost"
 REUSED_AFTER_LOST_ANSWER = "refresh token reused after a lost answer"
+
+
+def secret_origin_refused(reason: str) -> ApiError:
+    """E131010: the refresh would have sent the client secret to an origin it is not bound to
+    (``oauth.origins``), so it was not sent."""
+    return ApiError("E131010", f"the refresh was not sent: {reason}")
 
 
 def _unavailable(reason: str, retry_after: float | None = None) -> ApiError:
@@ -175,10 +185,15 @@ class LeaseRefresher:
         return result
 
     async def _outcome(self, flight: _Flight) -> TokenRecord | ApiError:
-        """The flight's result, or E131011 once its provider call has run ``provider_timeout``.
+        """The flight's result, or E131011 once this caller has waited ``provider_timeout`` for
+        its provider call. A caller that joins a call already running — even one whose first
+        callers were answered E131011 and whose late answer is arriving — waits its own
+        ``provider_timeout`` from when it joined: that answer is the one it would get from a
+        new refresh, and starting one is not allowed while this one holds the lease.
         asyncio.wait never cancels the task: neither a caller that goes away nor one that stops
         waiting ends the refresh others wait on, or the late answer it will store."""
         task = flight.task
+        joined = time.monotonic()
         if not task.done() and not flight.calling.is_set():
             calling = asyncio.ensure_future(flight.calling.wait())
             try:
@@ -186,7 +201,8 @@ class LeaseRefresher:
             finally:
                 calling.cancel()
         if not task.done():
-            remaining = flight.calling_since + self.provider_timeout - time.monotonic()
+            started = max(flight.calling_since, joined)
+            remaining = started + self.provider_timeout - time.monotonic()
             if remaining > 0:
                 await asyncio.wait({task}, timeout=remaining)
         if not task.done():
@@ -226,6 +242,9 @@ class LeaseRefresher:
         seen = token.version
         waited_on_claim = False
         seen_claim: Claim | None = None
+        # Seen renewing its lease: its owner is alive, talking to the provider (perhaps reading
+        # a late answer after its own callers were told E131011).
+        owner_alive = False
         wait_started = 0.0
         delay = _POLL_FIRST
         # Long enough to see a lease taken just before we looked run out, and take it over.
@@ -247,6 +266,8 @@ class LeaseRefresher:
                     return current
                 seen = current.version
                 waited_on_claim = False
+                seen_claim = None
+                owner_alive = False
             if current.refresh_token is None:
                 raise expired_without_refresh_token()
             if claim.held(now):
@@ -258,7 +279,10 @@ class LeaseRefresher:
                     and claim.owner == seen_claim.owner
                     and claim.until > seen_claim.until
                 ):
-                    # Renewed: its owner is alive, waiting for a late answer it will keep.
+                    owner_alive = True
+                if owner_alive and time.monotonic() - wait_started >= self.provider_timeout:
+                    # Its answer is late even for us: our caller hears so within the provider
+                    # timeout, like the owner's own callers (the owner keeps the answer).
                     raise _unavailable("another server is still waiting for the provider")
                 seen_claim = claim
                 if time.monotonic() > deadline:
@@ -369,6 +393,15 @@ class LeaseRefresher:
             await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
             await self.leases.store.audit.record(refresh_event(token, "E131011"))
             raise _unavailable(text, exc.retry_after) from None
+        except SecretOriginError as exc:
+            # Nothing was sent. The connection is fine; the app is not: it stays failing (and
+            # backs off) until its client secret is given again for the new endpoint.
+            measure("config")
+            reason = oauth_error_text(exc)
+            logger.warning("refresh of token %s not sent: %s", token.id, reason)
+            await asyncio.shield(self.leases.record_transient_failure(token.id, self.owner, reason))
+            await self.leases.store.audit.record(refresh_event(token, "E131010"))
+            raise secret_origin_refused(reason) from None
         except OAuthConfigError as exc:
             measure("config")
             await asyncio.shield(self.leases.release(token.id, self.owner))
@@ -420,6 +453,8 @@ async def verify_refresh(providers: Providers, write: TokenWrite) -> TokenWrite:
         ) from None
     except TransientOAuthError as exc:
         raise _unavailable(oauth_error_text(exc), exc.retry_after) from None
+    except SecretOriginError as exc:
+        raise secret_origin_refused(oauth_error_text(exc)) from None
     except OAuthConfigError as exc:
         raise config_error(exc) from None
     return dataclasses.replace(

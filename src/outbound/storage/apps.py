@@ -18,6 +18,14 @@ from .tokens import token_event
 __all__ = ["Apps", "Conflict"]
 
 
+def _origins(stored: str | None) -> tuple[str, ...] | None:
+    return None if stored is None else tuple(json.loads(stored))
+
+
+def _origins_json(origins: tuple[str, ...] | None) -> str | None:
+    return None if origins is None else json.dumps(sorted(origins))
+
+
 class Conflict(Exception):
     """A write would break a uniqueness rule (duplicate app id or name)."""
 
@@ -39,6 +47,7 @@ class Apps:
             ),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            secret_origins=_origins(row["secret_origins"]),
         )
 
     async def create(
@@ -48,13 +57,15 @@ class Apps:
         name: str,
         config: dict[str, Any],
         client_secret: Secret | None,
+        secret_origins: tuple[str, ...] | None = None,
     ) -> AppRecord:
         at = now()
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
-                    "INSERT INTO apps (project_id, id, name, config, client_secret, created_at,"
-                    " updated_at) VALUES (:project_id, :id, :name, :config, :secret, :now, :now)",
+                    "INSERT INTO apps (project_id, id, name, config, client_secret, secret_origins,"
+                    " created_at, updated_at)"
+                    " VALUES (:project_id, :id, :name, :config, :secret, :origins, :now, :now)",
                     {
                         "project_id": project_id,
                         "id": app_id,
@@ -63,13 +74,14 @@ class Apps:
                         "secret": self.codec.seal(
                             client_secret, client_secret_aad(project_id, app_id)
                         ),
+                        "origins": _origins_json(secret_origins),
                         "now": at,
                     },
                 )
                 await self.audit.record_in(tx, event(project_id, "app.create", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
-        return AppRecord(project_id, app_id, name, config, client_secret, at, at)
+        return AppRecord(project_id, app_id, name, config, client_secret, at, at, secret_origins)
 
     async def update(
         self,
@@ -79,15 +91,19 @@ class Apps:
         config: dict[str, Any],
         client_secret: Secret | None,
         keep_client_secret: bool,
+        secret_origins: tuple[str, ...] | None = None,
     ) -> AppRecord | None:
+        """Overwrite the app; ``secret_origins`` replaces the stored ones (pass the stored
+        ones along to keep them)."""
         params: dict[str, Any] = {
             "project_id": project_id,
             "id": app_id,
             "name": name,
             "config": json.dumps(config),
+            "origins": _origins_json(secret_origins),
             "now": now(),
         }
-        assignments = "name = :name, config = :config, updated_at = :now"
+        assignments = "name = :name, config = :config, secret_origins = :origins, updated_at = :now"
         if not keep_client_secret:
             assignments += ", client_secret = :secret"
             params["secret"] = self.codec.seal(client_secret, client_secret_aad(project_id, app_id))

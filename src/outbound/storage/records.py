@@ -20,6 +20,10 @@ class AppRecord:
     client_secret: Secret | None
     created_at: int
     updated_at: int
+    # The origins (``scheme://host:port``) the client secret may be sent to: those of the
+    # token, refresh and revocation endpoints when the secret was entered. None: not known
+    # (an app stored before they were recorded, or whose endpoints could not be found then).
+    secret_origins: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -89,3 +93,5 @@ class TokenWrite:
     token_sub: str = ""
     granted_by: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # stored as the connection's ``lastRefreshError``: why it holds no refresh token
+    note: str = ""

@@ -61,6 +61,8 @@ apps = _Table(
     # Every non-secret App field as one JSON document: an update is a full overwrite anyway.
     Column("config", Text, nullable=False),
     Column("client_secret", LargeBinary, nullable=True),
+    # JSON list of the origins the client secret may be sent to (NULL: not known).
+    Column("secret_origins", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("project_id", "id"),

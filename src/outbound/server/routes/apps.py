@@ -13,11 +13,12 @@ from starlette.routing import Route
 from ...secret import Secret
 from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
-from ..app_urls import check_app_urls, require_secret_for_new_hosts
+from ..app_urls import check_app_urls
 from ..dcr import forget_client
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response
 from ..providers import provider_config, with_registration
+from ..secret_origins import bind_secret, keep_secret_in_place
 from ..vault import Vault
 from ..wire import (
     AppDelete,
@@ -52,10 +53,14 @@ async def create_app_record(vault: Vault, project_id: str, fields: AppFields) ->
         require_new_id(fields.tenant_id, "tenantId")
     config = app_config_from_fields(fields)
     await check_app_urls(config, vault.network)
+    secret = _secret(fields.client_secret)
+    origins = await bind_secret(
+        vault.providers.client,
+        AppRecord(project_id, app_id, name, config, secret, 0, 0),
+        vault.settings.provider_timeout,
+    )
     try:
-        app = await vault.store.apps.create(
-            project_id, app_id, name, config, _secret(fields.client_secret)
-        )
+        app = await vault.store.apps.create(project_id, app_id, name, config, secret, origins)
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None
     return app
@@ -123,9 +128,15 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
         raise app_not_found(app_id)
     config = app_config_from_fields(fields, stored.config)
     await check_app_urls(config, vault.network, prefix="app.")
+    updated = dataclasses.replace(stored, name=name, config=config)
     if keep_secret:
-        require_secret_for_new_hosts(
-            stored, dataclasses.replace(stored, config=config), prefix="app."
+        origins = await keep_secret_in_place(
+            vault.providers.client, stored, updated, vault.settings.provider_timeout, prefix="app."
+        )
+    else:
+        updated.client_secret = _secret(fields.client_secret)
+        origins = await bind_secret(
+            vault.providers.client, updated, vault.settings.provider_timeout
         )
     try:
         app = await vault.store.apps.update(
@@ -135,6 +146,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
             config,
             _secret(fields.client_secret),
             keep_client_secret=keep_secret,
+            secret_origins=origins,
         )
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None
