@@ -196,8 +196,9 @@ def create_app(settings: Settings) -> ASGIApp:
             webhooks=webhooks,
             network=network,
             limits=limits,
+            session_jwks=JwksCache(network=network),
         )
-        app.state.session_jwks = JwksCache(network=network)
+        app.state.session_jwks = app.state.vault.session_jwks
         providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         sender = WebhookSender(
             webhooks,
