@@ -28,9 +28,9 @@ def test_version_prints_the_package_version() -> None:
         timeout=60,
         check=True,
     ).stdout
-    # The version the package was built with, as installed: what `pip show outbound` says.
-    assert out == f"outbound {version('outbound')}\n"
-    assert version("outbound") == outbound.__version__
+    # The version the package was built with, as installed: what `pip show outbound-vault` says.
+    assert out == f"outbound {version('outbound-vault')}\n"
+    assert version("outbound-vault") == outbound.__version__
     assert out.split()[1].count(".") == 2  # MAJOR.MINOR.PATCH, as the CHANGELOG's sections
 
 

@@ -14,7 +14,7 @@ import sys
 try:
     import click
 except ImportError:  # pragma: no cover - the SDK installs without the server's dependencies
-    sys.exit("the outbound command needs the server extra: pip install 'outbound[server]'")
+    sys.exit("the outbound command needs the server extra: pip install 'outbound-vault[server]'")
 
 from .._version import __version__
 from .apps import apps

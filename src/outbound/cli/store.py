@@ -4,6 +4,7 @@ settings (each with its environment variable), and the store those settings name
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..server.config import SETTINGS, Settings, env_name
+from ..server.config import SECRET_SETTINGS, SETTINGS, Settings, env_name, secret_from_file
 
 __all__ = [
     "deprecated_json_flag",
@@ -71,9 +72,19 @@ deprecated_json_flag = click.option(
 
 
 def settings_from(**values: Any) -> Settings:
-    """Settings from a command's options (the ones that are settings; the rest are ignored)."""
+    """Settings from a command's options (the ones that are settings; the rest are ignored),
+    and the secrets the command line and environment left unset from their files."""
     known = {f.name for f in fields(Settings)}
     kwargs = {k: v for k, v in values.items() if k in known and v is not None}
+    for name in SECRET_SETTINGS:
+        if name not in values:
+            continue
+        try:
+            from_file = secret_from_file(name, os.environ)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        if from_file is not None and not kwargs.get(name):  # the command line still wins
+            kwargs[name] = from_file
     if "data_dir" in kwargs:
         kwargs["data_dir"] = Path(kwargs["data_dir"])
     return Settings(**kwargs)

@@ -2,10 +2,16 @@
 
 Precedence: command-line option → environment variable → default. The README's settings
 table is generated from ``SETTINGS`` (a test keeps them in step).
+
+The settings that hold a secret (``SECRET_SETTINGS``: the master key, a database URL with its
+password) may instead come from a file named by ``OUTBOUND_…_FILE``: container and
+orchestrator secrets, and systemd credentials, are files, and a secret read from a file does
+not sit in the process environment, where child processes and crash reports would see it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -13,7 +19,7 @@ from typing import Any
 from ..oauth.netguard import NetworkPolicy
 from ..storage import DatabaseURL
 
-__all__ = ["SETTINGS", "Settings"]
+__all__ = ["SECRET_SETTINGS", "SETTINGS", "Settings", "secret_from_file"]
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -36,12 +42,13 @@ class Settings:
     database_url: str = _setting(
         "",
         "postgresql://… to share one PostgreSQL database between several servers."
-        " Default: SQLite in the data dir.",
+        " Default: SQLite in the data dir. Or OUTBOUND_DATABASE_URL_FILE: a file holding it.",
     )
     master_key: str = _setting(
         "",
         "Base64 (or hex) 32-byte AES-256 key(s), comma-separated, newest first, that seal every"
-        " secret at rest. Default on SQLite: a key file generated in the data dir (mode 0600).",
+        " secret at rest. Default on SQLite: a key file generated in the data dir (mode 0600)."
+        " Or OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or systemd secret).",
     )
     refresh_margin: int = _setting(
         300, "Seconds before expiry at which a fetched access token is refreshed first."
@@ -77,6 +84,11 @@ class Settings:
         5.0,
         "Seconds before the second attempt of a webhook delivery that failed; each later wait"
         " doubles (capped at an hour, with jitter).",
+    )
+    webhook_timeout: float = _setting(
+        10.0,
+        "Seconds one webhook delivery attempt may take in all (name resolution, connection,"
+        " TLS and the receiver's answer) before it counts as failed and is retried.",
     )
     webhook_retry_for: float = _setting(
         86400.0,
@@ -220,3 +232,27 @@ SETTINGS = {f.name: f for f in fields(Settings)}
 
 def env_name(setting: str) -> str:
     return "OUTBOUND_" + setting.upper()
+
+
+# Settings that hold a secret: each may be read from the file OUTBOUND_<NAME>_FILE names.
+SECRET_SETTINGS = ("database_url", "master_key")
+
+
+def secret_from_file(setting: str, environ: Mapping[str, str]) -> str | None:
+    """The value of ``setting`` read from the file its ``OUTBOUND_…_FILE`` variable names,
+    without surrounding whitespace (secret files usually end with a newline); None when that
+    variable is unset. ValueError (saying what to fix, never the value) when the variable and
+    ``OUTBOUND_…`` are both set, or the file cannot be read or is empty."""
+    variable = env_name(setting) + "_FILE"
+    path = environ.get(variable)
+    if not path:
+        return None
+    if environ.get(env_name(setting)):
+        raise ValueError(f"set {env_name(setting)} or {variable}, not both")
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise ValueError(f"{variable}: {path} is empty")
+    return value
