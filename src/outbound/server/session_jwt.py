@@ -161,7 +161,8 @@ async def verify_session_token(
             f"the session token's algorithm {str(alg)[:16]!r} is not accepted"
             f" (only {', '.join(ALGORITHMS)})"
         )
-    if not issuer.audience and not issuer.audience_optional:
+    audiences = issuer.audiences
+    if not audiences and not issuer.audience_optional:
         # Without an audience, a token the issuer minted for any other app would do.
         raise SessionTokenError(
             "the project's session issuer has no audience configured: run outbound projects"
@@ -179,11 +180,11 @@ async def verify_session_token(
             key=key,
             algorithms=[alg],
             issuer=issuer.issuer,
-            audience=issuer.audience or None,
+            audience=audiences or None,
             leeway=LEEWAY,
             options={
-                "require": ["exp", "iss", "sub", *(["aud"] if issuer.audience else [])],
-                "verify_aud": bool(issuer.audience),
+                "require": ["exp", "iss", "sub", *(["aud"] if audiences else [])],
+                "verify_aud": bool(audiences),
             },
         )
     except jwt.ExpiredSignatureError:

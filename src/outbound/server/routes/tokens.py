@@ -3,6 +3,7 @@ path before these routes see them) and deleting."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import msgspec
@@ -10,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..auth import parse_authorization
+from ...audit import caller, set_caller
+from ..delegation import fetch_credentials
 from ..errors import ApiError, not_found_token
 from ..fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from ..http import authed, json_response, read_body
@@ -23,12 +25,23 @@ async def _fetch(request: Request) -> Response:
     # routes keep the Starlette app complete on its own (and answer 405 to other methods).
     tenant_level, by_scopes = FETCH_PATHS[request.url.path]
     vault: Vault = request.app.state.vault
-    # As on the hot path: the key (full or fetch-only) is checked along with the token.
-    project_id, key = parse_authorization(request.headers.get("authorization", ""))
+    # As on the hot path: the key (full or fetch-only) is checked along with the token; a
+    # user's token is verified first.
+    project_id, key, delegate = await fetch_credentials(
+        vault.store, vault.session_jwks, request.headers.get("authorization", "")
+    )
+    if delegate is not None:
+        set_caller(dataclasses.replace(caller(), actor=delegate.actor, project_id=project_id))
     raw = await read_body(request, FETCH_MAX_BODY)
     return json_response(
         await fetch_token(
-            vault, project_id, raw, tenant_level=tenant_level, by_scopes=by_scopes, key=key
+            vault,
+            project_id,
+            raw,
+            tenant_level=tenant_level,
+            by_scopes=by_scopes,
+            key=key,
+            delegate=delegate,
         )
     )
 
