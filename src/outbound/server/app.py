@@ -204,6 +204,7 @@ def create_app(settings: Settings) -> ASGIApp:
             webhooks,
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
+            timeout=settings.webhook_timeout,
             network=network,
         )
         sender.start()

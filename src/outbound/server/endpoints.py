@@ -110,6 +110,9 @@ class LinkQuery(msgspec.Struct):
 
 class StartForm(msgspec.Struct):
     link: str | None = None
+    form: (
+        Annotated[str, Meta(description="the form token the link page gave this browser")] | None
+    ) = None
 
 
 class CallbackQuery(msgspec.Struct):
