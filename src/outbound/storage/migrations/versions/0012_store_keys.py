@@ -1,15 +1,15 @@
 """the master keys a store was sealed with, and the secrets derived from them that must
 outlive them (the audit chain's MAC keys); the last audit checkpoint published per project
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
