@@ -13,6 +13,7 @@ from .config import Settings
 from .fetch import TokenService
 from .limits import Limits
 from .providers import Providers, provider_config
+from .session_jwt import JwksCache
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -35,6 +36,8 @@ class Vault:
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # failed-authentication and per-key request limits
     limits: Limits = field(default_factory=lambda: Limits(0, 0))
+    # the trusted issuers' signing keys (users' tokens: session connect, delegated fetch)
+    session_jwks: JwksCache | None = None
 
     def project_callback_url(self, project_id: str) -> str:
         """The redirect URI of every app of ``project_id`` created since callbacks are per
