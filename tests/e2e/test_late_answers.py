@@ -152,6 +152,51 @@ def test_twenty_late_answers_in_a_row(
         idp.reset()
 
 
+def _next_fetch_after_recovery(first: Vault, then: Vault) -> None:
+    """The provider holds a refresh past the provider timeout, then answers it: the caller was
+    told E131011, and the very next fetch (sent before the answer arrives) joins the refresh
+    still in flight and returns the late answer's token — not another E131011."""
+    idp = first.idp
+    user = first.new_user()
+    assert first.connect_quickly(user)["status"] == "success"
+    before = first.token(user, withRefreshToken=True)
+    first.expire(user)
+    idp.reset()
+    # Held until 1.5 s after the first caller's provider timeout ran out, then answered: past
+    # the owner's next lease renewal, which another server used to take as "answer E131011".
+    idp.fault("delay", seconds=PROVIDER_TIMEOUT + 1.5)
+    try:
+        told = first.fetch(user)
+        assert told.status_code == 502, told.text
+        assert told.json()["errorCode"] == "E131011"
+
+        started = time.monotonic()
+        joined = then.fetch(user, withRefreshToken=True)
+        waited = time.monotonic() - started
+
+        assert joined.status_code == 200, joined.text
+        token = joined.json()["token"]
+        then.seen.update((token["accessToken"], token["refreshToken"]))
+        assert token["accessToken"] != before["accessToken"]
+        assert token["refreshToken"] != before["refreshToken"]
+        assert waited < PROVIDER_TIMEOUT + 1
+        # The one refresh the provider answered is the one both fetches got.
+        assert idp.grants() == {"tokenRequests": 1, "success": {"refresh_token": 1}, "error": {}}
+        assert idp.introspect(token["accessToken"])["active"] is True
+    finally:
+        idp.reset()
+
+
+def test_the_next_fetch_joins_a_late_refresh(vault: Vault, idp: OidcServer) -> None:
+    _next_fetch_after_recovery(vault, vault)
+
+
+def test_the_next_fetch_joins_another_servers_late_refresh(
+    vault: Vault, other_server: Vault, idp: OidcServer
+) -> None:
+    _next_fetch_after_recovery(vault, other_server)
+
+
 # -- lost answers -----------------------------------------------------------------------------
 
 

@@ -227,8 +227,14 @@ class OidcServer:
         """Accept a used refresh token again for ``seconds`` after its use (until reset)."""
         self._admin("POST", "/__admin/refresh-reuse-grace", {"seconds": seconds})
 
+    def withhold_refresh_tokens(self, withhold: bool = True) -> None:
+        """Answer code exchanges without a refresh token (as many providers do when a user
+        consents again) until called with False or reset."""
+        self._admin("POST", "/__admin/issue-refresh-tokens-on-exchange", {"issue": not withhold})
+
     def reset(self) -> None:
-        """Zero the counters, end any fault and restore the start's reuse grace."""
+        """Zero the counters, end any fault and restore the start's reuse grace and refresh
+        tokens."""
         self._admin("POST", "/__admin/reset", {})
 
     def fault(

@@ -160,6 +160,7 @@ def _origins(setting: str) -> list[str]:
 
 def create_app(settings: Settings) -> ASGIApp:
     settings.network_policy  # noqa: B018 - a malformed --provider-allow-networks fails here
+    settings.webhook_network_policy  # noqa: B018 - and a malformed --webhook-allow-networks
     quiet_http_logs()
 
     @asynccontextmanager
@@ -195,15 +196,18 @@ def create_app(settings: Settings) -> ASGIApp:
             providers=providers,
             webhooks=webhooks,
             network=network,
+            webhook_network=settings.webhook_network_policy,
             limits=limits,
+            session_jwks=JwksCache(network=network),
         )
-        app.state.session_jwks = JwksCache(network=network)
+        app.state.session_jwks = app.state.vault.session_jwks
         providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         sender = WebhookSender(
             webhooks,
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
-            network=network,
+            timeout=settings.webhook_timeout,
+            network=settings.webhook_network_policy,
         )
         sender.start()
         ahead: RefreshAhead | None = None

@@ -22,6 +22,9 @@ renewing its lease meanwhile (no other server sends the old refresh token while 
 alive), and stores the answer as it would an on-time one. A provider that rotates refresh
 tokens has already rotated this one; dropping its answer would leave the next refresh
 sending a used refresh token, which such providers punish by revoking the whole grant.
+A fetch that comes while such a refresh is in flight — in this process, or under another
+server's renewed lease — joins it and waits up to ``provider_timeout`` from its own arrival, so
+the first fetch after a hung provider recovers is answered the late answer's token.
 ``drain`` lets a shutting-down server finish these refreshes first.
 
 When an answer is lost even so (the connection broke: the engine retried once; or the
@@ -182,10 +185,15 @@ class LeaseRefresher:
         return result
 
     async def _outcome(self, flight: _Flight) -> TokenRecord | ApiError:
-        """The flight's result, or E131011 once its provider call has run ``provider_timeout``.
+        """The flight's result, or E131011 once this caller has waited ``provider_timeout`` for
+        its provider call. A caller that joins a call already running — even one whose first
+        callers were answered E131011 and whose late answer is arriving — waits its own
+        ``provider_timeout`` from when it joined: that answer is the one it would get from a
+        new refresh, and starting one is not allowed while this one holds the lease.
         asyncio.wait never cancels the task: neither a caller that goes away nor one that stops
         waiting ends the refresh others wait on, or the late answer it will store."""
         task = flight.task
+        joined = time.monotonic()
         if not task.done() and not flight.calling.is_set():
             calling = asyncio.ensure_future(flight.calling.wait())
             try:
@@ -193,7 +201,8 @@ class LeaseRefresher:
             finally:
                 calling.cancel()
         if not task.done():
-            remaining = flight.calling_since + self.provider_timeout - time.monotonic()
+            started = max(flight.calling_since, joined)
+            remaining = started + self.provider_timeout - time.monotonic()
             if remaining > 0:
                 await asyncio.wait({task}, timeout=remaining)
         if not task.done():
@@ -233,6 +242,9 @@ class LeaseRefresher:
         seen = token.version
         waited_on_claim = False
         seen_claim: Claim | None = None
+        # Seen renewing its lease: its owner is alive, talking to the provider (perhaps reading
+        # a late answer after its own callers were told E131011).
+        owner_alive = False
         wait_started = 0.0
         delay = _POLL_FIRST
         # Long enough to see a lease taken just before we looked run out, and take it over.
@@ -254,6 +266,8 @@ class LeaseRefresher:
                     return current
                 seen = current.version
                 waited_on_claim = False
+                seen_claim = None
+                owner_alive = False
             if current.refresh_token is None:
                 raise expired_without_refresh_token()
             if claim.held(now):
@@ -265,7 +279,10 @@ class LeaseRefresher:
                     and claim.owner == seen_claim.owner
                     and claim.until > seen_claim.until
                 ):
-                    # Renewed: its owner is alive, waiting for a late answer it will keep.
+                    owner_alive = True
+                if owner_alive and time.monotonic() - wait_started >= self.provider_timeout:
+                    # Its answer is late even for us: our caller hears so within the provider
+                    # timeout, like the owner's own callers (the owner keeps the answer).
                     raise _unavailable("another server is still waiting for the provider")
                 seen_claim = claim
                 if time.monotonic() > deadline:

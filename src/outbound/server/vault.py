@@ -12,6 +12,7 @@ from .config import Settings
 from .fetch import TokenService
 from .limits import Limits
 from .providers import Providers, provider_config
+from .session_jwt import JwksCache
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -29,8 +30,12 @@ class Vault:
     webhooks: WebhookStore
     # Where provider calls may go (--provider-allow-networks): apps are checked against it.
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # Where webhook deliveries may go (--webhook-allow-networks): webhooks are checked against it.
+    webhook_network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # failed-authentication and per-key request limits
     limits: Limits = field(default_factory=lambda: Limits(0, 0))
+    # the trusted issuers' signing keys (users' tokens: session connect, delegated fetch)
+    session_jwks: JwksCache | None = None
 
     @property
     def callback_url(self) -> str:

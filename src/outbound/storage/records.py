@@ -93,3 +93,5 @@ class TokenWrite:
     token_sub: str = ""
     granted_by: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # stored as the connection's ``lastRefreshError``: why it holds no refresh token
+    note: str = ""

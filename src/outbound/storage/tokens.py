@@ -105,6 +105,7 @@ class Tokens:
                     "token_sub": write.token_sub,
                     "granted_by": write.granted_by,
                     "extra": json.dumps(write.extra),
+                    "note": write.note,
                     "now": at,
                 }
                 row = await tx.fetchone(
@@ -112,7 +113,7 @@ class Tokens:
                     " refresh_token = :refresh_token, id_token = :id_token,"
                     " access_token_type = :access_token_type,"
                     " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
-                    " last_refresh_error = '', needs_reconnect = 0, token_sub = :token_sub,"
+                    " last_refresh_error = :note, needs_reconnect = 0, token_sub = :token_sub,"
                     " granted_by = :granted_by, extra = :extra, updated_at = :now,"
                     # a refresh of the replaced token may be in flight: its lease no longer
                     # applies to this one (its write will see the new version and give way)
@@ -130,10 +131,11 @@ class Tokens:
                         "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
                         " external_identifier, scopes, access_token, refresh_token, id_token,"
                         " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
-                        " granted_by, extra, created_at, updated_at) VALUES (:id, :project_id,"
-                        " :app_id, :user_id, :tenant_id, :external_identifier, :scopes,"
-                        " :access_token, :refresh_token, :id_token, :access_token_type,"
-                        " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :now, :now)",
+                        " granted_by, extra, last_refresh_error, created_at, updated_at) VALUES"
+                        " (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
+                        " :scopes, :access_token, :refresh_token, :id_token, :access_token_type,"
+                        " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :note,"
+                        " :now, :now)",
                         {**values, "id": token_id},
                     )
                     created.append(stored_connection(values, token_id, at))

@@ -105,6 +105,8 @@ const state = {
   accessTokenTtl: Number(process.env.OIDC_ACCESS_TTL ?? 3600),
   fault: null, // { mode: 'hang' | 'delay' | 'status' | 'oversize', status, retryAfter, body?, until }
   refreshReuseGrace: Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0),
+  // false: code exchanges answer without a refresh token (as providers do on a second consent)
+  issueRefreshTokens: true,
   tokenRequests: 0,
   // Set-Cookie on every answer while set (POST /__admin/cookie); Cookie headers received.
   cookie: null,
@@ -185,7 +187,8 @@ const provider = new Provider(issuer, {
   },
   // Every client allowed the refresh_token grant gets one, without the offline_access and
   // prompt=consent ceremony: the vault's connect flow asks for offline access by design.
-  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  issueRefreshToken: async (ctx, client) =>
+    state.issueRefreshTokens && client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
   ttl: {
     AccessToken: () => state.accessTokenTtl,
@@ -274,6 +277,7 @@ const admin = {
   'POST /__admin/reset': async () => {
     state.fault = null;
     state.refreshReuseGrace = Number(process.env.OIDC_REFRESH_REUSE_GRACE ?? 0);
+    state.issueRefreshTokens = true;
     state.tokenRequests = 0;
     state.grants = { success: {}, error: {} };
     state.refreshes = {};
@@ -304,6 +308,10 @@ const admin = {
     return { cookie: state.cookie };
   },
   'GET /__admin/cookies': async () => ({ seen: state.cookiesSeen }),
+  'POST /__admin/issue-refresh-tokens-on-exchange': async (body) => {
+    state.issueRefreshTokens = Boolean(body.issue);
+    return { issue: state.issueRefreshTokens };
+  },
   'POST /__admin/refresh-reuse-grace': async (body) => {
     state.refreshReuseGrace = Number(body.seconds);
     return { seconds: state.refreshReuseGrace };
