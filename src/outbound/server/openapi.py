@@ -125,6 +125,9 @@ def errors_of(endpoint: Endpoint) -> list[str]:
         # an empty id (``/templates/``, as a client sends an id it read as "") names no
         # endpoint at all
         codes.add("E130404")
+        # a path id holding control characters or, where the handler checks it, any other
+        # character no id may hold (guard.py, wire.checked_id)
+        codes.add("E011003")
     return [code for code in ERROR_CODES if code in codes]
 
 
