@@ -306,7 +306,11 @@ def _operation(
         }
     responses = _success(endpoint)
     for status, response in _error_responses(codes).items():
-        responses.setdefault(status, response)
+        page = responses.setdefault(status, response)
+        if page is not response and "content" in page:
+            # a page's status can also come as the JSON error (a path the guard refuses)
+            page["content"] = {**page["content"], **response["content"]}
+            page["description"] += "; or the JSON error: " + response["description"]
     if endpoint.operation_id in LINKS:
         responses["200"]["links"] = LINKS[endpoint.operation_id]
     operation["responses"] = responses
