@@ -47,6 +47,7 @@ from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
 from .vault import Vault
+from .webhook_retention import WebhookRetention
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -208,6 +209,8 @@ def create_app(settings: Settings) -> ASGIApp:
             network=network,
         )
         sender.start()
+        pruner = WebhookRetention(webhooks, settings.webhook_retention)
+        pruner.start()
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
@@ -228,6 +231,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await refresher.drain()
             await sender.stop()
             await retention.stop()
+            await pruner.stop()
             # written before the store closes: a clean stop loses no fetch event
             await store.audit.stop()
             if listener is not None:
