@@ -122,7 +122,7 @@ def test_every_webhook_and_delivery_reads_after_the_upgrade(
     upgraded: tuple[LiveServer, dict[str, Any]],
 ) -> None:
     """Webhooks, their deliveries (payloads moved to one stored event each by migration
-    0012) and their attempts, as the old release listed them; a pending one is still sent."""
+    0014) and their attempts, as the old release listed them; a pending one is still sent."""
     server, expected = upgraded
     with server.client() as client:
         listed = {w["id"]: w for w in client.get("/v1/mgmt/outbound/webhooks").json()["webhooks"]}
@@ -140,3 +140,21 @@ def test_every_webhook_and_delivery_reads_after_the_upgrade(
                 if delivery["status"] == "delivered":
                     assert now["status"] == "delivered"
                     assert now["attemptCount"] == delivery["attemptCount"]
+
+
+def test_apps_stored_before_keep_the_shared_callback_and_new_ones_get_their_projects(
+    upgraded: tuple[LiveServer, dict[str, Any]],
+) -> None:
+    """Their redirect URI is registered at their provider already (issue 25, item 14)."""
+    server, expected = upgraded
+    shared = server.base_url + "/v1/outbound/oauth/callback"
+    with server.client() as client:
+        for app in expected["apps"]:
+            loaded = client.get(f"/v1/mgmt/outbound/app/{app['id']}").json()["app"]
+            assert loaded["callbackUrl"] == shared
+        created = client.post(
+            "/v1/mgmt/outbound/app/create",
+            json={"name": "after the upgrade", "tokenUrl": "https://p.example/token"},
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["app"]["callbackUrl"] == f"{shared}/{server.project_id}"

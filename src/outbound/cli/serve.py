@@ -27,6 +27,7 @@ __all__ = ["serve"]
 @setting_option("webhook_timeout", type=click.FloatRange(min=0.1))
 @setting_option("webhook_retention", type=click.FloatRange(min=0))
 @setting_option("provider_allow_networks")
+@setting_option("webhook_allow_networks")
 @setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
 @setting_option("cors_origins")
 @setting_option("auth_failure_limit", type=click.IntRange(min=0))
@@ -43,6 +44,7 @@ __all__ = ["serve"]
 @setting_option("max_connections", type=click.IntRange(min=0))
 @setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 @setting_option("log_format", type=click.Choice(["text", "json"]))
+@setting_option("metrics_host")
 @setting_option("metrics_port", type=click.IntRange(min=0, max=65535))
 @setting_option("audit_retention_days", type=click.IntRange(min=0))
 @setting_option("audit_fetches", type=bool)
@@ -77,6 +79,7 @@ def serve(workers: int, **options: Any) -> None:
     settings = settings_from(**options)
     try:
         settings.network_policy  # noqa: B018 - refuse a malformed network before starting
+        settings.webhook_network_policy  # noqa: B018
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if workers > 1 and settings.metrics_port:

@@ -161,6 +161,7 @@ def _origins(setting: str) -> list[str]:
 
 def create_app(settings: Settings) -> ASGIApp:
     settings.network_policy  # noqa: B018 - a malformed --provider-allow-networks fails here
+    settings.webhook_network_policy  # noqa: B018 - and a malformed --webhook-allow-networks
     quiet_http_logs()
 
     @asynccontextmanager
@@ -173,7 +174,7 @@ def create_app(settings: Settings) -> ASGIApp:
         retention.start()
         listener: MetricsListener | None = None
         if settings.metrics_port:
-            listener = MetricsListener(db, settings.host, settings.metrics_port)
+            listener = MetricsListener(db, settings.metrics_host, settings.metrics_port)
             listener.start()
         network = settings.network_policy
         oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> ASGIApp:
             providers=providers,
             webhooks=webhooks,
             network=network,
+            webhook_network=settings.webhook_network_policy,
             limits=limits,
             session_jwks=JwksCache(network=network),
         )
@@ -206,7 +208,7 @@ def create_app(settings: Settings) -> ASGIApp:
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
             timeout=settings.webhook_timeout,
-            network=network,
+            network=settings.webhook_network_policy,
         )
         sender.start()
         pruner = WebhookRetention(webhooks, settings.webhook_retention)

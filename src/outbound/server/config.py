@@ -108,6 +108,13 @@ class Settings:
         " self-managed); plain http is allowed only there. Default: public addresses only,"
         " over https: loopback, private, link-local and other internal addresses are refused.",
     )
+    webhook_allow_networks: str = _setting(
+        "",
+        "Non-public networks (CIDR, comma-separated) where webhook receivers may be; plain http"
+        " is allowed only there. Separate from --provider-allow-networks: allowing an internal"
+        " identity provider must not let key holders aim webhooks at every host of its network."
+        " Default: public addresses only, over https.",
+    )
     refresh_commit_timeout: float = _setting(
         120.0,
         "Seconds a refresh keeps reading a late provider answer after its caller got E131011"
@@ -188,10 +195,16 @@ class Settings:
         "Log format: text, or json (one object a line, plus one line per request with its"
         " request id, route, status, duration, project and key id; never a secret).",
     )
+    metrics_host: str = _setting(
+        "127.0.0.1",
+        "Interface the --metrics-port listener binds, separate from --host: a server that"
+        " listens on every interface does not publish its metrics with it. Set it (e.g. to the"
+        " address your Prometheus scrapes) to expose them.",
+    )
     metrics_port: int = _setting(
         0,
         "Serve Prometheus metrics at /metrics on this port, a listener of its own on the"
-        " --host interface (each server process its own). 0: off.",
+        " --metrics-host interface (each server process its own). 0: off.",
     )
     audit_retention_days: int = _setting(
         90,
@@ -217,6 +230,11 @@ class Settings:
     def network_policy(self) -> NetworkPolicy:
         """Where provider calls may go; ValueError naming a malformed network."""
         return NetworkPolicy.parse(self.provider_allow_networks)
+
+    @property
+    def webhook_network_policy(self) -> NetworkPolicy:
+        """Where webhook deliveries may go; ValueError naming a malformed network."""
+        return NetworkPolicy.parse(self.webhook_allow_networks, "--webhook-allow-networks")
 
     @property
     def database(self) -> DatabaseURL:

@@ -15,6 +15,7 @@ the token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -113,7 +114,13 @@ class JwksCache:
 
     async def _fetch(self, jwks_url: str) -> tuple[dict[str | None, jwt.PyJWK], int]:
         try:
-            async with self._client() as http, http.stream("GET", jwks_url) as response:
+            # One deadline for the whole fetch: the read timeout alone restarts with every
+            # byte, and an issuer dripping one byte a second would hold the request forever.
+            async with (
+                asyncio.timeout(self.timeout),
+                self._client() as http,
+                http.stream("GET", jwks_url) as response,
+            ):
                 if response.status_code != 200:
                     raise SessionTokenError(
                         f"the issuer's JWKS URL answered HTTP {response.status_code}"
@@ -127,6 +134,10 @@ class JwksCache:
                         )
         except UnsafeURL as exc:
             raise SessionTokenError(f"the issuer's JWKS URL is refused: {exc}") from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise SessionTokenError(
+                f"the issuer's JWKS did not arrive within {self.timeout:g} s"
+            ) from None
         except (httpx.HTTPError, OSError) as exc:
             raise SessionTokenError(
                 f"the issuer's JWKS could not be fetched ({type(exc).__name__})"

@@ -63,6 +63,9 @@ apps = _Table(
     Column("client_secret", LargeBinary, nullable=True),
     # JSON list of the origins the client secret may be sent to (NULL: not known).
     Column("secret_origins", Text, nullable=True),
+    # 1: the app still uses the callback URL shared by every project (created before callbacks
+    # were per project); the first update of its client id ends that
+    Column("shared_callback", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("project_id", "id"),
@@ -362,6 +365,8 @@ audit_heads = _Table(
     Column("anchor_mac", LargeBinary, nullable=False),
     Column("anchor_key_id", String(16), nullable=False),
     Column("anchor_tag", LargeBinary, nullable=False),
+    # the last seq published as a checkpoint (log line, ``audit.checkpoint`` webhook event)
+    Column("checkpoint_seq", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )
 
@@ -382,4 +387,14 @@ console_sessions = _Table(
     Column("ended_at", BigInteger, nullable=True),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_console_sessions_expiry", "expires_at"),
+)
+
+# Every master key that has sealed something in this store, by key id (see ``store_keys.py``),
+# with the secrets derived from it that must outlive it, sealed like every other secret.
+store_keys = _Table(
+    "store_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("secrets", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
