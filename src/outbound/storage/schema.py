@@ -345,6 +345,8 @@ audit_heads = _Table(
     Column("anchor_mac", LargeBinary, nullable=False),
     Column("anchor_key_id", String(16), nullable=False),
     Column("anchor_tag", LargeBinary, nullable=False),
+    # the last seq published as a checkpoint (log line, ``audit.checkpoint`` webhook event)
+    Column("checkpoint_seq", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )
 
@@ -365,4 +367,14 @@ console_sessions = _Table(
     Column("ended_at", BigInteger, nullable=True),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_console_sessions_expiry", "expires_at"),
+)
+
+# Every master key that has sealed something in this store, by key id (see ``store_keys.py``),
+# with the secrets derived from it that must outlive it, sealed like every other secret.
+store_keys = _Table(
+    "store_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("secrets", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

@@ -22,11 +22,12 @@ from typing import Any
 
 import orjson
 
-from ..crypto import Keyring, aad
+from ..crypto import Keyring
 from ..secret import Secret
 from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row
+from .sealed import sealed_column
 
 __all__ = [
     "Attempt",
@@ -159,7 +160,7 @@ class WebhookStore:
         self.keyring = keyring
 
     def _aad(self, project_id: str, webhook_id: str, column: str) -> bytes:
-        return aad("webhooks", project_id, webhook_id, column)
+        return sealed_column("webhooks", column).aad(project_id, webhook_id)
 
     # -- endpoints -----------------------------------------------------------------------
 
