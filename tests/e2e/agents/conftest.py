@@ -44,7 +44,17 @@ def stranger() -> Iterator[OwnIssuer]:
         yield issuer
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _issuers(vault: Vault, agents_idp: OidcServer, extra_issuer: OwnIssuer) -> None:
-    # Other modules share the vault and set its issuers: trust ours before each test.
+    # Other modules share the vault and set its issuers: trust ours before each module (a test
+    # that changes them puts them back).
+    trust_both(vault, agents_idp, extra_issuer)
+
+
+@pytest.fixture
+def issuers_restored(
+    vault: Vault, agents_idp: OidcServer, extra_issuer: OwnIssuer
+) -> Iterator[None]:
+    """For a test that changes the project's issuers."""
+    yield
     trust_both(vault, agents_idp, extra_issuer)

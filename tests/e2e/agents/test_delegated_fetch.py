@@ -186,7 +186,7 @@ def test_every_refusal_is_401_or_403_and_the_same_whether_a_token_exists_or_not(
 
 
 def test_scp_lists_and_a_configured_subject_claim(
-    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer
+    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer, issuers_restored: None
 ) -> None:
     user = vault.new_user()
     stored = store_token(vault, {"userId": user}, ["read"])
@@ -225,7 +225,11 @@ def test_scp_lists_and_a_configured_subject_claim(
 
 
 def test_removing_an_issuer_stops_its_tokens(
-    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer, agents_idp: OidcServer
+    vault: Vault,
+    descope: DescopeClient,
+    extra_issuer: OwnIssuer,
+    agents_idp: OidcServer,
+    issuers_restored: None,
 ) -> None:
     user = vault.new_user()
     store_token(vault, {"userId": user}, ["read"])
