@@ -211,7 +211,8 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/v1/outbound/oauth/start", "connectStart", "connect", "The page's Continue: on to the provider's consent", StartForm, None, auth="none", media="form"),  # noqa: E501
     E("POST", "/v1/outbound/oauth/token", "tokenExchange", "agents", "RFC 8693 token exchange: the user's access token for their provider token (docs/agents.md)", TokenExchangeForm, a.TokenExchangeAnswer, auth="none", media="oauth", example={"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": "eyJ…", "subject_token_type": "urn:ietf:params:oauth:token-type:access_token", "audience": "google-calendar"}),  # noqa: E501
     E("GET", "/.well-known/oauth-authorization-server", "authorizationServerMetadata", "agents", "RFC 8414 metadata naming the token-exchange endpoint", answer=a.AuthorizationServerMetadata, auth="none"),  # noqa: E501
-    E("GET", "/v1/outbound/oauth/callback", "connectCallback", "connect", "Where the provider sends the browser back", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
+    E("GET", "/v1/outbound/oauth/callback/{project_id}", "connectCallback", "connect", "Where the provider sends the browser back (the app's project's callback)", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
+    E("GET", "/v1/outbound/oauth/callback", "connectSharedCallback", "connect", "The callback of apps created before callbacks were per project", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
     # -- outbound's own
     E("GET", f"{MGMT}/templates", "listTemplates", "templates", "The provider catalog", answer=a.TemplatesAnswer),  # noqa: E501
     E("GET", f"{MGMT}/templates/{{id}}", "loadTemplate", "templates", "One provider template", answer=a.TemplateAnswer, errors=("E131003",)),  # noqa: E501
