@@ -57,7 +57,10 @@ def _q(example: str) -> Any:
 
 
 Limit = Annotated[int, Meta(ge=1, le=1000, description="page size (default 100)")]
-Cursor = Annotated[str, Meta(max_length=1024, description="the nextCursor of the previous page")]
+Cursor = Annotated[
+    str,
+    Meta(max_length=1024, description="the nextCursor of the previous page (opaque, signed)"),
+]
 
 
 class AppIdQuery(msgspec.Struct):
@@ -96,7 +99,14 @@ class AuditQuery(msgspec.Struct, rename="camel"):
     app_id: _q("app-id") | None = None  # type: ignore[valid-type]
     user_id: _q("user-id") | None = None  # type: ignore[valid-type]
     limit: Limit | None = None
-    cursor: Annotated[str, Meta(pattern=r"^[0-9]{0,19}$")] | None = None
+    cursor: Cursor | None = None
+    after_seq: (
+        Annotated[
+            int,
+            Meta(ge=0, le=2**62, description="only events after this seq (when no cursor)"),
+        ]
+        | None
+    ) = None
 
 
 class PageQuery(msgspec.Struct):

@@ -125,6 +125,9 @@ def errors_of(endpoint: Endpoint) -> list[str]:
         # an empty id (``/templates/``, as a client sends an id it read as "") names no
         # endpoint at all
         codes.add("E130404")
+        # a path id holding control characters or, where the handler checks it, any other
+        # character no id may hold (guard.py, wire.checked_id)
+        codes.add("E011003")
     return [code for code in ERROR_CODES if code in codes]
 
 
@@ -323,7 +326,11 @@ def _operation(
     if endpoint.media == "oauth":
         responses.update(_oauth_errors())
     for status, response in _error_responses(codes).items():
-        responses.setdefault(status, response)
+        page = responses.setdefault(status, response)
+        if page is not response and "content" in page:
+            # a page's status can also come as the JSON error (a path the guard refuses)
+            page["content"] = {**page["content"], **response["content"]}
+            page["description"] += "; or the JSON error: " + response["description"]
     if endpoint.operation_id in LINKS:
         responses["200"]["links"] = LINKS[endpoint.operation_id]
     operation["responses"] = responses
