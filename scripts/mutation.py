@@ -31,7 +31,10 @@ MUTMUT = "mutmut==3.8.1"
 
 # module -> the in-process tests that are its guarantee's proof
 GUARDED: dict[str, list[str]] = {
-    "src/outbound/oauth/netguard.py": ["tests/oauth/test_netguard.py"],
+    "src/outbound/oauth/netguard.py": [
+        "tests/oauth/test_netguard.py",
+        "tests/oauth/test_addresses.py",
+    ],
     "src/outbound/storage/leases.py": ["tests/storage/test_leases.py"],
 }
 
