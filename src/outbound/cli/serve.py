@@ -46,6 +46,7 @@ __all__ = ["serve"]
 @setting_option("audit_retention_days", type=click.IntRange(min=0))
 @setting_option("audit_fetches", type=bool)
 @setting_option("audit_flush_interval", type=click.FloatRange(min=0))
+@setting_option("audit_checkpoint_interval", type=click.FloatRange(min=0))
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
