@@ -6,6 +6,9 @@ three columns), an app's client secret, a connect session's PKCE verifier, a web
 and previous signing secret, a ``useDcr`` app's registered client and its registration access
 token, and the store's own key record — in two projects with two apps each. Then:
 
+(The store's own secrets — its key record and its management key digest key — are written as
+it opens.)
+
 - every binary column of the migrated schema is either in the registry or declared not sealed
   (digests and MACs), and a column holding sealed values that is not in the registry fails;
 - every sealed value, moved into any other cell — another column of its row, the same column
@@ -261,6 +264,7 @@ _EXPECTED_MOVES = {
     "webhooks": _EVERY - {"another app"} | {"another column of its row"},
     "client_registrations": _EVERY - {"another row"} | {"another column of its row"},
     "store_keys": {"another table"},
+    "store_secrets": {"another table"},
 }
 
 
