@@ -26,6 +26,7 @@ __all__ = ["serve"]
 @setting_option("webhook_retry_for", type=click.FloatRange(min=0))
 @setting_option("webhook_timeout", type=click.FloatRange(min=0.1))
 @setting_option("provider_allow_networks")
+@setting_option("webhook_allow_networks")
 @setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
 @setting_option("cors_origins")
 @setting_option("auth_failure_limit", type=click.IntRange(min=0))
@@ -77,6 +78,7 @@ def serve(workers: int, **options: Any) -> None:
     settings = settings_from(**options)
     try:
         settings.network_policy  # noqa: B018 - refuse a malformed network before starting
+        settings.webhook_network_policy  # noqa: B018
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if workers > 1 and settings.metrics_port:

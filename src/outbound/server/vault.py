@@ -30,6 +30,8 @@ class Vault:
     webhooks: WebhookStore
     # Where provider calls may go (--provider-allow-networks): apps are checked against it.
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # Where webhook deliveries may go (--webhook-allow-networks): webhooks are checked against it.
+    webhook_network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # failed-authentication and per-key request limits
     limits: Limits = field(default_factory=lambda: Limits(0, 0))
     # the trusted issuers' signing keys (users' tokens: session connect, delegated fetch)
