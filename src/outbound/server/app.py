@@ -47,7 +47,9 @@ from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
+from .token_exchange import routes as token_exchange_routes
 from .vault import Vault
+from .webhook_retention import WebhookRetention
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -176,7 +178,7 @@ def create_app(settings: Settings) -> ASGIApp:
         checkpoints.start()
         listener: MetricsListener | None = None
         if settings.metrics_port:
-            listener = MetricsListener(db, settings.host, settings.metrics_port)
+            listener = MetricsListener(db, settings.metrics_host, settings.metrics_port)
             listener.start()
         network = settings.network_policy
         oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
@@ -213,6 +215,8 @@ def create_app(settings: Settings) -> ASGIApp:
             network=settings.webhook_network_policy,
         )
         sender.start()
+        pruner = WebhookRetention(webhooks, settings.webhook_retention)
+        pruner.start()
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
@@ -234,6 +238,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await sender.stop()
             await retention.stop()
             await checkpoints.stop()
+            await pruner.stop()
             # written before the store closes: a clean stop loses no fetch event
             await store.audit.stop()
             if listener is not None:
@@ -246,6 +251,7 @@ def create_app(settings: Settings) -> ASGIApp:
             *routes,
             *connect_flow.routes,
             *session_connect_routes,
+            *token_exchange_routes,
             *dcr.routes,
             *openapi_routes,
             *console_routes,

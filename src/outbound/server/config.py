@@ -42,13 +42,16 @@ class Settings:
     database_url: str = _setting(
         "",
         "postgresql://… to share one PostgreSQL database between several servers."
-        " Default: SQLite in the data dir. Or OUTBOUND_DATABASE_URL_FILE: a file holding it.",
+        " Default: SQLite in the data dir. Or --database-url-file / OUTBOUND_DATABASE_URL_FILE:"
+        " a file holding it.",
     )
     master_key: str = _setting(
         "",
         "Base64 (or hex) 32-byte AES-256 key(s), comma-separated, newest first, that seal every"
         " secret at rest. Default on SQLite: a key file generated in the data dir (mode 0600)."
-        " Or OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or systemd secret).",
+        " Or --master-key-file / OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or"
+        " systemd secret). Given on the command line it shows in the process list (a warning"
+        " says so).",
     )
     refresh_margin: int = _setting(
         300, "Seconds before expiry at which a fetched access token is refreshed first."
@@ -89,6 +92,12 @@ class Settings:
         10.0,
         "Seconds one webhook delivery attempt may take in all (name resolution, connection,"
         " TLS and the receiver's answer) before it counts as failed and is retried.",
+    )
+    webhook_retention: float = _setting(
+        604800.0,
+        "Seconds a webhook delivery that ended (delivered, or failed and not retried) is kept"
+        " — listed with its attempts, retriable by hand — before it is deleted. 0: keep them"
+        " all.",
     )
     webhook_retry_for: float = _setting(
         86400.0,
@@ -189,10 +198,16 @@ class Settings:
         "Log format: text, or json (one object a line, plus one line per request with its"
         " request id, route, status, duration, project and key id; never a secret).",
     )
+    metrics_host: str = _setting(
+        "127.0.0.1",
+        "Interface the --metrics-port listener binds, separate from --host: a server that"
+        " listens on every interface does not publish its metrics with it. Set it (e.g. to the"
+        " address your Prometheus scrapes) to expose them.",
+    )
     metrics_port: int = _setting(
         0,
         "Serve Prometheus metrics at /metrics on this port, a listener of its own on the"
-        " --host interface (each server process its own). 0: off.",
+        " --metrics-host interface (each server process its own). 0: off.",
     )
     audit_retention_days: int = _setting(
         90,

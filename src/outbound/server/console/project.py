@@ -21,13 +21,15 @@ from .session import Ctx, console_page
 async def overview(request: Request, ctx: Ctx) -> Response:
     db = ctx.vault.store.db
     hourly = await audit.refreshes_by_hour(db, ctx.project_id, chart.HOURS)
+    failed, retrying = await failed_deliveries(db, ctx.project_id)
     return render(
         request,
         "overview.html",
         ctx.page(
             apps=await ctx.vault.store.apps.all(ctx.project_id),
             counts=await connection_counts(db, ctx.project_id),
-            failed=await failed_deliveries(db, ctx.project_id),
+            failed=failed,
+            retrying=retrying,
             chart=chart.bars(*hourly) if hourly is not None else None,
             nav="overview",
         ),
@@ -176,6 +178,11 @@ async def key_revoke(request: Request, ctx: Ctx) -> Response:
     return redirect("/console/keys?notice=revoked")
 
 
+def _digits(value: str, most: int) -> bool:
+    # ASCII only: str.isdigit also accepts "²", which int() refuses
+    return value.isascii() and value.isdigit() and len(value) <= most
+
+
 # -- audit -----------------------------------------------------------------------------------
 
 
@@ -198,8 +205,8 @@ async def audit_page(request: Request, ctx: Ctx) -> Response:
             action=filters["action"] or None,
             app_id=filters["app"] or None,
             user_id=filters["user"] or None,
-            since_hours=int(hours) if hours.isdigit() and 0 < int(hours) < 100_000 else None,
-            cursor=int(cursor) if cursor.isdigit() and len(cursor) < 19 else 0,
+            since_hours=int(hours) if _digits(hours, 5) and 0 < int(hours) < 100_000 else None,
+            cursor=int(cursor) if _digits(cursor, 18) else 0,
         )
     return render(
         request,

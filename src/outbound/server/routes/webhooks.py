@@ -14,12 +14,13 @@ from starlette.routing import Route
 from ...oauth.netguard import UnsafeURL, vet
 from ...secret import Secret
 from ...storage.connection_events import DEFAULT_EVENT_TYPES, EventType
-from ...storage.webhooks import InvalidCursor, Webhook
+from ...storage.webhooks import InvalidCursor, TooManyWebhooks, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
+from ..query import query_cursor, seal_cursor
 from ..vault import Vault
 from ..wire import Url, decode, require
-from .connections import invalid_cursor, page_cursor, page_limit
+from .connections import invalid_cursor, page_limit
 
 PREFIX = "/v1/mgmt/outbound/webhooks"
 # How long a rotated-out secret keeps signing alongside the new one, unless told.
@@ -53,9 +54,11 @@ async def create_webhook(
     except UnsafeURL as exc:
         raise ApiError("E011003", str(exc)) from None
     events = list(dict.fromkeys(events or DEFAULT_EVENT_TYPES))
-    if len(await vault.webhooks.all(project_id)) >= MAX_WEBHOOKS:
-        raise ApiError("E011004", f"a project has at most {MAX_WEBHOOKS} webhooks")
-    return await vault.webhooks.create(project_id, url, events)
+    try:
+        # counted in the transaction that adds it: racing creates never pass the cap together
+        return await vault.webhooks.create(project_id, url, events, limit=MAX_WEBHOOKS)
+    except TooManyWebhooks as exc:
+        raise ApiError("E011004", str(exc)) from None
 
 
 async def create(request: Request) -> Response:
@@ -102,14 +105,19 @@ async def deliveries(request: Request) -> Response:
         raise webhook_not_found(webhook_id)
     try:
         page = await vault.webhooks.deliveries(
-            project_id, webhook_id, page_limit(request), page_cursor(request)
+            project_id,
+            webhook_id,
+            page_limit(request),
+            query_cursor(request, vault.store.keyring, f"deliveries:{webhook_id}", project_id),
         )
     except InvalidCursor:
         raise invalid_cursor() from None
     return json_response(
         {
             "deliveries": [delivery.to_wire(attempts) for delivery, attempts in page.deliveries],
-            "nextCursor": page.next_cursor,
+            "nextCursor": seal_cursor(
+                vault.store.keyring, f"deliveries:{webhook_id}", project_id, page.next_cursor
+            ),
         }
     )
 

@@ -2,15 +2,15 @@
 (``store_secrets``, sealed) and each key's digest kind (0: the SHA-256 of earlier releases,
 converted once at the next start)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
