@@ -112,7 +112,9 @@ async def _fill(test_store: DataStore) -> None:
                 await _fill_app(store, project_id, app_id)
             webhooks = WebhookStore(store.db, store.keyring)
             for _ in range(2):
-                webhook, first = await webhooks.create(project_id, "https://h.example/", [])
+                webhook, first = await webhooks.create(
+                    project_id, "https://h.example/", [], limit=50
+                )
                 rotated = await webhooks.rotate(project_id, webhook.id, overlap=3600)
                 assert rotated is not None
                 second = rotated[1]
