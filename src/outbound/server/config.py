@@ -93,6 +93,12 @@ class Settings:
         "Seconds one webhook delivery attempt may take in all (name resolution, connection,"
         " TLS and the receiver's answer) before it counts as failed and is retried.",
     )
+    webhook_retention: float = _setting(
+        604800.0,
+        "Seconds a webhook delivery that ended (delivered, or failed and not retried) is kept"
+        " — listed with its attempts, retriable by hand — before it is deleted. 0: keep them"
+        " all.",
+    )
     webhook_retry_for: float = _setting(
         86400.0,
         "Seconds during which a webhook delivery is retried before it is marked failed (and"
