@@ -199,3 +199,29 @@ def test_one_webhook_gets_at_most_four_deliveries_at_once(own_store: Store) -> N
             20,
             "answered deliveries not marked delivered",
         )
+
+
+def test_a_project_whose_receivers_are_all_slow_takes_no_other_projects_turn(
+    own_store: Store,
+) -> None:
+    """Project A has 50 webhooks whose receiver takes every delivery in and never answers:
+    its 50 deliveries could fill every sending slot of the server for a whole deadline.
+    Project B's delivery, written after them, still arrives within seconds."""
+    with (
+        WebhookReceiver() as held,
+        WebhookReceiver() as fast,
+        running_server(own_store, extra_args=FAST) as server,
+    ):
+        held.hold = True
+        a = project_client(server, (server.project_id, server.management_key))
+        b = project_client(server, own_store.new_project())
+        with a, b:
+            a_app, b_app = api_key_app(a), api_key_app(b)
+            for _ in range(50):
+                add_webhook(a, held.url, held)
+            add_webhook(b, fast.url, fast)
+            connect_user(a, a_app, "a-user")
+            wait_until(lambda: held.busy >= 8, 20, "project A's deliveries were not sent")
+            connect_user(b, b_app, "b-user")
+            fast.wait_for("connection.created", timeout=WELL_BEFORE, userId="b-user")
+            assert held.busy_max <= 8  # a project's share of the server's sends

@@ -236,6 +236,22 @@ def _error_responses(codes: list[str]) -> dict[str, Any]:
     return responses
 
 
+def _oauth_errors() -> dict[str, Any]:
+    """An OAuth endpoint's own error answers (RFC 6749 §5.2), not the API's error shape."""
+    error = {"application/json": {"schema": {"$ref": REF.format(name="OAuthErrorAnswer")}}}
+    return {
+        "400": {"description": "An OAuth error (RFC 6749 §5.2, RFC 8693 §2.2.2)", "content": error},
+        "429": {
+            "description": "`temporarily_unavailable`: too many failed subject tokens",
+            "content": error,
+        },
+        "503": {
+            "description": "`temporarily_unavailable`: the provider cannot be reached",
+            "content": error,
+        },
+    }
+
+
 def _success(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.media in ("html", "form"):
         pages: dict[str, Any] = {
@@ -289,7 +305,9 @@ def _operation(
         operation["parameters"] = params
     if endpoint.body is not None:
         media = (
-            "application/x-www-form-urlencoded" if endpoint.media == "form" else "application/json"
+            "application/x-www-form-urlencoded"
+            if endpoint.media in ("form", "oauth")
+            else "application/json"
         )
         name = endpoint.body.__name__
         schema: dict[str, Any] = {"$ref": REF.format(name=name)}
@@ -305,6 +323,8 @@ def _operation(
             "content": {media: content},
         }
     responses = _success(endpoint)
+    if endpoint.media == "oauth":
+        responses.update(_oauth_errors())
     for status, response in _error_responses(codes).items():
         page = responses.setdefault(status, response)
         if page is not response and "content" in page:
@@ -320,7 +340,7 @@ def _operation(
 
 def build(endpoints: list[Endpoint] = ENDPOINTS) -> dict[str, Any]:
     """The document for ``endpoints``."""
-    types: list[Any] = [answers.ErrorAnswer]
+    types: list[Any] = [answers.ErrorAnswer, answers.OAuthErrorAnswer]
     for endpoint in endpoints:
         for struct in (endpoint.body, endpoint.answer, endpoint.query):
             if struct is not None and struct not in types:
