@@ -4,7 +4,8 @@ that may walk many rows run off the event loop, and the audit filters are served
 Project B holds a million audit events, seeded straight into the store in bulk (writing them
 through the API would take the test's whole budget); project A fetches a token while B runs
 its worst audit queries — filters that match nothing, and a combination no index serves —
-from two clients at once. A's median fetch time stays under twice what it is alone.
+from two clients at once. A's median fetch time stays under twice what it is alone (or
+10 ms, whichever is more).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def test_heavy_audit_queries_of_one_project_leave_anothers_fetches_fast(
         f" B ran {rounds} rounds of its {len(WORST)} queries meanwhile"
     )
     assert rounds >= 2
-    # (a floor of 1 ms: on a quiet machine a fetch takes less, and scheduling noise is not
-    # what this measures)
-    assert loaded < 2 * max(alone, 0.001), (alone, loaded)
+    # A floor of 5 ms (the p50 the review measured alone): B's own requests share the loop
+    # and the machine's two cores with A's, and on a quiet machine a fetch alone takes under
+    # a millisecond — what this holds is that no read of B's stalls the loop (before: 872 ms).
+    assert loaded < 2 * max(alone, 0.005), (alone, loaded)
