@@ -59,6 +59,56 @@ def projects_create(name: str, **options: Any) -> None:
     print_credentials(*with_store(settings, lambda s: _new_project(s, name, "first")))
 
 
+@projects.command("list")
+@store_options
+def projects_list(**options: Any) -> None:
+    """Print every project in the store, one JSON object a line (never a key)."""
+
+    async def work(store: Any) -> list[Any]:
+        return list(await store.keys.projects())
+
+    for row in with_store(settings_from(**options), work):
+        wire = {"projectId": row["id"], "name": row["name"], "createdAt": row["created_at"]}
+        click.echo(json.dumps(wire))
+
+
+def _issuer_json(issuer: Any) -> str:
+    return json.dumps(
+        {
+            "projectId": issuer.project_id,
+            "issuer": issuer.issuer,
+            "jwksUrl": issuer.jwks_url,
+            "audience": issuer.audience,
+            "noAudience": issuer.audience_optional,
+            "tenantRole": issuer.tenant_role,
+            "tenantPermission": issuer.tenant_permission,
+        }
+    )
+
+
+@projects.command("show-session-issuer")
+@store_options
+@project_option
+def projects_show_session_issuer(project_id: str, **options: Any) -> None:
+    """Print the project's session-token issuer as JSON (as set-session-issuer set it)."""
+    from ..storage.session_issuers import get_session_issuer
+
+    async def work(store: Any) -> tuple[bool, Any]:
+        return await store.keys.project_exists(project_id), await get_session_issuer(
+            store, project_id
+        )
+
+    exists, issuer = with_store(settings_from(**options), work)
+    if not exists:
+        raise click.ClickException(f"no project {project_id!r}")
+    if issuer is None:
+        raise click.ClickException(
+            f"project {project_id!r} has no session issuer; set one with"
+            " `outbound projects set-session-issuer`"
+        )
+    click.echo(_issuer_json(issuer))
+
+
 @projects.command("set-session-issuer")
 @store_options
 @project_option
@@ -122,27 +172,20 @@ def projects_set_session_issuer(
 
     if not with_store(settings_from(**options), work):
         raise click.ClickException(f"no project {project_id!r}")
-    click.echo(
-        json.dumps(
-            {
-                "projectId": project_id,
-                "issuer": issuer,
-                "jwksUrl": jwks_url,
-                "audience": audience,
-                "noAudience": no_audience,
-                "tenantRole": tenant_role,
-                "tenantPermission": tenant_permission,
-            }
-        )
-    )
+    click.echo(_issuer_json(record))
 
 
 @click.command("console-link")
 @store_options
+@setting_option("host")
+@setting_option("port", type=int)
 @setting_option("public_url")
 @project_option
 def console_link(project_id: str, **options: Any) -> None:
-    """Print a one-time sign-in URL for the console of a project (valid 5 minutes)."""
+    """Print a one-time sign-in URL for the console of a project (valid 5 minutes).
+
+    The URL is the server's: give the same --host/--port/--public-url (or OUTBOUND_HOST,
+    OUTBOUND_PORT, OUTBOUND_PUBLIC_URL) as to `outbound serve`."""
     from ..storage.console_sessions import ConsoleSessions
 
     settings = settings_from(**options)

@@ -67,20 +67,26 @@ def serve(workers: int, **options: Any) -> None:
     import uvicorn
 
     from ..server import create_app
-    from ..server.listener import uvicorn_options
+    from ..server.listener import check_can_listen, uvicorn_options
     from ..server.logs import configure
     from ..server.workers import export_settings, http_protocol
     from ..storage import bootstrap
 
     settings = settings_from(**options)
-    try:
-        settings.network_policy  # noqa: B018 - refuse a malformed network before starting
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     if workers > 1 and settings.metrics_port:
         # Each process keeps its own counters and would need a listener of its own: one port
         # cannot show them all, so the operator picks (one process with metrics, or none).
         raise click.UsageError("--metrics-port cannot be combined with --workers above 1")
+    # Everything that can be known to fail is checked before the store is opened: a first
+    # start creates a project and prints its key, which must belong to a server that runs.
+    # (The store's own checks — its directory, a reachable database — run as it is opened.)
+    try:
+        settings.check()
+        check_can_listen(settings.host, settings.port)
+        if settings.metrics_port:
+            check_can_listen(settings.host, settings.metrics_port, "--metrics-port")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     configure(settings.log_level, settings.log_format)
     created = with_store(settings, bootstrap)
     if created is not None:
@@ -98,8 +104,13 @@ def serve(workers: int, **options: Any) -> None:
             "  client.mgmt.outbound_application.load_all_applications()\n",
             err=True,
         )
+    base_url = settings.effective_public_url
     logging.getLogger("outbound.server").info(
-        "outbound listening on %s", settings.effective_public_url
+        "outbound listening on %s — console: %s/console/ (a one-time sign-in link:"
+        " `outbound console-link --project ID`); API reference: %s/openapi.json",
+        base_url,
+        base_url,
+        base_url,
     )
     options = uvicorn_options(settings)
     if workers == 1:

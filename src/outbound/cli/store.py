@@ -44,8 +44,9 @@ def setting_option(name: str, **extra: Any) -> Decorator:
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--data-dir, --database-url and --master-key: what names a store and opens it."""
-    for name in reversed(("data_dir", "database_url", "master_key")):
+    """--data-dir, --database-url, --master-key and --database-wait: what names a store and
+    opens it."""
+    for name in reversed(("data_dir", "database_url", "master_key", "database_wait")):
         fn = setting_option(name)(fn)
     return fn
 
