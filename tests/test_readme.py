@@ -80,7 +80,7 @@ def test_the_document_runs_in_order_against_a_fresh_server(
                 continue
             filled = _fill(code, server)
             if lang == "python":
-                exec(compile(filled, f"{document} block {ran + 1}", "exec"), namespace)  # noqa: S102
+                exec(compile(filled, f"{document} block {ran + 1}", "exec"), namespace)
             else:
                 result = subprocess.run(
                     ["bash", "-euo", "pipefail", "-c", filled],

@@ -22,6 +22,7 @@ __all__ = [
     "audit_pending",
     "audit_written",
     "connections",
+    "delegated_fetch",
     "disable",
     "enable",
     "fetch",
@@ -57,6 +58,8 @@ class _PerRequest:
         # route -> [count per bucket (the last: +Inf) ..., sum]
         self.durations: dict[str, list[float]] = {}
         self.fetches: dict[str, int] = {}
+        # fetches made with a user's own token (delegation.py), by outcome
+        self.delegated: dict[str, int] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -91,6 +94,12 @@ class _PerRequest:
             "Token fetches, by outcome: ok, or the API error code answered.",
             labels=["outcome"],
         )
+        delegated = CounterMetricFamily(
+            "outbound_delegated_token_fetches",
+            "Token fetches made with a user's own access token (Bearer <projectId>:<JWT>), by"
+            " outcome: ok, or the API error code answered (refused tokens included).",
+            labels=["outcome"],
+        )
         if not describe:
             for (route, method, status), count in dict(self.requests).items():
                 requests.add_metric([route, method, str(status)], count)
@@ -104,9 +113,12 @@ class _PerRequest:
                 durations.add_metric([route], buckets, counts[-1])
             for outcome, count in dict(self.fetches).items():
                 fetches.add_metric([outcome], count)
+            for outcome, count in dict(self.delegated).items():
+                delegated.add_metric([outcome], count)
         yield requests
         yield durations
         yield fetches
+        yield delegated
 
 
 class Metrics:
@@ -215,6 +227,15 @@ def fetch(error_code: str | None) -> None:
     outcome = error_code or "ok"
     fetches = m.per_request.fetches
     fetches[outcome] = fetches.get(outcome, 0) + 1
+
+
+def delegated_fetch(error_code: str | None) -> None:
+    m = _current
+    if m is None:
+        return
+    outcome = error_code or "ok"
+    delegated = m.per_request.delegated
+    delegated[outcome] = delegated.get(outcome, 0) + 1
 
 
 def refresh(template: str, outcome: str, seconds: float) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.database import execute, raw_dump
-from tests.support.server import LiveServer, outbound_cli
+from tests.support.server import LiveServer, outbound_cli, running_server
 
 
 def auth(project_id: str, key: str) -> dict[str, str]:
@@ -110,6 +110,40 @@ def test_a_revoked_key_stops_working_at_once(live_server: LiveServer) -> None:
     assert httpx.get(url, headers=headers).status_code == 401
     # the server's own key is unaffected
     assert httpx.get(url, headers=live_server.auth_header).status_code == 200
+
+
+def test_a_revoked_key_stops_on_every_server_at_once(live_server: LiveServer) -> None:
+    """Two servers on one store, both having just accepted the key (so both hold it in their
+    key caches): a revocation through the store stops it on both, on the very next request."""
+    store = live_server.store
+    project = (live_server.project_id, live_server.management_key)
+    created = json.loads(
+        outbound_cli("keys", "create", "--project", project[0], *store.args, env=store.env)
+    )
+    headers = auth(project[0], created["managementKey"])
+    fetch = "/v1/mgmt/outbound/app/user/token/latest"  # the hot path keeps a cache of its own
+    with running_server(store, project=project) as other:
+        servers = [live_server.base_url, other.base_url]
+        for base in servers:
+            assert httpx.get(base + "/v1/mgmt/outbound/apps", headers=headers).status_code == 200
+            assert (
+                httpx.post(
+                    base + fetch, json={"appId": "x", "userId": "u"}, headers=headers
+                ).status_code
+                != 401
+            )
+        key_id = created["managementKey"].split("_")[1]
+        outbound_cli("keys", "revoke", key_id, "--project", project[0], *store.args, env=store.env)
+        for base in servers:
+            assert httpx.get(base + "/v1/mgmt/outbound/apps", headers=headers).status_code == 401
+            assert (
+                httpx.post(
+                    base + fetch, json={"appId": "x", "userId": "u"}, headers=headers
+                ).status_code
+                == 401
+            )
+            ok = httpx.get(base + "/v1/mgmt/outbound/apps", headers=live_server.auth_header)
+            assert ok.status_code == 200
 
 
 def test_projects_are_isolated(live_server: LiveServer) -> None:

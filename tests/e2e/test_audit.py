@@ -63,8 +63,21 @@ def observed(
 
 
 def events(server: LiveServer, project: tuple[str, str] | None = None, **query: Any) -> list[Any]:
-    """Every audit event of the project, through the API, page by page."""
-    time.sleep(FLUSH * 3)  # fetch events are batched
+    """Every audit event of the project, through the API, once every batched fetch event has
+    been written: read until two reads a few flush intervals apart agree (a fixed sleep would
+    pass or fail with the machine's load)."""
+    deadline = time.monotonic() + 30
+    found = _read_events(server, project, **query)
+    while True:
+        time.sleep(FLUSH * 2)
+        again = _read_events(server, project, **query)
+        if again == found:
+            return found
+        assert time.monotonic() < deadline, "the audit log kept changing"
+        found = again
+
+
+def _read_events(server: LiveServer, project: tuple[str, str] | None, **query: Any) -> list[Any]:
     project_id, key = project or (server.project_id, server.management_key)
     found: list[Any] = []
     params: dict[str, Any] = {"limit": 7, **query}
@@ -470,7 +483,9 @@ def test_fetch_events_older_than_the_flush_interval_survive_a_kill(store: Store)
                     http.post("/v1/mgmt/outbound/app/user/token/latest", json=fetch).status_code
                     == 200
                 )
-        time.sleep(FLUSH * 5)
+        deadline = time.monotonic() + 30  # the batch written: what the kill must not undo
+        while sum(e["action"] == "token.fetch" for e in events(server)) < 50:
+            assert time.monotonic() < deadline
         server.process.kill()  # SIGKILL: no clean stop, no final flush
         server.process.wait()
     finally:

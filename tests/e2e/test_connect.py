@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 import time
 
@@ -9,8 +11,10 @@ import httpx
 import pytest
 from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app, scripted_consent
 from tests.support.browser import drive_consent, press_continue
+from tests.support.console_browser import ConsoleBrowser
 from tests.support.database import execute, raw_dump
 from tests.support.oidc_server import OidcServer
+from tests.support.other_site import OtherSite
 
 pytestmark = pytest.mark.browser
 
@@ -129,8 +133,11 @@ def test_the_link_page_names_the_app_and_account_and_opening_it_uses_nothing_up(
         assert vault.app_id in page.text and user in page.text
         assert 'id="continue"' in page.text
         assert page.headers["cache-control"] == "no-store"
-        assert page.headers["referrer-policy"] == "no-referrer"
-        assert "set-cookie" not in page.headers
+        # the link's URL goes to no other site (same-origin: the form's POST, to this
+        # server, carries its true Origin)
+        assert page.headers["referrer-policy"] == "same-origin"
+        # only the form token's cookie (link_guard.py), not the flow's: nothing is started
+        assert page.headers["set-cookie"].startswith("outbound_link_")
     httpx.head(link, timeout=30)
 
     final = drive_consent(link, stop_at=vault.catcher.url, login=user)
@@ -387,6 +394,77 @@ def test_ended_connect_sessions_are_purged_within_minutes(vault: Vault) -> None:
         ("expired-unopened", "expired-opened", "completed"),
     )
     assert left == []
+
+
+_FORM_TOKEN = re.compile(r'name="form" value="([^"]+)"')
+
+
+def _form_token(page: str) -> str:
+    found = _FORM_TOKEN.search(page)
+    return found.group(1) if found else ""
+
+
+def test_another_site_cannot_press_continue_for_the_user(vault: Vault, idp: OidcServer) -> None:
+    """Login CSRF: an attacker makes a link for their own user id and has the victim's
+    browser submit its Continue form from their site. The victim's account must not end up
+    under the attacker's user id: the POST is refused and uses nothing up."""
+    attacker = vault.new_user()
+    link = vault.link(attacker)
+    start = link.split("?")[0]
+    link_id = httpx.URL(link).params["link"]
+    # The attacker opens the page themselves for a form token: it binds their browser only.
+    with httpx.Client(timeout=30) as own:
+        token = _form_token(own.get(link).text)
+    form = (
+        f'<form method="post" action="{html.escape(start)}">'
+        f'<input type="hidden" name="link" value="{html.escape(link_id)}">'
+        f'<input type="hidden" name="form" value="{html.escape(token)}">'
+        '<button id="go">Claim your prize</button></form>'
+    )
+    with OtherSite() as site, ConsoleBrowser() as victim:
+        victim.goto(site.page("/prize", form))
+        landed = victim.click("#go")
+        assert landed.startswith(start), landed  # not on to the provider
+        assert victim.text("h1") == "Not from this site"
+        assert not [c for c in victim.cookies() if c["name"].startswith("outbound_connect_")]
+        # Following the link from another site (a mail's link) and pressing Continue on the
+        # server's own page works: the link was not used up by the refused POST.
+        victim.goto(site.page("/mail", f'<a id="open" href="{html.escape(link)}">Connect</a>'))
+        assert victim.click("#open").startswith(start)
+        assert victim.click("#continue").startswith(idp.issuer)
+    assert vault.fetch(attacker).status_code == 404
+
+
+def test_continue_needs_this_sites_page_and_its_form_token(vault: Vault) -> None:
+    link = vault.link(vault.new_user())
+    start = link.split("?")[0]
+    link_id = httpx.URL(link).params["link"]
+    base = vault.server.base_url
+    with httpx.Client(timeout=30) as browser, httpx.Client(timeout=30) as other_browser:
+        page = browser.get(link)
+        fields = {"link": link_id, "form": _form_token(page.text)}
+        refused = [
+            browser.post(start, data=fields, headers={"Sec-Fetch-Site": "cross-site"}),
+            browser.post(start, data=fields, headers={"Origin": "https://attacker.example"}),
+            browser.post(start, data=fields, headers={"Origin": "null"}),
+            browser.post(start, data=fields, headers={"Origin": base.replace("127.0.0.1", "x")}),
+            browser.post(start, data={"link": link_id}),  # no form token
+            browser.post(start, data={**fields, "form": "A" * 43}),  # another token
+            other_browser.post(start, data=fields),  # the token without this browser's cookie
+        ]
+        assert [r.status_code for r in refused] == [403] * len(refused)
+        assert not [c for c in browser.cookies.jar if c.name.startswith("outbound_connect_")]
+        assert fields["form"]
+        # the form's POST carries its real Origin (no-referrer would make it "null")
+        assert page.headers["referrer-policy"] == "same-origin"
+        cookie = page.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert "path=/v1/outbound/oauth/start" in cookie
+        # From this site's page, with its token: on to the provider.
+        started = browser.post(
+            start, data=fields, headers={"Origin": base, "Sec-Fetch-Site": "same-origin"}
+        )
+        assert started.status_code == 302, started.text[:300]
 
 
 def test_reconnecting_with_another_account_never_keeps_the_old_accounts_refresh_token(

@@ -11,21 +11,20 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from tests.e2e.conftest import Vault, scripted_consent
 from tests.support.browser import CallbackCatcher
 from tests.support.database import execute
+from tests.support.jwt_issuer import OwnIssuer
+from tests.support.jwt_issuer import own_issuer as run_own_issuer
 from tests.support.oidc_server import OidcServer
 from tests.support.server import outbound_cli
 
@@ -35,45 +34,10 @@ CONNECT = "/v1/outbound/oauth/connect"
 # -- a second issuer, run by the test ---------------------------------------------------------
 
 
-@dataclass
-class OwnIssuer:
-    issuer: str
-    jwks_url: str
-    key: ec.EllipticCurvePrivateKey
-    kid: str
-
-    def token(self, sub: str, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": self.issuer, "sub": sub, "iat": now, "exp": now + 300, **claims}
-        return jwt.encode(payload, self.key, algorithm="ES256", headers={"kid": self.kid})
-
-
 @pytest.fixture(scope="module")
 def own_issuer() -> Iterator[OwnIssuer]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    kid = "k-" + secrets.token_hex(4)
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    document = json.dumps({"keys": [{**jwk, "kid": kid, "use": "sig", "alg": "ES256"}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/jwks" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(document)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield OwnIssuer(base, base + "/jwks", key, kid)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with run_own_issuer() as issuer:
+        yield issuer
 
 
 # -- session tokens from the real provider ----------------------------------------------------
@@ -202,7 +166,7 @@ def test_a_session_token_connects_its_own_subject_end_to_end(
 
 
 def test_without_a_configured_issuer_the_request_is_refused(vault: Vault, session: Session) -> None:
-    execute(vault.server.store, "DELETE FROM project_session_issuers")
+    execute(vault.server.store, "DELETE FROM session_issuers")
     before = sessions_count(vault)
 
     response = connect(vault, session.id_token)
@@ -321,7 +285,7 @@ def test_the_audience_is_required_unless_explicitly_waived(
     # An issuer stored without an audience (as older versions allowed) is not trusted...
     set_issuer(vault, own_issuer.issuer, own_issuer.jwks_url, "my-app")
     assert_refused(vault, connect(vault, no_aud), "no 'aud' claim")  # aud is required
-    execute(store, "UPDATE project_session_issuers SET audience = ''")
+    execute(store, "UPDATE session_issuers SET audience = ''")
     assert_refused(vault, connect(vault, own_issuer.token(user, aud="x")), "no audience")
     # ... until the operator waives it explicitly.
     set_issuer(vault, own_issuer.issuer, own_issuer.jwks_url)

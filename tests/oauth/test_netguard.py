@@ -5,9 +5,12 @@ loopback listeners."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 
 import httpx
@@ -323,3 +326,83 @@ def test_httpx_request_lines_lose_their_query_string(caplog: pytest.LogCaptureFi
     text = caplog.text
     assert "https://idp.example/token?…" in text
     assert "s3cr3t" not in text and "sid=1" not in text and "OK\nforged" not in text
+
+
+# -- compressed answers --------------------------------------------------------------------------
+
+
+class GzipBomb:
+    """A loopback listener answering every request with 64 MiB of zeros gzip-compressed
+    (~64 KiB), ``Content-Encoding: gzip``, no length announced, whatever was accepted."""
+
+    def __init__(self) -> None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        self.body = b"".join(
+            [*(packer.compress(bytes(1 << 20)) for _ in range(64)), packer.flush()]
+        )
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.requests.append(conn.recv(65536))
+                with contextlib.suppress(OSError):
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n" + self.body
+                    )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_compressed_answers_are_refused_not_inflated() -> None:
+    """Every kind of call asks for identity; a gzip answer is never inflated in memory (the
+    discovery, token, JWKS and registration readers refuse it; a webhook's outcome is its
+    status, read without its body)."""
+    from outbound.oauth import ProviderConfig, TransientOAuthError
+    from outbound.secret import Secret
+    from outbound.server.session_jwt import JwksCache, SessionTokenError
+    from outbound.server.webhook_http import WebhookHTTP
+
+    bomb = GzipBomb()
+    config = ProviderConfig(
+        client_id="c",
+        client_secret=Secret("s"),
+        authorization_url=bomb.url + "auth",
+        token_url=bomb.url + "token",
+    )
+    tracemalloc.start()
+    try:
+        async with OAuthClient(network=LOOPBACK) as oauth:
+            with pytest.raises(TransientOAuthError) as refresh:
+                await oauth.refresh(config, Secret("rt"))
+            with pytest.raises(TransientOAuthError) as discovery:
+                await oauth.metadata(bomb.url + ".well-known/openid-configuration")
+            with pytest.raises(TransientOAuthError) as registration:
+                await oauth.register(bomb.url + "register", {}, requested="none")
+        with pytest.raises(SessionTokenError, match="EncodingRefused"):
+            await JwksCache(network=LOOPBACK).key(bomb.url + "jwks", "kid")
+        webhooks = WebhookHTTP(network=LOOPBACK)
+        delivered = await webhooks.post(bomb.url + "hook", {}, b"{}")
+        await webhooks.aclose()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        bomb.close()
+    for caught in (refresh, discovery, registration):
+        assert caught.value.error == "response_encoding"
+    assert delivered.status_code == 200
+    assert len(bomb.requests) == 5
+    for request in bomb.requests:
+        assert b"\r\naccept-encoding: identity\r\n" in request.lower()
+    assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held at the peak"

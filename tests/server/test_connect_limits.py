@@ -3,12 +3,12 @@ project with as many links in progress as allowed gets 429 E130429 with Retry-Af
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.browser import press_continue
 from tests.support.server import LiveServer, Store, running_server
 
 PUBLIC = "https://vault.example.com"
@@ -49,8 +49,20 @@ def local(server: LiveServer, url: str) -> str:
 def test_behind_https_the_browser_cookie_is_secure(server: LiveServer) -> None:
     made = link(server, "secure-user")
     assert made.status_code == 200, made.text
+    url = local(server, made.json()["url"])
     with httpx.Client(timeout=30, headers={"Host": "vault.example.com"}) as browser:
-        started = press_continue(local(server, made.json()["url"]), browser)
+        page = browser.get(url)
+        # the link page's form-token cookie is Secure too (link_guard.py)
+        form_cookie = page.headers["set-cookie"]
+        assert "; secure" in form_cookie.lower() and "samesite=strict" in form_cookie.lower()
+        token = re.search(r'name="form" value="([^"]+)"', page.text)
+        assert token is not None
+        # (httpx keeps a Secure cookie off plain http, as a browser would: sent by hand)
+        started = browser.post(
+            url.split("?")[0],
+            data={"link": httpx.URL(url).params["link"], "form": token.group(1)},
+            headers={"Cookie": form_cookie.split(";")[0]},
+        )
     assert started.status_code == 302
     assert started.headers["location"].startswith("https://provider.example/authorize?")
     cookie = started.headers["set-cookie"].lower()

@@ -3,7 +3,11 @@ and a size cap. The issuer is simulated with httpx.MockTransport serving RFC 751
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
+import threading
 import time
 from typing import Any
 
@@ -12,6 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from outbound.oauth.netguard import NetworkPolicy
 from outbound.server.session_jwt import (
     JWKS_MAX_BYTES,
     JwksCache,
@@ -110,3 +115,32 @@ async def test_an_issuer_without_an_audience_and_without_the_waiver_is_refused(
     with pytest.raises(SessionTokenError, match="no audience configured"):
         await verify_session_token(issuer.token("k1"), strict, cache(issuer))
     assert issuer.fetches == 0  # refused before anything is fetched
+
+
+async def test_a_dripping_jwks_url_cannot_hold_a_request_past_the_deadline() -> None:
+    """An issuer whose JWKS URL answers a byte every 0.3 s (each read well inside the read
+    timeout) is given up on at the fetch's one overall deadline."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{")
+            while not stop.wait(0.3):
+                conn.sendall(b" ")
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/jwks"
+    jwks = JwksCache(network=NetworkPolicy.parse("127.0.0.0/8"), timeout=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SessionTokenError, match="within 1 s"):
+            await asyncio.wait_for(jwks.key(url, "k1"), 10)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 2.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -24,13 +25,29 @@ PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgresql://postgres@127.0.0
 # refuses by default: test servers allow it unless a test asks for the default
 # (``start_server(..., loopback_providers=False)``).
 LOOPBACK_NETWORKS = "127.0.0.0/8"
+REPO = Path(__file__).parent.parent.parent
+
+
+# Each xdist worker takes ports from a range of its own, below the kernel's ephemeral range
+# (32768+), in turn: a port the kernel hands out for port 0 can be handed to the next caller
+# too — in another worker — between our close and the server's bind.
+_PORTS_PER_WORKER = 1500
+_next_port = itertools.count(secrets.randbelow(_PORTS_PER_WORKER))
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now, and handed to no other caller of this suite's workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 20000 + (int(worker) % 8 if worker.isdigit() else 0) * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (another run on this machine): the next one
+            return port
+    raise RuntimeError(f"no free port in {base}..{base + _PORTS_PER_WORKER}")
 
 
 def outbound_cli(*args: str, env: dict[str, str] | None = None) -> str:
@@ -119,7 +136,9 @@ def start_server(
     env: dict[str, str] | None = None,
     project: tuple[str, str] | None = None,
     loopback_providers: bool = True,
+    hosts_file: Path | None = None,
 ) -> LiveServer:
+    """``hosts_file``: names resolve as that file says (``tests/support/fake_dns.py``)."""
     port = port or free_port()
     extra_args = list(extra_args or [])
     if loopback_providers and "--provider-allow-networks" not in extra_args:
@@ -129,11 +148,12 @@ def start_server(
     log_path = store.data_dir / f"server-{port}.log"
     store.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+    launcher = ["outbound"] if hosts_file is None else ["tests.support.fake_dns", str(hosts_file)]
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "outbound",
+            *launcher,
             "serve",
             *store.args,
             "--port",
@@ -143,6 +163,7 @@ def start_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **store.env, **(env or {})},
+        cwd=REPO if hosts_file is not None else None,  # where ``tests`` imports from
     )
     base_url = f"http://127.0.0.1:{port}"
     # Generous: on a busy 2-core machine running the suite on several workers, a start (imports,

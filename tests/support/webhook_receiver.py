@@ -6,11 +6,17 @@ signature verified with the ``standardwebhooks`` package against the secrets it 
         receiver.wait_for("connection.created")
         receiver.down()  /  receiver.up()        # stop listening (connection refused) / again
         receiver.hold = True                     # take requests in, never answer them
+        receiver.drip = True                     # answer a byte a second, never finishing
+        receiver.busy_max                        # most requests it held at one time
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -33,20 +39,24 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port()
         self.secrets: list[str] = []
         self.received: list[Received] = []
         # requests whose signature did not verify with any known secret (or lacked headers)
         self.rejected: list[bytes] = []
         self.requests = 0
         self.hold = False
+        self.drip = False
+        self.busy = 0  # requests taken in and not answered yet
+        self.busy_max = 0
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"http://{self.host}:{self.port}/hooks"
 
     def __enter__(self) -> WebhookReceiver:
         self.up()
@@ -59,6 +69,7 @@ class WebhookReceiver:
         tb: TracebackType | None,
     ) -> None:
         self.hold = False
+        self.drip = False
         self.down()
 
     def up(self) -> None:
@@ -69,12 +80,31 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver._lock:
                     receiver.requests += 1
-                if receiver.hold:
-                    # Taken in but never answered nor processed: the sender sees no 2xx.
-                    while receiver.hold:
-                        time.sleep(0.05)
-                    self.close_connection = True
-                    return
+                    receiver.busy += 1
+                    receiver.busy_max = max(receiver.busy_max, receiver.busy)
+                try:
+                    if receiver.hold:
+                        # Taken in but never answered nor processed: the sender sees no 2xx.
+                        # Held until released or until the sender hangs up (gives up).
+                        while receiver.hold and not self._sender_gone():
+                            time.sleep(0.05)
+                        self.close_connection = True
+                        return
+                    if receiver.drip:
+                        # The answer's headers a byte a second, never complete: each read
+                        # gets a byte well within any per-read timeout.
+                        self.close_connection = True
+                        with contextlib.suppress(OSError):
+                            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Drip: "):
+                                if not receiver.drip:
+                                    return
+                                self.wfile.write(bytes([byte]))
+                                self.wfile.flush()
+                                time.sleep(1)
+                        return
+                finally:
+                    with receiver._lock:
+                        receiver.busy -= 1
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 event = receiver._verify(body, headers)
                 if event is None:
@@ -83,10 +113,19 @@ class WebhookReceiver:
                     self.send_response(204)
                 self.end_headers()
 
+            def _sender_gone(self) -> bool:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if not readable:
+                    return False
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

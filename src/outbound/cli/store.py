@@ -91,6 +91,12 @@ def settings_from(**values: Any) -> Settings:
     return Settings(**kwargs)
 
 
+class WrongKeyError(click.ClickException):
+    """The settings name no key that opens this store: exit 2, as for a usage error."""
+
+    exit_code = 2
+
+
 def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store as the server does (migrating it first), run ``work(store)``, close it."""
     from ..server.open_store import open_store
@@ -102,7 +108,11 @@ def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
         finally:
             await store.db.close()
 
+    from ..storage.store_keys import StoreKeyMismatch
+
     try:
         return asyncio.run(run())
+    except StoreKeyMismatch as exc:
+        raise WrongKeyError(str(exc)) from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

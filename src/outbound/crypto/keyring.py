@@ -58,6 +58,16 @@ class Keyring:
     def primary_key_id(self) -> str:
         return self._primary_id.hex()
 
+    @property
+    def key_ids(self) -> list[str]:
+        """Every key's id, the primary first."""
+        return list(self._mac_keys)
+
+    @staticmethod
+    def sealed_by(blob: bytes) -> str:
+        """The id of the key a sealed value names (readable without any key)."""
+        return bytes(blob[1:5]).hex()
+
     def mac_key(self, key_id: str | None = None) -> tuple[str, bytes] | None:
         """``(key id, MAC key)`` derived from the primary key, or from the key ``key_id``
         names (None when the keyring no longer holds it)."""

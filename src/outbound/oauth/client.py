@@ -45,7 +45,7 @@ from .errors import (
     TransientOAuthError,
 )
 from .lru import BoundedCache, KeyedLocks
-from .netguard import NetworkPolicy, UnsafeURL, provider_http
+from .netguard import EncodingRefused, NetworkPolicy, UnsafeURL, provider_http
 from .origins import check_secret_origin
 from .registration import (
     RegisteredClient,
@@ -495,6 +495,11 @@ class OAuthClient:
             raise TransientOAuthError(
                 "connection_error", f"talking to {host} failed ({type(exc).__name__})"
             ) from None
+        except EncodingRefused as exc:
+            raise TransientOAuthError(
+                "response_encoding",
+                f"{host} sent a compressed answer though only identity was accepted",
+            ) from exc
         except httpx.UnsupportedProtocol as exc:
             raise OAuthConfigError("invalid_url", f"cannot send a request to {host}") from exc
         except httpx.TransportError as exc:

@@ -21,7 +21,9 @@ to. Unguarded, a key holder could make the server POST a client secret to
   still name, the host of the URL.
 
 :func:`provider_http` builds the one kind of client provider calls use: guarded, no
-redirects, no cookies kept, no proxy taken from the environment; :func:`quiet_http_logs`
+redirects, no cookies kept, no proxy taken from the environment, answers uncompressed (it asks
+for ``Accept-Encoding: identity`` and refuses to read an answer in any other encoding, so a
+byte cap counts the bytes that reach memory — a gzip bomb inflates nothing); :func:`quiet_http_logs`
 keeps httpx's and httpcore's loggers from writing provider query strings and headers.
 """
 
@@ -47,6 +49,7 @@ from .errors import loggable
 
 __all__ = [
     "AddressRefused",
+    "EncodingRefused",
     "GuardedTransport",
     "NetworkPolicy",
     "UnsafeURL",
@@ -326,6 +329,29 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+class EncodingRefused(httpx.TransportError):
+    """An answer compressed although the request asked for ``Accept-Encoding: identity``."""
+
+
+class _RefusedBody(httpx.AsyncByteStream):
+    """The body of an answer in an encoding nobody asked for: reading it raises
+    :class:`EncodingRefused`; its status and headers stay readable (a webhook delivery's
+    outcome is its status alone)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, encoding: str) -> None:
+        self._stream = stream
+        self._encoding = encoding
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        raise EncodingRefused(
+            f"the answer is compressed ({self._encoding!r}) though only identity was accepted"
+        )
+        yield b""  # pragma: no cover - makes this an async generator
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport, vetting every request with :func:`vet` and connecting only to the
     addresses it vetted. Keep-alive connections are reused per origin; each was vetted when
@@ -353,12 +379,26 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host, port, addresses = await vet(str(request.url), self.policy, resolve=self._resolve)
+        # Answers are read up to a byte cap, and httpx inflates a whole network chunk before
+        # anyone can count it (64 KiB of gzip are 64 MiB of zeros): ask for identity, and
+        # refuse to inflate anything else.
+        request.headers["Accept-Encoding"] = "identity"
         pinned = {**_PINNED.get({}), (host, port): addresses}
         token = _PINNED.set(pinned)
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         finally:
             _PINNED.reset(token)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return response
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_RefusedBody(response.stream, encoding[:32]),
+            extensions=response.extensions,
+        )
 
 
 # -- the client every provider call uses ------------------------------------------------------

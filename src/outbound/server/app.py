@@ -196,13 +196,15 @@ def create_app(settings: Settings) -> ASGIApp:
             webhooks=webhooks,
             network=network,
             limits=limits,
+            session_jwks=JwksCache(network=network),
         )
-        app.state.session_jwks = JwksCache(network=network)
+        app.state.session_jwks = app.state.vault.session_jwks
         providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
         sender = WebhookSender(
             webhooks,
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
+            timeout=settings.webhook_timeout,
             network=network,
         )
         sender.start()

@@ -22,6 +22,8 @@ __all__ = [
 ]
 
 _MAX_HEADER = 512
+# A user's access token (delegation.py) is longer than a key: RS256 JWTs run to a few KiB.
+_MAX_JWT_HEADER = 16 * 1024
 
 
 async def authenticate(
@@ -63,8 +65,9 @@ def key_actor(key: str) -> str:
 
 
 def parse_authorization(header: str) -> tuple[str, str]:
-    """(project id, management key) as the header claims them; not yet checked."""
-    if not header or len(header) > _MAX_HEADER:
+    """(project id, management key — or a user's JWT on the fetch paths) as the header claims
+    them; not yet checked."""
+    if not header or len(header) > (_MAX_JWT_HEADER if "." in header else _MAX_HEADER):
         raise ApiError("E130401", "send Authorization: Bearer <projectId>:<managementKey>")
     scheme, _, credentials = header.partition(" ")
     project_id, sep, key = credentials.strip().partition(":")

@@ -92,6 +92,11 @@ class Settings:
         "Seconds before the second attempt of a webhook delivery that failed; each later wait"
         " doubles (capped at an hour, with jitter).",
     )
+    webhook_timeout: float = _setting(
+        10.0,
+        "Seconds one webhook delivery attempt may take in all (name resolution, connection,"
+        " TLS and the receiver's answer) before it counts as failed and is retried.",
+    )
     webhook_retry_for: float = _setting(
         86400.0,
         "Seconds during which a webhook delivery is retried before it is marked failed (and"

@@ -4,12 +4,13 @@
    answers ``{"url"}`` — single use, valid ten minutes, bound to the app, owner, scopes and
    redirect URL. Only a hash of it is stored.
 2. The user's browser opens it: a small page names the app (and the account) with one
-   button, ``continue``. Opening the link (a GET) changes nothing — chat and mail previewers
-   that fetch links do not use them up. Pressing the button POSTs the link back: only then is
-   it used up, and the server redirects to the provider's authorization endpoint with a fresh
-   ``state`` (256 bits, single use, bound to the link, stored hashed) and a PKCE S256
-   challenge (the verifier is stored sealed), setting a cookie (HttpOnly, SameSite=Lax,
-   Secure behind https) whose hash is bound to the state.
+   button, ``continue``. Opening the link (a GET) changes nothing stored — chat and mail
+   previewers that fetch links do not use them up. Pressing the button POSTs the link back,
+   with the page's form token, from this server's own page (``link_guard.py``: other sites
+   cannot press it for the user): only then is it used up, and the server redirects to the
+   provider's authorization endpoint with a fresh ``state`` (256 bits, single use, bound to
+   the link, stored hashed) and a PKCE S256 challenge (the verifier is stored sealed), setting
+   a cookie (HttpOnly, SameSite=Lax, Secure behind https) whose hash is bound to the state.
 3. The provider sends the browser back to ``/v1/outbound/oauth/callback``: the callback must
    carry that cookie (a consent finished in another browser fails cleanly), the state is used
    up, ``iss`` is checked (RFC 9207), the code is exchanged once and the token stored.
@@ -50,6 +51,7 @@ from ..storage import AppRecord, TokenWrite
 from ..storage.connect_sessions import ConnectSession, ConnectSessions, TooManyPending
 from .errors import ApiError, app_not_found
 from .http import authed, body, json_response, read_capped
+from .link_guard import FORM_FIELD, cross_site, form_token, form_token_matches, set_form_cookie
 from .providers import oauth_error_text, require_oauth_app
 from .vault import CALLBACK_PATH, Vault
 from .wire import Connect, require, require_new_id
@@ -275,28 +277,55 @@ async def start_page(request: Request) -> Response:
         account = f" for the account {session.user_id}"
     else:
         account = f" for the organisation {session.tenant_id}" if session.tenant_id else ""
+    token = form_token(request, link_id)
     form = (
         f'<form action="{START_PATH}" method="post">'
         f'<input type="hidden" name="link" value="{html.escape(link_id)}">'
+        f'<input type="hidden" name="{FORM_FIELD}" value="{html.escape(token)}">'
         '<button id="continue" type="submit" style="font-size:1.1em;padding:.5em 1.5em">'
         "Continue</button></form>"
     )
-    return page(
+    response = page(
         f"Connect {app.name}",
         f"You are about to connect {app.name}{account}. Continue to sign in with the provider"
         " and approve the access the app asks for.",
         200,
         form,
     )
+    # The form's POST must carry its true Origin (link_guard.py): under no-referrer a browser
+    # sends "Origin: null". same-origin still sends the link's URL to no other site.
+    response.headers["Referrer-Policy"] = "same-origin"
+    set_form_cookie(
+        response,
+        link_id,
+        token,
+        path=START_PATH,
+        max_age=LINK_TTL,
+        secure=vault.settings.effective_public_url.startswith("https:"),
+    )
+    return response
 
 
-async def _form_link(request: Request) -> str:
+_OTHER_SITE = (
+    "This button was pressed on a page of another site, not on this server's own connect"
+    " page, so nothing was started. If you meant to connect, open the link the app gave you"
+    " and press Continue there."
+)
+_OTHER_PAGE = (
+    "This form did not come from the connect page as this browser opened it (its form token"
+    " is missing or old), so nothing was started. Open the link the app gave you again and"
+    " press Continue there."
+)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted form's ``link`` and ``form`` fields ({} when too large or malformed)."""
     try:
         raw = await read_capped(request.receive, _MAX_FORM)
-    except ApiError:  # too large: no link
-        return ""
-    values = parse_qs(raw.decode("latin-1"), max_num_fields=8).get("link", [""])
-    return values[0]
+        fields = parse_qs(raw.decode("latin-1"), max_num_fields=8)
+    except (ApiError, ValueError):  # too large, too many fields
+        return {}
+    return {name: values[0] for name, values in fields.items() if name in ("link", FORM_FIELD)}
 
 
 async def start(request: Request) -> Response:
@@ -304,14 +333,16 @@ async def start(request: Request) -> Response:
     provider."""
     vault: Vault = request.app.state.vault
     providers = vault.providers
-    try:
-        link_id = await _form_link(request)
-    except ValueError:
-        link_id = ""
+    if cross_site(request, vault.settings.effective_public_url):
+        return page("Not from this site", _OTHER_SITE, 403)
+    form = await _form(request)
+    link_id = form.get("link", "")
     sessions = _sessions(vault)
     session = await sessions.peek_link(link_id) if link_id else None
     if session is None:
         return page("Link expired", _LINK_EXPIRED, 400)
+    if not form_token_matches(request, link_id, form.get(FORM_FIELD, "")):
+        return page("Form refused", _OTHER_PAGE, 403)
     try:
         config = await providers.resolved(session.project_id, session.app_id)
     except ApiError:

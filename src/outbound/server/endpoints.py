@@ -110,6 +110,9 @@ class LinkQuery(msgspec.Struct):
 
 class StartForm(msgspec.Struct):
     link: str | None = None
+    form: (
+        Annotated[str, Meta(description="the form token the link page gave this browser")] | None
+    ) = None
 
 
 class CallbackQuery(msgspec.Struct):
@@ -159,7 +162,7 @@ ENDPOINTS: list[Endpoint] = [
     # -- the Descope-compatible management API
     E("POST", f"{MGMT}/app/create", "createApp", "apps", "Create an outbound app", w.AppFields, a.AppAnswer, (*BODY, "E011004", "E131002"), example=APP_EXAMPLE, needs=("name",)),  # noqa: E501
     E("POST", f"{MGMT}/app/create/bytemplate", "createAppByTemplate", "apps", "Create an outbound app from a provider template", w.CreateByTemplate, a.AppAnswer, (*BODY, "E011004", "E131002", "E131003"), example={"templateId": "github", "clientId": "Iv1.0123", "clientSecret": "client-secret"}, needs=("templateId",)),  # noqa: E501
-    E("POST", f"{MGMT}/app/update", "updateApp", "apps", "Overwrite an outbound app (an omitted clientSecret is kept)", w.AppUpdate, a.AppAnswer, (*BODY, "E011004", "E131001", "E131002"), example={"app": APP_EXAMPLE}, needs=("app.id", "app.name")),  # noqa: E501
+    E("POST", f"{MGMT}/app/update", "updateApp", "apps", "Overwrite an outbound app (an omitted clientSecret is kept); the fields inside \"app\", or flat as the Java SDK sends them", w.AppUpdate, a.AppAnswer, (*BODY, "E011004", "E131001", "E131002"), example={"app": APP_EXAMPLE}, needs=("app.id", "app.name")),  # noqa: E501
     E("POST", f"{MGMT}/app/delete", "deleteApp", "apps", "Delete an outbound app, its tokens (revoked at the provider) and links", w.AppDelete, a.Empty, (*BODY, *APP), example={"id": "app-id"}, needs=("id",)),  # noqa: E501
     E("GET", f"{MGMT}/app/{{id}}", "loadApp", "apps", "Load an outbound app", answer=a.AppAnswer, errors=APP),  # noqa: E501
     E("GET", f"{MGMT}/app", "loadAppByQuery", "apps", "Load an outbound app (id in the query)", answer=a.AppAnswer, errors=("E011002", "E011003", *APP), query=AppIdQuery),  # noqa: E501
@@ -168,8 +171,9 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", f"{MGMT}/app/user/token/latest", "fetchUserToken", "tokens", "Fetch a user's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=FETCH_EXAMPLE, needs=("appId", "userId")),  # noqa: E501
     E("POST", f"{MGMT}/app/tenant/token", "fetchTenantTokenByScopes", "tokens", "Fetch a tenant's token holding these scopes", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example={**TENANT_EXAMPLE, "scopes": ["read", "write"]}, needs=("appId", "tenantId", "scopes")),  # noqa: E501
     E("POST", f"{MGMT}/app/tenant/token/latest", "fetchTenantToken", "tokens", "Fetch a tenant's latest token", w.FetchToken, a.TokenAnswer, FETCH, auth="fetch", example=TENANT_EXAMPLE, needs=("appId", "tenantId")),  # noqa: E501
-    E("DELETE", f"{MGMT}/token", "deleteToken", "tokens", "Delete a token by id (revoked at the provider)", errors=("E011002", "E011003", "E111504"), query=TokenIdQuery),  # noqa: E501
+    E("DELETE", f"{MGMT}/token", "deleteToken", "tokens", "Delete a token by id (revoked at the provider); the id in the query, or in a JSON body as the Java SDK sends it", errors=("E011002", "E011003", "E111504"), query=TokenIdQuery),  # noqa: E501
     E("DELETE", f"{MGMT}/user/tokens", "deleteUserTokens", "tokens", "Delete a user's tokens of an app, of every app, or every user's of an app", errors=("E011002", "E011003"), query=UserTokensQuery),  # noqa: E501
+    E("DELETE", f"{MGMT}/tokens", "deleteUserTokensJava", "tokens", "The same as DELETE /user/tokens, at the official Java SDK's path (appId/userId in the query or a JSON body)", errors=("E011002", "E011003"), query=UserTokensQuery),  # noqa: E501
     E("GET", f"{MGMT}/apps-with-user-token", "appsWithUserToken", "tokens", "The apps where a user holds a usable token", answer=a.AppIdsAnswer, errors=("E011002", "E011003"), query=AppsWithTokenQuery),  # noqa: E501
     E("POST", f"{MGMT}/app/user/apikey/upload", "uploadUserApiKey", "uploads", "Store a user's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**FETCH_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "userId", "apiKey")),  # noqa: E501
     E("POST", f"{MGMT}/app/tenant/apikey/upload", "uploadTenantApiKey", "uploads", "Store a tenant's API key", w.ApiKeyUpload, a.Empty, (*BODY, *APP), example={**TENANT_EXAMPLE, "apiKey": "api-key"}, needs=("appId", "tenantId", "apiKey")),  # noqa: E501

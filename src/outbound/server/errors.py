@@ -43,15 +43,16 @@ ERROR_CODES = _table(
     ErrorCode(
         "E130401",
         401,
-        "Unauthorized: missing, malformed, unknown or revoked management key, or (on"
-        " /v1/outbound/oauth/connect) a session token that fails verification",
+        "Unauthorized: missing, malformed, unknown or revoked management key, or a user's"
+        " token (on /v1/outbound/oauth/connect and the fetch paths) that fails verification",
     ),
     ErrorCode(
         "E130403",
         403,
         "Forbidden: the credentials are valid but do not allow this request (a fetch-only"
-        " management key used for anything but fetching tokens of its apps; a session token"
-        " without the role or permission a tenant-level connection needs)",
+        " management key used for anything but fetching tokens of its apps; a user's token"
+        " without the fetch scope, fetching another subject's or tenant's tokens, or without"
+        " the role or permission a tenant-level connection or fetch needs)",
     ),
     ErrorCode("E130404", 404, "No such endpoint"),
     ErrorCode("E130405", 405, "Method not allowed on this endpoint"),

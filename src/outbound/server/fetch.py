@@ -29,6 +29,7 @@ from .errors import ApiError, app_not_found, fetch_only_key, not_found_token
 from .wire import FetchToken, decode, require, token_to_wire
 
 if TYPE_CHECKING:
+    from .delegation import Delegate
     from .vault import Vault
 
 __all__ = [
@@ -209,11 +210,13 @@ async def fetch_token(
     tenant_level: bool,
     by_scopes: bool,
     key: str | None = None,
+    delegate: Delegate | None = None,
 ) -> dict[str, Any]:
     """The body of every fetch-token answer; shared by the routes and the hot path.
 
     With ``key`` the management key is checked along with reading the token; without it the
-    caller has checked it.
+    caller has checked it — or the caller is a ``delegate``, a verified user's token that may
+    fetch only its own subject's tokens, never with the refresh token (delegation.py).
     """
     try:
         req = decode(raw, FetchToken)
@@ -225,7 +228,11 @@ async def fetch_token(
             user_id = require(req.user_id, "userId")
             tenant_id = req.tenant_id or ""
         scopes = require(req.scopes, "scopes") if by_scopes else None
-    except ApiError:
+        if delegate is not None:
+            delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
+    except ApiError as exc:
+        if delegate is not None:
+            metrics.delegated_fetch(exc.code)
         # Bad credentials are answered before a bad body, as on every other endpoint.
         if key is not None and await vault.store.keys.authenticate(project_id, key) is None:
             raise invalid_key() from None
@@ -247,19 +254,26 @@ async def fetch_token(
             key=key,
         )
     except ApiError as exc:
-        await _fetched(vault, owner, error_code=exc.code)
+        await _fetched(vault, owner, error_code=exc.code, delegated=delegate is not None)
         raise
-    await _fetched(vault, owner, token_id=token.id)
-    with_refresh = bool(options and options.with_refresh_token)
+    await _fetched(vault, owner, token_id=token.id, delegated=delegate is not None)
+    with_refresh = bool(options and options.with_refresh_token) and delegate is None
     return {"token": token_to_wire(token, with_refresh)}
 
 
 async def _fetched(
-    vault: Vault, owner: tuple[str, str, str, str], *, token_id: str = "", error_code: str = ""
+    vault: Vault,
+    owner: tuple[str, str, str, str],
+    *,
+    token_id: str = "",
+    error_code: str = "",
+    delegated: bool = False,
 ) -> None:
     """Count a fetch's outcome and audit it (unless auditing fetches is off, or the caller
     never authenticated: then there is no project to record it in)."""
     metrics.fetch(error_code or None)
+    if delegated:
+        metrics.delegated_fetch(error_code or None)
     audit = vault.store.audit
     if audit.fetches and error_code != "E130401":
         project_id, app_id, user_id, tenant_id = owner

@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import metrics
 from ..audit import Caller, set_caller
 from . import logs
-from .auth import claimed_project, invalid_key, key_actor, parse_authorization
+from .auth import claimed_project, invalid_key, key_actor
+from .delegation import fetch_credentials
 from .errors import ApiError, error_answer
 from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from .http import read_capped
@@ -64,19 +65,28 @@ class HotPath:
         try:
             vault: Vault = self._vault()
             # The key is checked in the same read as the token (Store.find_tokens_for_key),
-            # before any event is recorded.
-            project_id, key = parse_authorization(authorization)
-            who.actor, who.project_id = key_actor(key), project_id
+            # before any event is recorded; a user's token (delegation.py) before the read.
+            project_id, key, delegate = await fetch_credentials(
+                vault.store, vault.session_jwks, authorization
+            )
+            who.actor = delegate.actor if delegate else key_actor(key or "")
+            who.project_id = project_id
 
             async def key_first() -> None:
                 # A body that does not arrive whole is read only for a key that is live: the
                 # key is in the header, so an unauthenticated client cannot hold the read.
-                if await vault.store.keys.authenticate(project_id, key) is None:
+                if key is not None and await vault.store.keys.authenticate(project_id, key) is None:
                     raise invalid_key()
 
             raw = await read_capped(receive, FETCH_MAX_BODY, declared, key_first)
             payload = await fetch_token(
-                vault, project_id, raw, tenant_level=kind[0], by_scopes=kind[1], key=key
+                vault,
+                project_id,
+                raw,
+                tenant_level=kind[0],
+                by_scopes=kind[1],
+                key=key,
+                delegate=delegate,
             )
             status, headers, body = 200, _JSON_HEADERS, orjson.dumps(payload)
         except Exception as exc:

@@ -235,7 +235,7 @@ def _error_responses(codes: list[str]) -> dict[str, Any]:
 
 def _success(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.media in ("html", "form"):
-        return {
+        pages: dict[str, Any] = {
             "200": {
                 "description": "A page for the browser",
                 "content": {"text/html": {"schema": {"type": "string"}}},
@@ -255,6 +255,14 @@ def _success(endpoint: Endpoint) -> dict[str, Any]:
                 "content": {"text/html": {"schema": {"type": "string"}}},
             },
         }
+        if endpoint.media == "form":
+            pages["403"] = {
+                "description": "A page saying the form was posted from another site or origin"
+                " (Sec-Fetch-Site: cross-site, a foreign Origin), or without the form token"
+                " the link page gave this browser; nothing was started",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }
+        return pages
     if endpoint.answer is None:  # this document
         schema: dict[str, Any] = {"type": "object"}
     else:

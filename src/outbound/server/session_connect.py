@@ -1,9 +1,10 @@
 """``POST /v1/outbound/oauth/connect``: the end user's browser asks for its own connect link.
 
 The browser authenticates with ``Authorization: Bearer <projectId>:<sessionJwt>``, a session
-token from the sign-in service the project configured with
-``outbound projects set-session-issuer``. The link is made exactly as for the management
-endpoint (``connect.new_link``), for the token's ``sub`` as the user id.
+token from one of the sign-in services the project trusts
+(``outbound projects set-session-issuer``), picked by the token's ``iss``. The link is made
+exactly as for the management endpoint (``connect.new_link``), for the token's ``sub`` as the
+user id.
 
 A session token proves who the user is, nothing about their tenants: ``tenantId`` is allowed
 only when the token's ``tenants`` claim (Descope's form: an object keyed by tenant id, or a
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -29,8 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..audit import caller, set_caller
-from ..storage.session_issuers import SessionIssuer, get_session_issuer
 from .connect import new_link
+from .delegation import require_tenant_admin, tenant_ids, trusted_issuer
 from .errors import ApiError
 from .http import body, json_response
 from .session_jwt import JwksCache, SessionTokenError, verify_session_token
@@ -63,61 +62,11 @@ def _credentials(header: str) -> tuple[str, str]:
     return project_id, token
 
 
-def _strings(value: Any) -> set[str]:
-    return {item for item in value if isinstance(item, str)} if isinstance(value, list) else set()
-
-
-def _tenant_grants(claims: Mapping[str, Any], tenant_id: str) -> tuple[set[str], set[str]]:
-    """(roles, permissions) the token gives its subject in ``tenant_id``."""
-    tenants = claims.get("tenants")
-    if isinstance(tenants, Mapping):
-        entry = tenants.get(tenant_id)
-        if not isinstance(entry, Mapping):
-            return set(), set()
-        return _strings(entry.get("roles")), _strings(entry.get("permissions"))
-    return _strings(claims.get("roles")), _strings(claims.get("permissions"))
-
-
-def _require_tenant_admin(issuer: SessionIssuer, claims: Mapping[str, Any], tenant_id: str) -> None:
-    if not issuer.tenant_role and not issuer.tenant_permission:
-        raise ApiError(
-            "E130403",
-            "tenant-level connections from the browser are off for this project: configure the"
-            " role or permission they need (outbound projects set-session-issuer --tenant-role"
-            " or --tenant-permission)",
-        )
-    roles, permissions = _tenant_grants(claims, tenant_id)
-    if (issuer.tenant_role and issuer.tenant_role in roles) or (
-        issuer.tenant_permission and issuer.tenant_permission in permissions
-    ):
-        return
-    raise ApiError(
-        "E130403",
-        f"the session token does not give its subject the role or permission needed to connect"
-        f" tenant {tenant_id!r} as a whole",
-    )
-
-
-def _tenant_ids(claims: Mapping[str, Any]) -> set[str]:
-    tenants = claims.get("tenants")
-    if isinstance(tenants, Mapping):
-        return {str(tenant) for tenant in tenants}
-    if isinstance(tenants, list):
-        return {tenant for tenant in tenants if isinstance(tenant, str)}
-    return set()
-
-
 async def session_connect(request: Request) -> Response:
     vault: Vault = request.app.state.vault
     project_id, token = _credentials(request.headers.get("authorization", ""))
-    issuer = await get_session_issuer(vault.store, project_id)
-    if issuer is None:
-        # The same answer for an unknown project: this endpoint is public.
-        raise ApiError(
-            "E130401",
-            "the project has no session issuer configured (outbound projects"
-            " set-session-issuer), or does not exist",
-        )
+    # The same answer for an unknown project as for one without issuers: this is public.
+    issuer = await trusted_issuer(vault.store, project_id, token)
     try:
         claims = await verify_session_token(token, issuer, _jwks(request))
     except SessionTokenError as exc:
@@ -136,12 +85,12 @@ async def session_connect(request: Request) -> Response:
         raise ApiError(
             "E011004", "userId must be left out: it is the session token's subject (sub)"
         )
-    if req.tenant_id and req.tenant_id not in _tenant_ids(claims):
+    if req.tenant_id and req.tenant_id not in tenant_ids(issuer, claims):
         raise ApiError(
             "E130401", f"the session token does not name tenant {req.tenant_id!r} in its tenants"
         )
     if req.tenant_level and req.tenant_id:
-        _require_tenant_admin(issuer, claims, req.tenant_id)
+        require_tenant_admin(issuer, claims, req.tenant_id, "connect")
     url = await new_link(vault, project_id, req, user_id=user_id, granted_by=user_id)
     return json_response({"url": url})
 

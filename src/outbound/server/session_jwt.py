@@ -15,6 +15,7 @@ the token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -113,7 +114,13 @@ class JwksCache:
 
     async def _fetch(self, jwks_url: str) -> tuple[dict[str | None, jwt.PyJWK], int]:
         try:
-            async with self._client() as http, http.stream("GET", jwks_url) as response:
+            # One deadline for the whole fetch: the read timeout alone restarts with every
+            # byte, and an issuer dripping one byte a second would hold the request forever.
+            async with (
+                asyncio.timeout(self.timeout),
+                self._client() as http,
+                http.stream("GET", jwks_url) as response,
+            ):
                 if response.status_code != 200:
                     raise SessionTokenError(
                         f"the issuer's JWKS URL answered HTTP {response.status_code}"
@@ -127,6 +134,10 @@ class JwksCache:
                         )
         except UnsafeURL as exc:
             raise SessionTokenError(f"the issuer's JWKS URL is refused: {exc}") from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise SessionTokenError(
+                f"the issuer's JWKS did not arrive within {self.timeout:g} s"
+            ) from None
         except (httpx.HTTPError, OSError) as exc:
             raise SessionTokenError(
                 f"the issuer's JWKS could not be fetched ({type(exc).__name__})"
@@ -161,7 +172,8 @@ async def verify_session_token(
             f"the session token's algorithm {str(alg)[:16]!r} is not accepted"
             f" (only {', '.join(ALGORITHMS)})"
         )
-    if not issuer.audience and not issuer.audience_optional:
+    audiences = issuer.audiences
+    if not audiences and not issuer.audience_optional:
         # Without an audience, a token the issuer minted for any other app would do.
         raise SessionTokenError(
             "the project's session issuer has no audience configured: run outbound projects"
@@ -179,11 +191,11 @@ async def verify_session_token(
             key=key,
             algorithms=[alg],
             issuer=issuer.issuer,
-            audience=issuer.audience or None,
+            audience=audiences or None,
             leeway=LEEWAY,
             options={
-                "require": ["exp", "iss", "sub", *(["aud"] if issuer.audience else [])],
-                "verify_aud": bool(issuer.audience),
+                "require": ["exp", "iss", "sub", *(["aud"] if audiences else [])],
+                "verify_aud": bool(audiences),
             },
         )
     except jwt.ExpiredSignatureError:

@@ -13,6 +13,7 @@ from .config import Settings
 from .fetch import TokenService
 from .limits import Limits
 from .providers import Providers, provider_config
+from .session_jwt import JwksCache
 
 if TYPE_CHECKING:
     from .revoke import Revocation
@@ -35,6 +36,8 @@ class Vault:
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # failed-authentication and per-key request limits
     limits: Limits = field(default_factory=lambda: Limits(0, 0))
+    # the trusted issuers' signing keys (users' tokens: session connect, delegated fetch)
+    session_jwks: JwksCache | None = None
 
     @property
     def callback_url(self) -> str:

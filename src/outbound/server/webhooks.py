@@ -4,16 +4,29 @@ Each pass claims due deliveries (``WebhookStore.claim_due``: one server wins eac
 ``WEBHOOK_TIMEOUT`` + a margin), signs them per Standard Webhooks — ``webhook-id`` (the event's
 id, the same on every attempt), ``webhook-timestamp``, ``webhook-signature`` with one ``v1,``
 signature per live secret (two during a rotation's overlap) — and POSTs them. A 2xx answer
-marks the delivery delivered; anything else (another status, a refused connection, a timeout)
-schedules the next attempt on an exponential, jittered schedule, until ``retry_for`` seconds
+marks the delivery delivered; anything else — another status, a name that does not resolve,
+an address the network guard refuses, a TLS error, a refused or reset connection, no answer
+within the attempt's deadline — is recorded as an attempt with its reason and schedules the
+next attempt on an exponential, jittered schedule, until ``retry_for`` seconds
 have passed since the delivery was written (or manually retried): then it is ``failed`` and
 waits for a manual retry. A server that dies mid-send leaves a claim that lapses; another
 server sends the delivery again (at least once — receivers deduplicate on ``webhook-id``).
+
+Receivers cannot hold each other up: each attempt has one overall deadline (``timeout``: name
+resolution, connection, TLS and the answer's headers together — a receiver dripping its
+answer a byte at a time is cut off there), and each claimed delivery is sent by a task of its
+own, so the next pass claims while slow sends are still running. A server sends at most
+``CONCURRENCY`` deliveries at once and at most ``PER_ENDPOINT`` to one webhook: a pass skips
+the webhooks it is still sending to, and the claim takes deliveries round-robin across
+projects and webhooks (``WebhookStore.claim_due``), so one project's backlog never queues
+another project's deliveries behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
 import secrets
@@ -26,7 +39,7 @@ from standardwebhooks import Webhook
 from ..background import stop_task
 from ..oauth.netguard import NetworkPolicy
 from ..storage.webhooks import Attempt, Delivery, WebhookStore
-from .webhook_http import WEBHOOK_TIMEOUT, WebhookHTTP
+from .webhook_http import WEBHOOK_TIMEOUT, PostResult, WebhookHTTP
 
 __all__ = ["WebhookSender", "next_attempt_delay", "sign"]
 
@@ -35,8 +48,9 @@ logger = logging.getLogger("outbound.server.webhooks")
 # Longest wait between two attempts.
 RETRY_CAP = 3600.0
 POLL_SECONDS = 0.5
-BATCH = 20
-CONCURRENCY = 8
+# Sends in flight on one server, and to one webhook (the receiver's share).
+CONCURRENCY = 32
+PER_ENDPOINT = 4
 
 
 def next_attempt_delay(attempts: int, base: float) -> float:
@@ -63,17 +77,26 @@ class WebhookSender:
         poll: float = POLL_SECONDS,
         clock: Callable[[], float] = time.time,
         network: NetworkPolicy | None = None,
+        concurrency: int = CONCURRENCY,
+        per_endpoint: int = PER_ENDPOINT,
     ) -> None:
         self.store = store
         self.retry_base = retry_base
         self.retry_for = retry_for
+        self.timeout = timeout
         self.http = WebhookHTTP(timeout, network)
-        # The claim outlives the longest send, so its holder always finishes first.
+        # The claim outlives the longest send (each starts at once, under one deadline), so
+        # its holder always finishes first.
         self.lease = timeout + 5
         self.poll = poll
         self.clock = clock
+        self.concurrency = concurrency
+        self.per_endpoint = per_endpoint
         self.owner = secrets.token_hex(8)
         self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._per_webhook: dict[str, int] = {}
+        self._finished = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbound-webhooks")
@@ -81,47 +104,96 @@ class WebhookSender:
     async def stop(self) -> None:
         await stop_task(self._task)
         self._task = None
+        # A send cut short leaves its claim to lapse: another server (or this one, restarted)
+        # sends the delivery again.
+        for task in list(self._sending):
+            await stop_task(task)
         await self.http.aclose()
 
     async def _run(self) -> None:
         while True:
             try:
-                sent = await self.run_once()
+                claimed = await self.run_once()
             except Exception as exc:
                 # The type only: a driver error may quote a row.
                 logger.error("webhook pass failed: %s", type(exc).__name__)
-                sent = 0
-            if not sent:
-                await asyncio.sleep(self.poll)
+                claimed = 0
+            if not claimed:
+                # Until the poll interval passes or a send ends (its slot is free again).
+                self._finished.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll):
+                        await self._finished.wait()
 
     async def run_once(self) -> int:
-        """Claim and send what is due; how many deliveries were attempted."""
-        due = await self.store.claim_due(self.owner, self.lease, BATCH)
-        slots = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(delivery: Delivery) -> None:
-            async with slots:
-                await self._send(delivery)
-
-        await asyncio.gather(*(one(delivery) for delivery in due))
+        """Claim what is due and start sending it, each delivery in a task of its own; how
+        many deliveries were claimed."""
+        free = self.concurrency - len(self._sending)
+        if free <= 0:
+            return 0
+        # A webhook still being sent to waits for the next pass: the claim gives each webhook
+        # at most ``per_endpoint`` deliveries, so that is all it ever has in flight here.
+        due = await self.store.claim_due(
+            self.owner,
+            self.lease,
+            free,
+            per_webhook=self.per_endpoint,
+            skip_webhooks=sorted(self._per_webhook),
+        )
+        for delivery in due:
+            self._per_webhook[delivery.webhook_id] = (
+                self._per_webhook.get(delivery.webhook_id, 0) + 1
+            )
+            task = asyncio.create_task(self._send(delivery), name="outbound-webhook-send")
+            self._sending.add(task)
+            task.add_done_callback(functools.partial(self._sent, delivery))
         return len(due)
 
-    async def _send(self, delivery: Delivery) -> None:
-        now = self.clock()
-        url, keys = await self.store.signing_secrets(delivery.webhook_id, now)
-        if not url:
-            return  # the webhook was deleted (its deliveries with it)
+    def _sent(self, delivery: Delivery, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        left = self._per_webhook.get(delivery.webhook_id, 1) - 1
+        if left > 0:
+            self._per_webhook[delivery.webhook_id] = left
+        else:
+            self._per_webhook.pop(delivery.webhook_id, None)
+        self._finished.set()
+        if not task.cancelled() and task.exception() is not None:
+            # Only the recording can fail (the store is unreachable): the claim lapses and
+            # the delivery is sent again.
+            logger.error("webhook delivery %s: %s", delivery.id, type(task.exception()).__name__)
+
+    async def attempt(
+        self, delivery: Delivery, url: str, keys: list[str], now: float
+    ) -> PostResult:
+        """One attempt, under its overall deadline."""
         timestamp = int(now)
         headers = {
             "content-type": "application/json",
             "webhook-id": delivery.event_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(
-                [key.reveal() for key in keys], delivery.event_id, timestamp, delivery.payload
-            ),
+            "webhook-signature": sign(keys, delivery.event_id, timestamp, delivery.payload),
         }
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.http.post(url, headers, delivery.payload.encode())
+        except TimeoutError:
+            return PostResult(0, f"timeout: no answer within {self.timeout:g} s")
+
+    async def _send(self, delivery: Delivery) -> None:
+        now = self.clock()
         started = time.monotonic()
-        result = await self.http.post(url, headers, delivery.payload.encode())
+        try:
+            url, keys = await self.store.signing_secrets(delivery.webhook_id, now)
+        except Exception as exc:
+            # A secret that does not open (its key dropped too early): an attempt like any
+            # other failure, so it shows and is retried once the key is back.
+            result = PostResult(
+                0, f"internal error: the signing secret did not open ({type(exc).__name__})"
+            )
+        else:
+            if not url:
+                return  # the webhook was deleted (its deliveries with it)
+            result = await self.attempt(delivery, url, [key.reveal() for key in keys], now)
         duration_ms = int((time.monotonic() - started) * 1000)
         delivered = 200 <= result.status_code < 300
         error = result.error or ("" if delivered else f"HTTP {result.status_code}")

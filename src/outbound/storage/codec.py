@@ -20,10 +20,11 @@ from typing import Protocol
 
 import orjson
 
-from ..crypto import Keyring, aad
+from ..crypto import Keyring
 from ..secret import Secret
 from .database import Row
 from .records import TokenRecord
+from .sealed import APP_CLIENT_SECRET, TOKEN_ACCESS, TOKEN_ID, TOKEN_REFRESH, sealed_column
 
 __all__ = [
     "RowCodec",
@@ -56,13 +57,13 @@ def lookup_hash(secret: str) -> str:
 def token_aad(
     project_id: str, app_id: str, user_id: str, tenant_id: str, external_id: str, column: str
 ) -> bytes:
-    """The associated data of a token row's secret ``column``."""
-    return aad("tokens", project_id, app_id, user_id, tenant_id, external_id, column)
+    """The associated data of a token row's secret ``column`` (see ``sealed.py``)."""
+    return sealed_column("tokens", column).aad(project_id, app_id, user_id, tenant_id, external_id)
 
 
 def client_secret_aad(project_id: str, app_id: str) -> bytes:
     """The associated data of an app's client secret."""
-    return aad("apps", project_id, app_id, "client_secret")
+    return APP_CLIENT_SECRET.aad(project_id, app_id)
 
 
 class TokenOwner(Protocol):
@@ -126,28 +127,26 @@ class RowCodec:
             return None
         return self.keyring.seal(
             value.reveal(),
-            token_aad(
+            sealed_column("tokens", column).aad(
                 owner.project_id,
                 owner.app_id,
                 owner.user_id,
                 owner.tenant_id,
                 owner.external_identifier,
-                column,
             ),
         )
 
     def token(self, row: Row) -> TokenRecord:
         """The token in a ``tokens`` row, its access token opened."""
-        # token_aad() of this row minus the column, built once per row on the fetch hot path.
-        identity = aad(
-            "tokens",
+        # The associated data of this row minus the column, built once per row on the fetch
+        # hot path (the three token columns share the table and the identity).
+        identity = TOKEN_ACCESS.row_prefix(
             row["project_id"],
             row["app_id"],
             row["user_id"],
             row["tenant_id"],
             row["external_identifier"],
-            "",
-        ).decode()
+        )
         access = row["access_token"]
         refresh = row["refresh_token"]
         id_token = row["id_token"]
@@ -161,14 +160,14 @@ class RowCodec:
             scopes=orjson.loads(row["scopes"]),
             access_token=None
             if access is None
-            else Secret(self.keyring.open(access, (identity + "access_token").encode())),
+            else Secret(self.keyring.open(access, TOKEN_ACCESS.aad_after(identity))),
             # Most fetches hand out only the access token: the others open when first revealed.
             refresh_token=None
             if refresh is None
-            else SealedSecret(self.keyring, refresh, identity + "refresh_token"),
+            else SealedSecret(self.keyring, refresh, TOKEN_REFRESH.aad_after(identity).decode()),
             id_token=None
             if id_token is None
-            else SealedSecret(self.keyring, id_token, identity + "id_token"),
+            else SealedSecret(self.keyring, id_token, TOKEN_ID.aad_after(identity).decode()),
             access_token_type=row["access_token_type"],
             access_token_expiry=row["access_token_expiry"],
             last_refresh_time=row["last_refresh_time"],

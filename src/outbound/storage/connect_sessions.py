@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..audit import event
-from ..crypto import aad
 from ..secret import Secret
 from .codec import lookup_hash
 from .codec import now as _now
 from .database import Row
+from .sealed import CONNECT_CODE_VERIFIER
 from .store import Store
 
 __all__ = ["ConnectSession", "ConnectSessions", "TooManyPending"]
@@ -221,7 +221,7 @@ class ConnectSessions:
         return row is not None
 
     def _aad(self, link_hash: str) -> bytes:
-        return aad("connect_sessions", link_hash, "code_verifier")
+        return CONNECT_CODE_VERIFIER.aad(link_hash)
 
     def _session(self, row: Row) -> ConnectSession:
         verifier = self.codec.open(row["code_verifier"], self._aad(row["link_hash"]))

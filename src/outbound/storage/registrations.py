@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..crypto import aad
 from ..secret import Secret
 from .codec import now as _now
 from .database import Row
+from .sealed import sealed_column
 from .store import Store
 
 __all__ = ["Registration", "Registrations"]
@@ -51,7 +51,7 @@ class Registrations:
         self.codec = store.codec
 
     def _aad(self, project_id: str, app_id: str, column: str) -> bytes:
-        return aad("client_registrations", project_id, app_id, column)
+        return sealed_column("client_registrations", column).aad(project_id, app_id)
 
     def _open(self, row: Row, column: str) -> Secret | None:
         sealed = row[column]

@@ -4,6 +4,11 @@ Rotation has two steps. Put the new key first (``OUTBOUND_MASTER_KEY=new,old``) 
 new writes use it, old values still open. Then ``outbound rekey`` re-seals the old values
 with the new key, after which the old key can be dropped from the list.
 
+Every sealed column comes from the registry (``sealed.py``): tokens, client secrets, connect
+sessions, webhook signing secrets (current and previous), the clients ``useDcr`` apps
+registered, and the store's own key record (which carries the audit chain's MAC keys past the
+rotation, ``store_keys.py``).
+
 Rows are re-sealed one at a time with a conditional ``UPDATE`` (the column must still hold
 the very ciphertext that was read), so a server refreshing a token meanwhile never has its
 new token overwritten by the old one re-sealed; such a row is simply already current.
@@ -11,27 +16,31 @@ new token overwritten by the old one re-sealed; such a row is simply already cur
 Each row commits on its own, so a rekey that is killed leaves every row sealed with one key
 or the other — all still readable with the key list — and running it again finishes the job.
 A value that opens with no key of the list (the wrong keys, or tampered bytes) is skipped and
-named in ``unreadable`` (table, column, row id), so the rest of the store is still re-sealed.
+named in ``unreadable`` (table.column and the row's key), so the rest of the store is still
+re-sealed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..crypto import DecryptionError, aad
-from .codec import client_secret_aad, token_aad
+from ..crypto import DecryptionError
+from .sealed import SEALED_COLUMNS, SealedColumn
 from .store import Store
+from .store_keys import record_keys
 
 __all__ = ["RekeyReport", "rekey"]
 
-_TOKEN_COLUMNS = ("access_token", "refresh_token", "id_token")
+# rows read per query: a store's tokens are not all held in memory at once
+_PAGE = 1000
 
 
 @dataclass
 class RekeyReport:
     resealed: dict[str, int] = field(default_factory=dict)
     already_current: int = 0
-    # "table.column id" of every value no key opens
+    # "table.column row-key" of every value no key opens
     unreadable: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
@@ -44,67 +53,56 @@ class RekeyReport:
 
 
 async def rekey(store: Store) -> RekeyReport:
-    keyring = store.codec.keyring
     report = RekeyReport()
-
-    async def reseal(
-        table: str, column: str, where: str, keys: dict[str, str], blob: bytes, ad: bytes
-    ) -> None:
-        if keyring.is_current(blob):
-            report.already_current += 1
-            return
-        try:
-            plain = keyring.open(blob, ad)
-        except DecryptionError:
-            report.unreadable.append(f"{table}.{column} {'/'.join(keys.values())}")
-            return
-        fresh = keyring.seal(plain, ad)
-        async with store.db.transaction() as tx:
-            count = await tx.execute(
-                f"UPDATE {table} SET {column} = :fresh WHERE {where} AND {column} = :old",  # noqa: S608 - names are ours
-                {**keys, "fresh": fresh, "old": blob},
-            )
-        if count:
-            report.resealed[f"{table}.{column}"] = report.resealed.get(f"{table}.{column}", 0) + 1
-
-    for row in await store.db.fetchall(
-        "SELECT id, project_id, app_id, user_id, tenant_id, external_identifier,"
-        " access_token, refresh_token, id_token FROM tokens"
-    ):
-        for column in _TOKEN_COLUMNS:
-            if row[column] is None:
-                continue
-            ad = token_aad(
-                row["project_id"],
-                row["app_id"],
-                row["user_id"],
-                row["tenant_id"],
-                row["external_identifier"],
-                column,
-            )
-            await reseal("tokens", column, "id = :id", {"id": row["id"]}, bytes(row[column]), ad)
-
-    for row in await store.db.fetchall(
-        "SELECT project_id, id, client_secret FROM apps WHERE client_secret IS NOT NULL"
-    ):
-        await reseal(
-            "apps",
-            "client_secret",
-            "project_id = :project_id AND id = :id",
-            {"project_id": row["project_id"], "id": row["id"]},
-            bytes(row["client_secret"]),
-            client_secret_aad(row["project_id"], row["id"]),
-        )
-
-    for row in await store.db.fetchall(
-        "SELECT link_hash, code_verifier FROM connect_sessions WHERE code_verifier IS NOT NULL"
-    ):
-        await reseal(
-            "connect_sessions",
-            "code_verifier",
-            "link_hash = :link_hash",
-            {"link_hash": row["link_hash"]},
-            bytes(row["code_verifier"]),
-            aad("connect_sessions", row["link_hash"], "code_verifier"),
-        )
+    # the key record first: each key present is recorded (and so its audit MAC key kept)
+    await record_keys(store.db, store.keyring)
+    for column in SEALED_COLUMNS:
+        await _rekey_column(store, column, report)
     return report
+
+
+async def _rekey_column(store: Store, column: SealedColumn, report: RekeyReport) -> None:
+    keyring = store.keyring
+    names = list(dict.fromkeys((*column.key, *column.identity)))
+    key_match = " AND ".join(f"{name} = :k_{name}" for name in column.key)
+    after = ""
+    params: dict[str, Any] = {}
+    while True:
+        rows = await store.db.fetchall(
+            f"SELECT {', '.join(names)}, {column.column} AS sealed FROM {column.table}"  # noqa: S608 - names are ours
+            f" WHERE {column.column} IS NOT NULL{after}"
+            f" ORDER BY {', '.join(column.key)} LIMIT {_PAGE}",
+            params,
+        )
+        for row in rows:
+            blob = bytes(row["sealed"])
+            if keyring.is_current(blob):
+                report.already_current += 1
+                continue
+            ad = column.aad_of(row)
+            try:
+                plain = keyring.open(blob, ad)
+            except DecryptionError:
+                report.unreadable.append(
+                    f"{column.name} {'/'.join(str(row[name]) for name in column.key)}"
+                )
+                continue
+            async with store.db.transaction() as tx:
+                count = await tx.execute(
+                    f"UPDATE {column.table} SET {column.column} = :fresh"  # noqa: S608 - ours
+                    f" WHERE {key_match} AND {column.column} = :old",
+                    {
+                        **{f"k_{name}": row[name] for name in column.key},
+                        "fresh": keyring.seal(plain, ad),
+                        "old": blob,
+                    },
+                )
+            if count:
+                report.resealed[column.name] = report.resealed.get(column.name, 0) + 1
+        if len(rows) < _PAGE:
+            return
+        # keyset paging on the primary key: rows re-sealed meanwhile do not shift the pages
+        last = rows[-1]
+        placeholders = ", ".join(f":a_{name}" for name in column.key)
+        after = f" AND ({', '.join(column.key)}) > ({placeholders})"
+        params = {f"a_{name}": last[name] for name in column.key}

@@ -191,21 +191,28 @@ connect_sessions = _Table(
     Index("ix_connect_sessions_owner", "project_id", "user_id", "tenant_id"),
 )
 
-# Who signs a project's end-user session tokens (``POST /v1/outbound/oauth/connect``).
-project_session_issuers = _Table(
-    "project_session_issuers",
+# Who signs a project's end users' tokens: session tokens for ``POST /v1/outbound/oauth/connect``
+# and access tokens for delegated fetches (several issuers per project).
+session_issuers = _Table(
+    "session_issuers",
     metadata,
     Column("project_id", String(64), primary_key=True),
-    Column("issuer", Text, nullable=False),
+    Column("issuer", Text, primary_key=True),
     Column("jwks_url", Text, nullable=False),
-    # '' = the token's aud is not checked
+    # values the token's aud must contain one of, space-separated; '' = none configured
     Column("audience", Text, nullable=False, server_default=""),
-    Column("updated_at", BigInteger, nullable=False),
     # 1: the issuer cannot set an audience and the operator said so (--no-audience)
     Column("audience_optional", Integer, nullable=False, server_default="0"),
-    # what a session token must carry to connect a whole tenant from the browser
+    # what a token must carry to connect (or fetch for) a whole tenant
     Column("tenant_role", Text, nullable=False, server_default=""),
     Column("tenant_permission", Text, nullable=False, server_default=""),
+    # delegated fetch: the scope needed ('' = off), the claim holding it ('' = scope or scp),
+    # the claim userId must equal, the claim naming the tenants
+    Column("fetch_scope", Text, nullable=False, server_default="outbound.token.fetch"),
+    Column("scope_claim", Text, nullable=False, server_default=""),
+    Column("subject_claim", Text, nullable=False, server_default="sub"),
+    Column("tenant_claim", Text, nullable=False, server_default="tenants"),
+    Column("updated_at", BigInteger, nullable=False),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )
 
@@ -338,6 +345,8 @@ audit_heads = _Table(
     Column("anchor_mac", LargeBinary, nullable=False),
     Column("anchor_key_id", String(16), nullable=False),
     Column("anchor_tag", LargeBinary, nullable=False),
+    # the last seq published as a checkpoint (log line, ``audit.checkpoint`` webhook event)
+    Column("checkpoint_seq", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
 )
 
@@ -358,4 +367,14 @@ console_sessions = _Table(
     Column("ended_at", BigInteger, nullable=True),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_console_sessions_expiry", "expires_at"),
+)
+
+# Every master key that has sealed something in this store, by key id (see ``store_keys.py``),
+# with the secrets derived from it that must outlive it, sealed like every other secret.
+store_keys = _Table(
+    "store_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("secrets", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

@@ -16,16 +16,18 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..crypto import Keyring, aad
+from ..crypto import Keyring
 from ..secret import Secret
 from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row
+from .sealed import sealed_column
 
 __all__ = [
     "Attempt",
@@ -158,7 +160,7 @@ class WebhookStore:
         self.keyring = keyring
 
     def _aad(self, project_id: str, webhook_id: str, column: str) -> bytes:
-        return aad("webhooks", project_id, webhook_id, column)
+        return sealed_column("webhooks", column).aad(project_id, webhook_id)
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -323,35 +325,56 @@ class WebhookStore:
             )
         return _delivery(row) if row else None
 
-    async def claim_due(self, owner: str, lease: float, limit: int) -> list[Delivery]:
-        """Claim up to ``limit`` pending deliveries that are due and that nobody holds.
+    async def claim_due(
+        self,
+        owner: str,
+        lease: float,
+        limit: int,
+        *,
+        per_webhook: int = 4,
+        skip_webhooks: Sequence[str] = (),
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries that are due and that nobody holds, at
+        most ``per_webhook`` of one webhook and none of ``skip_webhooks``.
 
-        The outer ``WHERE`` repeats the claim condition: on PostgreSQL a concurrent claimer
-        that waited on the row lock re-checks it against the committed row and skips it, on
-        SQLite writers are serialised — either way one server wins each delivery.
+        Fair: the due deliveries are taken in turns across projects — each project's oldest,
+        then each one's second… — so a project with a backlog of thousands never queues
+        another project's delivery behind it. The ranking is a read; the claim itself is one
+        short ``UPDATE`` whose ``WHERE`` repeats the claim condition: on PostgreSQL a
+        concurrent claimer that waited on the row lock re-checks it against the committed
+        row and skips it, on SQLite writers are serialised — either way one server wins each
+        delivery.
         """
         now = time.time()
-        # A read first: most passes find nothing, and a write transaction each time would
-        # take the SQLite write lock (and an fsync) for nothing.
-        due = await self.db.fetchone(
-            "SELECT id FROM webhook_deliveries WHERE status = 'pending'"
-            " AND next_attempt_at <= :now LIMIT 1",
-            {"now": now},
+        skip = {f"s{i}": webhook_id for i, webhook_id in enumerate(skip_webhooks)}
+        skipped = (
+            f" AND webhook_id NOT IN ({', '.join(':' + name for name in skip)})" if skip else ""
         )
-        if due is None:
+        # A read, outside any write transaction: most passes find nothing, and a write
+        # transaction each time would take the SQLite write lock (and an fsync) for nothing.
+        rows = await self.db.fetchall(
+            "SELECT id FROM (SELECT id, next_attempt_at, ROW_NUMBER() OVER"  # noqa: S608
+            " (PARTITION BY project_id ORDER BY next_attempt_at, id) AS turn"
+            " FROM (SELECT id, project_id, next_attempt_at, ROW_NUMBER() OVER"
+            " (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS in_webhook"
+            " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now"
+            f" AND (claim_owner IS NULL OR claim_until < :now){skipped}) due"
+            " WHERE in_webhook <= :per_webhook) turns"
+            " ORDER BY turn, next_attempt_at, id LIMIT :limit",
+            {"now": now, "per_webhook": per_webhook, "limit": limit, **skip},
+        )
+        if not rows:
             return []
+        ids = {f"d{i}": row["id"] for i, row in enumerate(rows)}
         async with self.db.transaction() as tx:
-            rows = await tx.fetchall(
-                "UPDATE webhook_deliveries SET claim_owner = :owner, claim_until = :until"
-                " WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending'"
-                " AND next_attempt_at <= :now"
-                " AND (claim_owner IS NULL OR claim_until < :now)"
-                " ORDER BY next_attempt_at LIMIT :limit)"
+            claimed = await tx.fetchall(
+                "UPDATE webhook_deliveries SET claim_owner = :owner, claim_until = :until"  # noqa: S608
+                f" WHERE id IN ({', '.join(':' + name for name in ids)})"
                 " AND status = 'pending' AND (claim_owner IS NULL OR claim_until < :now)"
                 " RETURNING *",
-                {"owner": owner, "until": now + lease, "now": now, "limit": limit},
+                {"owner": owner, "until": now + lease, "now": now, **ids},
             )
-        return [_delivery(row) for row in rows]
+        return [_delivery(row) for row in claimed]
 
     async def record_attempt(
         self,

@@ -16,7 +16,7 @@ from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls
 from ..dcr import forget_client
 from ..errors import ApiError, app_not_found
-from ..http import authed, body, json_response
+from ..http import authed, body, json_response, read_body
 from ..providers import provider_config, with_registration
 from ..revoke import Revocation
 from ..secret_origins import bind_secret, keep_secret_in_place
@@ -28,6 +28,7 @@ from ..wire import (
     CreateByTemplate,
     app_config_from_fields,
     app_to_wire,
+    decode,
     require,
     require_new_id,
 )
@@ -159,8 +160,14 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
 
 async def update_app(request: Request) -> Response:
     vault, project_id = await authed(request)
-    req = await body(request, AppUpdate)
-    app = await update_app_record(vault, project_id, require(req.app, "app"))
+    raw = await read_body(request)
+    fields = decode(raw, AppUpdate).app
+    if fields is None:
+        # The official Java SDK sends the App's fields flat, without the "app" wrapper: the
+        # same update (tests/compat/sdk_requests.json).
+        flat = decode(raw, AppFields)
+        fields = flat if flat.id is not None else None
+    app = await update_app_record(vault, project_id, require(fields, "app"))
     return json_response({"app": app_to_wire(app, vault.callback_url)})
 
 

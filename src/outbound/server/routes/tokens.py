@@ -3,6 +3,7 @@ path before these routes see them) and deleting."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import msgspec
@@ -10,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..auth import parse_authorization
+from ...audit import caller, set_caller
+from ..delegation import fetch_credentials
 from ..errors import ApiError, not_found_token
 from ..fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from ..http import authed, json_response, read_body
 from ..vault import Vault
-from ..wire import Id, require
+from ..wire import Id, Input, decode, require
 
 
 async def _fetch(request: Request) -> Response:
@@ -23,12 +25,23 @@ async def _fetch(request: Request) -> Response:
     # routes keep the Starlette app complete on its own (and answer 405 to other methods).
     tenant_level, by_scopes = FETCH_PATHS[request.url.path]
     vault: Vault = request.app.state.vault
-    # As on the hot path: the key (full or fetch-only) is checked along with the token.
-    project_id, key = parse_authorization(request.headers.get("authorization", ""))
+    # As on the hot path: the key (full or fetch-only) is checked along with the token; a
+    # user's token is verified first.
+    project_id, key, delegate = await fetch_credentials(
+        vault.store, vault.session_jwks, request.headers.get("authorization", "")
+    )
+    if delegate is not None:
+        set_caller(dataclasses.replace(caller(), actor=delegate.actor, project_id=project_id))
     raw = await read_body(request, FETCH_MAX_BODY)
     return json_response(
         await fetch_token(
-            vault, project_id, raw, tenant_level=tenant_level, by_scopes=by_scopes, key=key
+            vault,
+            project_id,
+            raw,
+            tenant_level=tenant_level,
+            by_scopes=by_scopes,
+            key=key,
+            delegate=delegate,
         )
     )
 
@@ -45,9 +58,28 @@ def _query_id(request: Request, name: str) -> str | None:
         ) from None
 
 
+# A DELETE's body names at most three ids.
+_DELETE_MAX_BODY = 4096
+
+
+class _DeleteBody(Input, rename="camel"):
+    """What the official Java SDK puts in the JSON body of its DELETEs (its HTTP client sends
+    a DELETE's body): the same fields the query carries for the other SDKs."""
+
+    id: Id | None = None
+    app_id: Id | None = None
+    user_id: Id | None = None
+
+
+async def _delete_body(request: Request) -> _DeleteBody:
+    raw = await read_body(request, _DELETE_MAX_BODY)
+    return decode(raw, _DeleteBody) if raw.strip() else _DeleteBody()
+
+
 async def delete_token(request: Request) -> Response:
     vault, project_id = await authed(request)
-    token_id = require(_query_id(request, "id"), "id")
+    # ?id= (Python, Node, Go) or {"id"} in the body (Java); neither: 400 naming 'id'.
+    token_id = require(_query_id(request, "id") or (await _delete_body(request)).id, "id")
     deleted = await vault.store.tokens.delete(project_id, token_id)
     if deleted is None:
         raise not_found_token()
@@ -63,6 +95,9 @@ async def delete_user_tokens(request: Request) -> Response:
         None if value == "undefined" else value
         for value in (_query_id(request, "appId"), _query_id(request, "userId"))
     )
+    if app_id is None and user_id is None:
+        given = await _delete_body(request)  # the Java SDK sends them in the body
+        app_id, user_id = given.app_id, given.user_id
     if app_id is None and user_id is None:
         raise ApiError("E011002", "missing argument: give 'appId', 'userId' or both")
     deleted = await vault.store.tokens.delete_user_tokens(project_id, app_id, user_id)
@@ -84,5 +119,7 @@ routes = [
     *(Route(path, _fetch, methods=["POST"]) for path in FETCH_PATHS),
     Route("/v1/mgmt/outbound/token", delete_token, methods=["DELETE"]),
     Route("/v1/mgmt/outbound/user/tokens", delete_user_tokens, methods=["DELETE"]),
+    # the official Java SDK's path for the same request
+    Route("/v1/mgmt/outbound/tokens", delete_user_tokens, methods=["DELETE"]),
     Route("/v1/mgmt/outbound/apps-with-user-token", apps_with_user_token, methods=["GET"]),
 ]
