@@ -53,7 +53,9 @@ def new_oauth_app(descope: DescopeClient, **overrides: object) -> dict:
     return descope.mgmt.outbound_application.create_application(**fields)["app"]
 
 
-def test_create_load_update_delete_application(descope: DescopeClient) -> None:
+def test_create_load_update_delete_application(
+    descope: DescopeClient, live_server: LiveServer
+) -> None:
     apps = descope.mgmt.outbound_application
     app = new_oauth_app(descope)
     assert app["id"]
@@ -64,7 +66,8 @@ def test_create_load_update_delete_application(descope: DescopeClient) -> None:
     assert app["appType"] == "oauth"
     assert app["hasClientSecret"] is True
     assert "clientSecret" not in app
-    assert app["callbackUrl"].endswith("/v1/outbound/oauth/callback")
+    # one callback per project (issue 25, item 14)
+    assert app["callbackUrl"].endswith("/v1/outbound/oauth/callback/" + live_server.project_id)
 
     loaded = apps.load_application(app["id"])["app"]
     assert loaded == app

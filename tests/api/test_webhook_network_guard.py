@@ -62,7 +62,7 @@ def test_each_delivery_is_vetted_when_sent_not_only_when_the_webhook_was_created
         WebhookReceiver(host="127.0.0.1", port=allowed.port) as refused,
         running_server(
             store,
-            extra_args=["--provider-allow-networks", "127.0.0.2/32", "--webhook-retry-base", "0.5"],
+            extra_args=["--webhook-allow-networks", "127.0.0.2/32", "--webhook-retry-base", "0.5"],
             hosts_file=hosts,
         ) as server,
         server.client() as client,
@@ -89,3 +89,62 @@ def test_each_delivery_is_vetted_when_sent_not_only_when_the_webhook_was_created
         assert delivery["attempts"][0]["error"].startswith("refused by the network guard")
         assert refused.requests == 0, "a delivery reached an address the guard refuses"
         assert allowed.events("connection.created", userId="after") == []
+
+
+def test_a_providers_allowed_network_is_not_open_to_webhooks(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The operator allows an internal identity provider's network. Key holders still cannot
+    aim webhooks into it (learning which host:port answers what): refused at creation,
+    naming --webhook-allow-networks; a webhook stored while that network was allowed for
+    webhooks is refused at delivery once it is not, with no request reaching the receiver."""
+    internal = ["--provider-allow-networks", "127.0.0.2/32", "--webhook-retry-base", "0.5"]
+    with (
+        new_store(backend, tmp_path_factory) as store,
+        WebhookReceiver(host="127.0.0.2") as receiver,
+    ):
+        project = store.new_project()
+        hook = f"http://127.0.0.2:{receiver.port}/hooks"
+        with (
+            running_server(
+                store,
+                project=project,
+                loopback_providers=False,
+                extra_args=[*internal, "--webhook-allow-networks", "127.0.0.2/32"],
+            ) as server,
+            server.client() as client,
+        ):
+            webhook_id = add_webhook(client, hook, receiver)
+        with (
+            running_server(
+                store, project=project, loopback_providers=False, extra_args=internal
+            ) as server,
+            server.client() as client,
+        ):
+            # The provider network itself is allowed: an app's token URL there is accepted.
+            app = client.post(
+                "/v1/mgmt/outbound/app/create",
+                json={
+                    "name": "internal-idp",
+                    "clientId": "c",
+                    "authorizationUrl": "http://127.0.0.2:1/auth",
+                    "tokenUrl": "http://127.0.0.2:1/token",
+                },
+            )
+            assert app.status_code == 200, app.text
+            refused = client.post("/v1/mgmt/outbound/webhooks", json={"url": hook + "/2"})
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["errorCode"] == "E011003"
+            assert "--webhook-allow-networks" in refused.json()["errorMessage"]
+            assert "--provider-allow-networks" not in refused.json()["errorMessage"]
+
+            connect_user(client, api_key_app(client), "u")
+            [delivery] = wait_until(
+                lambda: [d for d in deliveries(client, webhook_id) if d["attempts"]],
+                20,
+                "the delivery was never attempted",
+            )
+            error = delivery["attempts"][0]["error"]
+            assert error.startswith("refused by the network guard"), error
+            assert "--webhook-allow-networks" in error
+        assert receiver.requests == 0, "a delivery reached a network allowed for providers only"

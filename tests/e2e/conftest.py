@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import pytest
@@ -28,6 +28,11 @@ from tests.support.server import LiveServer, Store, running_server
 PROVIDER_TIMEOUT = 2.0
 SERVER_ARGS = ["--provider-timeout", str(PROVIDER_TIMEOUT)]
 CALLBACK_PATH = "/v1/outbound/oauth/callback"
+
+
+def callback_url(server: LiveServer, base: str | None = None) -> str:
+    """The redirect URI of the apps of ``server``'s project (one callback per project)."""
+    return f"{base or server.base_url}{CALLBACK_PATH}/{quote(server.project_id, safe='')}"
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +159,7 @@ def create_app(
     **fields: Any,
 ) -> tuple[OidcClient, str]:
     """Register the server's callback at the provider and create an app for it."""
-    oauth_client = idp.add_client([(callback_base or server.base_url) + CALLBACK_PATH])
+    oauth_client = idp.add_client([callback_url(server, callback_base)])
     app_id = "idp-" + secrets.token_hex(3)
     with server.client() as http:
         response = http.post(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
+import secrets
 import socket
 import time
 
 import httpx
 import pytest
-from tests.e2e.conftest import PROVIDER_TIMEOUT, Vault, create_app, scripted_consent
+from tests.e2e.conftest import (
+    CALLBACK_PATH,
+    PROVIDER_TIMEOUT,
+    Vault,
+    callback_url,
+    create_app,
+    scripted_consent,
+)
 from tests.support.browser import drive_consent, press_continue
 from tests.support.console_browser import ConsoleBrowser
 from tests.support.database import execute, raw_dump
@@ -497,3 +506,121 @@ def test_reconnecting_with_another_account_never_keeps_the_old_accounts_refresh_
     vault.expire(user)
     assert vault.fetch(user).json()["errorCode"] == "E131010"
     assert first not in fresh_idp.refreshes()
+
+
+# -- one callback per project (issue 25, item 14) ----------------------------------------------
+
+
+def _public_app(http: httpx.Client, idp: OidcServer, client_id: str, catcher_url: str) -> str:
+    app_id = "public-" + secrets.token_hex(3)
+    response = http.post(
+        "/v1/mgmt/outbound/app/create",
+        json={
+            "id": app_id,
+            "name": app_id,
+            "clientId": client_id,
+            "tokenEndpointAuthMethod": "none",
+            "discoveryUrl": idp.discovery_url,
+            "defaultScopes": ["openid", "email", "read"],
+            "defaultRedirectUrl": catcher_url,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return app_id
+
+
+def test_another_project_cannot_borrow_a_public_client_through_the_callback(
+    vault: Vault, idp: OidcServer
+) -> None:
+    """Project B registered a public client (PKCE, no secret) with its app's callback. Project
+    A makes an app with B's client id: its authorization request carries A's own callback,
+    which the provider refuses for B's client, so the user never consents to B's app on A's
+    behalf and no token lands in A."""
+    b_user = vault.new_user()
+    with vault.http as b:
+        b_app = _public_app(b, idp, "not-registered-yet", vault.catcher.url)
+        loaded = b.get(f"/v1/mgmt/outbound/app/{b_app}").json()["app"]
+        # B registers the callback its app names, as the console and the CLI tell owners to
+        public = idp.add_client([loaded["callbackUrl"]], token_endpoint_auth_method="none")
+        updated = {k: v for k, v in loaded.items() if k not in ("callbackUrl", "hasClientSecret")}
+        updated["clientId"] = public.client_id
+        assert b.post("/v1/mgmt/outbound/app/update", json={"app": updated}).status_code == 200
+        link = b.post(
+            "/v1/mgmt/outbound/app/connect", json={"appId": b_app, "userId": b_user}
+        ).json()["url"]
+    # B's own users connect through B's callback, in chromium
+    final = drive_consent(link, stop_at=vault.catcher.url, login=b_user)
+    assert "status=success" in final
+
+    a_project, a_key = vault.server.new_project()
+    a_server = dataclasses.replace(vault.server, project_id=a_project, management_key=a_key)
+    with a_server.client() as a:
+        a_app = _public_app(a, idp, public.client_id, vault.catcher.url)
+        link = a.post(
+            "/v1/mgmt/outbound/app/connect", json={"appId": a_app, "userId": "victim"}
+        ).json()["url"]
+        authorize = drive_consent(link, stop_at=idp.issuer + "/auth", login="victim")
+        assert httpx.URL(authorize).params["client_id"] == public.client_id
+        assert httpx.URL(authorize).params["redirect_uri"] == callback_url(a_server)
+        refused = httpx.get(authorize)
+        assert refused.status_code == 400
+        assert "redirect_uri" in refused.text
+        connections = a.get("/v1/mgmt/outbound/connections", params={"appId": a_app})
+        assert connections.json()["connections"] == []
+
+
+@pytest.mark.parametrize("where", ["shared", "another project"])
+def test_a_callback_at_another_address_than_the_flows_is_refused(vault: Vault, where: str) -> None:
+    user = vault.new_user()
+    with httpx.Client(timeout=30) as browser:
+        url = httpx.URL(
+            scripted_consent(vault.link(user), callback_url(vault.server), user, agent=browser)
+        )
+        path = CALLBACK_PATH if where == "shared" else CALLBACK_PATH + "/another-project"
+        refused = browser.get(str(url.copy_with(path=path)))
+        assert refused.status_code == 400
+        assert "another address" in refused.text
+        # used up: the right address does not take it afterwards either
+        assert browser.get(str(url)).status_code == 400
+    assert vault.fetch(user).status_code == 404
+
+
+def test_an_app_created_before_per_project_callbacks_keeps_the_shared_one(
+    vault: Vault, idp: OidcServer
+) -> None:
+    shared = vault.server.base_url + CALLBACK_PATH
+    registered = idp.add_client([shared])
+    old_user = vault.new_user()
+    with vault.http as http:
+        app_id = "legacy-" + secrets.token_hex(3)
+        body = {
+            "id": app_id,
+            "name": app_id,
+            "clientId": registered.client_id,
+            "clientSecret": registered.client_secret,
+            "discoveryUrl": idp.discovery_url,
+            "defaultScopes": ["openid", "email", "read"],
+            "defaultRedirectUrl": vault.catcher.url,
+        }
+        assert http.post("/v1/mgmt/outbound/app/create", json=body).status_code == 200
+        # what migration 0013 does to every app stored before it
+        execute(
+            vault.server.store,
+            "UPDATE apps SET shared_callback = 1 WHERE project_id = ? AND id = ?",
+            (vault.server.project_id, app_id),
+        )
+        assert http.get(f"/v1/mgmt/outbound/app/{app_id}").json()["app"]["callbackUrl"] == shared
+        link = http.post(
+            "/v1/mgmt/outbound/app/connect", json={"appId": app_id, "userId": old_user}
+        ).json()["url"]
+        assert "status=success" in drive_consent(link, stop_at=vault.catcher.url, login=old_user)
+        # a description changes nothing; a new client is a new registration: the project's
+        described = http.post(
+            "/v1/mgmt/outbound/app/update", json={"app": {**body, "description": "d"}}
+        )
+        assert described.json()["app"]["callbackUrl"] == shared
+        moved = http.post(
+            "/v1/mgmt/outbound/app/update",
+            json={"app": {**body, "clientId": "another-client"}},
+        )
+        assert moved.json()["app"]["callbackUrl"] == callback_url(vault.server)

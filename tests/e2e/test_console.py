@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 from tests.conftest import new_store
-from tests.e2e.conftest import CALLBACK_PATH, SERVER_ARGS
+from tests.e2e.conftest import SERVER_ARGS
+from tests.e2e.conftest import callback_url as project_callback_url
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.console_browser import ConsoleBrowser
 from tests.support.database import execute
@@ -162,7 +163,7 @@ def test_an_operator_runs_a_connection_from_the_console(
     check_page(browser, "template-picker", backend)
     browser.click('a[href="/console/apps/new/template?id=oidc"]')
     callback_url = browser.value("#callback-url")
-    assert callback_url == server.base_url + CALLBACK_PATH
+    assert callback_url == project_callback_url(server)
     browser.click("button[data-copy='callback-url']", navigate=False)
     assert browser.clipboard() == callback_url
     check_page(browser, "template-form", backend)

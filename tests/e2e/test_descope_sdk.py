@@ -12,7 +12,7 @@ import httpx
 import pytest
 from descope import AuthException, DescopeClient
 from descope.management.common import PromptType
-from tests.e2e.conftest import CALLBACK_PATH, Vault
+from tests.e2e.conftest import Vault, callback_url
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.oidc_server import OidcServer
 from tests.support.server import LiveServer
@@ -41,7 +41,7 @@ def test_the_sdk_sees_connect_refresh_and_delete(
     descope: DescopeClient, vault_server: LiveServer, idp: OidcServer, catcher: CallbackCatcher
 ) -> None:
     apps = descope.mgmt.outbound_application
-    oauth_client = idp.add_client([vault_server.base_url + CALLBACK_PATH])
+    oauth_client = idp.add_client([callback_url(vault_server)])
     app = apps.create_application(
         name="calendar-" + secrets.token_hex(3),
         client_id=oauth_client.client_id,
@@ -52,7 +52,7 @@ def test_the_sdk_sees_connect_refresh_and_delete(
         pkce=True,
         prompt=[PromptType.CONSENT],
     )["app"]
-    assert app["callbackUrl"] == vault_server.base_url + CALLBACK_PATH
+    assert app["callbackUrl"] == callback_url(vault_server)
     user = "sdk-user-" + secrets.token_hex(3)
 
     # The SDK has no connect call: the app's backend asks for the link over plain HTTP.

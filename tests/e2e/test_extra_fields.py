@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
-from tests.e2e.conftest import CALLBACK_PATH
+from tests.e2e.conftest import callback_url
 from tests.support.browser import press_continue
 from tests.support.server import LiveServer
 
@@ -284,7 +284,7 @@ def running_emulator(redirect_uri: str) -> Iterator[Emulator]:
 
 @pytest.fixture
 def emulator(live_server: LiveServer) -> Iterator[Emulator]:
-    with running_emulator(live_server.base_url + CALLBACK_PATH) as emulator:
+    with running_emulator(callback_url(live_server)) as emulator:
         yield emulator
 
 
@@ -307,7 +307,7 @@ def create_from_template(
     assert response.status_code == 200, response.text
     app: dict[str, Any] = response.json()["app"]
     assert app["templateId"] == template_id
-    assert app["callbackUrl"] == server.base_url + CALLBACK_PATH
+    assert app["callbackUrl"] == callback_url(server)
     return app
 
 

@@ -159,6 +159,20 @@ def test_the_data_dir_is_private(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o707], ids=["0755", "0770", "0707"])
+def test_an_existing_data_dir_open_to_others_is_made_private(tmp_path: Path, mode: int) -> None:
+    """A data dir made by hand (or restored) with group or other access: the server takes
+    that access away before it writes a secret there, and says so in its log."""
+    store = Store(tmp_path / "shared")
+    store.master_key = ""  # the key file in the data dir
+    project = store.new_project()
+    store.data_dir.chmod(mode)  # opened up after the first start, as a restore might
+    with running_server(store, project=project) as server:
+        assert stat.S_IMODE(store.data_dir.stat().st_mode) == 0o700
+        assert f"was mode {mode:04o}" in server.log()
+        assert "set to 0700" in server.log()
+
+
 STRAY: list[Callable[[str], str]] = [
     lambda key: key + "!!",
     lambda key: f'"{key}"',  # quotes copied along from a config file

@@ -21,9 +21,9 @@ import httpx
 
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-# Every test provider (oidc-provider, catchers, stubs) listens on loopback, which a server
-# refuses by default: test servers allow it unless a test asks for the default
-# (``start_server(..., loopback_providers=False)``).
+# Every test provider (oidc-provider, catchers, stubs) and webhook receiver listens on
+# loopback, which a server refuses by default: test servers allow it (for providers and for
+# webhooks) unless a test asks for the default (``start_server(..., loopback_providers=False)``).
 LOOPBACK_NETWORKS = "127.0.0.0/8"
 REPO = Path(__file__).parent.parent.parent
 
@@ -143,6 +143,8 @@ def start_server(
     extra_args = list(extra_args or [])
     if loopback_providers and "--provider-allow-networks" not in extra_args:
         extra_args += ["--provider-allow-networks", LOOPBACK_NETWORKS]
+    if loopback_providers and "--webhook-allow-networks" not in extra_args:
+        extra_args += ["--webhook-allow-networks", LOOPBACK_NETWORKS]
     if project is None:
         project = store.new_project()
     log_path = store.data_dir / f"server-{port}.log"

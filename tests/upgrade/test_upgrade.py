@@ -123,3 +123,21 @@ def test_the_upgrade_says_which_migrations_ran(upgraded: tuple[LiveServer, dict[
     log = server.log()
     assert "migrating the store from revision" in log
     assert "Running upgrade" in log
+
+
+def test_apps_stored_before_keep_the_shared_callback_and_new_ones_get_their_projects(
+    upgraded: tuple[LiveServer, dict[str, Any]],
+) -> None:
+    """Their redirect URI is registered at their provider already (issue 25, item 14)."""
+    server, expected = upgraded
+    shared = server.base_url + "/v1/outbound/oauth/callback"
+    with server.client() as client:
+        for app in expected["apps"]:
+            loaded = client.get(f"/v1/mgmt/outbound/app/{app['id']}").json()["app"]
+            assert loaded["callbackUrl"] == shared
+        created = client.post(
+            "/v1/mgmt/outbound/app/create",
+            json={"name": "after the upgrade", "tokenUrl": "https://p.example/token"},
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["app"]["callbackUrl"] == f"{shared}/{server.project_id}"

@@ -26,6 +26,7 @@ __all__ = ["serve"]
 @setting_option("webhook_retry_for", type=click.FloatRange(min=0))
 @setting_option("webhook_timeout", type=click.FloatRange(min=0.1))
 @setting_option("provider_allow_networks")
+@setting_option("webhook_allow_networks")
 @setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
 @setting_option("cors_origins")
 @setting_option("auth_failure_limit", type=click.IntRange(min=0))

@@ -89,13 +89,16 @@ class AddressRefused(UnsafeURL):
 
 @dataclass(frozen=True)
 class NetworkPolicy:
-    """Which non-public networks the operator allows providers in (``--provider-allow-networks``);
-    empty: public addresses only."""
+    """Which non-public networks the operator allows requests into: providers'
+    (``--provider-allow-networks``) or webhooks' (``--webhook-allow-networks``); empty: public
+    addresses only."""
 
     allow: tuple[IPNetwork, ...] = ()
+    # The option that sets ``allow``: refusals name it, so an operator widens the right one.
+    option: str = "--provider-allow-networks"
 
     @classmethod
-    def parse(cls, text: str) -> NetworkPolicy:
+    def parse(cls, text: str, option: str = "--provider-allow-networks") -> NetworkPolicy:
         """``"10.0.0.0/8, 127.0.0.1"`` → a policy; ValueError naming a bad entry."""
         networks = []
         for entry in (part.strip() for part in text.split(",")):
@@ -105,10 +108,9 @@ class NetworkPolicy:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 raise ValueError(
-                    f"--provider-allow-networks: {entry!r} is not a CIDR network"
-                    " (e.g. 10.0.0.0/8, fd00::/8)"
+                    f"{option}: {entry!r} is not a CIDR network (e.g. 10.0.0.0/8, fd00::/8)"
                 ) from None
-        return cls(tuple(networks))
+        return cls(tuple(networks), option)
 
     def in_allowed_network(self, address: IPAddress) -> bool:
         candidates = [address, *([_embedded_v4(address)] if address.version == 6 else [])]
@@ -251,13 +253,13 @@ async def vet(
         if is_private_name(host):
             raise AddressRefused(
                 f"{field}: {host!r} is not a public host name; allow its network with"
-                " --provider-allow-networks if the provider really is internal"
+                f" {policy.option} if the host really is internal"
             )
         if unresolvable_ok and scheme == "https":
             return host, port, []
         if unresolvable_ok:
             raise UnsafeURL(
-                f"{field}: plain http is allowed only inside --provider-allow-networks, and"
+                f"{field}: plain http is allowed only inside {policy.option}, and"
                 f" {host!r} does not resolve; use an https URL"
             )
         raise OSError(f"{host} does not resolve")
@@ -266,14 +268,13 @@ async def vet(
         public = all(is_public(a) for a in refused)
         if public:
             raise UnsafeURL(
-                f"{field}: plain http is allowed only inside --provider-allow-networks;"
-                " use an https URL"
+                f"{field}: plain http is allowed only inside {policy.option}; use an https URL"
             )
         what = "is" if _literal(host) is not None else "resolves to"
         raise AddressRefused(
             f"{field}: {host!r} {what} a loopback, private, link-local or otherwise"
-            " non-public address; allow its network with --provider-allow-networks if the"
-            " provider really is internal"
+            f" non-public address; allow its network with {policy.option} if the host"
+            " really is internal"
         )
     if is_private_name(host) and not all(policy.in_allowed_network(a) for a in addresses):
         raise AddressRefused(f"{field}: {host!r} is not a public host name")

@@ -160,6 +160,7 @@ def _origins(setting: str) -> list[str]:
 
 def create_app(settings: Settings) -> ASGIApp:
     settings.network_policy  # noqa: B018 - a malformed --provider-allow-networks fails here
+    settings.webhook_network_policy  # noqa: B018 - and a malformed --webhook-allow-networks
     quiet_http_logs()
 
     @asynccontextmanager
@@ -195,6 +196,7 @@ def create_app(settings: Settings) -> ASGIApp:
             providers=providers,
             webhooks=webhooks,
             network=network,
+            webhook_network=settings.webhook_network_policy,
             limits=limits,
             session_jwks=JwksCache(network=network),
         )
@@ -205,7 +207,7 @@ def create_app(settings: Settings) -> ASGIApp:
             retry_base=settings.webhook_retry_base,
             retry_for=settings.webhook_retry_for,
             timeout=settings.webhook_timeout,
-            network=network,
+            network=settings.webhook_network_policy,
         )
         sender.start()
         ahead: RefreshAhead | None = None

@@ -109,6 +109,13 @@ class Settings:
         " self-managed); plain http is allowed only there. Default: public addresses only,"
         " over https: loopback, private, link-local and other internal addresses are refused.",
     )
+    webhook_allow_networks: str = _setting(
+        "",
+        "Non-public networks (CIDR, comma-separated) where webhook receivers may be; plain http"
+        " is allowed only there. Separate from --provider-allow-networks: allowing an internal"
+        " identity provider must not let key holders aim webhooks at every host of its network."
+        " Default: public addresses only, over https.",
+    )
     refresh_commit_timeout: float = _setting(
         120.0,
         "Seconds a refresh keeps reading a late provider answer after its caller got E131011"
@@ -221,6 +228,7 @@ class Settings:
             _check_public_url(self.public_url)
         self.database  # noqa: B018 - parses the URL: ValueError for an unsupported one
         self.network_policy  # noqa: B018 - ValueError naming a malformed network
+        self.webhook_network_policy  # noqa: B018
         for origin in filter(None, (o.strip() for o in self.cors_origins.split(","))):
             if not _is_origin(origin):
                 raise ValueError(
@@ -232,6 +240,11 @@ class Settings:
     def network_policy(self) -> NetworkPolicy:
         """Where provider calls may go; ValueError naming a malformed network."""
         return NetworkPolicy.parse(self.provider_allow_networks)
+
+    @property
+    def webhook_network_policy(self) -> NetworkPolicy:
+        """Where webhook deliveries may go; ValueError naming a malformed network."""
+        return NetworkPolicy.parse(self.webhook_allow_networks, "--webhook-allow-networks")
 
     @property
     def database(self) -> DatabaseURL:

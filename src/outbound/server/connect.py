@@ -11,9 +11,12 @@
    provider's authorization endpoint with a fresh ``state`` (256 bits, single use, bound to
    the link, stored hashed) and a PKCE S256 challenge (the verifier is stored sealed), setting
    a cookie (HttpOnly, SameSite=Lax, Secure behind https) whose hash is bound to the state.
-3. The provider sends the browser back to ``/v1/outbound/oauth/callback``: the callback must
-   carry that cookie (a consent finished in another browser fails cleanly), the state is used
-   up, ``iss`` is checked (RFC 9207), the code is exchanged once and the token stored.
+3. The provider sends the browser back to the callback of the app's project,
+   ``/v1/outbound/oauth/callback/{projectId}`` (apps created before that keep the shared
+   ``/v1/outbound/oauth/callback``), which must be the one the flow was started with. The
+   callback must carry that cookie (a consent finished in another browser fails cleanly),
+   the state is used up, ``iss`` is checked (RFC 9207), the code is exchanged once and the
+   token stored.
 4. The browser lands on the app's redirect URL with ``status=success`` or ``error=…``.
 
 Redirect URLs must share the origin of the app's ``defaultRedirectUrl``: the vault never sends
@@ -344,6 +347,7 @@ async def start(request: Request) -> Response:
     if not form_token_matches(request, link_id, form.get(FORM_FIELD, "")):
         return page("Form refused", _OTHER_PAGE, 403)
     try:
+        app, _ = await providers.app(session.project_id, session.app_id)
         config = await providers.resolved(session.project_id, session.app_id)
     except ApiError:
         return page("Link expired", "The app this link was made for no longer exists.", 404)
@@ -363,10 +367,11 @@ async def start(request: Request) -> Response:
     state = Secret(_new_state())
     verifier = Secret(new_verifier()) if config.pkce else None
     browser = Secret(secrets.token_urlsafe(32))
+    redirect_uri = vault.app_callback_url(app)
     try:
         url = providers.client.authorization_url(
             config,
-            redirect_uri=vault.callback_url,
+            redirect_uri=redirect_uri,
             state=state.reveal(),
             scopes=scopes,
             code_challenge=s256_challenge(verifier.reveal()) if verifier else None,
@@ -379,7 +384,7 @@ async def start(request: Request) -> Response:
         state=state.reveal(),
         code_verifier=verifier,
         scopes=scopes,
-        redirect_uri=vault.callback_url,
+        redirect_uri=redirect_uri,
         state_ttl=STATE_TTL,
         browser=browser.reveal(),
     )
@@ -429,6 +434,17 @@ async def callback(request: Request) -> Response:
             " unknown, expired or was already used. Go back to the app and connect again.",
             400,
         )
+    if not _came_back_where_sent(request, session):
+        # The provider sent the browser to another callback than the flow asked for: another
+        # project's (or the shared one for a flow of a per-project app). Nothing is exchanged.
+        logger.info("connect callback refused: not the callback address of the flow's app")
+        await _failed(vault, session, "invalid_request")
+        return page(
+            "Invalid sign-in response",
+            "This response from the provider came back to another address than the connection"
+            " was started with. Go back to the app and connect again.",
+            400,
+        )
     try:
         tokens = await _exchange(vault, session, params)
     except PermanentOAuthError as exc:
@@ -450,6 +466,11 @@ async def callback(request: Request) -> Response:
         response = finish(session, {"status": "success"})
         response.delete_cookie(browser_cookie(state), path=CALLBACK_PATH)
         return response
+    await _failed(vault, session, error)
+    return finish(session, {"error": error})
+
+
+async def _failed(vault: Vault, session: ConnectSession, error: str) -> None:
     await vault.store.audit.record(
         event(
             session.project_id,
@@ -460,7 +481,16 @@ async def callback(request: Request) -> Response:
             error_code=error,
         )
     )
-    return finish(session, {"error": error})
+
+
+def _came_back_where_sent(request: Request, session: ConnectSession) -> bool:
+    """Whether the callback arrived at the address the flow sent as its redirect URI: the
+    shared callback for apps that still use it, else the callback of the flow's project."""
+    project_id = request.path_params.get("project_id")
+    shared = urlsplit(session.redirect_uri).path.rstrip("/").endswith(CALLBACK_PATH)
+    if project_id is None:
+        return shared
+    return not shared and project_id == session.project_id
 
 
 async def _client_rejected(vault: Vault, session: ConnectSession) -> None:
@@ -545,4 +575,5 @@ routes = [
     Route(START_PATH, start_page, methods=["GET"]),
     Route(START_PATH, start, methods=["POST"]),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
+    Route(CALLBACK_PATH + "/{project_id:path}", callback, methods=["GET"]),
 ]

@@ -18,6 +18,7 @@ import math
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,6 +43,7 @@ __all__ = [
     "ensure_client",
     "forget_client",
     "replace_client",
+    "require_own_client_document",
 ]
 
 logger = logging.getLogger("outbound.server.dcr")
@@ -57,10 +59,29 @@ def client_document_url(vault: Vault, project_id: str, app_id: str) -> str:
     return f"{vault.settings.effective_public_url}{CLIENT_DOCUMENT_PATH}/{project_id}/{app_id}"
 
 
+def require_own_client_document(
+    vault: Vault, project_id: str, app_id: str, client_id: str, *, field: str = "clientId"
+) -> None:
+    """E011004 for a client id that is the URL of a Client ID Metadata Document this server
+    serves for another app: that document names the other app's callback, and borrowing its
+    client would let this app's connects pass as the other's."""
+    if not client_id:
+        return
+    parts, public = urlsplit(client_id), urlsplit(vault.settings.effective_public_url)
+    ours = (parts.hostname or "").lower() == (public.hostname or "").lower()
+    document = ours and CLIENT_DOCUMENT_PATH + "/" in parts.path
+    if document and client_id != client_document_url(vault, project_id, app_id):
+        raise ApiError(
+            "E011004",
+            f"{field} is the client metadata document of another outbound app on this"
+            " server; an app may only use its own (set useDcr to have one)",
+        )
+
+
 def _document(vault: Vault, app: AppRecord, client_id: str) -> dict[str, object]:
     document = client_metadata(
         name=app.name,
-        redirect_uri=vault.callback_url,
+        redirect_uri=vault.app_callback_url(app),
         auth_method="none",
         logo_uri=app.config.get("logo") or "",
     )
@@ -88,7 +109,7 @@ async def ensure_client(
     except OAuthError as exc:
         raise config_error(exc) from None
     issuer = resolved.issuer or resolved.authorization_url
-    redirect_uri = vault.callback_url
+    redirect_uri = vault.app_callback_url(app)
     lease = math.ceil(3 * vault.settings.provider_timeout) + 5
     deadline = time.monotonic() + lease + 2
     while True:
@@ -138,7 +159,7 @@ async def _register_as_owner(
                 resolved.registration_url,
                 client_metadata(
                     name=app.name,
-                    redirect_uri=vault.callback_url,
+                    redirect_uri=vault.app_callback_url(app),
                     auth_method=method,
                     scopes=resolved.default_scopes,
                     logo_uri=app.config.get("logo") or "",
@@ -158,7 +179,7 @@ async def _register_as_owner(
             app.id,
             owner=_OWNER,
             issuer=issuer,
-            redirect_uri=vault.callback_url,
+            redirect_uri=vault.app_callback_url(app),
             client_id=client.client_id,
             client_secret=client.client_secret,
             token_endpoint_auth_method=client.token_endpoint_auth_method,

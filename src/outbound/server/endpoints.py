@@ -187,7 +187,8 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/v1/outbound/oauth/connect", "sessionConnect", "connect", "A connect link for the signed-in end user (from the browser)", w.Connect, a.LinkAnswer, CONNECT, auth="session", example={"appId": "app-id", "options": {"redirectUrl": "https://app.example.com/connected"}}, needs=("appId",)),  # noqa: E501
     E("GET", "/v1/outbound/oauth/start", "connectPage", "connect", "The page a connect link opens (changes nothing)", answer=None, query=LinkQuery, auth="none", media="html"),  # noqa: E501
     E("POST", "/v1/outbound/oauth/start", "connectStart", "connect", "The page's Continue: on to the provider's consent", StartForm, None, auth="none", media="form"),  # noqa: E501
-    E("GET", "/v1/outbound/oauth/callback", "connectCallback", "connect", "Where the provider sends the browser back", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
+    E("GET", "/v1/outbound/oauth/callback/{project_id}", "connectCallback", "connect", "Where the provider sends the browser back (the app's project's callback)", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
+    E("GET", "/v1/outbound/oauth/callback", "connectSharedCallback", "connect", "The callback of apps created before callbacks were per project", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
     # -- outbound's own
     E("GET", f"{MGMT}/templates", "listTemplates", "templates", "The provider catalog", answer=a.TemplatesAnswer),  # noqa: E501
     E("GET", f"{MGMT}/templates/{{id}}", "loadTemplate", "templates", "One provider template", answer=a.TemplateAnswer, errors=("E131003",)),  # noqa: E501

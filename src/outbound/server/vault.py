@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from ..oauth import NetworkPolicy, ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
-# Where providers send the browser back at the end of connecting (``connect.py``).
+# Where providers send the browser back at the end of connecting (``connect.py``): each
+# project has its own, ``CALLBACK_PATH/{projectId}``, so that one project's app cannot borrow
+# the redirect URI (and with it the public client) another project registered. Apps created
+# before keep the shared ``CALLBACK_PATH`` (``AppRecord.shared_callback``).
 CALLBACK_PATH = "/v1/outbound/oauth/callback"
 
 
@@ -34,14 +38,23 @@ class Vault:
     webhooks: WebhookStore
     # Where provider calls may go (--provider-allow-networks): apps are checked against it.
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # Where webhook deliveries may go (--webhook-allow-networks): webhooks are checked against it.
+    webhook_network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # failed-authentication and per-key request limits
     limits: Limits = field(default_factory=lambda: Limits(0, 0))
     # the trusted issuers' signing keys (users' tokens: session connect, delegated fetch)
     session_jwks: JwksCache | None = None
 
-    @property
-    def callback_url(self) -> str:
-        return self.settings.effective_public_url + CALLBACK_PATH
+    def project_callback_url(self, project_id: str) -> str:
+        """The redirect URI of every app of ``project_id`` created since callbacks are per
+        project: what the app's owner registers at the provider."""
+        return f"{self.settings.effective_public_url}{CALLBACK_PATH}/{quote(project_id, safe='')}"
+
+    def app_callback_url(self, app: AppRecord) -> str:
+        """The redirect URI ``app`` connects with (and its answer's ``callbackUrl``)."""
+        if app.shared_callback:
+            return self.settings.effective_public_url + CALLBACK_PATH
+        return self.project_callback_url(app.project_id)
 
     def app_changed(self, project_id: str, app_id: str) -> None:
         """Forget this server's cached provider configuration of an updated or deleted app

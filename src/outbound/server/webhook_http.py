@@ -45,7 +45,10 @@ def failure_reason(exc: BaseException) -> str:
     exception's text may quote the URL, which may carry a token)."""
     chain = _causes(exc)
     if any(isinstance(e, UnsafeURL) for e in chain):
-        return "refused by the network guard: the host is not on an allowed network"
+        return (
+            "refused by the network guard: the host is not on an allowed network"
+            " (--webhook-allow-networks)"
+        )
     if isinstance(exc, httpx.TimeoutException) or any(isinstance(e, TimeoutError) for e in chain):
         return "timeout: no answer within the deadline"
     for cause in chain:
@@ -73,9 +76,9 @@ class WebhookHTTP:
     def __init__(
         self, timeout: float = WEBHOOK_TIMEOUT, network: NetworkPolicy | None = None
     ) -> None:
-        # The providers' guard: public addresses only (or --provider-allow-networks), checked
-        # at each delivery and connected to as checked; no redirects (a 3xx is an answer that
-        # is not 2xx, so the delivery is retried), no cookies.
+        # The providers' guard with the webhooks' policy: public addresses only (or
+        # --webhook-allow-networks), checked at each delivery and connected to as checked; no
+        # redirects (a 3xx is an answer that is not 2xx, so the delivery is retried), no cookies.
         self._client = provider_http(network or NetworkPolicy(), timeout=timeout)
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:

@@ -48,6 +48,7 @@ class Apps:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             secret_origins=_origins(row["secret_origins"]),
+            shared_callback=bool(row["shared_callback"]),
         )
 
     async def create(
@@ -92,18 +93,23 @@ class Apps:
         client_secret: Secret | None,
         keep_client_secret: bool,
         secret_origins: tuple[str, ...] | None = None,
+        shared_callback: bool = False,
     ) -> AppRecord | None:
-        """Overwrite the app; ``secret_origins`` replaces the stored ones (pass the stored
-        ones along to keep them)."""
+        """Overwrite the app; ``secret_origins`` and ``shared_callback`` replace the stored
+        ones (pass the stored ones along to keep them)."""
         params: dict[str, Any] = {
             "project_id": project_id,
             "id": app_id,
             "name": name,
             "config": json.dumps(config),
             "origins": _origins_json(secret_origins),
+            "shared": 1 if shared_callback else 0,
             "now": now(),
         }
-        assignments = "name = :name, config = :config, secret_origins = :origins, updated_at = :now"
+        assignments = (
+            "name = :name, config = :config, secret_origins = :origins,"
+            " shared_callback = :shared, updated_at = :now"
+        )
         if not keep_client_secret:
             assignments += ", client_secret = :secret"
             params["secret"] = self.codec.seal(client_secret, client_secret_aad(project_id, app_id))

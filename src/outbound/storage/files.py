@@ -8,13 +8,17 @@ with the mode of the database file, so a database created 0600 keeps its compani
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .urls import DatabaseURL
 
 __all__ = ["check_data_dir", "prepare_data_dir"]
+
+logger = logging.getLogger("outbound.storage")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -63,12 +67,35 @@ def _probe(directory: Path, what: str) -> None:
     os.unlink(name)
 
 
+def _tighten(data_dir: Path) -> None:
+    """Take group and other access away from an existing data dir (made by hand, by an older
+    version, or by a backup restore), saying so: the operator may have meant to share it."""
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        os.chmod(data_dir, DIR_MODE)
+    except PermissionError:
+        raise ValueError(
+            f"the data dir {str(data_dir)!r} is readable by other users (mode {mode:04o}) and"
+            f" cannot be made private: run chmod 700 {str(data_dir)!r} as its owner"
+        ) from None
+    logger.warning(
+        "data dir %s was mode %04o (other users could list or read it); set to 0700",
+        data_dir,
+        mode,
+    )
+
+
 def prepare_data_dir(data_dir: Path, url: DatabaseURL) -> None:
     """Create ``data_dir`` (0700) and the SQLite database file (0600) before SQLite does, and
-    take group and other access away from database files an older version created."""
+    take group and other access away from an existing data dir and from database files an
+    older version created."""
     if not data_dir.exists():
         data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(data_dir, DIR_MODE)  # mkdir's mode is filtered by the umask; be exact
+    else:
+        _tighten(data_dir)
     path = url.sqlite_path
     if path is None:
         return

@@ -24,6 +24,10 @@ class AppRecord:
     # token, refresh and revocation endpoints when the secret was entered. None: not known
     # (an app stored before they were recorded, or whose endpoints could not be found then).
     secret_origins: tuple[str, ...] | None = None
+    # Providers send the browser back to the callback shared by every project (an app created
+    # before callbacks were per project, and its client id unchanged since), not to its
+    # project's own.
+    shared_callback: bool = False
 
 
 @dataclass

@@ -63,6 +63,9 @@ apps = _Table(
     Column("client_secret", LargeBinary, nullable=True),
     # JSON list of the origins the client secret may be sent to (NULL: not known).
     Column("secret_origins", Text, nullable=True),
+    # 1: the app still uses the callback URL shared by every project (created before callbacks
+    # were per project); the first update of its client id ends that
+    Column("shared_callback", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("project_id", "id"),

@@ -163,7 +163,7 @@ async def from_template(request: Request, ctx: Ctx) -> Response:
             template=template,
             inputs=template.inputs(),
             endpoints=ENDPOINT_OVERRIDES,
-            callback_url=ctx.vault.callback_url,
+            callback_url=ctx.vault.project_callback_url(ctx.project_id),
             error=error,
             form={k: v for k, v in form.items() if k != "clientSecret"},
             nav="apps",
@@ -197,7 +197,7 @@ async def custom_app(request: Request, ctx: Ctx) -> Response:
             app=None,
             fields=CUSTOM_FIELDS,
             values={k: v for k, v in ctx.form.items() if k != "clientSecret"},
-            callback_url=ctx.vault.callback_url,
+            callback_url=ctx.vault.project_callback_url(ctx.project_id),
             error=error,
             nav="apps",
         ),
@@ -227,7 +227,7 @@ async def edit_app(request: Request, ctx: Ctx) -> Response:
     app, missing = await _app_or_404(request, ctx)
     if missing is not None:
         return missing
-    wire = app_to_wire(app, ctx.vault.callback_url)
+    wire = app_to_wire(app, ctx.vault.app_callback_url(app))
     error = ""
     if request.method == "POST":
         base = {k: v for k, v in wire.items() if k not in ("callbackUrl", "hasClientSecret")}
@@ -253,7 +253,7 @@ async def edit_app(request: Request, ctx: Ctx) -> Response:
             has_secret=app.client_secret is not None,
             fields=CUSTOM_FIELDS,
             values=values,
-            callback_url=ctx.vault.callback_url,
+            callback_url=ctx.vault.app_callback_url(app),
             error=error,
             notice=request.query_params.get("notice", ""),
             nav="apps",

@@ -14,7 +14,7 @@ from ...secret import Secret
 from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls
-from ..dcr import forget_client
+from ..dcr import forget_client, require_own_client_document
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response, read_body
 from ..providers import provider_config, with_registration
@@ -55,6 +55,7 @@ async def create_app_record(vault: Vault, project_id: str, fields: AppFields) ->
         require_new_id(fields.tenant_id, "tenantId")
     config = app_config_from_fields(fields)
     await check_app_urls(config, vault.network)
+    require_own_client_document(vault, project_id, app_id, config.get("clientId") or "")
     secret = _secret(fields.client_secret)
     origins = await bind_secret(
         vault.providers.client,
@@ -70,7 +71,7 @@ async def create_app_record(vault: Vault, project_id: str, fields: AppFields) ->
 
 async def _create(vault: Vault, project_id: str, fields: AppFields) -> Response:
     app = await create_app_record(vault, project_id, fields)
-    return json_response({"app": app_to_wire(app, vault.callback_url)})
+    return json_response({"app": app_to_wire(app, vault.app_callback_url(app))})
 
 
 async def create_app(request: Request) -> Response:
@@ -119,6 +120,16 @@ async def create_app_by_template(request: Request) -> Response:
     return await _create(vault, project_id, template_app_fields(req))
 
 
+def keeps_shared_callback(stored: AppRecord, config: dict[str, Any]) -> bool:
+    """An app created before callbacks were per project keeps the shared one while its client
+    stays the one registered with it; a new client id (or registering its own) is a new
+    registration, which gets the project's callback."""
+    return stored.shared_callback and all(
+        (stored.config.get(name) or None) == (config.get(name) or None)
+        for name in ("clientId", "useDcr")
+    )
+
+
 async def update_app_record(vault: Vault, project_id: str, fields: AppFields) -> AppRecord:
     """Overwrite an app (an omitted client secret keeps the stored one)."""
     app_id = require(fields.id, "app.id")
@@ -130,6 +141,9 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
         raise app_not_found(app_id)
     config = app_config_from_fields(fields, stored.config)
     await check_app_urls(config, vault.network, prefix="app.")
+    require_own_client_document(
+        vault, project_id, app_id, config.get("clientId") or "", field="app.clientId"
+    )
     updated = dataclasses.replace(stored, name=name, config=config)
     if keep_secret:
         origins = await keep_secret_in_place(
@@ -149,6 +163,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
             _secret(fields.client_secret),
             keep_client_secret=keep_secret,
             secret_origins=origins,
+            shared_callback=keeps_shared_callback(stored, config),
         )
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None
@@ -168,7 +183,7 @@ async def update_app(request: Request) -> Response:
         flat = decode(raw, AppFields)
         fields = flat if flat.id is not None else None
     app = await update_app_record(vault, project_id, require(fields, "app"))
-    return json_response({"app": app_to_wire(app, vault.callback_url)})
+    return json_response({"app": app_to_wire(app, vault.app_callback_url(app))})
 
 
 async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> Revocation:
@@ -205,7 +220,7 @@ async def _load(request: Request, app_id: str | None) -> Response:
     app = await vault.store.apps.get(project_id, app_id)
     if app is None:
         raise app_not_found(app_id)
-    return json_response({"app": app_to_wire(app, vault.callback_url)})
+    return json_response({"app": app_to_wire(app, vault.app_callback_url(app))})
 
 
 async def load_app(request: Request) -> Response:
@@ -219,7 +234,7 @@ async def load_app_by_query(request: Request) -> Response:
 async def load_all_apps(request: Request) -> Response:
     vault, project_id = await authed(request)
     apps = await vault.store.apps.all(project_id)
-    return json_response({"apps": [app_to_wire(app, vault.callback_url) for app in apps]})
+    return json_response({"apps": [app_to_wire(app, vault.app_callback_url(app)) for app in apps]})
 
 
 routes = [

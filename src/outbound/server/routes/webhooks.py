@@ -46,9 +46,10 @@ async def create_webhook(
     vault: Vault, project_id: str, url: str, events: list[str] | None
 ) -> tuple[Webhook, Secret]:
     """Add an endpoint (the API's and the console's way): the webhook and its secret."""
-    # Deliveries go through the providers' network guard; refuse what it would refuse now.
+    # Deliveries go through the network guard with the webhooks' own policy
+    # (--webhook-allow-networks); refuse what it would refuse now.
     try:
-        await vet(url, vault.network, field="url", unresolvable_ok=True)
+        await vet(url, vault.webhook_network, field="url", unresolvable_ok=True)
     except UnsafeURL as exc:
         raise ApiError("E011003", str(exc)) from None
     events = list(dict.fromkeys(events or EVENT_TYPES))
