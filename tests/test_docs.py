@@ -6,6 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from outbound.server.config import SETTINGS, env_name
 from outbound.server.errors import ERROR_CODES
 
@@ -79,18 +81,47 @@ def test_license_file_matches_pyproject() -> None:
     assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a pointer to it
 
 
-def test_every_test_the_threat_model_names_exists() -> None:
-    """docs/security.md proves each line with a test: a renamed or deleted test must fail
-    here, not leave a claim without proof."""
-    root = Path(__file__).parent
-    text = (root.parent / "docs" / "security.md").read_text()
-    named = re.findall(r"`((?:[a-z_]+/)*test_\w+\.py)(?:::(test_\w+))?`", text)
-    assert len(named) >= 30
-    for path, test in named:
-        source = root / path
-        assert source.exists(), path
-        if test:
-            assert re.search(rf"def {test}\(", source.read_text()), f"{path}::{test}"
+# One citation form in every doc: `tests/<path>.py::test_name` (or a whole file,
+# `tests/<path>.py`, where the claim is the file's). The claim pages must name test ids.
+CITATION = re.compile(r"`(tests/(?:[a-z_]+/)*test_\w+\.py)(?:::(test_\w+))?(?:\[[^`]*\])?`")
+CLAIM_PAGES = ("docs/security.md", "docs/operations.md")
+
+
+def _cited_docs() -> list[Path]:
+    root = Path(__file__).parent.parent
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def test_every_cited_test_exists() -> None:
+    """Every doc that says a test proves something names it in one form, and the test exists:
+    a renamed or deleted test fails here instead of leaving a claim without proof."""
+    root = Path(__file__).parent.parent
+    seen = 0
+    for doc in _cited_docs():
+        text = doc.read_text()
+        # any other spelling of a test path (no tests/ prefix) is a citation this check misses
+        loose = re.findall(r"`(?!tests/)[a-z_/]*test_\w+\.py[^`]*`", text)
+        assert not loose, f"{doc.name}: cite as `tests/<path>.py::test_name`: {loose}"
+        for path, test in CITATION.findall(text):
+            source = root / path
+            assert source.exists(), f"{doc.name}: {path}"
+            if test:
+                assert re.search(rf"^(async )?def {test}\(", source.read_text(), re.M), (
+                    f"{doc.name}: {path}::{test}"
+                )
+            seen += 1
+    assert seen >= 90
+
+
+@pytest.mark.parametrize("page", CLAIM_PAGES)
+def test_claim_pages_cite_test_ids(page: str) -> None:
+    """On the pages of claims (the threat model, the fault table), a claim cites the tests
+    that prove it by id, not a whole file."""
+    text = (Path(__file__).parent.parent / page).read_text()
+    cited = CITATION.findall(text)
+    assert len(cited) >= 10
+    whole_files = [path for path, test in cited if not test]
+    assert not whole_files, f"{page}: name the test, not the file: {whole_files}"
 
 
 def test_api_reference_is_the_served_document() -> None:

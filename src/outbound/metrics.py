@@ -5,8 +5,10 @@ families in a registry of their own and the hooks below count into it. While off
 one ``None`` check, so code can call them freely. Each server process exports its own counts
 on its own port (one ``outbound serve`` is one process); Prometheus sums across instances.
 
-Labels carry only bounded, non-secret values: route templates (never raw paths), status codes,
-error codes, provider template ids, outcome classes.
+Labels carry only bounded, non-secret values, never a string a caller chose: route templates
+(never raw paths), the standard HTTP methods (any other is ``other``), status codes, error
+codes, template ids of the provider catalog (an app naming any other ``templateId`` counts as
+``custom``), outcome classes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "http_request",
     "lease_wait",
     "refresh",
+    "template_label",
     "webhook_delivery",
     "webhook_queue_depth",
 ]
@@ -38,6 +41,9 @@ __all__ = [
 _HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 # Refreshes and lease waits go to a provider: tens of milliseconds to the provider timeout.
 _PROVIDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+# The method label's values: a request may name any token as its method.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # refresh outcome classes (see server/refresh.py)
 REFRESH_OUTCOMES = ("success", "transient", "permanent", "config")
@@ -62,7 +68,7 @@ class _PerRequest:
         self.delegated: dict[str, int] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+        key = (route, method if method in _METHODS else "other", status)
         self.requests[key] = self.requests.get(key, 0) + 1
         counts = self.durations.get(route)
         if counts is None:
@@ -242,8 +248,17 @@ def refresh(template: str, outcome: str, seconds: float) -> None:
     m = _current
     if m is None:
         return
+    template = template_label(template)
     m.refreshes.labels(template, outcome).inc()
     m.refresh_duration.labels(template).observe(seconds)
+
+
+def template_label(template_id: str) -> str:
+    """A catalog template's id as is; anything else (an app's ``templateId`` is the key
+    holder's to write) as ``custom``."""
+    from .catalog import get_template
+
+    return template_id if template_id and get_template(template_id) is not None else "custom"
 
 
 def lease_wait(seconds: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from outbound.server.endpoints import ENDPOINTS, Endpoint
 from tests.support.database import execute
+from tests.support.recording_provider import RecordingProvider
 from tests.support.server import LiveServer, outbound_cli
 
 FETCH = "/v1/mgmt/outbound/app/user/token/latest"
@@ -215,3 +217,100 @@ def test_fetch_only_keys_are_listed_as_such_and_revoked_at_once(
 def test_app_ids_need_fetch_only(live_server: LiveServer) -> None:
     with pytest.raises(RuntimeError, match="--fetch-only"):
         new_key(live_server, "--app", "x")
+
+
+# -- what a fetch-only key gets (issue 25, item 6) --------------------------------------------
+
+
+@pytest.fixture
+def provider() -> Iterator[RecordingProvider]:
+    with RecordingProvider() as provider:
+        yield provider
+
+
+def _oauth_token(live_server: LiveServer, provider: RecordingProvider) -> tuple[str, str]:
+    """An app at ``provider`` with a user's token (valid for an hour, refreshable)."""
+    app_id = "fo-oauth-" + secrets.token_hex(3)
+    refresh_token = "rt-" + secrets.token_hex(8)
+    with live_server.client() as http:
+        created = http.post(
+            "/v1/mgmt/outbound/app/create",
+            json={
+                "id": app_id,
+                "name": app_id,
+                "clientId": "cid",
+                "clientSecret": "cs-" + secrets.token_hex(8),
+                "discoveryUrl": provider.discovery_url,
+            },
+        )
+        assert created.status_code == 200, created.text
+        uploaded = http.post(
+            "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+            json={
+                "appId": app_id,
+                "userId": "u",
+                "accessToken": "at-" + secrets.token_hex(8),
+                "refreshToken": refresh_token,
+                "accessTokenExpiry": int(time.time()) + 3600,
+            },
+        )
+        assert uploaded.status_code == 200, uploaded.text
+    return app_id, refresh_token
+
+
+def test_a_fetch_only_key_never_gets_a_refresh_token(
+    live_server: LiveServer, provider: RecordingProvider
+) -> None:
+    app_id, refresh_token = _oauth_token(live_server, provider)
+    key = new_key(live_server, "--fetch-only")
+    body = {"appId": app_id, "userId": "u", "options": {"withRefreshToken": True}}
+    with httpx.Client(base_url=live_server.base_url) as http:
+        for path in (FETCH, "/v1/mgmt/outbound/app/user/token"):
+            sent = {**body, "scopes": ["read"]} if path.endswith("/token") else body
+            refused = http.post(path, json=sent, headers=auth(live_server.project_id, key))
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["errorCode"] == "E130403"
+            assert "withRefreshToken" in refused.json()["errorMessage"]
+            assert refresh_token not in refused.text
+        # the access token, as before
+        plain = http.post(
+            FETCH, json={"appId": app_id, "userId": "u"}, headers=auth(live_server.project_id, key)
+        )
+        assert plain.status_code == 200, plain.text
+        assert "refreshToken" not in plain.json()["token"]
+    # a full key still gets it
+    with live_server.client() as http:
+        full = http.post(FETCH, json=body)
+        assert full.json()["token"]["refreshToken"] == refresh_token
+
+
+def test_a_fetch_only_keys_forced_refreshes_are_limited_per_token(
+    live_server: LiveServer, provider: RecordingProvider
+) -> None:
+    app_id, _ = _oauth_token(live_server, provider)
+    key = new_key(live_server, "--fetch-only")
+    body = {"appId": app_id, "userId": "u", "options": {"forceRefresh": True}}
+    with httpx.Client(base_url=live_server.base_url) as http:
+        answers = [
+            http.post(FETCH, json=body, headers=auth(live_server.project_id, key)) for _ in range(5)
+        ]
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    # the token was uploaded moments ago: none of the five reached the provider
+    assert provider.posts() == []
+    assert len({a.json()["token"]["accessToken"] for a in answers}) == 1
+    # once the token is older than the interval, one forced refresh goes through, then none
+    execute(
+        live_server.store,
+        "UPDATE tokens SET last_refresh_time = last_refresh_time - 60 WHERE app_id = ?",
+        (app_id,),
+    )
+    with httpx.Client(base_url=live_server.base_url) as http:
+        for _ in range(5):
+            answer = http.post(FETCH, json=body, headers=auth(live_server.project_id, key))
+            assert answer.status_code == 200, answer.text
+    assert len(provider.posts()) == 1
+    # a full key is not limited
+    with live_server.client() as http:
+        for _ in range(2):
+            assert http.post(FETCH, json=body).status_code == 200
+    assert len(provider.posts()) == 3

@@ -43,6 +43,7 @@ __all__ = ["serve"]
 @setting_option("max_connections", type=click.IntRange(min=0))
 @setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
 @setting_option("log_format", type=click.Choice(["text", "json"]))
+@setting_option("metrics_host")
 @setting_option("metrics_port", type=click.IntRange(min=0, max=65535))
 @setting_option("audit_retention_days", type=click.IntRange(min=0))
 @setting_option("audit_fetches", type=bool)

@@ -173,7 +173,7 @@ def create_app(settings: Settings) -> ASGIApp:
         retention.start()
         listener: MetricsListener | None = None
         if settings.metrics_port:
-            listener = MetricsListener(db, settings.host, settings.metrics_port)
+            listener = MetricsListener(db, settings.metrics_host, settings.metrics_port)
             listener.start()
         network = settings.network_policy
         oauth = OAuthClient(timeout=settings.provider_timeout, network=network)

@@ -196,10 +196,16 @@ class Settings:
         "Log format: text, or json (one object a line, plus one line per request with its"
         " request id, route, status, duration, project and key id; never a secret).",
     )
+    metrics_host: str = _setting(
+        "127.0.0.1",
+        "Interface the --metrics-port listener binds, separate from --host: a server that"
+        " listens on every interface does not publish its metrics with it. Set it (e.g. to the"
+        " address your Prometheus scrapes) to expose them.",
+    )
     metrics_port: int = _setting(
         0,
         "Serve Prometheus metrics at /metrics on this port, a listener of its own on the"
-        " --host interface (each server process its own). 0: off.",
+        " --metrics-host interface (each server process its own). 0: off.",
     )
     audit_retention_days: int = _setting(
         90,

@@ -50,7 +50,8 @@ ERROR_CODES = _table(
         "E130403",
         403,
         "Forbidden: the credentials are valid but do not allow this request (a fetch-only"
-        " management key used for anything but fetching tokens of its apps; a user's token"
+        " management key used for anything but fetching access tokens of its apps, or asking"
+        " for the refresh token with withRefreshToken; a user's token"
         " without the fetch scope, fetching another subject's or tenant's tokens, or without"
         " the role or permission a tenant-level connection or fetch needs)",
     ),

@@ -55,6 +55,11 @@ FETCH_PATHS = {
 # the body is read before the key is checked.
 FETCH_MAX_BODY = 256 * 1024
 
+# A fetch-only key's ``forceRefresh`` of a token refreshed less than this many seconds ago is
+# answered with that token: such a key (handed to many services) cannot drive refreshes at the
+# provider without limit. Judged by the row's last refresh, so it holds across servers.
+FORCE_REFRESH_INTERVAL = 30
+
 # A token whose lifetime the provider never told us is assumed to live this long after it was
 # obtained: an unknown expiry is never read as "never expires".
 ASSUMED_LIFETIME = 3600
@@ -142,10 +147,14 @@ class TokenService:
         external_identifier: str | None = None,
         force_refresh: bool = False,
         key: str | None = None,
+        with_refresh_token: bool = False,
     ) -> TokenRecord:
         """The owner's usable token. With ``key``, the caller's management key is checked here,
         in the same read as the token (see ``Store.find_tokens_for_key``); without it the
-        caller has authenticated already."""
+        caller has authenticated already. A fetch-only key gets no refresh token
+        (``with_refresh_token``: E130403) and a forced refresh at most once per token every
+        ``FORCE_REFRESH_INTERVAL`` seconds."""
+        fetch_only = False
         if key is None:
             candidates = await self.store.tokens.find(
                 project_id, app_id, user_id, tenant_id, external_identifier
@@ -161,6 +170,13 @@ class TokenService:
                 self.admit(grant.key_id)
             if not grant.may_fetch(app_id):
                 raise fetch_only_key(app_id)
+            fetch_only = grant.fetch_only
+            if fetch_only and with_refresh_token:
+                raise ApiError(
+                    "E130403",
+                    "a fetch-only management key gets access tokens only: options"
+                    ".withRefreshToken needs a full management key",
+                )
         if scopes:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]
@@ -172,6 +188,8 @@ class TokenService:
         if token.needs_reconnect:
             raise reconnect_required(token)
         now = self.clock()
+        if force_refresh and fetch_only and now - token.last_refresh_time < FORCE_REFRESH_INTERVAL:
+            force_refresh = False  # refreshed moments ago: that token is the answer
         if not force_refresh and await self.is_usable(token, now):
             return token
         if token.refresh_token is None:
@@ -239,6 +257,7 @@ async def fetch_token(
         raise
     options = req.options
     force_refresh = bool(options and options.force_refresh)
+    with_refresh = bool(options and options.with_refresh_token) and delegate is None
     if force_refresh:
         set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
     owner = (project_id, app_id, user_id, tenant_id)
@@ -252,12 +271,12 @@ async def fetch_token(
             external_identifier=req.external_identifier or None,  # "" is "not set"
             force_refresh=force_refresh,
             key=key,
+            with_refresh_token=with_refresh,
         )
     except ApiError as exc:
         await _fetched(vault, owner, error_code=exc.code, delegated=delegate is not None)
         raise
     await _fetched(vault, owner, token_id=token.id, delegated=delegate is not None)
-    with_refresh = bool(options and options.with_refresh_token) and delegate is None
     return {"token": token_to_wire(token, with_refresh)}
 
 
