@@ -21,6 +21,7 @@ from .apps import apps
 from .audit import audit
 from .connections import connections
 from .keys import keys, rekey
+from .operate import check, migrate
 from .projects import console_link, init, projects
 from .serve import serve
 from .templates import templates
@@ -68,6 +69,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 for command in (
     serve,
+    migrate,
+    check,
     init,
     rekey,
     projects,

@@ -2,52 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from .store import setting_option, settings_from, store_options, with_store
 
-__all__ = ["serve"]
+__all__ = ["serve", "server_settings"]
+
+
+def server_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every setting of a server: the store's, then what ``serve`` runs with. ``check`` takes
+    the same, so that it checks what ``serve`` would start with."""
+    for decorator in reversed(
+        (
+            store_options,
+            setting_option("host"),
+            setting_option("port", type=int),
+            setting_option("public_url"),
+            setting_option("refresh_margin", type=int),
+            setting_option("refresh_ahead", type=click.IntRange(min=0)),
+            setting_option("refresh_ahead_interval", type=click.FloatRange(min=0)),
+            setting_option("refresh_idle_days", type=click.IntRange(min=0)),
+            setting_option("provider_timeout", type=float),
+            setting_option("failing_after", type=click.FloatRange(min=0)),
+            setting_option("webhook_retry_base", type=click.FloatRange(min=0.01)),
+            setting_option("webhook_retry_for", type=click.FloatRange(min=0)),
+            setting_option("webhook_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("provider_allow_networks"),
+            setting_option("webhook_allow_networks"),
+            setting_option("refresh_commit_timeout", type=click.FloatRange(min=0)),
+            setting_option("cors_origins"),
+            setting_option("auth_failure_limit", type=click.IntRange(min=0)),
+            setting_option("key_rate_limit", type=click.FloatRange(min=0)),
+            setting_option("connect_pending_per_user", type=click.IntRange(min=0)),
+            setting_option("connect_pending_per_project", type=click.IntRange(min=0)),
+            setting_option("allowed_hosts"),
+            setting_option("header_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("body_timeout", type=click.FloatRange(min=0)),
+            setting_option("body_min_rate", type=click.FloatRange(min=1)),
+            setting_option("max_connections_per_client", type=click.IntRange(min=0)),
+            setting_option("keep_alive_timeout", type=click.IntRange(min=1)),
+            setting_option("max_header_bytes", type=click.IntRange(min=1024)),
+            setting_option("max_connections", type=click.IntRange(min=0)),
+            setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"])),
+            setting_option("log_format", type=click.Choice(["text", "json"])),
+            setting_option("metrics_host"),
+            setting_option("metrics_port", type=click.IntRange(min=0, max=65535)),
+            setting_option("audit_retention_days", type=click.IntRange(min=0)),
+            setting_option("audit_fetches", type=bool),
+            setting_option("audit_flush_interval", type=click.FloatRange(min=0)),
+        )
+    ):
+        fn = decorator(fn)
+    return fn
 
 
 @click.command()
-@store_options
-@setting_option("host")
-@setting_option("port", type=int)
-@setting_option("public_url")
-@setting_option("refresh_margin", type=int)
-@setting_option("refresh_ahead", type=click.IntRange(min=0))
-@setting_option("refresh_ahead_interval", type=click.FloatRange(min=0))
-@setting_option("refresh_idle_days", type=click.IntRange(min=0))
-@setting_option("provider_timeout", type=float)
-@setting_option("failing_after", type=click.FloatRange(min=0))
-@setting_option("webhook_retry_base", type=click.FloatRange(min=0.01))
-@setting_option("webhook_retry_for", type=click.FloatRange(min=0))
-@setting_option("webhook_timeout", type=click.FloatRange(min=0.1))
-@setting_option("provider_allow_networks")
-@setting_option("webhook_allow_networks")
-@setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
-@setting_option("cors_origins")
-@setting_option("auth_failure_limit", type=click.IntRange(min=0))
-@setting_option("key_rate_limit", type=click.FloatRange(min=0))
-@setting_option("connect_pending_per_user", type=click.IntRange(min=0))
-@setting_option("connect_pending_per_project", type=click.IntRange(min=0))
-@setting_option("allowed_hosts")
-@setting_option("header_timeout", type=click.FloatRange(min=0.1))
-@setting_option("body_timeout", type=click.FloatRange(min=0))
-@setting_option("body_min_rate", type=click.FloatRange(min=1))
-@setting_option("max_connections_per_client", type=click.IntRange(min=0))
-@setting_option("keep_alive_timeout", type=click.IntRange(min=1))
-@setting_option("max_header_bytes", type=click.IntRange(min=1024))
-@setting_option("max_connections", type=click.IntRange(min=0))
-@setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
-@setting_option("log_format", type=click.Choice(["text", "json"]))
-@setting_option("metrics_host")
-@setting_option("metrics_port", type=click.IntRange(min=0, max=65535))
-@setting_option("audit_retention_days", type=click.IntRange(min=0))
-@setting_option("audit_fetches", type=bool)
-@setting_option("audit_flush_interval", type=click.FloatRange(min=0))
+@server_settings
 @click.option(
     "--workers",
     type=click.IntRange(min=1),

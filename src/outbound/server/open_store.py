@@ -1,17 +1,65 @@
-"""The store that settings name, opened the one way the server and the CLI both use."""
+"""The store that settings name, opened the one way the server and the CLI both use; and
+the checks that come first, which ``outbound check`` runs alone."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from ..crypto import load_keyring
+from ..crypto import Keyring, load_keyring
 from ..storage import Store, connect, upgrade
 from ..storage.files import check_data_dir, prepare_data_dir
 from ..storage.reach import wait_for_database
 from ..storage.store_keys import StoreKeyMismatch, record_keys, sealing_key_ids
 from .config import Settings
 
-__all__ = ["StoreKeyMismatch", "open_store"]
+__all__ = ["StoreKeyMismatch", "existing_keyring", "open_store", "preflight", "reach_store"]
+
+
+def _key_dir(settings: Settings) -> Path | None:
+    # A key file serves the embedded default only: servers sharing PostgreSQL may run on
+    # several machines, and each would generate a key of its own.
+    return None if settings.database.is_postgres else settings.data_dir
+
+
+async def reach_store(settings: Settings) -> None:
+    """The settings are valid and the store's place can be used: the data dir or SQLite
+    directory writable, PostgreSQL reachable (within ``database_wait``). ``ValueError``, one
+    line, otherwise. Writes nothing."""
+    settings.check()
+    url = settings.database
+    if url.is_postgres:
+        await wait_for_database(url, settings.database_wait)
+    else:
+        check_data_dir(settings.data_dir, url)
+
+
+async def preflight(settings: Settings) -> tuple[bool, set[str]]:
+    """:func:`reach_store`, then whether the store holds data and the master-key ids that
+    sealed it; :class:`StoreKeyMismatch` for a store with data and no key at all (a restored
+    database without its key file). Writes nothing."""
+    await reach_store(settings)
+    has_data, needed = await asyncio.to_thread(sealing_key_ids, settings.database)
+    key_dir = _key_dir(settings)
+    if (
+        has_data
+        and not settings.master_key
+        and key_dir is not None
+        and not (key_dir / "master.key").exists()
+    ):
+        # A restored database without its key: a new key file would open none of it.
+        raise StoreKeyMismatch(needed, None, key_dir)
+    return has_data, needed
+
+
+def existing_keyring(settings: Settings) -> Keyring | None:
+    """The master key(s) the settings name — the setting, else the data dir's key file —
+    without generating one (None: there is none yet). ``ValueError`` for a malformed key,
+    or none on PostgreSQL."""
+    key_dir = _key_dir(settings)
+    if not settings.master_key and key_dir is not None and not (key_dir / "master.key").exists():
+        return None
+    return load_keyring(settings.master_key or None, key_dir)
 
 
 async def open_store(settings: Settings) -> Store:
@@ -25,24 +73,9 @@ async def open_store(settings: Settings) -> Store:
     malformed one) — and :class:`StoreKeyMismatch` when the store holds data sealed with none
     of the keys given.
     """
-    settings.check()
+    _, needed = await preflight(settings)
     url = settings.database
-    if url.is_postgres:
-        await wait_for_database(url, settings.database_wait)
-    else:
-        check_data_dir(settings.data_dir, url)
-    # A key file serves the embedded default only: servers sharing PostgreSQL may run on
-    # several machines, and each would generate a key of its own.
-    key_dir = None if url.is_postgres else settings.data_dir
-    has_data, needed = await asyncio.to_thread(sealing_key_ids, url)
-    if (
-        has_data
-        and not settings.master_key
-        and key_dir is not None
-        and not (key_dir / "master.key").exists()
-    ):
-        # A restored database without its key: a new key file would open none of it.
-        raise StoreKeyMismatch(needed, None, key_dir)
+    key_dir = _key_dir(settings)
     if not url.is_postgres:
         prepare_data_dir(settings.data_dir, url)
     # a key file is generated here only for a store with no data
