@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -69,6 +70,7 @@ BAD_NEW_IDS = [
     "x" * 65,
     "tab\tid",
     "caf\u00e9",
+    "nl\n",
 ]
 # user ids: any text of 1-256 characters but control characters and bidi overrides/isolates
 BAD_USER_IDS = ["\u202egnp.exe", "a\u2066b", "a\x85b", "a\x7fb", "x" * 257]
@@ -479,6 +481,74 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(
     assert error["errorDescription"]
     assert mentions in error["errorMessage"], error
     assert snapshot(live_server) == before
+
+
+# A final newline (Python's `$` matches before it), zero-width space and joiner, line and
+# paragraph separators, BOM, soft hyphen, a bidi mark, an invisible tag character: each makes
+# an id that looks like (or logs as) another.
+INVISIBLE = [
+    "alice\n",
+    "ali\u200bce",
+    "ali\u200dce",
+    "alice\u2028",
+    "a\u2029b",
+    "\ufeffalice",
+    "ali\u00adce",
+    "alice\u200e",
+    "alice\U000e0041",
+    "alice\u2060",
+]
+M = "/v1/mgmt/outbound"
+# Every place an id (or a scope) is taken: request bodies, query parameters.
+# fmt: off
+ID_PLACES: list[tuple[str, str, Any]] = [
+    ("POST", f"{M}/app/create", lambda v: {"name": "n", "id": v}),
+    ("POST", f"{M}/app/create", lambda v: {"name": "n", "id": "ok-" + secrets.token_hex(3), "tenantId": v}),  # noqa: E501
+    ("POST", f"{M}/app/user/oauthtoken/upload", lambda v: {"appId": APP, "userId": v, "accessToken": "a"}),  # noqa: E501
+    ("POST", f"{M}/app/user/oauthtoken/upload", lambda v: {"appId": APP, "userId": "u", "accessToken": "a", "scopes": [v]}),  # noqa: E501
+    ("POST", f"{M}/app/tenant/oauthtoken/upload", lambda v: {"appId": APP, "tenantId": v, "accessToken": "a"}),  # noqa: E501
+    ("POST", f"{M}/app/user/apikey/upload", lambda v: {"appId": APP, "userId": v, "apiKey": "k"}),
+    ("POST", f"{M}/app/user/oauthtoken/batch/upload", lambda v: {"tokens": [{"appId": APP, "userId": v, "accessToken": "a"}]}),  # noqa: E501
+    ("POST", f"{M}/app/user/token/latest", lambda v: {"appId": APP, "userId": v}),
+    ("POST", f"{M}/app/user/token", lambda v: {"appId": APP, "userId": "keeper", "scopes": [v]}),
+    ("POST", f"{M}/app/connect", lambda v: {"appId": APP, "userId": v}),
+    ("POST", f"{M}/app/connect", lambda v: {"appId": APP, "userId": "u", "options": {"scopes": [v]}}),  # noqa: E501
+    ("GET", f"{M}/connections", lambda v: {"userId": v}),
+    ("GET", f"{M}/audit", lambda v: {"appId": v}),
+    ("GET", f"{M}/apps-with-user-token", lambda v: {"userId": v}),
+    ("DELETE", f"{M}/user/tokens", lambda v: {"appId": APP, "userId": v}),
+    ("GET", f"{M}/app", lambda v: {"id": v}),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("value", INVISIBLE, ids=ascii)
+def test_ids_with_a_final_newline_or_invisible_characters_are_refused_everywhere(
+    live_server: LiveServer, client: httpx.Client, value: str
+) -> None:
+    before = snapshot(live_server)
+    for method, path, make in ID_PLACES:
+        if method == "POST":
+            response = client.post(path, json=make(value))
+        else:
+            response = client.request(method, path, params=make(value))
+        assert response.status_code == 400, (path, make(value), response.text)
+        assert response.json()["errorCode"] == "E011003", (path, response.text)
+    # and in a path
+    response = client.get(f"{M}/app/" + quote(value, safe=""))
+    assert response.status_code == 400, response.text
+    assert snapshot(live_server) == before
+
+
+def test_the_id_rules_are_full_matches() -> None:
+    """The rules used from Python (a session token's ``sub``, new app and tenant ids) match
+    the whole id, not a prefix before a final newline."""
+    from outbound.server.wire import NEW_ID, PRINTABLE_ID
+
+    assert NEW_ID.match("app-1") and PRINTABLE_ID.match("alice@example.com")
+    for value in INVISIBLE:
+        assert not PRINTABLE_ID.match(value), ascii(value)
+    assert not NEW_ID.match("nl\n")
 
 
 def test_oversized_body_is_413(live_server: LiveServer, client: httpx.Client) -> None:

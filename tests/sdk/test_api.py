@@ -184,3 +184,32 @@ def test_the_sdk_runs_where_only_httpx_is_installed(tmp_path: Path) -> None:
 
 def test_the_package_is_typed() -> None:
     assert (Path(outbound.__file__).parent / "py.typed").exists()
+
+
+def test_the_by_token_client_has_the_official_methods_with_the_same_parameters() -> None:
+    from descope.management.outbound_application import (
+        OutboundApplicationByToken as DescopeByToken,
+    )
+    from descope.management.outbound_application_async import (
+        OutboundApplicationByTokenAsync as DescopeByTokenAsync,
+    )
+
+    from outbound.client import AsyncOutboundApplicationByToken, OutboundApplicationByToken
+
+    official = sorted(
+        n for n in dir(DescopeByToken) if not n.startswith("_") and n.startswith("fetch")
+    )
+    assert len(official) == 4
+    for ours in (OutboundApplicationByToken, AsyncOutboundApplicationByToken):
+        public = sorted(n for n in dir(ours) if not n.startswith("_"))
+        assert public == sorted([*official, "token_exchange"])
+    for name in official:
+        assert _shape(getattr(OutboundApplicationByToken, name)) == _shape(
+            getattr(DescopeByToken, name)
+        )
+        assert _shape(getattr(AsyncOutboundApplicationByToken, name)) == _shape(
+            getattr(DescopeByTokenAsync, name)
+        )
+    for name in [*official, "token_exchange"]:
+        assert inspect.iscoroutinefunction(getattr(AsyncOutboundApplicationByToken, name))
+        assert not inspect.iscoroutinefunction(getattr(OutboundApplicationByToken, name))

@@ -129,3 +129,50 @@ async def test_the_lease_is_not_taken_for_a_token_refreshed_since_the_round_pick
     assert await leases.claim_picked(picked[calm], due, "other", now + 30) is None
     # Nor does the next round pick it while the lease lives.
     assert await leases.expiring(int(time.time()), WINDOW, 100) == []
+
+
+async def test_a_round_is_fair_per_project_not_per_app(leases: RefreshLeases) -> None:
+    """Issue 25, item 21: a project with many apps does not take a round's share of each; a
+    round of 20 with a 20-app project and a one-app project due gives each project half."""
+    store = leases.store
+    now = int(time.time())
+    crowd, small = await store.keys.create_project(), await store.keys.create_project()
+    writes = []
+    for project_id, apps, users in ((crowd, 20, 5), (small, 1, 20)):
+        for a in range(apps):
+            app_id = f"app-{a}"
+            await store.apps.create(project_id, app_id, app_id, {}, None)
+            writes += [
+                TokenWrite(
+                    project_id=project_id,
+                    app_id=app_id,
+                    user_id=f"u-{u}",
+                    tenant_id="",
+                    access_token=Secret("at"),
+                    refresh_token=Secret("rt"),
+                )
+                for u in range(users)
+            ]
+    await store.tokens.put(writes)
+    async with store.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE tokens SET access_token_expiry = :expiry, last_refresh_time = :obtained",
+            {"expiry": now + 10, "obtained": now - 3590},
+        )
+
+    for picked in (
+        await leases.expiring(now, WINDOW, 20),
+        await leases.idle(now, 3000, 20),
+    ):
+        by_project = [p.project_id for p in picked]
+        assert by_project.count(small) == 10, by_project
+        assert by_project.count(crowd) == 10
+        # and within the crowded project, ten different apps take a turn each
+        apps = {
+            row["app_id"]
+            for row in await store.db.fetchall("SELECT id, app_id FROM tokens")
+            if row["id"] in {p.id for p in picked if p.project_id == crowd}
+        }
+        assert len(apps) == 10
+    # a round large enough takes every due token
+    assert len(await leases.expiring(now, WINDOW, 200)) == 120

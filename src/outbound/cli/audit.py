@@ -93,7 +93,7 @@ def audit_tail(
         for item in server.pages(f"{PREFIX}/audit", "events", params):
             click.echo(json.dumps(item))
             # resume after the newest printed event (events are written in seq order)
-            params["cursor"] = str(item["seq"])
+            params["afterSeq"] = str(item["seq"])
             params.pop("since", None)
         if not follow:
             return

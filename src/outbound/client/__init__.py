@@ -4,6 +4,7 @@
 code written for the official ``descope`` SDK runs with only its import line changed.
 """
 
+from ._by_token import AsyncOutboundApplicationByToken, OutboundApplicationByToken
 from ._client import AsyncClient, AsyncManagement, Client, Management
 from ._config import ClientConfig
 from ._core import RetryPolicy
@@ -16,6 +17,7 @@ from ._exceptions import (
     ProviderUnavailableError,
     RateLimitedError,
     ReconnectRequiredError,
+    TokenExchangeError,
     TransportError,
     UnauthorizedError,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "AsyncDescopeClient",
     "AsyncManagement",
     "AsyncOutboundApplication",
+    "AsyncOutboundApplicationByToken",
     "BadRequestError",
     "Client",
     "ClientConfig",
@@ -40,11 +43,13 @@ __all__ = [
     "MaskedDict",
     "NotFoundError",
     "OutboundApplication",
+    "OutboundApplicationByToken",
     "OutboundError",
     "ProviderUnavailableError",
     "RateLimitedError",
     "ReconnectRequiredError",
     "RetryPolicy",
+    "TokenExchangeError",
     "TransportError",
     "UnauthorizedError",
 ]

@@ -23,7 +23,8 @@ import httpx
 
 from .._version import __version__
 from ..secret import Secret
-from ._config import ClientConfig, resolve_config
+from ._by_token import AsyncOutboundApplicationByToken, OutboundApplicationByToken
+from ._config import ClientConfig, missing_key, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
@@ -86,13 +87,32 @@ class _BaseClient:
 
     def _headers(self) -> dict[str, str]:
         config = self._config
-        return {
-            "Authorization": f"Bearer {config.project_id}:{config.management_key.reveal()}",
+        headers = {
             "x-descope-project-id": config.project_id,
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        if config.management_key.reveal():
+            key = config.management_key.reveal()
+            headers["Authorization"] = f"Bearer {config.project_id}:{key}"
+        return headers
+
+    def _headers_for(self, request: ApiRequest) -> httpx.Headers:
+        if request.form is not None:
+            # The token endpoint: the credential is the form's subject token, never the key.
+            headers = httpx.Headers(self._headers())
+            headers.pop("Authorization", None)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            return headers
+        if request.credential is not None:
+            headers = self._http_headers.copy()
+            token = request.credential.reveal()
+            headers["Authorization"] = f"Bearer {self._config.project_id}:{token}"
+            return headers
+        if "authorization" not in self._http_headers:
+            raise missing_key()
+        return self._http_headers
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         # Built only for https: loading the CA bundle costs milliseconds per client.
@@ -111,7 +131,7 @@ class _BaseClient:
         return httpx.Request(
             request.method,
             url,
-            headers=self._http_headers,
+            headers=self._headers_for(request),
             content=request.encoded_body(),
             extensions={
                 "timeout": self._timeouts,
@@ -154,17 +174,28 @@ def _transport_error(request: ApiRequest, exc: httpx.TransportError) -> Transpor
 
 
 class Management:
-    """``client.mgmt``: the management API areas (for now, outbound applications)."""
+    """``client.mgmt``: the management API areas (for now, outbound applications), and the
+    by-token fetches an agent makes with a user's own access token (no management key)."""
 
-    def __init__(self, outbound_application: OutboundApplication) -> None:
+    def __init__(
+        self,
+        outbound_application: OutboundApplication,
+        outbound_application_by_token: OutboundApplicationByToken,
+    ) -> None:
         self.outbound_application = outbound_application
+        self.outbound_application_by_token = outbound_application_by_token
 
 
 class AsyncManagement:
     """``client.mgmt`` of an :class:`AsyncClient`."""
 
-    def __init__(self, outbound_application: AsyncOutboundApplication) -> None:
+    def __init__(
+        self,
+        outbound_application: AsyncOutboundApplication,
+        outbound_application_by_token: AsyncOutboundApplicationByToken,
+    ) -> None:
         self.outbound_application = outbound_application
+        self.outbound_application_by_token = outbound_application_by_token
 
 
 class Client(_BaseClient):
@@ -211,7 +242,7 @@ class Client(_BaseClient):
             connect_timeout,
         )
         self._transport = transport or self._default_transport()
-        self.mgmt = Management(OutboundApplication(self))
+        self.mgmt = Management(OutboundApplication(self), OutboundApplicationByToken(self))
 
     def _call(self, request: ApiRequest) -> dict[str, Any]:
         flow = exchange(request, self._retry)
@@ -293,7 +324,9 @@ class AsyncClient(_BaseClient):
         self._transport = transport or self._default_transport()
         # Ours keeps the deadline itself; any other is bounded here, the same way.
         self._bound = None if isinstance(self._transport, AsyncPooledTransport) else self.timeout
-        self.mgmt = AsyncManagement(AsyncOutboundApplication(self))
+        self.mgmt = AsyncManagement(
+            AsyncOutboundApplication(self), AsyncOutboundApplicationByToken(self)
+        )
 
     async def _call(self, request: ApiRequest) -> dict[str, Any]:
         flow = exchange(request, self._retry)

@@ -80,6 +80,15 @@ def _lookup(setting: Setting, given: str | None, environ: Mapping[str, str]) -> 
     return value
 
 
+def missing_key() -> ConfigurationError:
+    """What a management call made by a client without a management key raises."""
+    setting = SETTINGS[1]
+    return ConfigurationError(
+        f"missing {setting.argument}: pass {setting.argument}= or set {setting.env}"
+        f" (or {setting.fallback_env}) to {setting.help}"
+    )
+
+
 def resolve_config(
     project_id: str | None,
     management_key: str | Secret | None,
@@ -94,7 +103,11 @@ def resolve_config(
     project, key_setting, url = SETTINGS
     key = management_key.reveal() if isinstance(management_key, Secret) else management_key
     resolved_project = _lookup(project, project_id, env)
-    resolved_key = Secret(_lookup(key_setting, key, env))
+    # A client without a key can still fetch with users' tokens (outbound_application_by_token);
+    # management calls then raise missing_key() (as the official SDK raises on first use).
+    resolved_key = Secret(
+        key or env.get(key_setting.env) or env.get(key_setting.fallback_env) or ""
+    )
     resolved_url = _lookup(url, base_url, env).rstrip("/")
     if not resolved_url.startswith(("http://", "https://")):
         raise ConfigurationError(

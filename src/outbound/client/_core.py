@@ -15,8 +15,10 @@ import random
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlencode
 
-from ._exceptions import error_from_response, parse_retry_after
+from ..secret import Secret
+from ._exceptions import error_from_response, parse_retry_after, token_exchange_error
 from ._masking import MaskedDict, redact
 
 __all__ = [
@@ -46,8 +48,16 @@ class ApiRequest:
     # Safe to send twice: a repeat leaves the server as one send would. Only these are
     # retried after a 502/503/504, where the first attempt may or may not have landed.
     idempotent: bool = True
+    # A user's access token that authenticates this call instead of the management key
+    # (outbound_application_by_token).
+    credential: Secret | None = None
+    # An OAuth form (the token-exchange endpoint): sent urlencoded, with no Authorization
+    # header (its credential is in the form), its errors read as RFC 6749 §5.2 answers.
+    form: Mapping[str, str] | None = None
 
     def encoded_body(self) -> bytes | None:
+        if self.form is not None:
+            return urlencode(self.form).encode()
         if self.body is None:
             return None
         return json.dumps(self.body, separators=(",", ":")).encode()
@@ -152,6 +162,8 @@ def exchange(request: ApiRequest, policy: RetryPolicy) -> Exchange:
             return decode_json(reply.content)
         wait = policy.delay(request, attempt, reply)
         if wait is None:
+            if request.form is not None:
+                raise token_exchange_error(reply.status, reply.headers, reply.content)
             raise error_from_response(reply.status, reply.headers, reply.content)
         logger.info(
             "%s %s answered %d; retrying in %.2fs (attempt %d of %d)",

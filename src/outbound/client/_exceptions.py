@@ -11,8 +11,10 @@ OutboundError                      status, error_code, description, message
 ├── RateLimitedError               429: retry after ``retry_after`` seconds (E130429)
 ├── ReconnectRequiredError         the provider rejected the refresh: send the user through
 │                                  connect again (E131010)
-└── ProviderUnavailableError       the provider is down or slow; nothing stored was lost,
-                                   retry later (E131011)
+├── ProviderUnavailableError       the provider is down or slow; nothing stored was lost,
+│                                  retry later (E131011)
+└── TokenExchangeError             the token endpoint's RFC 6749 §5.2 answer: ``error``,
+                                   ``error_uri`` (for interaction_required: a connect link)
 ```
 
 Code written for the official ``descope`` SDK catches ``AuthException`` and reads
@@ -41,9 +43,11 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitedError",
     "ReconnectRequiredError",
+    "TokenExchangeError",
     "TransportError",
     "UnauthorizedError",
     "error_from_response",
+    "token_exchange_error",
 ]
 
 # The official SDK's ``error_type`` values, so code comparing against them keeps working.
@@ -205,3 +209,34 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
             body=text,
         )
     return cls(message, status=status, error_code=error_code, description=description, body=text)
+
+
+class TokenExchangeError(OutboundError):
+    """An RFC 8693 token exchange was refused: ``error`` is the OAuth error code
+    (``invalid_grant``, ``invalid_target``, ``invalid_scope``, ``interaction_required`` …),
+    ``error_uri`` for ``interaction_required`` the connect link to send the user to."""
+
+    def __init__(self, message: str, *, error: str, error_uri: str | None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error = error
+        self.error_uri = error_uri
+
+
+def token_exchange_error(status: int, headers: Mapping[str, str], body: bytes) -> OutboundError:
+    """The token endpoint's error answer (RFC 6749 §5.2) as a :class:`TokenExchangeError`."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not isinstance(fields.get("error"), str):
+        return error_from_response(status, headers, body)
+    uri = fields.get("error_uri")
+    return TokenExchangeError(
+        str(fields.get("error_description") or fields["error"]),
+        error=fields["error"],
+        error_uri=uri if isinstance(uri, str) else None,
+        status=status,
+        error_code=fields["error"],
+        body=text,
+    )

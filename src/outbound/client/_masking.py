@@ -25,6 +25,10 @@ SECRET_FIELDS = frozenset(
         "managementKey",
         "authorization",
         "Authorization",
+        # OAuth's names (the token-exchange answer and form)
+        "access_token",
+        "refresh_token",
+        "subject_token",
     }
 )
 

@@ -6,6 +6,7 @@ Bodies are built exactly as the official ``descope`` SDK builds them (same field
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -14,11 +15,13 @@ from urllib.parse import quote
 from ..app_fields import SDK_FIELDS
 from ..secret import Secret
 from ._core import ApiRequest
+from ._exceptions import ConfigurationError
 
 __all__ = [
     "URLParamLike",
     "batch_upload_tenant_tokens",
     "batch_upload_user_tokens",
+    "by_token",
     "connect",
     "create_application",
     "delete_application",
@@ -32,6 +35,7 @@ __all__ = [
     "list_connections",
     "load_all_applications",
     "load_application",
+    "token_exchange",
     "update_application",
     "upload_tenant_api_key",
     "upload_tenant_token",
@@ -319,3 +323,38 @@ def connect(
     }
     # Each call mints a new single-use link: not repeated after an ambiguous failure.
     return ApiRequest("POST", f"{PREFIX}/app/connect", body, idempotent=False)
+
+
+def by_token(request: ApiRequest, token: str | Secret) -> ApiRequest:
+    """``request`` authenticated with a user's access token instead of the management key
+    (``Bearer <projectId>:<token>``: the official SDK's outbound_application_by_token)."""
+    if not _plain(token):
+        raise ConfigurationError("token is required: the user's access token")
+    return dataclasses.replace(
+        request, credential=token if isinstance(token, Secret) else Secret(token)
+    )
+
+
+# RFC 8693 names.
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
+
+
+def token_exchange(
+    token: str | Secret, app_id: str, scopes: Sequence[str] | None, project_id: str
+) -> ApiRequest:
+    """RFC 8693 token exchange: the user's access token for their provider token of
+    ``app_id`` (holding at least ``scopes``)."""
+    subject = _plain(token)
+    if not subject:
+        raise ConfigurationError("token is required: the user's access token")
+    form = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": subject,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "audience": app_id,
+        "client_id": project_id,
+    }
+    if scopes:
+        form["scope"] = " ".join(scopes)
+    return ApiRequest("POST", "/v1/outbound/oauth/token", form=form)

@@ -146,7 +146,8 @@ def error_from_payload(
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
+    # ASCII digits only: str.isdigit also accepts "²", which float() refuses
+    if value and value.strip().isascii() and value.strip().isdigit():
         return float(value.strip())
     return None
 

@@ -19,6 +19,7 @@ __all__ = [
     "AppAnswer",
     "AppIdsAnswer",
     "AppsAnswer",
+    "AuthorizationServerMetadata",
     "ConnectionsAnswer",
     "DeliveriesAnswer",
     "DeliveryAnswer",
@@ -28,9 +29,11 @@ __all__ = [
     "HealthAnswer",
     "LicenseAnswer",
     "LinkAnswer",
+    "OAuthErrorAnswer",
     "TemplateAnswer",
     "TemplatesAnswer",
     "TokenAnswer",
+    "TokenExchangeAnswer",
     "WebhookSecretAnswer",
     "WebhooksAnswer",
 ]
@@ -139,6 +142,43 @@ class FailuresAnswer(msgspec.Struct):
     """Batch upload: a non-empty list means nothing was stored."""
 
     failures: list[Failure]
+
+
+class TokenExchangeAnswer(msgspec.Struct):
+    """RFC 8693 §2.2.1: the user's provider access token as the issued token."""
+
+    access_token: str
+    issued_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"]
+    token_type: Literal["Bearer", "N_A"]
+    expires_in: int | msgspec.UnsetType = msgspec.UNSET
+    scope: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class OAuthErrorAnswer(msgspec.Struct):
+    """RFC 6749 §5.2 / RFC 8693 §2.2.2. ``interaction_required``: ``error_uri`` is a
+    single-use connect link for the user (when one could be made)."""
+
+    error: Literal[
+        "invalid_request",
+        "unsupported_grant_type",
+        "invalid_grant",
+        "invalid_target",
+        "invalid_scope",
+        "interaction_required",
+        "temporarily_unavailable",
+    ]
+    error_description: str
+    error_uri: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class AuthorizationServerMetadata(msgspec.Struct):
+    """RFC 8414 metadata of the token-exchange endpoint."""
+
+    issuer: str
+    token_endpoint: str
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    response_types_supported: list[str]
 
 
 class LinkAnswer(msgspec.Struct):

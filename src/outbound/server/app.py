@@ -46,6 +46,7 @@ from .routes import routes
 from .session_connect import SessionConnectCORS
 from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
+from .token_exchange import routes as token_exchange_routes
 from .vault import Vault
 from .webhooks import WebhookSender
 
@@ -242,6 +243,7 @@ def create_app(settings: Settings) -> ASGIApp:
             *routes,
             *connect_flow.routes,
             *session_connect_routes,
+            *token_exchange_routes,
             *dcr.routes,
             *openapi_routes,
             *console_routes,

@@ -24,7 +24,7 @@ from .routes.webhooks import WebhookCreate, WebhookRotate
 __all__ = ["ENDPOINTS", "Endpoint"]
 
 Auth = Literal["key", "fetch", "session", "none"]
-Media = Literal["json", "html", "form"]
+Media = Literal["json", "html", "form", "oauth"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ def _q(example: str) -> Any:
 
 
 Limit = Annotated[int, Meta(ge=1, le=1000, description="page size (default 100)")]
-Cursor = Annotated[str, Meta(max_length=1024, description="the nextCursor of the previous page")]
+Cursor = Annotated[
+    str,
+    Meta(max_length=1024, description="the nextCursor of the previous page (opaque, signed)"),
+]
 
 
 class AppIdQuery(msgspec.Struct):
@@ -96,7 +99,14 @@ class AuditQuery(msgspec.Struct, rename="camel"):
     app_id: _q("app-id") | None = None  # type: ignore[valid-type]
     user_id: _q("user-id") | None = None  # type: ignore[valid-type]
     limit: Limit | None = None
-    cursor: Annotated[str, Meta(pattern=r"^[0-9]{0,19}$")] | None = None
+    cursor: Cursor | None = None
+    after_seq: (
+        Annotated[
+            int,
+            Meta(ge=0, le=2**62, description="only events after this seq (when no cursor)"),
+        ]
+        | None
+    ) = None
 
 
 class PageQuery(msgspec.Struct):
@@ -112,6 +122,28 @@ class StartForm(msgspec.Struct):
     link: str | None = None
     form: (
         Annotated[str, Meta(description="the form token the link page gave this browser")] | None
+    ) = None
+
+
+class TokenExchangeForm(msgspec.Struct):
+    """RFC 8693 §2.1, as ``application/x-www-form-urlencoded``."""
+
+    grant_type: Literal["urn:ietf:params:oauth:grant-type:token-exchange"]
+    subject_token: Annotated[str, Meta(description="the user's JWT access token")]
+    subject_token_type: Literal[
+        "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"
+    ]
+    audience: Annotated[str, Meta(description="the outbound app's id")]
+    scope: (
+        Annotated[str, Meta(description="space-separated: a token holding at least these")] | None
+    ) = None
+    requested_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"] | None = None
+    client_id: (
+        Annotated[
+            str,
+            Meta(description="the project id; when absent, the one project trusting the issuer"),
+        ]
+        | None
     ) = None
 
 
@@ -187,6 +219,8 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/v1/outbound/oauth/connect", "sessionConnect", "connect", "A connect link for the signed-in end user (from the browser)", w.Connect, a.LinkAnswer, CONNECT, auth="session", example={"appId": "app-id", "options": {"redirectUrl": "https://app.example.com/connected"}}, needs=("appId",)),  # noqa: E501
     E("GET", "/v1/outbound/oauth/start", "connectPage", "connect", "The page a connect link opens (changes nothing)", answer=None, query=LinkQuery, auth="none", media="html"),  # noqa: E501
     E("POST", "/v1/outbound/oauth/start", "connectStart", "connect", "The page's Continue: on to the provider's consent", StartForm, None, auth="none", media="form"),  # noqa: E501
+    E("POST", "/v1/outbound/oauth/token", "tokenExchange", "agents", "RFC 8693 token exchange: the user's access token for their provider token (docs/agents.md)", TokenExchangeForm, a.TokenExchangeAnswer, auth="none", media="oauth", example={"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": "eyJ…", "subject_token_type": "urn:ietf:params:oauth:token-type:access_token", "audience": "google-calendar"}),  # noqa: E501
+    E("GET", "/.well-known/oauth-authorization-server", "authorizationServerMetadata", "agents", "RFC 8414 metadata naming the token-exchange endpoint", answer=a.AuthorizationServerMetadata, auth="none"),  # noqa: E501
     E("GET", "/v1/outbound/oauth/callback/{project_id}", "connectCallback", "connect", "Where the provider sends the browser back (the app's project's callback)", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
     E("GET", "/v1/outbound/oauth/callback", "connectSharedCallback", "connect", "The callback of apps created before callbacks were per project", answer=None, query=CallbackQuery, auth="none", media="html"),  # noqa: E501
     # -- outbound's own

@@ -6,6 +6,9 @@ answer carries.
   server (DNS rebinding) reaches nothing but a 421. ``/health`` answers any host, for probes
   that address the server by IP.
 - A request with more header fields than any client sends is refused (431).
+- A path holding control characters (decoded: ``/app/alice%0A``) is refused (400): Starlette's
+  route patterns end with ``$``, which matches before a final newline, so ``alice\n`` would
+  reach a handler as the id ``alice``.
 - Every answer says ``X-Content-Type-Options: nosniff``; every answer that did not choose its
   own caching says ``Cache-Control: no-store`` — tokens, links and keys must never sit in a
   shared or browser cache.
@@ -13,6 +16,7 @@ answer carries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -28,6 +32,7 @@ _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _ALWAYS = [(b"x-content-type-options", b"nosniff")]
 _NO_STORE = (b"cache-control", b"no-store")
 _OPEN_PATHS = frozenset({"/health"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _hostname(value: str) -> str:
@@ -69,6 +74,8 @@ class Guard:
         refusal = None
         if len(headers) > MAX_HEADERS:
             refusal = _error("E130431", f"more than {MAX_HEADERS} header fields")
+        elif _CONTROL.search(scope["path"]):
+            refusal = _error("E011003", "the request path holds control characters")
         elif self.hosts is not None and scope["path"] not in _OPEN_PATHS:
             host = next((v for k, v in headers if k == b"host"), None)
             if host is None or _hostname(host.decode("latin-1")) not in self.hosts:

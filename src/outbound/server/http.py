@@ -71,7 +71,8 @@ async def read_capped(
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """A route's request body, capped at ``limit`` bytes (read once: the body is not kept)."""
     declared = request.headers.get("content-length", "")
-    return await read_capped(request.receive, limit, int(declared) if declared.isdigit() else 0)
+    size = int(declared) if declared.isascii() and declared.isdigit() else 0  # not "²"
+    return await read_capped(request.receive, limit, size)
 
 
 async def body(request: Request, struct: type[S]) -> S:

@@ -125,6 +125,9 @@ def errors_of(endpoint: Endpoint) -> list[str]:
         # an empty id (``/templates/``, as a client sends an id it read as "") names no
         # endpoint at all
         codes.add("E130404")
+        # a path id holding control characters or, where the handler checks it, any other
+        # character no id may hold (guard.py, wire.checked_id)
+        codes.add("E011003")
     return [code for code in ERROR_CODES if code in codes]
 
 
@@ -233,6 +236,22 @@ def _error_responses(codes: list[str]) -> dict[str, Any]:
     return responses
 
 
+def _oauth_errors() -> dict[str, Any]:
+    """An OAuth endpoint's own error answers (RFC 6749 §5.2), not the API's error shape."""
+    error = {"application/json": {"schema": {"$ref": REF.format(name="OAuthErrorAnswer")}}}
+    return {
+        "400": {"description": "An OAuth error (RFC 6749 §5.2, RFC 8693 §2.2.2)", "content": error},
+        "429": {
+            "description": "`temporarily_unavailable`: too many failed subject tokens",
+            "content": error,
+        },
+        "503": {
+            "description": "`temporarily_unavailable`: the provider cannot be reached",
+            "content": error,
+        },
+    }
+
+
 def _success(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.media in ("html", "form"):
         pages: dict[str, Any] = {
@@ -286,7 +305,9 @@ def _operation(
         operation["parameters"] = params
     if endpoint.body is not None:
         media = (
-            "application/x-www-form-urlencoded" if endpoint.media == "form" else "application/json"
+            "application/x-www-form-urlencoded"
+            if endpoint.media in ("form", "oauth")
+            else "application/json"
         )
         name = endpoint.body.__name__
         schema: dict[str, Any] = {"$ref": REF.format(name=name)}
@@ -302,8 +323,14 @@ def _operation(
             "content": {media: content},
         }
     responses = _success(endpoint)
+    if endpoint.media == "oauth":
+        responses.update(_oauth_errors())
     for status, response in _error_responses(codes).items():
-        responses.setdefault(status, response)
+        page = responses.setdefault(status, response)
+        if page is not response and "content" in page:
+            # a page's status can also come as the JSON error (a path the guard refuses)
+            page["content"] = {**page["content"], **response["content"]}
+            page["description"] += "; or the JSON error: " + response["description"]
     if endpoint.operation_id in LINKS:
         responses["200"]["links"] = LINKS[endpoint.operation_id]
     operation["responses"] = responses
@@ -313,7 +340,7 @@ def _operation(
 
 def build(endpoints: list[Endpoint] = ENDPOINTS) -> dict[str, Any]:
     """The document for ``endpoints``."""
-    types: list[Any] = [answers.ErrorAnswer]
+    types: list[Any] = [answers.ErrorAnswer, answers.OAuthErrorAnswer]
     for endpoint in endpoints:
         for struct in (endpoint.body, endpoint.answer, endpoint.query):
             if struct is not None and struct not in types:

@@ -24,26 +24,41 @@ from ..storage import AppRecord, TokenRecord
 from .errors import ApiError
 
 # Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded — but
-# no control characters (C0, C1) and no bidirectional overrides or isolates, which make an id
-# display as another one in logs and consoles. An empty one is "not set": the server answers ""
-# for an absent tenantId or templateId, and what it answers must be accepted back.
-_PRINTABLE_CHAR = r"[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-Id = Annotated[str, Meta(max_length=256, pattern=rf"^{_PRINTABLE_CHAR}*$")]
+# none of the characters that make an id display as another one, or break a log line: C0 and
+# C1 controls, and Unicode's format characters (Cf: zero-width spaces and joiners, soft hyphen,
+# BOM, bidi marks, overrides and isolates, tag characters) and line and paragraph separators
+# (Zl, Zp). The astral ones are written as characters: ECMA-262 (JSON Schema's regex dialect)
+# has no \U escape. An empty id is "not set": the server answers "" for an absent tenantId or
+# templateId, and what it answers must be accepted back.
+_NOT_IN_IDS = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+)
+_PRINTABLE_CHAR = f"[^{_NOT_IN_IDS}]"
+# Python's `$` also matches before a final "\n", so "alice\n" would pass `^…$`: `$(?!\n)` is
+# the end of the string in Python and in ECMA-262 alike. (Patterns used only in Python end
+# with `\Z`.)
+_END = r"$(?!\n)"
+Id = Annotated[str, Meta(max_length=256, pattern=f"^{_PRINTABLE_CHAR}*{_END}")]
 # a required id (a session token's sub): at least one printable character
-PRINTABLE_ID = re.compile(rf"^{_PRINTABLE_CHAR}+$")
+PRINTABLE_ID = re.compile(rf"^{_PRINTABLE_CHAR}+\Z")
 # App and tenant ids are created with this shape: they travel in URL paths and file names.
 # (Ids stored before the rule still load: it is checked where an id is created.)
-NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-Name = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+Name = Annotated[str, Meta(min_length=1, max_length=256, pattern=rf"^[^\x00-\x1f\x7f]+{_END}")]
 Text = Annotated[str, Meta(max_length=4096)]
-Url = Annotated[str, Meta(max_length=2048, pattern=r"^(https?://\S+)?$")]
+Url = Annotated[str, Meta(max_length=2048, pattern=rf"^(https?://\S+)?{_END}")]
 # Redirect targets may be native apps' custom schemes (com.example.app://done).
-AnyUrl = Annotated[str, Meta(max_length=2048, pattern=r"^([A-Za-z][A-Za-z0-9+.-]*://\S+)?$")]
-Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[^\x00-\x20\x7f]+$")]
+AnyUrl = Annotated[str, Meta(max_length=2048, pattern=rf"^([A-Za-z][A-Za-z0-9+.-]*://\S+)?{_END}")]
+# Scopes: no spaces (the separator) and nothing an id may not hold.
+_SCOPE = f"^[^\\x20{_NOT_IN_IDS}]+{_END}"
+Scope = Annotated[str, Meta(min_length=1, max_length=512, pattern=_SCOPE)]
 Scopes = Annotated[list[Scope], Meta(max_length=256)]
 # A connect request's scopes end up in a stored session and an authorization URL: fewer, shorter.
 ConnectScopes = Annotated[
-    list[Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x20\x7f]+$")]],
+    list[Annotated[str, Meta(min_length=1, max_length=256, pattern=_SCOPE)]],
     Meta(max_length=64),
 ]
 # Real provider tokens (JWTs with many claims) reach a few KB; 16 KB leaves room. "" is "not
@@ -51,7 +66,10 @@ ConnectScopes = Annotated[
 TokenValue = Annotated[str, Meta(max_length=16384)]
 # Epoch seconds: fetch answers them as a string (API.md), upload takes either form.
 MAX_EPOCH = 2**40
-Epoch = Annotated[int, Meta(ge=0, le=MAX_EPOCH)] | Annotated[str, Meta(pattern=r"^[0-9]{0,13}$")]
+Epoch = (
+    Annotated[int, Meta(ge=0, le=MAX_EPOCH)]
+    | Annotated[str, Meta(pattern=rf"^[0-9]{{0,13}}{_END}")]
+)
 ClientSecretValue = Annotated[str, Meta(max_length=4096)]
 
 
@@ -284,6 +302,22 @@ def require_new_id(value: str, field: str) -> str:
             " letters, digits, '.', '_' or '-'",
         )
     return value
+
+
+def checked_id(value: str | None, name: str, where: str = "query parameter") -> str | None:
+    """An id taken from a URL (query or path): None when absent or empty, else ``value`` when
+    it passes the ``Id`` rule, else a 400 naming it."""
+    if value is None or value == "":
+        return None
+    try:
+        checked: str = msgspec.convert(value, Id)
+    except msgspec.ValidationError:
+        raise ApiError(
+            "E011003",
+            f"invalid {where} {name!r}: at most 256 characters, none of them control, format"
+            " or line-separator characters",
+        ) from None
+    return checked
 
 
 def require(value: Any, field: str) -> Any:

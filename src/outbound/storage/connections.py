@@ -131,7 +131,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not isinstance(value[0], int)
+        or type(value[0]) is not int  # bool is an int too
+        or not 0 <= value[0] < 2**62  # what both databases hold
         or not isinstance(value[1], str)
     ):
         raise InvalidCursor(cursor)

@@ -128,12 +128,17 @@ class RefreshedToken:
 
 
 def _fair(order: str, where: str) -> str:
-    """Select ``(project_id, id, version)`` matching ``where``: every (project, app)'s first
-    token by ``order``, then every one's second, and so on, up to ``:limit``."""
+    """Select ``(project_id, id, version)`` matching ``where``, fair per project, then per app
+    within it: every project's first token, then every one's second, and so on, up to
+    ``:limit``. Within a project its apps take turns (each app's first token by ``order``,
+    then each one's second …), so neither a project with many apps nor an app with many
+    tokens crowds the others out of a round; a project alone takes the whole round."""
     return (
-        "SELECT project_id, id, version FROM (SELECT project_id, id, version, "  # noqa: S608 - constant SQL
+        "SELECT project_id, id, version FROM (SELECT project_id, id, version, turn_order,"  # noqa: S608 - constant SQL
+        " ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY app_turn, turn_order, id)"
+        " AS turn FROM (SELECT project_id, id, version, "
         f"{order} AS turn_order, ROW_NUMBER() OVER (PARTITION BY project_id, app_id"
-        f" ORDER BY {order}, id) AS turn FROM tokens WHERE {where}) due"
+        f" ORDER BY {order}, id) AS app_turn FROM tokens WHERE {where}) by_app) by_project"
         " ORDER BY turn, turn_order, id LIMIT :limit"
     )
 
@@ -157,7 +162,7 @@ class RefreshLeases:
 
     async def expiring(self, now: int, horizon: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`due_for_refresh_ahead` that nobody holds a live claim
-        on. Taken fairly: round-robin across (project, app), soonest expiry first within each,
+        on. Taken fairly: round-robin across projects (then their apps), soonest expiry first,
         so one project's backlog cannot crowd the others out of a round."""
         return await self._pick_unclaimed(
             due_for_refresh_ahead(now, horizon), "access_token_expiry", now, limit
@@ -165,7 +170,7 @@ class RefreshLeases:
 
     async def idle(self, now: int, idle_seconds: int, limit: int) -> list[Picked]:
         """Up to ``limit`` tokens :func:`idle_for_refresh` that nobody holds a live claim on,
-        fairly across (project, app) and longest idle first within each."""
+        fairly across projects (then their apps), longest idle first."""
         return await self._pick_unclaimed(
             idle_for_refresh(now, idle_seconds), "last_refresh_time", now, limit
         )

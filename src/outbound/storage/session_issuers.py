@@ -20,6 +20,7 @@ __all__ = [
     "SessionIssuer",
     "find_session_issuer",
     "list_session_issuers",
+    "projects_trusting",
     "remove_session_issuer",
     "set_session_issuer",
 ]
@@ -124,3 +125,12 @@ async def remove_session_issuer(store: Store, project_id: str, issuer: str) -> b
             {"project_id": project_id, "issuer": issuer},
         )
     return True
+
+
+async def projects_trusting(store: Store, issuer: str) -> list[str]:
+    """The projects (at most two: enough to tell one from several) that trust ``issuer``."""
+    rows = await store.db.fetchall(
+        "SELECT project_id FROM session_issuers WHERE issuer = :issuer ORDER BY project_id LIMIT 2",
+        {"issuer": issuer},
+    )
+    return [str(row["project_id"]) for row in rows]

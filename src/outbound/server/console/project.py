@@ -194,6 +194,11 @@ async def key_revoke(request: Request, ctx: Ctx) -> Response:
     return redirect("/console/keys?notice=revoked")
 
 
+def _digits(value: str, most: int) -> bool:
+    # ASCII only: str.isdigit also accepts "²", which int() refuses
+    return value.isascii() and value.isdigit() and len(value) <= most
+
+
 # -- audit -----------------------------------------------------------------------------------
 
 
@@ -216,8 +221,8 @@ async def audit_page(request: Request, ctx: Ctx) -> Response:
             action=filters["action"] or None,
             app_id=filters["app"] or None,
             user_id=filters["user"] or None,
-            since_hours=int(hours) if hours.isdigit() and 0 < int(hours) < 100_000 else None,
-            cursor=int(cursor) if cursor.isdigit() and len(cursor) < 19 else 0,
+            since_hours=int(hours) if _digits(hours, 5) and 0 < int(hours) < 100_000 else None,
+            cursor=int(cursor) if _digits(cursor, 18) else 0,
         )
     return render(
         request,

@@ -28,6 +28,7 @@ from ..wire import (
     CreateByTemplate,
     app_config_from_fields,
     app_to_wire,
+    checked_id,
     decode,
     require,
     require_new_id,
@@ -224,11 +225,11 @@ async def _load(request: Request, app_id: str | None) -> Response:
 
 
 async def load_app(request: Request) -> Response:
-    return await _load(request, request.path_params["id"])
+    return await _load(request, checked_id(request.path_params["id"], "id", "path parameter"))
 
 
 async def load_app_by_query(request: Request) -> Response:
-    return await _load(request, request.query_params.get("id"))
+    return await _load(request, checked_id(request.query_params.get("id"), "id"))
 
 
 async def load_all_apps(request: Request) -> Response:

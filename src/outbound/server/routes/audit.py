@@ -1,7 +1,8 @@
 """``GET /v1/mgmt/outbound/audit``: a project's audit events, oldest first, a page at a time.
 
 ``since``/``until`` take epoch seconds or an ISO 8601 time; ``cursor`` is the ``nextCursor`` of
-the page before (keyset on the chain's sequence number: stable while events are appended).
+the page before (keyset on the chain's sequence number: stable while events are appended),
+signed like every cursor (``server/query.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from starlette.routing import Route
 from ...audit.chain import StoredEvent
 from ...audit.events import ACTIONS
 from ...storage.audit_events import EventQuery, list_events
-from ..errors import ApiError
 from ..http import authed, json_response
-from .tokens import _query_id
+from ..query import invalid, query_cursor, query_id, query_int, query_time, seal_cursor
 
 __all__ = ["event_to_wire", "routes"]
 
@@ -53,62 +53,36 @@ def event_to_wire(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _invalid(name: str, what: str) -> ApiError:
-    return ApiError("E011003", f"invalid query parameter {name!r}: {what}")
-
-
-def _time_ms(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    if not value:
-        return None
-    try:
-        return int(float(value) * 1000)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _invalid(name, "epoch seconds or an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise _invalid(name, "an ISO 8601 time needs a time zone (…Z)")
-    return int(parsed.timestamp() * 1000)
-
-
 def _text(request: Request, name: str) -> str | None:
     value = request.query_params.get(name, "")
     if len(value) > _MAX_ID:
-        raise _invalid(name, f"at most {_MAX_ID} characters")
+        raise invalid(name, f"at most {_MAX_ID} characters")
     return value or None
-
-
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    value = request.query_params.get(name, "")
-    if not value:
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise _invalid(name, f"an integer from {low} to {high}")
-    return int(value)
 
 
 async def list_audit(request: Request) -> Response:
     vault, project_id = await authed(request)
     action = _text(request, "action")
     if action is not None and action not in ACTIONS:
-        raise _invalid("action", "one of " + ", ".join(ACTIONS))
-    limit = _int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        raise invalid("action", "one of " + ", ".join(ACTIONS))
+    limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    cursor = query_cursor(request, vault.store.keyring, "audit", project_id)
     query = EventQuery(
-        since_ms=_time_ms(request, "since"),
-        until_ms=_time_ms(request, "until"),
+        since_ms=query_time(request, "since"),
+        until_ms=query_time(request, "until"),
         action=action,
-        app_id=_query_id(request, "appId"),
-        user_id=_query_id(request, "userId"),
-        after_seq=_int(request, "cursor", 0, 0, 2**62),
+        app_id=query_id(request, "appId"),
+        user_id=query_id(request, "userId"),
+        # a sealed cursor holds a seq this server answered; afterSeq resumes after an event
+        # the caller has (``outbound audit tail --follow``)
+        after_seq=int(cursor) if cursor else query_int(request, "afterSeq", 0, 0, 2**62),
         limit=limit + 1,
     )
     found = await list_events(vault.store.db, project_id, query)
     page = found[:limit]
     answer: dict[str, Any] = {"events": [event_to_wire(e) for e in page]}
-    answer["nextCursor"] = str(page[-1].seq) if len(found) > limit else ""
+    position = str(page[-1].seq) if len(found) > limit else ""
+    answer["nextCursor"] = seal_cursor(vault.store.keyring, "audit", project_id, position)
     return json_response(answer)
 
 

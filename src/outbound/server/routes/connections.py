@@ -9,26 +9,14 @@ from starlette.routing import Route
 from ...storage.connections import STATUSES, InvalidCursor, list_connections
 from ..errors import ApiError
 from ..http import authed, json_response
-from .tokens import _query_id
+from ..query import query_cursor, query_id, query_int, seal_cursor
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 
 def page_limit(request: Request) -> int:
-    raw = request.query_params.get("limit") or str(DEFAULT_LIMIT)
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(
-            "E011003", f"invalid query parameter 'limit': a whole number from 1 to {MAX_LIMIT}"
-        )
-    return int(raw)
-
-
-def page_cursor(request: Request) -> str | None:
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and len(cursor) > 1024:
-        raise invalid_cursor()
-    return cursor
+    return query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
 def invalid_cursor() -> ApiError:
@@ -46,19 +34,21 @@ async def connections(request: Request) -> Response:
         page = await list_connections(
             vault.store.db,
             project_id,
-            app_id=_query_id(request, "appId"),
-            user_id=_query_id(request, "userId"),
-            tenant_id=_query_id(request, "tenantId"),
+            app_id=query_id(request, "appId"),
+            user_id=query_id(request, "userId"),
+            tenant_id=query_id(request, "tenantId"),
             status=status,
             limit=page_limit(request),
-            cursor=page_cursor(request),
+            cursor=query_cursor(request, vault.store.keyring, "connections", project_id),
         )
     except InvalidCursor:
         raise invalid_cursor() from None
     return json_response(
         {
             "connections": [connection.to_wire() for connection in page.connections],
-            "nextCursor": page.next_cursor,
+            "nextCursor": seal_cursor(
+                vault.store.keyring, "connections", project_id, page.next_cursor
+            ),
         }
     )
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,7 +16,7 @@ from ..errors import ApiError, not_found_token
 from ..fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from ..http import authed, json_response, read_body
 from ..vault import Vault
-from ..wire import Id, Input, decode, require
+from ..wire import Id, Input, checked_id, decode, require
 
 
 async def _fetch(request: Request) -> Response:
@@ -47,15 +46,7 @@ async def _fetch(request: Request) -> Response:
 
 
 def _query_id(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return msgspec.convert(value, Id)
-    except msgspec.ValidationError:
-        raise ApiError(
-            "E011003", f"invalid query parameter {name!r}: at most 256 printable characters"
-        ) from None
+    return checked_id(request.query_params.get(name), name)
 
 
 # A DELETE's body names at most three ids.

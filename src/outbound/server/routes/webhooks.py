@@ -17,9 +17,10 @@ from ...storage.connection_events import EVENT_TYPES, EventType
 from ...storage.webhooks import InvalidCursor, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
+from ..query import query_cursor, seal_cursor
 from ..vault import Vault
 from ..wire import Url, decode, require
-from .connections import invalid_cursor, page_cursor, page_limit
+from .connections import invalid_cursor, page_limit
 
 PREFIX = "/v1/mgmt/outbound/webhooks"
 # How long a rotated-out secret keeps signing alongside the new one, unless told.
@@ -102,14 +103,19 @@ async def deliveries(request: Request) -> Response:
         raise webhook_not_found(webhook_id)
     try:
         page = await vault.webhooks.deliveries(
-            project_id, webhook_id, page_limit(request), page_cursor(request)
+            project_id,
+            webhook_id,
+            page_limit(request),
+            query_cursor(request, vault.store.keyring, f"deliveries:{webhook_id}", project_id),
         )
     except InvalidCursor:
         raise invalid_cursor() from None
     return json_response(
         {
             "deliveries": [delivery.to_wire(attempts) for delivery, attempts in page.deliveries],
-            "nextCursor": page.next_cursor,
+            "nextCursor": seal_cursor(
+                vault.store.keyring, f"deliveries:{webhook_id}", project_id, page.next_cursor
+            ),
         }
     )
 

@@ -9,168 +9,31 @@ issuer nobody configured) come from issuers the test runs itself.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import jwt
 import pytest
 from descope import AuthException, DescopeClient
 from prometheus_client.parser import text_string_to_metric_families
-from tests.e2e.conftest import SERVER_ARGS, Vault, create_app, scripted_consent
+from tests.e2e.agents.support import (
+    FETCH_SCOPE,
+    OTHER_RESOURCE,
+    projects_cli,
+    set_issuer,
+    store_token,
+    tampered,
+    user_token,
+)
+from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
-from tests.support.jwt_issuer import OwnIssuer, own_issuer
+from tests.support.jwt_issuer import OwnIssuer
 from tests.support.oidc_server import OidcClient, OidcServer
-from tests.support.server import Store, free_port, outbound_cli, running_server
-
-FETCH_SCOPE = "outbound.token.fetch"
-OTHER_RESOURCE = "https://another-api.example.test/"
-
-
-@pytest.fixture(scope="module")
-def agents_idp(vault: Vault) -> Iterator[OidcServer]:
-    """The project's identity provider for agents: JWT access tokens for the vault (its URL is
-    the resource), and for another API."""
-    resources = [
-        {"resource": vault.server.base_url, "scope": f"{FETCH_SCOPE} profile.read"},
-        {"resource": OTHER_RESOURCE, "scope": FETCH_SCOPE},
-    ]
-    with OidcServer(resources=resources) as idp:
-        yield idp
-
-
-@pytest.fixture(scope="module")
-def agent_client(agents_idp: OidcServer, catcher: CallbackCatcher) -> OidcClient:
-    """The agent: an inbound app of the project's identity provider."""
-    return agents_idp.add_client([catcher.url])
-
-
-@pytest.fixture(scope="module")
-def extra_issuer() -> Iterator[OwnIssuer]:
-    with own_issuer() as issuer:
-        yield issuer
-
-
-@pytest.fixture(scope="module")
-def stranger() -> Iterator[OwnIssuer]:
-    """An issuer no project trusts."""
-    with own_issuer() as issuer:
-        yield issuer
-
-
-def trust_both(vault: Vault, agents_idp: OidcServer, extra_issuer: OwnIssuer) -> None:
-    """The project trusts both issuers (the second with --add)."""
-    set_issuer(vault, agents_idp.issuer, agents_idp.jwks_url, "--audience", vault.server.base_url)
-    set_issuer(
-        vault,
-        extra_issuer.issuer,
-        extra_issuer.jwks_url,
-        "--audience",
-        "vault",
-        "--tenant-role",
-        "Tenant Admin",
-        "--add",
-    )
-
-
-@pytest.fixture(autouse=True)
-def _issuers(vault: Vault, agents_idp: OidcServer, extra_issuer: OwnIssuer) -> None:
-    # Other modules share the vault and set its issuers: trust ours before each test.
-    trust_both(vault, agents_idp, extra_issuer)
-
-
-def _cli(vault: Vault, command: str, *args: str) -> str:
-    store = vault.server.store
-    return outbound_cli(
-        "projects",
-        command,
-        "--project",
-        vault.server.project_id,
-        *args,
-        *store.args,
-        env=store.env,
-    )
-
-
-def set_issuer(vault: Vault, issuer: str, jwks_url: str, *args: str) -> None:
-    out = _cli(vault, "set-session-issuer", "--issuer", issuer, "--jwks-url", jwks_url, *args)
-    assert json.loads(out)["issuer"] == issuer
-
-
-def user_token(
-    idp: OidcServer,
-    client: OidcClient,
-    catcher: CallbackCatcher,
-    user: str,
-    *,
-    resource: str,
-    scope: str = FETCH_SCOPE,
-) -> str:
-    """The user signs in to the agent (authorization code + PKCE, RFC 8707 resource): the JWT
-    access token the agent gets for ``resource``."""
-    metadata = httpx.get(idp.discovery_url, timeout=10).json()
-    state = secrets.token_urlsafe(16)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": catcher.url,
-        "scope": f"openid {scope}",
-        "resource": resource,
-        "state": state,
-        "code_challenge": challenge.decode(),
-        "code_challenge_method": "S256",
-    }
-    final = scripted_consent(
-        f"{metadata['authorization_endpoint']}?{urlencode(query)}", catcher.url, user
-    )
-    params = dict(parse_qsl(urlsplit(final).query))
-    assert params.get("state") == state, final
-    response = httpx.post(
-        metadata["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": catcher.url,
-            "code_verifier": verifier,
-            "resource": resource,
-        },
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    access_token: str = response.json()["access_token"]
-    return access_token
-
-
-def store_token(vault: Vault, owner: dict[str, str], scopes: list[str]) -> str:
-    """Upload a provider token for the owner (user or tenant); its access token."""
-    access_token = "provider-at-" + secrets.token_urlsafe(16)
-    refresh_token = "provider-rt-" + secrets.token_urlsafe(16)
-    kind = "tenant" if "userId" not in owner else "user"
-    with vault.http as http:
-        response = http.post(
-            f"/v1/mgmt/outbound/app/{kind}/oauthtoken/upload",
-            json={
-                "appId": vault.app_id,
-                **owner,
-                "accessToken": access_token,
-                "refreshToken": refresh_token,
-                "accessTokenExpiry": int(time.time()) + 3600,
-                "scopes": scopes,
-            },
-        )
-    assert response.status_code == 200, response.text
-    vault.seen.update((access_token, refresh_token))
-    return access_token
+from tests.support.server import Store, free_port, running_server
 
 
 @pytest.fixture(scope="module")
@@ -272,14 +135,6 @@ def test_tenant_fetches_need_the_tenant_and_for_tenant_tokens_the_role(
         assert in_tenant not in text and tenant_wide not in text
 
 
-def _tampered(token: str) -> str:
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["sub"] = "someone-else"
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{forged}.{signature}"
-
-
 def test_every_refusal_is_401_or_403_and_the_same_whether_a_token_exists_or_not(
     vault: Vault,
     descope: DescopeClient,
@@ -312,7 +167,7 @@ def test_every_refusal_is_401_or_403_and_the_same_whether_a_token_exists_or_not(
         "wrong audience": (wrong_audience, user, 401),
         "expired": (expired, user, 401),
         "unknown issuer": (unknown_issuer, user, 401),
-        "tampered signature": (_tampered(own), victim, 401),
+        "tampered signature": (tampered(own), victim, 401),
     }
     for name, (token, owner, status) in cases.items():
         answers = set()
@@ -331,7 +186,7 @@ def test_every_refusal_is_401_or_403_and_the_same_whether_a_token_exists_or_not(
 
 
 def test_scp_lists_and_a_configured_subject_claim(
-    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer
+    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer, issuers_restored: None
 ) -> None:
     user = vault.new_user()
     stored = store_token(vault, {"userId": user}, ["read"])
@@ -370,7 +225,11 @@ def test_scp_lists_and_a_configured_subject_claim(
 
 
 def test_removing_an_issuer_stops_its_tokens(
-    vault: Vault, descope: DescopeClient, extra_issuer: OwnIssuer, agents_idp: OidcServer
+    vault: Vault,
+    descope: DescopeClient,
+    extra_issuer: OwnIssuer,
+    agents_idp: OidcServer,
+    issuers_restored: None,
 ) -> None:
     user = vault.new_user()
     store_token(vault, {"userId": user}, ["read"])
@@ -378,10 +237,12 @@ def test_removing_an_issuer_stops_its_tokens(
     by_token = descope.mgmt.outbound_application_by_token
     assert by_token.fetch_token(token, vault.app_id, user)["token"]["userId"] == user
 
-    _cli(vault, "remove-session-issuer", "--issuer", extra_issuer.issuer)
+    projects_cli(vault, "remove-session-issuer", "--issuer", extra_issuer.issuer)
     status, _ = refused(lambda: by_token.fetch_token(token, vault.app_id, user))
     assert status == 401
-    listed = [json.loads(line)["issuer"] for line in _cli(vault, "session-issuers").splitlines()]
+    listed = [
+        json.loads(line)["issuer"] for line in projects_cli(vault, "session-issuers").splitlines()
+    ]
     assert listed == [agents_idp.issuer]
 
 
