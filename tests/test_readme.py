@@ -1,4 +1,5 @@
-"""The README runs as written: its Python and shell blocks, in order, against a fresh server —
+"""The README (and the docs below) run as written: their Python and shell blocks, in order,
+against a fresh server —
 so a date that passes, a renamed flag or two examples that collide break a test, not a reader.
 
 A block is skipped only when the line before it says why (``<!-- not run: REASON -->``):
@@ -22,7 +23,10 @@ import pytest
 from tests.support.server import LiveServer, Store, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["README.md"]
+# The README, and the docs whose examples run against a server alone. docs/mcp.md,
+# docs/agents.md, docs/deploy.md and docs/operations.md need a remote MCP server, end users'
+# session tokens, podman or PostgreSQL on other machines: their blocks are not run here.
+DOCUMENTS = ["README.md", "docs/sdk.md", "docs/console.md"]
 _BLOCK = re.compile(
     r"(?:<!-- not run: (?P<reason>[^>]+) -->\n)?^```(?P<lang>[a-z]*)\n(?P<code>.*?)^```$",
     re.S | re.M,
@@ -61,9 +65,13 @@ def _fill(code: str, server: LiveServer) -> str:
 def test_the_document_runs_in_order_against_a_fresh_server(
     document: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with running_server(Store(tmp_path / "data")) as server:
+    store = Store(tmp_path / "data")
+    with running_server(store) as server:
         env = {
             **os.environ,
+            # commands that open the store themselves (console-link) find the server's
+            "OUTBOUND_DATA_DIR": str(store.data_dir),
+            "OUTBOUND_MASTER_KEY": store.master_key,
             "PROJECT": server.project_id,
             "KEY": server.management_key,
             "OUTBOUND_PROJECT_ID": server.project_id,
@@ -93,4 +101,4 @@ def test_the_document_runs_in_order_against_a_fresh_server(
                 # curl -s prints the API's error as JSON and exits 0: an error is a failure.
                 assert '"errorCode"' not in result.stdout, (filled, result.stdout)
             ran += 1
-        assert ran >= 5
+        assert ran >= 1
