@@ -94,3 +94,56 @@ def test_a_missing_or_empty_secret_file_is_refused_clearly(tmp_path: Path) -> No
         )
         assert says in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_the_secret_file_options_keep_secrets_off_the_command_line(tmp_path: Path) -> None:
+    """``--master-key-file`` and ``--database-url-file`` name the files on the command line;
+    the process list shows their paths, never the key or the URL."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    database = tmp_path / "vault.db"
+    (tmp_path / "key").write_text(key + "\n")
+    (tmp_path / "url").write_text(f"sqlite:///{database}\n")
+    args = [
+        "--master-key-file",
+        str(tmp_path / "key"),
+        "--database-url-file",
+        str(tmp_path / "url"),
+    ]
+    done = run_cli("init", "--data-dir", str(tmp_path / "data"), *args, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    assert database.exists()  # the URL in the file named the database
+    assert not (tmp_path / "data" / "master.key").exists()  # the key came from its file
+    assert "warning" not in done.stderr
+    # The same store opens with the key given any other way, and not without it.
+    listed = run_cli(
+        "projects",
+        "create",
+        "--database-url",
+        f"sqlite:///{database}",
+        env=clean_env(OUTBOUND_MASTER_KEY=key),
+    )
+    assert listed.returncode == 0, listed.stderr
+    both = run_cli("projects", "create", *args, "--master-key", key, env=clean_env())
+    assert both.returncode != 0
+    assert "give --master-key or --master-key-file, not both" in both.stderr
+    assert key not in both.stderr + both.stdout
+
+
+def test_a_master_key_on_the_command_line_works_with_a_warning(tmp_path: Path) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    done = run_cli(
+        "init", "--data-dir", str(tmp_path / "data"), "--master-key", key, env=clean_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--master-key on the command line is visible" in done.stderr
+    assert "process list" in done.stderr and "--master-key-file" in done.stderr
+    assert key not in done.stderr
+    quiet = run_cli(
+        "projects",
+        "create",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=clean_env(OUTBOUND_MASTER_KEY=key),
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "warning" not in quiet.stderr

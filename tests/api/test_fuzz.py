@@ -43,6 +43,7 @@ TABLES = [
     "connect_sessions",
     "webhooks",
     "webhook_deliveries",
+    "webhook_events",
 ]
 CHECKS = [
     "--checks",

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import LiveServer, Store, free_port, start_server, stop_server
 
@@ -178,3 +179,42 @@ def test_metrics_port_is_refused_with_several_workers(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--metrics-port cannot be combined with --workers above 1" in result.stderr
     assert not any(tmp_path.iterdir()), "nothing is created before the refusal"
+
+
+def test_workers_get_the_master_key_from_a_private_file_not_their_environment(
+    store: Store,
+) -> None:
+    """The master key given in the environment (and a database URL with a password, on
+    PostgreSQL) reaches the workers through a 0600 file the parent removes when it stops:
+    no worker's environment or command line holds either."""
+    server = start_server(store, extra_args=["--workers", "2"])
+    secrets = [store.master_key.encode()]
+    if store.database_url:
+        secrets.append(store.database_url.encode())
+    try:
+        workers = _wait_for(lambda: len(w := _workers(server.process.pid)) == 2 and w, "2 workers")
+        environ = (Path(f"/proc/{server.process.pid}/environ")).read_bytes()
+        handed = [
+            v.split(b"=", 1)[1]
+            for v in environ.split(b"\0")
+            if v.startswith(b"OUTBOUND_WORKER_SETTINGS_FILE=")
+        ]
+        for pid in workers:
+            seen = (
+                Path(f"/proc/{pid}/environ").read_bytes()
+                + Path(f"/proc/{pid}/cmdline").read_bytes()
+            )
+            for secret in secrets:
+                if secret in seen:  # (not an assert: its message would print the environment)
+                    pytest.fail(f"worker {pid} holds a secret in its environment or command line")
+            for entry in seen.split(b"\0"):
+                if entry.startswith(b"OUTBOUND_WORKER_SETTINGS_FILE="):
+                    handed.append(entry.split(b"=", 1)[1])
+        (path,) = {Path(p.decode()) for p in handed}
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert _health(server)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        assert not path.exists(), "the workers' settings file outlived the server"
+    finally:
+        stop_server(server)

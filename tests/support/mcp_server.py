@@ -32,7 +32,7 @@ from tests.support.server import free_port
 SCOPE = "mcp:tools"
 
 
-def build_app(port: int, issuer: str) -> Any:
+def build_app(port: int, issuer: str, agent: argparse.Namespace | None = None) -> Any:
     import jwt
     from mcp.server.auth.middleware.auth_context import get_access_token
     from mcp.server.auth.provider import AccessToken
@@ -89,7 +89,40 @@ def build_app(port: int, issuer: str) -> Any:
         """Add two numbers."""
         return a + b
 
+    if agent is not None and agent.vault:
+        _agent_tool(server, agent)
     return server.streamable_http_app()
+
+
+def _agent_tool(server: Any, agent: argparse.Namespace) -> None:
+    """``provider_profile``: acting for the calling user, exchange their access token at the
+    vault (RFC 8693, with outbound's SDK) for their provider token, and call the provider's
+    userinfo with it. A user without a connection gets the connect link."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    from outbound.client import AsyncClient, TokenExchangeError
+
+    @server.tool()
+    async def provider_profile() -> str:
+        """The calling user's profile at the provider, read with their provider token."""
+        users_token = get_access_token()
+        assert users_token is not None
+        async with AsyncClient(agent.project, base_url=agent.vault) as vault:
+            try:
+                exchanged = await vault.mgmt.outbound_application_by_token.token_exchange(
+                    users_token.token, agent.app
+                )
+            except TokenExchangeError as exc:
+                if exc.error == "interaction_required" and exc.error_uri:
+                    return f"connect first: {exc.error_uri}"
+                raise
+        async with httpx.AsyncClient(timeout=10) as http:
+            profile = await http.get(
+                agent.userinfo,
+                headers={"Authorization": f"Bearer {exchanged['access_token']}"},
+            )
+        profile.raise_for_status()
+        return str(profile.json()["sub"])
 
 
 @dataclass
@@ -98,6 +131,8 @@ class McpServer:
 
     issuer: str
     port: int = field(default_factory=free_port)
+    # --vault URL --project ID --app ID --userinfo URL: add the provider_profile tool
+    extra_args: list[str] = field(default_factory=list)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: Path | None = field(default=None, init=False, repr=False)
 
@@ -113,6 +148,7 @@ class McpServer:
             [
                 *(sys.executable, "-m", "tests.support.mcp_server"),
                 *("--port", str(self.port), "--issuer", self.issuer),
+                *self.extra_args,
             ],
             cwd=root,
             stdout=fd,
@@ -155,6 +191,22 @@ class McpServer:
         return self._log.read_text(errors="replace") if self._log else ""
 
 
+async def call_tool(url: str, access_token: str, name: str) -> str:
+    """With an ``mcp`` client session: one tool's text answer."""
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {access_token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return _text(await session.call_tool(name, {}))
+
+
 async def call_tools(url: str, access_token: str) -> tuple[list[str], str, int]:
     """With an ``mcp`` client session: the tool names, ``whoami``'s answer and ``add(2, 3)``."""
     import httpx2
@@ -187,8 +239,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--issuer", required=True)
+    parser.add_argument("--vault", default="")
+    parser.add_argument("--project", default="")
+    parser.add_argument("--app", default="")
+    parser.add_argument("--userinfo", default="")
     args = parser.parse_args()
-    uvicorn.run(build_app(args.port, args.issuer), host="127.0.0.1", port=args.port)
+    uvicorn.run(build_app(args.port, args.issuer, args), host="127.0.0.1", port=args.port)
 
 
 if __name__ == "__main__":

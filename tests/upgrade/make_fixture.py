@@ -3,6 +3,12 @@ what that release wrote (SQLite file and PostgreSQL dump) as a fixture.
 
     .venv/bin/python -m tests.upgrade.make_fixture 0.1.0
 
+To keep what the code of a commit before a migration wrote, run it with that commit's
+``src`` first on the path (the servers it starts are subprocesses, and inherit it):
+
+    git archive COMMIT src | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old/src .venv/bin/python -m tests.upgrade.make_fixture 0.1.0-0011
+
 Everything in a fixture is made up for it — the master key, the management key and every
 token are random test values that guard nothing — so it can be committed; the manifest lists
 what the store must still answer after an upgrade.
@@ -24,6 +30,7 @@ import httpx
 
 from outbound import __version__
 from tests.support.server import Store, postgres_database, running_server
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
 HERE = Path(__file__).parent
 FAR_FUTURE = 4102444800  # 2100-01-01: the fixture's tokens never need a refresh
@@ -94,6 +101,61 @@ def populate(client: httpx.Client) -> dict[str, Any]:
     return {"apps": [oauth_app, key_app], "tokens": tokens}
 
 
+def populate_webhooks(client: httpx.Client) -> dict[str, Any]:
+    """Webhooks and their deliveries, for a release that has them: one delivered, one still
+    pending after failed attempts (its receiver refuses connections); returns what to expect
+    back (empty for a release without webhooks)."""
+    if client.get("/v1/mgmt/outbound/webhooks").status_code != 200:
+        return {}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post(path, json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    with WebhookReceiver() as receiver:
+        answered = post("/v1/mgmt/outbound/webhooks", {"url": receiver.url})
+        receiver.secrets.append(answered["secret"])
+        refused = post(
+            "/v1/mgmt/outbound/webhooks",
+            {"url": "http://127.0.0.1:9/hooks", "events": ["connection.created"]},
+        )
+        key_app = post("/v1/mgmt/outbound/app/create", {"name": "Legacy webhooks"})["app"]
+        post(
+            "/v1/mgmt/outbound/app/user/apikey/upload",
+            {"appId": key_app["id"], "userId": "hooked", "apiKey": "k-" + secrets.token_hex(8)},
+        )
+
+        def listed(webhook_id: str) -> list[dict[str, Any]]:
+            response = client.get(f"/v1/mgmt/outbound/webhooks/{webhook_id}/deliveries")
+            response.raise_for_status()
+            return list(response.json()["deliveries"])
+
+        wait_until(
+            lambda: (
+                [d["status"] for d in listed(answered["webhook"]["id"])] == ["delivered"]
+                and all(d["attemptCount"] for d in listed(refused["webhook"]["id"]))
+            ),
+            60,
+            "the fixture's deliveries did not settle",
+        )
+    webhooks = []
+    for webhook in (answered["webhook"], refused["webhook"]):
+        deliveries = [
+            {k: d[k] for k in ("id", "eventId", "type", "status", "attemptCount", "payload")}
+            for d in listed(webhook["id"])
+        ]
+        webhooks.append(
+            {
+                "id": webhook["id"],
+                "url": webhook["url"],
+                "events": webhook["events"],
+                "deliveries": deliveries,
+            }
+        )
+    return {"webhooks": webhooks}
+
+
 def main(release: str) -> None:
     out = HERE / f"v{release}"
     if out.exists():
@@ -113,6 +175,7 @@ def main(release: str) -> None:
                 "projectId": server.project_id,
                 "managementKey": server.management_key,
                 **populate(client),
+                **populate_webhooks(client),
             }
         # A checkpoint folds the WAL into the one file kept.
         db = sqlite3.connect(sqlite_store.data_dir / "outbound.db")
@@ -127,6 +190,7 @@ def main(release: str) -> None:
                     "projectId": server.project_id,
                     "managementKey": server.management_key,
                     **populate(client),
+                    **populate_webhooks(client),
                 }
             dump = subprocess.run(
                 ["pg_dump", "--no-owner", "--no-privileges", url],

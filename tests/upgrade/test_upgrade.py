@@ -18,6 +18,8 @@ HERE = Path(__file__).parent
 RELEASES = sorted(path.name for path in HERE.glob("v*") if (path / "manifest.json").exists())
 # Fields the server derives from where it runs, not from what was stored.
 DERIVED = {"callbackUrl"}
+# A fixture's ended deliveries are older than any retention: kept, so they can be compared.
+SERVER_ARGS = ["--webhook-retention", "0"]
 
 
 def manifest(release: str) -> dict[str, Any]:
@@ -54,12 +56,12 @@ def upgraded(
                 capture_output=True,
             )
             store = Store(tmp_path, url, master_key=written["masterKey"])
-            with running_server(store, project=project) as server:
+            with running_server(store, project=project, extra_args=SERVER_ARGS) as server:
                 yield server, expected
     else:
         shutil.copy(HERE / release / "outbound.db", tmp_path / "outbound.db")
         store = Store(tmp_path, master_key=written["masterKey"])
-        with running_server(store, project=project) as server:
+        with running_server(store, project=project, extra_args=SERVER_ARGS) as server:
             yield server, expected
 
 
@@ -123,6 +125,30 @@ def test_the_upgrade_says_which_migrations_ran(upgraded: tuple[LiveServer, dict[
     log = server.log()
     assert "migrating the store from revision" in log
     assert "Running upgrade" in log
+
+
+def test_every_webhook_and_delivery_reads_after_the_upgrade(
+    upgraded: tuple[LiveServer, dict[str, Any]],
+) -> None:
+    """Webhooks, their deliveries (payloads moved to one stored event each by migration
+    0014) and their attempts, as the old release listed them; a pending one is still sent."""
+    server, expected = upgraded
+    with server.client() as client:
+        listed = {w["id"]: w for w in client.get("/v1/mgmt/outbound/webhooks").json()["webhooks"]}
+        for webhook in expected.get("webhooks", []):
+            assert listed[webhook["id"]]["url"] == webhook["url"]
+            assert listed[webhook["id"]]["events"] == webhook["events"]
+            response = client.get(f"/v1/mgmt/outbound/webhooks/{webhook['id']}/deliveries")
+            assert response.status_code == 200, response.text
+            found = {d["id"]: d for d in response.json()["deliveries"]}
+            for delivery in webhook["deliveries"]:
+                now = found[delivery["id"]]
+                for field in ("eventId", "type", "payload"):
+                    assert now[field] == delivery[field], field
+                assert len(now["attempts"]) == now["attemptCount"] >= delivery["attemptCount"]
+                if delivery["status"] == "delivered":
+                    assert now["status"] == "delivered"
+                    assert now["attemptCount"] == delivery["attemptCount"]
 
 
 def test_apps_stored_before_keep_the_shared_callback_and_new_ones_get_their_projects(

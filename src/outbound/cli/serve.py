@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,6 +31,7 @@ def server_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
             setting_option("webhook_retry_base", type=click.FloatRange(min=0.01)),
             setting_option("webhook_retry_for", type=click.FloatRange(min=0)),
             setting_option("webhook_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("webhook_retention", type=click.FloatRange(min=0)),
             setting_option("provider_allow_networks"),
             setting_option("webhook_allow_networks"),
             setting_option("refresh_commit_timeout", type=click.FloatRange(min=0)),
@@ -129,23 +131,28 @@ def serve(workers: int, **options: Any) -> None:
         base_url,
     )
     options = uvicorn_options(settings)
+    handed: Path | None = None
     if workers == 1:
         app: Any = create_app(settings)
     else:
         # Each worker is a fresh interpreter (spawn): it imports its app and protocol by name
         # and reads the settings the parent exports. The bootstrap above ran once, here.
-        export_settings(settings)
+        handed = export_settings(settings)
         app = "outbound.server.workers:app"
         options.update(factory=True, workers=workers, http=http_protocol)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
-        access_log=False,
-        server_header=False,
-        **options,
-        # JSON: uvicorn's own loggers go through ours (its default config would print text).
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            # uvicorn's access log prints query strings, and OAuth callbacks carry codes in theirs.
+            access_log=False,
+            server_header=False,
+            **options,
+            # JSON: uvicorn's own loggers go through ours (its default config would print text).
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        )
+    finally:
+        if handed is not None:  # the workers' settings, master key included
+            handed.unlink(missing_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,10 +45,27 @@ def setting_option(name: str, **extra: Any) -> Decorator:
     )
 
 
+def _secret_file_option(name: str) -> Decorator:
+    """``--master-key-file`` / ``--database-url-file``: the secret read from a file (the
+    same as its ``OUTBOUND_…_FILE`` variable), so it is in neither the process list nor the
+    environment."""
+    flag = "--" + name.replace("_", "-")
+    return click.option(
+        flag + "-file",
+        name + "_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help=f"A file holding the {flag} value (as {env_name(name)}_FILE does): the secret then"
+        " shows in neither the process list nor the environment.",
+    )
+
+
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--data-dir, --database-url, --master-key and --database-wait: what names a store and
-    opens it."""
+    """--data-dir, --database-url, --master-key (or their files) and --database-wait: what
+    names a store and opens it."""
     for name in reversed(("data_dir", "database_url", "master_key", "database_wait")):
+        if name in SECRET_SETTINGS:
+            fn = _secret_file_option(name)(fn)
         fn = setting_option(name)(fn)
     return fn
 
@@ -100,11 +117,20 @@ def settings_from(**values: Any) -> Settings:
     and the secrets the command line and environment left unset from their files."""
     known = {f.name for f in fields(Settings)}
     kwargs = {k: v for k, v in values.items() if k in known and v is not None}
+    _warn_if_on_command_line("master_key")
     for name in SECRET_SETTINGS:
         if name not in values:
             continue
+        environ: Mapping[str, str] = os.environ
+        path = values.get(name + "_file")
+        if path:
+            flag = "--" + name.replace("_", "-")
+            if _on_command_line(name):
+                raise click.UsageError(f"give {flag} or {flag}-file, not both")
+            # The option names the file as its variable would, and takes its place.
+            environ = {**os.environ, env_name(name) + "_FILE": path}
         try:
-            from_file = secret_from_file(name, os.environ)
+            from_file = secret_from_file(name, environ)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         if from_file is not None and not kwargs.get(name):  # the command line still wins
@@ -112,6 +138,25 @@ def settings_from(**values: Any) -> Settings:
     if "data_dir" in kwargs:
         kwargs["data_dir"] = Path(kwargs["data_dir"])
     return Settings(**kwargs)
+
+
+def _on_command_line(name: str) -> bool:
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return False
+    return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def _warn_if_on_command_line(name: str) -> None:
+    """A secret given as a command-line option sits in the process list, which every user of
+    the machine can read: accepted (scripts rely on it), with a warning naming the way out."""
+    if _on_command_line(name):
+        flag = "--" + name.replace("_", "-")
+        click.echo(
+            f"warning: {flag} on the command line is visible to every user of this machine in"
+            f" the process list; use {flag}-file (or {env_name(name)}_FILE) instead",
+            err=True,
+        )
 
 
 class WrongKeyError(click.ClickException):

@@ -48,6 +48,7 @@ from .session_connect import routes as session_connect_routes
 from .session_jwt import JwksCache
 from .token_exchange import routes as token_exchange_routes
 from .vault import Vault
+from .webhook_retention import WebhookRetention
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -211,6 +212,8 @@ def create_app(settings: Settings) -> ASGIApp:
             network=settings.webhook_network_policy,
         )
         sender.start()
+        pruner = WebhookRetention(webhooks, settings.webhook_retention)
+        pruner.start()
         ahead: RefreshAhead | None = None
         if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
             ahead = RefreshAhead(
@@ -231,6 +234,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await refresher.drain()
             await sender.stop()
             await retention.stop()
+            await pruner.stop()
             # written before the store closes: a clean stop loses no fetch event
             await store.audit.stop()
             if listener is not None:

@@ -43,13 +43,16 @@ class Settings:
     database_url: str = _setting(
         "",
         "postgresql://… to share one PostgreSQL database between several servers."
-        " Default: SQLite in the data dir. Or OUTBOUND_DATABASE_URL_FILE: a file holding it.",
+        " Default: SQLite in the data dir. Or --database-url-file / OUTBOUND_DATABASE_URL_FILE:"
+        " a file holding it.",
     )
     master_key: str = _setting(
         "",
         "Base64 (or hex) 32-byte AES-256 key(s), comma-separated, newest first, that seal every"
         " secret at rest. Default on SQLite: a key file generated in the data dir (mode 0600)."
-        " Or OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or systemd secret).",
+        " Or --master-key-file / OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or"
+        " systemd secret). Given on the command line it shows in the process list (a warning"
+        " says so).",
     )
     database_wait: float = _setting(
         30.0,
@@ -96,6 +99,12 @@ class Settings:
         10.0,
         "Seconds one webhook delivery attempt may take in all (name resolution, connection,"
         " TLS and the receiver's answer) before it counts as failed and is retried.",
+    )
+    webhook_retention: float = _setting(
+        604800.0,
+        "Seconds a webhook delivery that ended (delivered, or failed and not retried) is kept"
+        " — listed with its attempts, retriable by hand — before it is deleted. 0: keep them"
+        " all.",
     )
     webhook_retry_for: float = _setting(
         86400.0,

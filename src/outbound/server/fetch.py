@@ -246,8 +246,6 @@ async def fetch_token(
             user_id = require(req.user_id, "userId")
             tenant_id = req.tenant_id or ""
         scopes = require(req.scopes, "scopes") if by_scopes else None
-        if delegate is not None:
-            delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
     except ApiError as exc:
         if delegate is not None:
             metrics.delegated_fetch(exc.code)
@@ -261,6 +259,13 @@ async def fetch_token(
     if force_refresh:
         set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
     owner = (project_id, app_id, user_id, tenant_id)
+    if delegate is not None:
+        try:
+            delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
+        except ApiError as exc:
+            # A user's token reaching for another owner: recorded against that owner.
+            await _fetched(vault, owner, error_code=exc.code, delegated=True)
+            raise
     try:
         token = await vault.tokens.fetch(
             project_id,

@@ -1,6 +1,6 @@
 """The webhook sender: every server runs one; together they deliver each outbox row.
 
-Each pass claims due deliveries (``WebhookStore.claim_due``: one server wins each, for
+Each pass claims due deliveries (``WebhookStore.due`` and ``claim``: one server wins each, for
 ``WEBHOOK_TIMEOUT`` + a margin), signs them per Standard Webhooks — ``webhook-id`` (the event's
 id, the same on every attempt), ``webhook-timestamp``, ``webhook-signature`` with one ``v1,``
 signature per live secret (two during a rotation's overlap) — and POSTs them. A 2xx answer
@@ -16,10 +16,10 @@ Receivers cannot hold each other up: each attempt has one overall deadline (``ti
 resolution, connection, TLS and the answer's headers together — a receiver dripping its
 answer a byte at a time is cut off there), and each claimed delivery is sent by a task of its
 own, so the next pass claims while slow sends are still running. A server sends at most
-``CONCURRENCY`` deliveries at once and at most ``PER_ENDPOINT`` to one webhook: a pass skips
-the webhooks it is still sending to, and the claim takes deliveries round-robin across
-projects and webhooks (``WebhookStore.claim_due``), so one project's backlog never queues
-another project's deliveries behind it.
+``CONCURRENCY`` deliveries at once, ``PER_PROJECT`` of one project (a project whose
+receivers are all slow never takes every slot) and ``PER_ENDPOINT`` to one webhook; due
+deliveries are taken in turns across projects (``WebhookStore.due``), so one project's
+backlog never queues another project's deliveries behind it.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ logger = logging.getLogger("outbound.server.webhooks")
 # Longest wait between two attempts.
 RETRY_CAP = 3600.0
 POLL_SECONDS = 0.5
-# Sends in flight on one server, and to one webhook (the receiver's share).
+# Sends in flight on one server; of one project (so that a project whose receivers are all
+# slow never takes every slot); to one webhook (the receiver's share).
 CONCURRENCY = 32
+PER_PROJECT = 8
 PER_ENDPOINT = 4
 
 
@@ -58,6 +60,14 @@ def next_attempt_delay(attempts: int, base: float) -> float:
     capped at an hour, ±20 % at random so that receivers coming back are not hit in step."""
     delay: float = min(RETRY_CAP, base * 2 ** min(attempts - 1, 30))
     return delay * random.uniform(0.8, 1.2)
+
+
+def _count(counts: dict[str, int], key: str, change: int) -> None:
+    left = counts.get(key, 0) + change
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
 
 
 def sign(secrets_: list[str], msg_id: str, timestamp: int, body: str) -> str:
@@ -79,6 +89,7 @@ class WebhookSender:
         network: NetworkPolicy | None = None,
         concurrency: int = CONCURRENCY,
         per_endpoint: int = PER_ENDPOINT,
+        per_project: int = PER_PROJECT,
     ) -> None:
         self.store = store
         self.retry_base = retry_base
@@ -92,9 +103,12 @@ class WebhookSender:
         self.clock = clock
         self.concurrency = concurrency
         self.per_endpoint = per_endpoint
+        self.per_project = per_project
         self.owner = secrets.token_hex(8)
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # sends in flight here, per project and per webhook
+        self._per_project: dict[str, int] = {}
         self._per_webhook: dict[str, int] = {}
         self._finished = asyncio.Event()
 
@@ -131,31 +145,36 @@ class WebhookSender:
         free = self.concurrency - len(self._sending)
         if free <= 0:
             return 0
-        # A webhook still being sent to waits for the next pass: the claim gives each webhook
-        # at most ``per_endpoint`` deliveries, so that is all it ever has in flight here.
-        due = await self.store.claim_due(
-            self.owner,
-            self.lease,
-            free,
-            per_webhook=self.per_endpoint,
-            skip_webhooks=sorted(self._per_webhook),
-        )
-        for delivery in due:
-            self._per_webhook[delivery.webhook_id] = (
-                self._per_webhook.get(delivery.webhook_id, 0) + 1
-            )
+        # Candidates in turns across projects; taken while their project and webhook have
+        # room here. More than ``free`` of them, so that a project or webhook at its limit
+        # leaves its turn to the next.
+        candidates = await self.store.due(free * 4, per_webhook=self.per_endpoint)
+        projects, webhooks = dict(self._per_project), dict(self._per_webhook)
+        chosen: list[str] = []
+        for due in candidates:
+            if len(chosen) >= free:
+                break
+            if (
+                projects.get(due.project_id, 0) >= self.per_project
+                or webhooks.get(due.webhook_id, 0) >= self.per_endpoint
+            ):
+                continue
+            projects[due.project_id] = projects.get(due.project_id, 0) + 1
+            webhooks[due.webhook_id] = webhooks.get(due.webhook_id, 0) + 1
+            chosen.append(due.id)
+        claimed = await self.store.claim(self.owner, self.lease, chosen)
+        for delivery in claimed:
+            _count(self._per_project, delivery.project_id, 1)
+            _count(self._per_webhook, delivery.webhook_id, 1)
             task = asyncio.create_task(self._send(delivery), name="outbound-webhook-send")
             self._sending.add(task)
             task.add_done_callback(functools.partial(self._sent, delivery))
-        return len(due)
+        return len(claimed)
 
     def _sent(self, delivery: Delivery, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        left = self._per_webhook.get(delivery.webhook_id, 1) - 1
-        if left > 0:
-            self._per_webhook[delivery.webhook_id] = left
-        else:
-            self._per_webhook.pop(delivery.webhook_id, None)
+        _count(self._per_project, delivery.project_id, -1)
+        _count(self._per_webhook, delivery.webhook_id, -1)
         self._finished.set()
         if not task.cancelled() and task.exception() is not None:
             # Only the recording can fail (the store is unreachable): the claim lapses and

@@ -2,9 +2,14 @@
 
 uvicorn binds the port once in the parent and starts each worker with ``spawn``: a fresh
 interpreter that imports the app from a string, so nothing built in the parent (the app, the
-listener's protocol class, the logging setup) reaches a worker. The parent puts the settings in
-``OUTBOUND_WORKER_SETTINGS`` (JSON; the environment of a process is readable by its owner only,
-unlike its command line), and each worker builds its app and protocol from them here.
+listener's protocol class, the logging setup) reaches a worker. The parent writes the settings
+to a file only its user can read (0600, JSON) and puts the file's *path* in
+``OUTBOUND_WORKER_SETTINGS_FILE``; each worker builds its app and protocol from that file here.
+The settings hold the master key and the database URL with its password: in the environment
+they would be inherited by every process the workers start and copied into crash reports, so
+the parent also takes ``OUTBOUND_MASTER_KEY`` and ``OUTBOUND_DATABASE_URL`` out of the
+environment it hands on. The file lives as long as the parent (a worker that dies is replaced
+and reads it again) and is removed when it stops.
 
 Each worker is a server of its own on the shared database, as several servers on one database
 already are: refresh leases make one refresh per token across them, webhook deliveries and
@@ -17,28 +22,36 @@ import asyncio
 import functools
 import json
 import os
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp
 
-from .config import Settings
+from .config import SECRET_SETTINGS, Settings, env_name
 
-__all__ = ["SETTINGS_VAR", "app", "export_settings", "http_protocol"]
+__all__ = ["SETTINGS_FILE_VAR", "app", "export_settings", "http_protocol"]
 
-SETTINGS_VAR = "OUTBOUND_WORKER_SETTINGS"
+SETTINGS_FILE_VAR = "OUTBOUND_WORKER_SETTINGS_FILE"
 
 
-def export_settings(settings: Settings) -> None:
-    """Hand ``settings`` to the workers the parent is about to spawn."""
+def export_settings(settings: Settings) -> Path:
+    """Hand ``settings`` to the workers the parent is about to spawn: the 0600 file they read
+    (the caller removes it once the workers are done)."""
     values = {name: str(v) if isinstance(v, Path) else v for name, v in asdict(settings).items()}
-    os.environ[SETTINGS_VAR] = json.dumps(values)
+    fd, name = tempfile.mkstemp(prefix="outbound-worker-settings-", suffix=".json")  # 0600
+    with os.fdopen(fd, "w") as file:
+        json.dump(values, file)
+    os.environ[SETTINGS_FILE_VAR] = name
+    for secret in SECRET_SETTINGS:  # the workers read them from the file
+        os.environ.pop(env_name(secret), None)
+    return Path(name)
 
 
 @functools.cache
 def _settings() -> Settings:
-    values = json.loads(os.environ[SETTINGS_VAR])
+    values = json.loads(Path(os.environ[SETTINGS_FILE_VAR]).read_text())
     values["data_dir"] = Path(values["data_dir"])
     return Settings(**values)
 

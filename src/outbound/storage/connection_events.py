@@ -2,7 +2,8 @@
 
 Every function here runs inside the caller's write transaction — the one that stores the
 refresh, the upload, the refusal or the delete — and adds the webhook events that change
-implies to the outbox (``webhook_deliveries``, one row per subscribed webhook). So an event is
+implies to the outbox (``webhook_events``, one row per event, and ``webhook_deliveries``, one
+small row per subscribed webhook that refers to it). So an event is
 written exactly when its change commits: a crash loses both or neither, and the senders
 (``server/webhooks.py``) deliver what is there.
 
@@ -15,7 +16,10 @@ connection, never a token):
   seconds (sent once, at the first failure past that mark);
 - ``connection.recovered``: a refresh succeeded after ``refresh_failing`` was sent;
 - ``connection.reconnect_required``: the provider refused the refresh token;
-- ``connection.deleted``.
+- ``connection.deleted``;
+- ``connection.batch``: instead of the events above when one change touches more than
+  ``BATCH_AFTER`` connections of a project (``data``: ``eventType``, ``count``, the
+  ``connections`` it touched — ids, app, user, tenant — and ``truncated``).
 
 Background rounds back off from a failing token: after the n-th transient failure in a row it
 is not tried again for ``min(BACKOFF_CAP, BACKOFF_BASE * 2**(n-1))`` seconds, half of it
@@ -40,6 +44,8 @@ from .database import Row, Transaction
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
+    "BATCH_AFTER",
+    "BATCH_EVENT",
     "EVENT_TYPES",
     "EventType",
     "backoff_seconds",
@@ -66,6 +72,14 @@ EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 BACKOFF_BASE = 30
 BACKOFF_CAP = 3600
 
+# A change of more than BATCH_AFTER connections of one project at once (a batch upload of up
+# to 1,000 tokens, an app deleted with its connections) is told by one event, not one per
+# connection: the outbox grows by one event per change, not by connections times webhooks. It
+# goes to the webhooks subscribed to the change's own type and lists the first BATCH_LISTED.
+BATCH_EVENT = "connection.batch"
+BATCH_AFTER = 10
+BATCH_LISTED = 1000
+
 
 def backoff_seconds(failures: int) -> float:
     """How long background rounds leave a token alone after ``failures`` transient failures
@@ -78,12 +92,15 @@ def _new_id(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(16)
 
 
+def _timestamp(occurred: float) -> str:
+    return datetime.fromtimestamp(occurred, UTC).isoformat().replace("+00:00", "Z")
+
+
 def _payload(event_type: str, connection: Connection, occurred: float) -> bytes:
-    timestamp = datetime.fromtimestamp(occurred, UTC).isoformat().replace("+00:00", "Z")
     return orjson.dumps(
         {
             "type": event_type,
-            "timestamp": timestamp,
+            "timestamp": _timestamp(occurred),
             "data": {
                 "connectionId": connection.id,
                 "appId": connection.app_id,
@@ -97,9 +114,38 @@ def _payload(event_type: str, connection: Connection, occurred: float) -> bytes:
     )
 
 
+def _batch_payload(event_type: str, group: list[Connection], occurred: float) -> bytes:
+    """One ``connection.batch`` event for a change of more than ``BATCH_AFTER`` connections:
+    the kind of change, how many, and who (the first ``BATCH_LISTED``)."""
+    listed = group[:BATCH_LISTED]
+    return orjson.dumps(
+        {
+            "type": BATCH_EVENT,
+            "timestamp": _timestamp(occurred),
+            "data": {
+                "eventType": event_type,
+                "count": len(group),
+                "connections": [
+                    {
+                        "connectionId": c.id,
+                        "appId": c.app_id,
+                        "userId": c.user_id,
+                        "tenantId": c.tenant_id,
+                    }
+                    for c in listed
+                ],
+                "truncated": len(group) > len(listed),
+            },
+        }
+    )
+
+
 async def enqueue(tx: Transaction, event_type: str, connections: Iterable[Connection]) -> int:
-    """Add one event per connection to the outbox of every webhook of its project subscribed
-    to ``event_type``; how many deliveries were written."""
+    """Add the events of one change to the outbox of every webhook of its project subscribed
+    to ``event_type``: one event per connection, or one ``connection.batch`` event for all of
+    them when the change touched more than ``BATCH_AFTER`` connections of the project (a batch
+    upload, an app deleted with its connections). Each event's payload is stored once, and
+    each webhook's delivery refers to it. How many deliveries were written."""
     by_project: dict[str, list[Connection]] = {}
     for connection in connections:
         by_project.setdefault(connection.project_id, []).append(connection)
@@ -113,22 +159,35 @@ async def enqueue(tx: Transaction, event_type: str, connections: Iterable[Connec
         targets = [hook["id"] for hook in hooks if event_type in orjson.loads(hook["events"])]
         if not targets:
             continue
-        for connection in group:
+        if len(group) > BATCH_AFTER:
+            events = [(BATCH_EVENT, _batch_payload(event_type, group, now))]
+        else:
+            events = [(event_type, _payload(event_type, c, now)) for c in group]
+        for type_, payload in events:
             event_id = _new_id("msg_")
-            payload = _payload(event_type, connection, now).decode()
+            await tx.execute(
+                "INSERT INTO webhook_events (id, project_id, event_type, payload, created_at)"
+                " VALUES (:id, :project_id, :event_type, :payload, :now_s)",
+                {
+                    "id": event_id,
+                    "project_id": project_id,
+                    "event_type": type_,
+                    "payload": payload.decode(),
+                    "now_s": int(now),
+                },
+            )
             for webhook_id in targets:
                 await tx.execute(
                     "INSERT INTO webhook_deliveries (id, webhook_id, project_id, event_id,"
-                    " event_type, payload, status, attempts, next_attempt_at, retry_from,"
-                    " created_at) VALUES (:id, :webhook_id, :project_id, :event_id,"
-                    " :event_type, :payload, 'pending', 0, :now, :now_s, :now_s)",
+                    " event_type, status, attempts, next_attempt_at, retry_from, created_at)"
+                    " VALUES (:id, :webhook_id, :project_id, :event_id, :event_type,"
+                    " 'pending', 0, :now, :now_s, :now_s)",
                     {
                         "id": _new_id("whd_"),
                         "webhook_id": webhook_id,
                         "project_id": project_id,
                         "event_id": event_id,
-                        "event_type": event_type,
-                        "payload": payload,
+                        "event_type": type_,
                         "now": now,
                         "now_s": int(now),
                     },

@@ -29,6 +29,10 @@ _FAILED_DELIVERIES = (
     "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE project_id = :project_id"
     " AND status = 'failed'"
 )
+_RETRYING_DELIVERIES = (
+    "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE project_id = :project_id"
+    " AND status = 'pending' AND attempts > 0"
+)
 
 
 async def _counts(db: Database, project_id: str, queries: list[str]) -> list[int]:
@@ -57,6 +61,7 @@ async def connection_counts(db: Database, project_id: str) -> dict[str, int]:
     }
 
 
-async def failed_deliveries(db: Database, project_id: str) -> int:
-    (count,) = await _counts(db, project_id, [_FAILED_DELIVERIES])
-    return count
+async def failed_deliveries(db: Database, project_id: str) -> tuple[int, int]:
+    """Deliveries that gave up, and deliveries still pending after failed attempts."""
+    failed, retrying = await _counts(db, project_id, [_FAILED_DELIVERIES, _RETRYING_DELIVERIES])
+    return failed, retrying

@@ -238,6 +238,21 @@ webhooks = _Table(
     Index("ix_webhooks_project", "project_id"),
 )
 
+# A webhook event's payload, stored once however many webhooks it goes to; deleted with its
+# last delivery (``WebhookStore.prune``).
+webhook_events = _Table(
+    "webhook_events",
+    metadata,
+    # the webhook-id header: the same on every attempt, so receivers can deduplicate
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("ix_webhook_events_created", "created_at"),
+)
+
 # The outbox: one row per (event, webhook), written in the transaction that changed the
 # connection; senders claim rows with a lease (see ``webhooks.py``).
 webhook_deliveries = _Table(
@@ -246,10 +261,8 @@ webhook_deliveries = _Table(
     Column("id", String(64), primary_key=True),
     Column("webhook_id", String(64), nullable=False),
     Column("project_id", String(64), nullable=False),
-    # the webhook-id header: the same on every attempt, so receivers can deduplicate
     Column("event_id", String(64), nullable=False),
     Column("event_type", String(64), nullable=False),
-    Column("payload", Text, nullable=False),
     # pending | delivered | failed
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -261,8 +274,12 @@ webhook_deliveries = _Table(
     Column("created_at", BigInteger, nullable=False),
     Column("delivered_at", BigInteger, nullable=True),
     ForeignKeyConstraint(["webhook_id"], ["webhooks.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["event_id"], ["webhook_events.id"], ondelete="CASCADE"),
+    # due ones (status pending), and finished ones past the retention (delivered, failed:
+    # next_attempt_at is then when the last attempt was made)
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at", "id"),
+    Index("ix_webhook_deliveries_event", "event_id"),
 )
 
 webhook_attempts = _Table(

@@ -9,6 +9,10 @@ Deliveries are claimed like refreshes (``leases.py``): one conditional ``UPDATE`
 that only one server wins, for longer than a send may take; a server that dies holding one
 leaves a claim that lapses, and another server takes the delivery over. At least once: a
 delivery is marked delivered only after the receiver answered 2xx.
+
+An event's payload is stored once (``webhook_events``) and each webhook's delivery refers to
+it. Deliveries that ended — delivered, or failed for good — are deleted after the retention
+(``prune``, ``--webhook-retention``), and an event with them once none refers to it.
 """
 
 from __future__ import annotations
@@ -26,20 +30,23 @@ from ..crypto import Keyring
 from ..secret import Secret
 from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
-from .database import Database, Row
+from .database import Database, Row, Transaction
 from .sealed import sealed_column
 
 __all__ = [
     "Attempt",
     "Delivery",
     "DeliveryPage",
+    "Due",
     "InvalidCursor",
+    "TooManyWebhooks",
     "Webhook",
     "WebhookStore",
     "new_webhook_secret",
 ]
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+PRUNE_CHUNK = 1000
 
 
 def new_webhook_secret() -> Secret:
@@ -120,6 +127,16 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Due:
+    """A delivery that is due, and whose it is (for the sender's per-project and
+    per-webhook limits)."""
+
+    id: str
+    project_id: str
+    webhook_id: str
+
+
+@dataclass(frozen=True)
 class DeliveryPage:
     deliveries: list[tuple[Delivery, list[Attempt]]]
     next_cursor: str
@@ -154,6 +171,26 @@ def _delivery(row: Row) -> Delivery:
     )
 
 
+async def _with_payloads(tx: Transaction, rows: list[Row]) -> list[Delivery]:
+    """The deliveries of ``rows`` (``webhook_deliveries`` rows) with their events' payloads."""
+    if not rows:
+        return []
+    names = {f"e{i}": event_id for i, event_id in enumerate({row["event_id"] for row in rows})}
+    found = await tx.fetchall(
+        "SELECT id, payload FROM webhook_events WHERE id IN"  # noqa: S608
+        f" ({', '.join(':' + name for name in names)})",
+        names,
+    )
+    payloads = {row["id"]: row["payload"] for row in found}
+    return [_delivery({**row, "payload": payloads[row["event_id"]]}) for row in rows]
+
+
+class TooManyWebhooks(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a project has at most {limit} webhooks")
+        self.limit = limit
+
+
 class WebhookStore:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
@@ -164,11 +201,29 @@ class WebhookStore:
 
     # -- endpoints -----------------------------------------------------------------------
 
-    async def create(self, project_id: str, url: str, events: list[str]) -> tuple[Webhook, Secret]:
+    async def create(
+        self, project_id: str, url: str, events: list[str], *, limit: int
+    ) -> tuple[Webhook, Secret]:
+        """Add an endpoint, unless the project has ``limit`` already (:class:`TooManyWebhooks`).
+
+        The count and the insert are one transaction that first writes the project's row: on
+        PostgreSQL that row lock queues concurrent creates of one project behind each other
+        (each then counts what the one before committed), on SQLite the write lock does — so
+        racing creates never pass the cap together."""
         webhook_id = "wh_" + secrets.token_urlsafe(12)
         secret = new_webhook_secret()
         now = _now()
         async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE projects SET name = name WHERE id = :project_id",
+                {"project_id": project_id},
+            )
+            row = await tx.fetchone(
+                "SELECT COUNT(*) AS n FROM webhooks WHERE project_id = :project_id",
+                {"project_id": project_id},
+            )
+            if row is not None and row["n"] >= limit:
+                raise TooManyWebhooks(limit)
             await tx.execute(
                 "INSERT INTO webhooks (id, project_id, url, events, secret, created_at,"
                 " updated_at) VALUES (:id, :project_id, :url, :events, :secret, :now, :now)",
@@ -268,8 +323,9 @@ class WebhookStore:
     ) -> DeliveryPage:
         """One page of the endpoint's deliveries, oldest first, each with its attempts."""
         sql = (
-            "SELECT * FROM webhook_deliveries WHERE project_id = :project_id"
-            " AND webhook_id = :webhook_id"
+            "SELECT d.*, e.payload FROM webhook_deliveries d"
+            " JOIN webhook_events e ON e.id = d.event_id"
+            " WHERE d.project_id = :project_id AND d.webhook_id = :webhook_id"
         )
         params: dict[str, Any] = {
             "project_id": project_id,
@@ -278,9 +334,9 @@ class WebhookStore:
         }
         if cursor:
             created_at, delivery_id = decode_cursor(cursor)
-            sql += " AND (created_at, id) > (:c_created, :c_id)"
+            sql += " AND (d.created_at, d.id) > (:c_created, :c_id)"
             params.update(c_created=created_at, c_id=delivery_id)
-        rows = await self.db.fetchall(sql + " ORDER BY created_at, id LIMIT :limit", params)
+        rows = await self.db.fetchall(sql + " ORDER BY d.created_at, d.id LIMIT :limit", params)
         page = [_delivery(row) for row in rows[:limit]]
         attempts: dict[str, list[Attempt]] = {d.id: [] for d in page}
         if page:
@@ -323,58 +379,56 @@ class WebhookStore:
                     "project_id": project_id,
                 },
             )
-        return _delivery(row) if row else None
+            if row is None:
+                return None
+            [delivery] = await _with_payloads(tx, [row])
+        return delivery
 
-    async def claim_due(
-        self,
-        owner: str,
-        lease: float,
-        limit: int,
-        *,
-        per_webhook: int = 4,
-        skip_webhooks: Sequence[str] = (),
-    ) -> list[Delivery]:
-        """Claim up to ``limit`` pending deliveries that are due and that nobody holds, at
-        most ``per_webhook`` of one webhook and none of ``skip_webhooks``.
-
-        Fair: the due deliveries are taken in turns across projects — each project's oldest,
+    async def due(self, limit: int, *, per_webhook: int) -> list[Due]:
+        """Up to ``limit`` pending deliveries that are due and that nobody holds, at most
+        ``per_webhook`` of one webhook, in turns across projects — each project's oldest,
         then each one's second… — so a project with a backlog of thousands never queues
-        another project's delivery behind it. The ranking is a read; the claim itself is one
-        short ``UPDATE`` whose ``WHERE`` repeats the claim condition: on PostgreSQL a
+        another project's delivery behind it.
+
+        A read, outside any write transaction: most passes find nothing, and a write
+        transaction each time would take the SQLite write lock (and an fsync) for nothing.
+        """
+        rows = await self.db.fetchall(
+            "SELECT id, project_id, webhook_id FROM (SELECT id, project_id, webhook_id,"
+            " next_attempt_at, ROW_NUMBER() OVER"
+            " (PARTITION BY project_id ORDER BY next_attempt_at, id) AS turn"
+            " FROM (SELECT id, project_id, webhook_id, next_attempt_at, ROW_NUMBER() OVER"
+            " (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS in_webhook"
+            " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now"
+            " AND (claim_owner IS NULL OR claim_until < :now)) due"
+            " WHERE in_webhook <= :per_webhook) turns"
+            " ORDER BY turn, next_attempt_at, id LIMIT :limit",
+            {"now": time.time(), "per_webhook": per_webhook, "limit": limit},
+        )
+        return [Due(row["id"], row["project_id"], row["webhook_id"]) for row in rows]
+
+    async def claim(self, owner: str, lease: float, ids: Sequence[str]) -> list[Delivery]:
+        """Claim the deliveries of ``ids`` that are still pending and that nobody holds, for
+        ``lease`` seconds; the claimed ones, with their payloads.
+
+        One short ``UPDATE`` whose ``WHERE`` repeats the claim condition: on PostgreSQL a
         concurrent claimer that waited on the row lock re-checks it against the committed
         row and skips it, on SQLite writers are serialised — either way one server wins each
         delivery.
         """
-        now = time.time()
-        skip = {f"s{i}": webhook_id for i, webhook_id in enumerate(skip_webhooks)}
-        skipped = (
-            f" AND webhook_id NOT IN ({', '.join(':' + name for name in skip)})" if skip else ""
-        )
-        # A read, outside any write transaction: most passes find nothing, and a write
-        # transaction each time would take the SQLite write lock (and an fsync) for nothing.
-        rows = await self.db.fetchall(
-            "SELECT id FROM (SELECT id, next_attempt_at, ROW_NUMBER() OVER"  # noqa: S608
-            " (PARTITION BY project_id ORDER BY next_attempt_at, id) AS turn"
-            " FROM (SELECT id, project_id, next_attempt_at, ROW_NUMBER() OVER"
-            " (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS in_webhook"
-            " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now"
-            f" AND (claim_owner IS NULL OR claim_until < :now){skipped}) due"
-            " WHERE in_webhook <= :per_webhook) turns"
-            " ORDER BY turn, next_attempt_at, id LIMIT :limit",
-            {"now": now, "per_webhook": per_webhook, "limit": limit, **skip},
-        )
-        if not rows:
+        if not ids:
             return []
-        ids = {f"d{i}": row["id"] for i, row in enumerate(rows)}
+        now = time.time()
+        names = {f"d{i}": delivery_id for i, delivery_id in enumerate(ids)}
         async with self.db.transaction() as tx:
             claimed = await tx.fetchall(
                 "UPDATE webhook_deliveries SET claim_owner = :owner, claim_until = :until"  # noqa: S608
-                f" WHERE id IN ({', '.join(':' + name for name in ids)})"
+                f" WHERE id IN ({', '.join(':' + name for name in names)})"
                 " AND status = 'pending' AND (claim_owner IS NULL OR claim_until < :now)"
                 " RETURNING *",
-                {"owner": owner, "until": now + lease, "now": now, **ids},
+                {"owner": owner, "until": now + lease, "now": now, **names},
             )
-        return [_delivery(row) for row in claimed]
+            return await _with_payloads(tx, claimed)
 
     async def record_attempt(
         self,
@@ -420,6 +474,36 @@ class WebhookStore:
                         "error": attempt.error,
                     },
                 )
+
+    async def prune(self, before: float, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete deliveries that ended (delivered, or failed for good) before ``before``,
+        with their attempts, and the events no delivery refers to any more; in short
+        transactions of ``chunk`` rows, so senders and writers are never held up long. How
+        many deliveries were deleted."""
+        deleted = 0
+        while True:
+            async with self.db.transaction() as tx:
+                # next_attempt_at of an ended delivery is when its last attempt was made
+                count: int = await tx.execute(
+                    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM"
+                    " webhook_deliveries WHERE status IN ('delivered', 'failed')"
+                    " AND next_attempt_at < :before LIMIT :chunk)",
+                    {"before": before, "chunk": chunk},
+                )
+            deleted += count
+            if count < chunk:
+                break
+        while True:
+            async with self.db.transaction() as tx:
+                count = await tx.execute(
+                    "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e"
+                    " WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d"
+                    " WHERE d.event_id = e.id) LIMIT :chunk)",
+                    {"chunk": chunk},
+                )
+            if count < chunk:
+                break
+        return deleted
 
     async def pending_count(self) -> int:
         row = await self.db.fetchone(

@@ -21,13 +21,15 @@ from .session import Ctx, console_page
 async def overview(request: Request, ctx: Ctx) -> Response:
     db = ctx.vault.store.db
     hourly = await audit.refreshes_by_hour(db, ctx.project_id, chart.HOURS)
+    failed, retrying = await failed_deliveries(db, ctx.project_id)
     return render(
         request,
         "overview.html",
         ctx.page(
             apps=await ctx.vault.store.apps.all(ctx.project_id),
             counts=await connection_counts(db, ctx.project_id),
-            failed=await failed_deliveries(db, ctx.project_id),
+            failed=failed,
+            retrying=retrying,
             chart=chart.bars(*hourly) if hourly is not None else None,
             nav="overview",
         ),

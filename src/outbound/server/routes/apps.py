@@ -14,7 +14,7 @@ from ...secret import Secret
 from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls
-from ..dcr import forget_client, require_own_client_document
+from ..dcr import forget_client, forget_moved_client, require_own_client_document
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response, read_body
 from ..providers import provider_config, with_registration
@@ -171,6 +171,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
     if app is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
+    await forget_moved_client(vault, stored, app)
     return app
 
 

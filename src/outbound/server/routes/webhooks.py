@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ...oauth.netguard import UnsafeURL, vet
 from ...secret import Secret
 from ...storage.connection_events import EVENT_TYPES, EventType
-from ...storage.webhooks import InvalidCursor, Webhook
+from ...storage.webhooks import InvalidCursor, TooManyWebhooks, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
 from ..query import query_cursor, seal_cursor
@@ -54,9 +54,11 @@ async def create_webhook(
     except UnsafeURL as exc:
         raise ApiError("E011003", str(exc)) from None
     events = list(dict.fromkeys(events or EVENT_TYPES))
-    if len(await vault.webhooks.all(project_id)) >= MAX_WEBHOOKS:
-        raise ApiError("E011004", f"a project has at most {MAX_WEBHOOKS} webhooks")
-    return await vault.webhooks.create(project_id, url, events)
+    try:
+        # counted in the transaction that adds it: racing creates never pass the cap together
+        return await vault.webhooks.create(project_id, url, events, limit=MAX_WEBHOOKS)
+    except TooManyWebhooks as exc:
+        raise ApiError("E011004", str(exc)) from None
 
 
 async def create(request: Request) -> Response:
