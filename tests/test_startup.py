@@ -15,15 +15,21 @@ import pytest
 
 from tests.support.server import free_port, postgres_database
 
+# The master key and database URLs go in the environment, as the docs say to pass secrets
+# (on the command line `serve` warns about them, which would be a second line).
+KEY = {"OUTBOUND_MASTER_KEY": "A" * 43}
 
-def _serve(*args: str, debug: bool = False) -> subprocess.CompletedProcess[str]:
+
+def _serve(
+    *args: str, debug: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "outbound", *(["--debug"] if debug else []), "serve"]
     return subprocess.run(
         [*command, *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "OUTBOUND_MASTER_KEY": ""},
+        env={**os.environ, "OUTBOUND_MASTER_KEY": "", **(env or {})},
     )
 
 
@@ -77,12 +83,9 @@ def test_a_port_in_use_leaves_a_postgresql_database_untouched(
         result = _serve(
             "--data-dir",
             str(tmp_path / "unused"),
-            "--database-url",
-            url,
-            "--master-key",
-            "A" * 43,
             "--port",
             str(busy_port),
+            env={**KEY, "OUTBOUND_DATABASE_URL": url},
         )
         _refused(result, "already in use")
         assert _tables(url) == []
@@ -175,14 +178,14 @@ def test_an_unreachable_postgresql_is_retried_then_named(tmp_path: Path) -> None
     result = _serve(
         "--data-dir",
         str(data_dir),
-        "--database-url",
-        f"postgresql://vault:s3cret-password@127.0.0.1:{closed}/vault",
-        "--master-key",
-        "A" * 43,
         "--database-wait",
         "1.5",
         "--port",
         str(free_port()),
+        env={
+            **KEY,
+            "OUTBOUND_DATABASE_URL": f"postgresql://vault:s3cret-password@127.0.0.1:{closed}/vault",
+        },
     )
 
     line = _refused(
@@ -202,12 +205,9 @@ def test_a_postgresql_that_refuses_for_good_is_named_at_once(tmp_path: Path) -> 
         result = _serve(
             "--data-dir",
             str(tmp_path / "fresh"),
-            "--database-url",
-            missing,
-            "--master-key",
-            "A" * 43,
             "--port",
             str(free_port()),
+            env={**KEY, "OUTBOUND_DATABASE_URL": missing},
         )
     line = _refused(result, "cannot reach PostgreSQL at", "outbound_no_such_database")
     assert "after trying" not in line
