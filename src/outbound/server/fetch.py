@@ -204,6 +204,21 @@ class TokenService:
                 return token
             raise
 
+    async def refresh_now(self, token: TokenRecord) -> TokenRecord:
+        """Refresh ``token`` at the provider now (the console's "Refresh now"): the stored
+        result — the same row when the provider does not allow refreshing it yet (its refresh
+        window) — or ``ApiError``. Unlike a fetch, a failure is never covered by handing out
+        the token that is still alive: the operator asked whether the provider refreshes it."""
+        if token.needs_reconnect:
+            raise reconnect_required(token)
+        if token.refresh_token is None:
+            raise ApiError(
+                "E131010",
+                "this connection has no refresh token, so it cannot be refreshed; connect the"
+                " user again or upload a new token",
+            )
+        return await self.refresher.refresh(token, force=True)
+
 
 async def fetch_token(
     vault: Vault,
