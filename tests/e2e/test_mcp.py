@@ -26,6 +26,7 @@ from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute, raw_dump
 from tests.support.mcp_server import SCOPE, McpServer, call_tools
 from tests.support.oidc_server import OidcServer
+from tests.support.recording_provider import RecordingProvider
 from tests.support.server import LiveServer, Store, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.browser
@@ -248,3 +249,27 @@ def test_servers_racing_on_the_first_link_register_one_client(
     finally:
         for server in servers:
             stop_server(server)
+
+
+def test_a_registered_clients_secret_does_not_follow_the_app_to_another_server(
+    mcp_vault: LiveServer, mcp_idp: OidcServer, mcp: McpServer, catcher: CallbackCatcher
+) -> None:
+    """Issue 25, item 1, for the client an app registered itself: an update that points the
+    app at another MCP server (one the key holder controls) drops the registered client, so
+    its secret — issued by the first authorization server — is never sent to the other."""
+    app = create_mcp_app(mcp_vault, mcp, defaultRedirectUrl=catcher.url)
+    vault = Vault(mcp_vault, mcp_idp, mcp_idp.client, catcher, app["id"])
+    user = vault.new_user()
+    assert vault.connect_quickly(user)["status"] == "success"
+    (client_id,) = _client_ids(mcp_vault, app["id"])
+    secret = mcp_idp.client_secret(client_id)
+    assert secret
+    with RecordingProvider() as attacker, mcp_vault.client() as http:
+        loaded = http.get(f"/v1/mgmt/outbound/app/{app['id']}").json()["app"]
+        sent = {k: v for k, v in loaded.items() if k not in ("callbackUrl", "hasClientSecret")}
+        sent["resource"] = attacker.resource_url
+        assert http.post("/v1/mgmt/outbound/app/update", json={"app": sent}).status_code == 200
+        vault.fetch(user, forceRefresh=True)
+        assert attacker.carrying(secret) == []
+        assert _client_ids(mcp_vault, app["id"]) == []
+        assert not mcp_idp.client_exists(client_id)  # deleted at its server (RFC 7592)

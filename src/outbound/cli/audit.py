@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from .remote import PREFIX, Server, server_options
-from .store import project_option, settings_from, store_options, with_store
+from .store import project_option, renamed_option, settings_from, store_options, with_store
 
 __all__ = ["audit"]
 
@@ -26,12 +26,16 @@ def audit() -> None:
 
 
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for name, help_ in (
-        ("--action", "Only this action (token.fetch, token.refresh, app.create …)."),
-        ("--app-id", "Only events of this app."),
-        ("--user-id", "Only events of this user."),
+    """--action, and --app/--user spelled as on every other command (the 0.1 spellings
+    --app-id/--user-id still work, hidden, with a warning)."""
+    fn = renamed_option("--user-id", "--user", "user_id")(fn)
+    fn = renamed_option("--app-id", "--app", "app_id")(fn)
+    for decls, help_ in (
+        (("--user", "user_id"), "Only events of this user."),
+        (("--app", "app_id"), "Only events of this app."),
+        (("--action",), "Only this action (token.fetch, token.refresh, app.create …)."),
     ):
-        fn = click.option(name, default=None, help=help_)(fn)
+        fn = click.option(*decls, default=None, help=help_)(fn)
     return fn
 
 

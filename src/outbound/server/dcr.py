@@ -42,6 +42,7 @@ __all__ = [
     "client_document_url",
     "ensure_client",
     "forget_client",
+    "forget_moved_client",
     "replace_client",
     "require_own_client_document",
 ]
@@ -210,6 +211,34 @@ async def replace_client(vault: Vault, project_id: str, app_id: str, client_id: 
         await ensure_client(vault, app, stale_client_id=client_id)
     except ApiError as exc:
         logger.warning("registering a new client for app %s failed: %s", app_id, exc.message)
+
+
+async def forget_moved_client(vault: Vault, old: AppRecord, new: AppRecord) -> None:
+    """After an update of a ``useDcr`` app that changed where its endpoints are: forget the
+    client it registered, unless its endpoints resolve to the same origins as before. That
+    client's secret was issued by the old authorization server and must not follow the app
+    to a new one (the next connect link registers a client there)."""
+    from .secret_origins import endpoint_origins, steering_changed
+
+    if not old.config.get("useDcr") or not steering_changed(old, new):
+        return
+    registrations = Registrations(vault.store)
+    if await registrations.get(old.project_id, old.id) is None:
+        return
+    timeout = vault.settings.provider_timeout
+    try:
+        same = bool(new.config.get("useDcr")) and await endpoint_origins(
+            vault.providers.client, old, timeout
+        ) == await endpoint_origins(vault.providers.client, new, timeout)
+    except (OAuthError, TimeoutError):
+        same = False
+    if same:
+        return
+    forgotten = await registrations.delete(old.project_id, old.id)
+    vault.app_changed(old.project_id, old.id)
+    if forgotten is not None:
+        logger.info("app %s moved: its registered client is forgotten", old.id)
+        await forget_client(vault, forgotten)
 
 
 async def forget_client(vault: Vault, registration: Registration) -> None:

@@ -31,7 +31,12 @@ from ..storage import AppRecord
 from .errors import ApiError
 from .providers import oauth_error_text, provider_config
 
-__all__ = ["bind_secret", "keep_secret_in_place", "steering_changed"]
+__all__ = [
+    "bind_secret",
+    "endpoint_origins",
+    "keep_secret_in_place",
+    "steering_changed",
+]
 
 logger = logging.getLogger("outbound.server.secret_origins")
 
@@ -42,6 +47,11 @@ async def effective_origins(client: OAuthClient, app: AppRecord, timeout: float)
     ``OAuthError`` or ``TimeoutError`` when the endpoints cannot be found now."""
     if app.config.get("useDcr"):
         return ()
+    return await endpoint_origins(client, app, timeout)
+
+
+async def endpoint_origins(client: OAuthClient, app: AppRecord, timeout: float) -> tuple[str, ...]:
+    """The origins of ``app``'s token, refresh and revocation endpoints, resolved."""
     async with asyncio.timeout(timeout):
         resolved = await client.resolve(provider_config(app))
     return secret_origins(resolved)

@@ -103,6 +103,12 @@ class Keys:
         )
         return row is not None
 
+    async def projects(self) -> list[Row]:
+        """Every project: ``id``, ``name``, ``created_at``, oldest first."""
+        return await self.db.fetchall(
+            "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
+        )
+
     async def count_projects(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM projects")
         return int(row["n"]) if row else 0

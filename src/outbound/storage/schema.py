@@ -353,6 +353,10 @@ audit_events = _Table(
     PrimaryKeyConstraint("project_id", "seq"),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_audit_events_time", "project_id", "time_ms"),
+    # the audit list's filters, each in seq order: a filter matching nothing reads nothing
+    Index("ix_audit_events_user", "project_id", "user_id", "seq"),
+    Index("ix_audit_events_app", "project_id", "app_id", "seq"),
+    Index("ix_audit_events_action", "project_id", "action", "seq"),
 )
 
 # Each project's chain ends: the head (last seq and MAC) and the anchor left by pruning.

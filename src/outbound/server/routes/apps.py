@@ -14,10 +14,11 @@ from ...secret import Secret
 from ...storage import AppRecord, Conflict, new_id
 from ...storage.registrations import Registrations
 from ..app_urls import check_app_urls
-from ..dcr import forget_client, require_own_client_document
+from ..dcr import forget_client, forget_moved_client, require_own_client_document
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response, read_body
 from ..providers import provider_config, with_registration
+from ..revoke import Revocation
 from ..secret_origins import bind_secret, keep_secret_in_place
 from ..vault import Vault
 from ..wire import (
@@ -170,6 +171,7 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
     if app is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
+    await forget_moved_client(vault, stored, app)
     return app
 
 
@@ -186,8 +188,8 @@ async def update_app(request: Request) -> Response:
     return json_response({"app": app_to_wire(app, vault.app_callback_url(app))})
 
 
-async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> None:
-    """Delete an app with its tokens, revoking them at the provider."""
+async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> Revocation:
+    """Delete an app with its tokens, revoking them at the provider; what came of that."""
     app = await vault.store.apps.get(project_id, app_id)
     registration = None
     configs = {}
@@ -201,9 +203,10 @@ async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> N
     if app is None or deleted is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
-    await vault.revoke(deleted, [app], configs=configs)
+    revocation = await vault.revoke(deleted, [app], configs=configs)
     if registration is not None:
         await forget_client(vault, registration)
+    return revocation
 
 
 async def delete_app(request: Request) -> Response:

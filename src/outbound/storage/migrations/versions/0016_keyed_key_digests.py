@@ -2,15 +2,15 @@
 (``store_secrets``, sealed) and each key's digest kind (0: the SHA-256 of earlier releases,
 converted once at the next start)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
