@@ -7,10 +7,14 @@ store would send these deliveries too, on its own schedule and network policy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -225,3 +229,54 @@ def test_a_project_whose_receivers_are_all_slow_takes_no_other_projects_turn(
             connect_user(b, b_app, "b-user")
             fast.wait_for("connection.created", timeout=WELL_BEFORE, userId="b-user")
             assert held.busy_max <= 8  # a project's share of the server's sends
+
+
+class HangUp:
+    """A listener that takes each request in and resets the connection (RST, no answer)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self._sock.accept()
+                conn.recv(65536)
+                # linger 0: close() sends a reset, not a FIN
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_tls_failures_and_resets_are_attempts_with_their_reasons(own_store: Store) -> None:
+    hang_up = HangUp()
+    try:
+        with (
+            WebhookReceiver() as plain,
+            running_server(own_store, extra_args=FAST) as server,
+            server.client() as client,
+        ):
+            app_id = api_key_app(client)
+            # https to a listener that speaks plain http: the TLS handshake fails
+            tls = add_webhook(client, f"https://127.0.0.1:{plain.port}/hooks")
+            reset = add_webhook(client, f"http://127.0.0.1:{hang_up.port}/hooks")
+            connect_user(client, app_id, "carol")
+            for webhook_id, reason in (
+                (tls, "TLS error: WRONG_VERSION_NUMBER"),
+                (reset, "connection reset by the receiver"),
+            ):
+                [delivery] = wait_until(
+                    lambda webhook_id=webhook_id: [
+                        d for d in deliveries(client, webhook_id) if len(d["attempts"]) >= 2
+                    ],
+                    20,
+                    f"no retried attempts for {reason}",
+                )
+                assert delivery["status"] == "pending"
+                assert {a["error"] for a in delivery["attempts"]} == {reason}
+    finally:
+        hang_up.close()

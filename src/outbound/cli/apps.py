@@ -1,4 +1,4 @@
-"""``outbound apps create --template … | --mcp …``.
+"""``outbound apps create --template … | --mcp …``, ``apps list | show | update | delete``.
 
 Apps are created through the running server's management API, like every other change to a
 project's apps: the server checks the request exactly as it checks the SDK's, it works
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -136,3 +137,95 @@ def apps_create(
             f"Register {app['callbackUrl']} as the redirect URI of your {template.name} app.",
             err=True,
         )
+
+
+def _app_path(app_id: str) -> str:
+    return f"{PREFIX}/app/{quote(app_id, safe='')}"
+
+
+@apps.command("list")
+@server_options
+def apps_list(server: Server) -> None:
+    """Print the project's apps, one JSON object a line (never a client secret)."""
+    for app in server.call("GET", f"{PREFIX}/apps")["apps"]:
+        click.echo(json.dumps(app))
+
+
+@apps.command("show")
+@click.argument("app_id", metavar="ID")
+@server_options
+def apps_show(app_id: str, server: Server) -> None:
+    """Print one app as JSON, with the callback URL to register at its provider."""
+    click.echo(json.dumps(server.call("GET", _app_path(app_id))["app"]))
+
+
+@apps.command("update")
+@click.argument("app_id", metavar="ID")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--client-id", default=None, help="A new OAuth client id.")
+@click.option(
+    "--client-secret-env",
+    metavar="VAR",
+    default=None,
+    help="Name of the environment variable holding a new client secret (the secret is kept"
+    " when not given).",
+)
+@click.option(
+    "--scope", "scopes", multiple=True, help="Default scope, replacing the app's; repeatable."
+)
+@click.option("--redirect-url", default=None, help="Where users return after connecting.")
+@click.option(
+    "--refresh-margin",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds before expiry at which this app's tokens are refreshed.",
+)
+@server_options
+def apps_update(
+    app_id: str,
+    name: str | None,
+    client_id: str | None,
+    client_secret_env: str | None,
+    scopes: tuple[str, ...],
+    redirect_url: str | None,
+    refresh_margin: int | None,
+    server: Server,
+) -> None:
+    """Change some of an app's fields (the others stay as they are); prints the app."""
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("name", name),
+            ("clientId", client_id),
+            ("defaultRedirectUrl", redirect_url),
+            ("refreshMargin", refresh_margin),
+        )
+        if v is not None
+    }
+    if scopes:
+        changes["defaultScopes"] = list(scopes)
+    if client_secret_env:
+        changes["clientSecret"] = env_secret(client_secret_env, "client secret")
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    # The API overwrites the app with what it is sent: send it back as loaded, changed (an
+    # omitted client secret is kept; output-only fields are ignored).
+    app = server.call("GET", _app_path(app_id))["app"]
+    updated = server.call("POST", f"{PREFIX}/app/update", body={"app": {**app, **changes}})
+    click.echo(json.dumps(updated["app"]))
+
+
+@apps.command("delete")
+@click.argument("app_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@server_options
+def apps_delete(app_id: str, yes: bool, server: Server) -> None:
+    """Delete an app with all its connections; their tokens are revoked at the provider."""
+    if not yes:
+        click.confirm(
+            f"Delete app {app_id!r} and every connection of it (users will connect again)?",
+            abort=True,
+            err=True,
+        )
+    server.call("POST", f"{PREFIX}/app/delete", body={"id": app_id})
+    click.echo(json.dumps({"deleted": app_id}))

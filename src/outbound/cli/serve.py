@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,47 +10,60 @@ import click
 
 from .store import setting_option, settings_from, store_options, with_store
 
-__all__ = ["serve"]
+__all__ = ["serve", "server_settings"]
+
+
+def server_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every setting of a server: the store's, then what ``serve`` runs with. ``check`` takes
+    the same, so that it checks what ``serve`` would start with."""
+    for decorator in reversed(
+        (
+            store_options,
+            setting_option("host"),
+            setting_option("port", type=int),
+            setting_option("public_url"),
+            setting_option("refresh_margin", type=int),
+            setting_option("refresh_ahead", type=click.IntRange(min=0)),
+            setting_option("refresh_ahead_interval", type=click.FloatRange(min=0)),
+            setting_option("refresh_idle_days", type=click.IntRange(min=0)),
+            setting_option("provider_timeout", type=float),
+            setting_option("failing_after", type=click.FloatRange(min=0)),
+            setting_option("webhook_retry_base", type=click.FloatRange(min=0.01)),
+            setting_option("webhook_retry_for", type=click.FloatRange(min=0)),
+            setting_option("webhook_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("webhook_retention", type=click.FloatRange(min=0)),
+            setting_option("provider_allow_networks"),
+            setting_option("webhook_allow_networks"),
+            setting_option("refresh_commit_timeout", type=click.FloatRange(min=0)),
+            setting_option("cors_origins"),
+            setting_option("auth_failure_limit", type=click.IntRange(min=0)),
+            setting_option("key_rate_limit", type=click.FloatRange(min=0)),
+            setting_option("connect_pending_per_user", type=click.IntRange(min=0)),
+            setting_option("connect_pending_per_project", type=click.IntRange(min=0)),
+            setting_option("allowed_hosts"),
+            setting_option("header_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("body_timeout", type=click.FloatRange(min=0)),
+            setting_option("body_min_rate", type=click.FloatRange(min=1)),
+            setting_option("max_connections_per_client", type=click.IntRange(min=0)),
+            setting_option("keep_alive_timeout", type=click.IntRange(min=1)),
+            setting_option("max_header_bytes", type=click.IntRange(min=1024)),
+            setting_option("max_connections", type=click.IntRange(min=0)),
+            setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"])),
+            setting_option("log_format", type=click.Choice(["text", "json"])),
+            setting_option("metrics_host"),
+            setting_option("metrics_port", type=click.IntRange(min=0, max=65535)),
+            setting_option("audit_retention_days", type=click.IntRange(min=0)),
+            setting_option("audit_fetches", type=bool),
+            setting_option("audit_flush_interval", type=click.FloatRange(min=0)),
+            setting_option("audit_checkpoint_interval", type=click.FloatRange(min=0)),
+        )
+    ):
+        fn = decorator(fn)
+    return fn
 
 
 @click.command()
-@store_options
-@setting_option("host")
-@setting_option("port", type=int)
-@setting_option("public_url")
-@setting_option("refresh_margin", type=int)
-@setting_option("refresh_ahead", type=click.IntRange(min=0))
-@setting_option("refresh_ahead_interval", type=click.FloatRange(min=0))
-@setting_option("refresh_idle_days", type=click.IntRange(min=0))
-@setting_option("provider_timeout", type=float)
-@setting_option("failing_after", type=click.FloatRange(min=0))
-@setting_option("webhook_retry_base", type=click.FloatRange(min=0.01))
-@setting_option("webhook_retry_for", type=click.FloatRange(min=0))
-@setting_option("webhook_timeout", type=click.FloatRange(min=0.1))
-@setting_option("webhook_retention", type=click.FloatRange(min=0))
-@setting_option("provider_allow_networks")
-@setting_option("webhook_allow_networks")
-@setting_option("refresh_commit_timeout", type=click.FloatRange(min=0))
-@setting_option("cors_origins")
-@setting_option("auth_failure_limit", type=click.IntRange(min=0))
-@setting_option("key_rate_limit", type=click.FloatRange(min=0))
-@setting_option("connect_pending_per_user", type=click.IntRange(min=0))
-@setting_option("connect_pending_per_project", type=click.IntRange(min=0))
-@setting_option("allowed_hosts")
-@setting_option("header_timeout", type=click.FloatRange(min=0.1))
-@setting_option("body_timeout", type=click.FloatRange(min=0))
-@setting_option("body_min_rate", type=click.FloatRange(min=1))
-@setting_option("max_connections_per_client", type=click.IntRange(min=0))
-@setting_option("keep_alive_timeout", type=click.IntRange(min=1))
-@setting_option("max_header_bytes", type=click.IntRange(min=1024))
-@setting_option("max_connections", type=click.IntRange(min=0))
-@setting_option("log_level", type=click.Choice(["debug", "info", "warning", "error"]))
-@setting_option("log_format", type=click.Choice(["text", "json"]))
-@setting_option("metrics_host")
-@setting_option("metrics_port", type=click.IntRange(min=0, max=65535))
-@setting_option("audit_retention_days", type=click.IntRange(min=0))
-@setting_option("audit_fetches", type=bool)
-@setting_option("audit_flush_interval", type=click.FloatRange(min=0))
+@server_settings
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -72,21 +86,26 @@ def serve(workers: int, **options: Any) -> None:
     import uvicorn
 
     from ..server import create_app
-    from ..server.listener import uvicorn_options
+    from ..server.listener import check_can_listen, uvicorn_options
     from ..server.logs import configure
     from ..server.workers import export_settings, http_protocol
     from ..storage import bootstrap
 
     settings = settings_from(**options)
-    try:
-        settings.network_policy  # noqa: B018 - refuse a malformed network before starting
-        settings.webhook_network_policy  # noqa: B018
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     if workers > 1 and settings.metrics_port:
         # Each process keeps its own counters and would need a listener of its own: one port
         # cannot show them all, so the operator picks (one process with metrics, or none).
         raise click.UsageError("--metrics-port cannot be combined with --workers above 1")
+    # Everything that can be known to fail is checked before the store is opened: a first
+    # start creates a project and prints its key, which must belong to a server that runs.
+    # (The store's own checks — its directory, a reachable database — run as it is opened.)
+    try:
+        settings.check()
+        check_can_listen(settings.host, settings.port)
+        if settings.metrics_port:
+            check_can_listen(settings.host, settings.metrics_port, "--metrics-port")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     configure(settings.log_level, settings.log_format)
     created = with_store(settings, bootstrap)
     if created is not None:
@@ -104,8 +123,13 @@ def serve(workers: int, **options: Any) -> None:
             "  client.mgmt.outbound_application.load_all_applications()\n",
             err=True,
         )
+    base_url = settings.effective_public_url
     logging.getLogger("outbound.server").info(
-        "outbound listening on %s", settings.effective_public_url
+        "outbound listening on %s — console: %s/console/ (a one-time sign-in link:"
+        " `outbound console-link --project ID`); API reference: %s/openapi.json",
+        base_url,
+        base_url,
+        base_url,
     )
     options = uvicorn_options(settings)
     handed: Path | None = None

@@ -4,6 +4,7 @@ settings (each with its environment variable), and the store those settings name
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
@@ -17,6 +18,7 @@ from ..server.config import SECRET_SETTINGS, SETTINGS, Settings, env_name, secre
 __all__ = [
     "deprecated_json_flag",
     "project_option",
+    "renamed_option",
     "setting_option",
     "settings_from",
     "store_options",
@@ -59,9 +61,9 @@ def _secret_file_option(name: str) -> Decorator:
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--data-dir, --database-url and --master-key (or their files): what names a store and
-    opens it."""
-    for name in reversed(("data_dir", "database_url", "master_key")):
+    """--data-dir, --database-url, --master-key (or their files) and --database-wait: what
+    names a store and opens it."""
+    for name in reversed(("data_dir", "database_url", "master_key", "database_wait")):
         if name in SECRET_SETTINGS:
             fn = _secret_file_option(name)(fn)
         fn = setting_option(name)(fn)
@@ -87,6 +89,27 @@ deprecated_json_flag = click.option(
     hidden=True,
     deprecated="It changes nothing: the output is always one JSON line.",
 )
+
+
+def renamed_option(old: str, new: str, dest: str) -> Decorator:
+    """Keep an option's old spelling working after a rename: ``old`` is hidden, warns, and
+    fills ``dest`` (the new option's parameter) when the new spelling was not given."""
+    hidden = f"{dest}__old"
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(hidden, None)
+            if value is not None:
+                click.echo(f"Warning: {old} is deprecated; use {new}.", err=True)
+                if kwargs.get(dest) is None:
+                    kwargs[dest] = value
+            return fn(*args, **kwargs)
+
+        option = click.option(old, hidden, default=None, hidden=True, help=f"Old name of {new}.")
+        return option(command)
+
+    return decorate
 
 
 def settings_from(**values: Any) -> Settings:

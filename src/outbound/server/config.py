@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..oauth.netguard import NetworkPolicy
 from ..storage import DatabaseURL
@@ -52,6 +53,12 @@ class Settings:
         " Or --master-key-file / OUTBOUND_MASTER_KEY_FILE: a file holding them (a container or"
         " systemd secret). Given on the command line it shows in the process list (a warning"
         " says so).",
+    )
+    database_wait: float = _setting(
+        30.0,
+        "Seconds to keep trying (with backoff) to reach a PostgreSQL database that refuses"
+        " connections at start, before giving up with an error that names the host and the"
+        " reason.",
     )
     refresh_margin: int = _setting(
         300, "Seconds before expiry at which a fetched access token is refreshed first."
@@ -218,6 +225,12 @@ class Settings:
         True,
         "Record every token fetch in the audit log (changes are always recorded).",
     )
+    audit_checkpoint_interval: float = _setting(
+        3600.0,
+        "Seconds between audit checkpoints: each project's chain position {seq, hash}, when it"
+        " moved, logged and sent as an audit.checkpoint webhook event, for `outbound audit"
+        " verify --expect SEQ:HASH`. 0: none.",
+    )
     audit_flush_interval: float = _setting(
         1.0,
         "Seconds fetch audit events are batched before they are written: a server killed"
@@ -228,6 +241,21 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def check(self) -> None:
+        """Refuse settings that would start a broken server: ValueError, one line, naming the
+        option. Checked before anything is created (no project, no key, no data dir)."""
+        if self.public_url:
+            _check_public_url(self.public_url)
+        self.database  # noqa: B018 - parses the URL: ValueError for an unsupported one
+        self.network_policy  # noqa: B018 - ValueError naming a malformed network
+        self.webhook_network_policy  # noqa: B018
+        for origin in filter(None, (o.strip() for o in self.cors_origins.split(","))):
+            if not _is_origin(origin):
+                raise ValueError(
+                    f"--cors-origins: {origin!r} is not an origin (scheme://host[:port],"
+                    " e.g. https://app.example.com)"
+                )
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -255,6 +283,38 @@ class Settings:
 
 
 SETTINGS = {f.name: f for f in fields(Settings)}
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"--public-url must be an absolute http(s) URL such as https://vault.example.com"
+            f" (got {url!r})"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            f"--public-url takes a scheme, host, port and path only, no credentials, query or"
+            f" fragment (got {url!r})"
+        )
+    try:
+        parts.port  # noqa: B018 - ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"--public-url has an invalid port (got {url!r})") from None
+
+
+def _is_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    try:
+        parts.port  # noqa: B018
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username)
+    )
 
 
 def env_name(setting: str) -> str:

@@ -204,6 +204,21 @@ class TokenService:
                 return token
             raise
 
+    async def refresh_now(self, token: TokenRecord) -> TokenRecord:
+        """Refresh ``token`` at the provider now (the console's "Refresh now"): the stored
+        result — the same row when the provider does not allow refreshing it yet (its refresh
+        window) — or ``ApiError``. Unlike a fetch, a failure is never covered by handing out
+        the token that is still alive: the operator asked whether the provider refreshes it."""
+        if token.needs_reconnect:
+            raise reconnect_required(token)
+        if token.refresh_token is None:
+            raise ApiError(
+                "E131010",
+                "this connection has no refresh token, so it cannot be refreshed; connect the"
+                " user again or upload a new token",
+            )
+        return await self.refresher.refresh(token, force=True)
+
 
 async def fetch_token(
     vault: Vault,
@@ -231,8 +246,6 @@ async def fetch_token(
             user_id = require(req.user_id, "userId")
             tenant_id = req.tenant_id or ""
         scopes = require(req.scopes, "scopes") if by_scopes else None
-        if delegate is not None:
-            delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
     except ApiError as exc:
         if delegate is not None:
             metrics.delegated_fetch(exc.code)
@@ -246,6 +259,13 @@ async def fetch_token(
     if force_refresh:
         set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
     owner = (project_id, app_id, user_id, tenant_id)
+    if delegate is not None:
+        try:
+            delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
+        except ApiError as exc:
+            # A user's token reaching for another owner: recorded against that owner.
+            await _fetched(vault, owner, error_code=exc.code, delegated=True)
+            raise
     try:
         token = await vault.tokens.fetch(
             project_id,

@@ -24,13 +24,33 @@ and with uvicorn's own ``timeout_keep_alive`` and ``limit_concurrency``. Each se
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections import Counter
 from typing import Any
 
 from .config import Settings
 from .guard import MAX_HEADERS
 
-__all__ = ["uvicorn_options"]
+__all__ = ["check_can_listen", "uvicorn_options"]
+
+
+def check_can_listen(host: str, port: int, option: str = "--port") -> None:
+    """ValueError, one line, when ``host:port`` cannot be listened on (in use, an address this
+    machine does not have). Bound the way uvicorn binds, then released: checked before the
+    first start creates a project and prints its key, which would otherwise belong to a store
+    nobody serves."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                reason = "it is already in use (another server on it?)"
+            else:
+                reason = exc.strerror or str(exc)
+            raise ValueError(f"cannot listen on {host}:{port} ({option}): {reason}") from None
 
 
 def _answer(

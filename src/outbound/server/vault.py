@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..oauth import NetworkPolicy, ProviderConfig
@@ -14,6 +15,9 @@ from .fetch import TokenService
 from .limits import Limits
 from .providers import Providers, provider_config
 from .session_jwt import JwksCache
+
+if TYPE_CHECKING:
+    from .revoke import Revocation
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -63,16 +67,17 @@ class Vault:
         apps: Sequence[AppRecord] = (),
         *,
         configs: Mapping[str, ProviderConfig] | None = None,
-    ) -> None:
+    ) -> Revocation:
         """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
         ``apps`` describes apps deleted along with their tokens (``configs``, by app id, when
-        their configuration is more than the stored app: a registered client)."""
-        if not deleted:
-            return
-        from .revoke import revoke_tokens
+        their configuration is more than the stored app: a registered client). What came of
+        it, for the console to report."""
+        from .revoke import Revocation, revoke_tokens
 
+        if not deleted:
+            return Revocation()
         configs = {**{app.id: provider_config(app) for app in apps}, **(configs or {})}
-        await revoke_tokens(self.providers, deleted, configs=configs)
+        return await revoke_tokens(self.providers, deleted, configs=configs)
 
     async def verify_refresh(self, write: TokenWrite) -> TokenWrite:
         """Refresh an uploaded token once at the provider before storing it."""

@@ -11,16 +11,60 @@ import contextlib
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from .urls import DatabaseURL
 
-__all__ = ["prepare_data_dir"]
+__all__ = ["check_data_dir", "prepare_data_dir"]
 
 logger = logging.getLogger("outbound.storage")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+def check_data_dir(data_dir: Path, url: DatabaseURL) -> None:
+    """ValueError, one line, when the store's files could not be written: a data dir that is
+    not a directory or cannot be created, an SQLite database in a directory that does not
+    exist, or a directory this user cannot write. Creates nothing, so that a start that fails
+    leaves no half-made store behind."""
+    _check_writable_dir(data_dir, "the data dir (--data-dir)", create=True)
+    path = url.sqlite_path
+    if path is not None and path.parent != data_dir.resolve():
+        _check_writable_dir(path.parent, "the SQLite database's directory", create=False)
+    if path is not None and path.is_dir():
+        raise ValueError(f"the SQLite database {path} is a directory")
+
+
+def _check_writable_dir(directory: Path, what: str, *, create: bool) -> None:
+    if directory.exists():
+        if not directory.is_dir():
+            raise ValueError(f"{what} {directory} exists and is not a directory")
+        _probe(directory, what)
+        return
+    if not create:
+        raise ValueError(f"{what} {directory} does not exist; create it first")
+    # Created on the first start, with any missing parents: the nearest one that exists must
+    # be a directory this user can write in.
+    parent = directory.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {directory} cannot be created: {parent} is not a directory")
+    _probe(parent, f"{what} {directory} cannot be created:")
+
+
+def _probe(directory: Path, what: str) -> None:
+    """Write and remove a file: the only test of writability that holds for root too (which
+    permission bits do not stop, but read-only file systems do)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".outbound-probe-", dir=directory)
+    except OSError as exc:
+        label = what if what.endswith(":") else f"{what} {directory} is not writable:"
+        raise ValueError(f"{label} {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def _tighten(data_dir: Path) -> None:

@@ -182,6 +182,18 @@ def test_every_refusal_is_401_or_403_and_the_same_whether_a_token_exists_or_not(
     assert by_token.fetch_token(own, vault.app_id, user)["token"]["userId"] == user
     status, _ = refused(lambda: by_token.fetch_token(own, vault.app_id, nobody))
     assert status == 403
+    # The attempt on another user's token is in the audit log, against that user, by whom.
+    deadline = time.monotonic() + 10
+    while True:
+        with vault.http as http:
+            events = http.get("/v1/mgmt/outbound/audit", params={"userId": victim}).json()
+        tried = [e for e in events["events"] if e["action"] == "token.fetch"]
+        if tried or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [(e["actor"], e["errorCode"]) for e in tried] == [
+        (f"jwt:{user}@{agents_idp.issuer}", "E130403")
+    ]
     assert not [t for t in (own, no_scope, wrong_audience, expired) if t in vault.server.log()]
 
 

@@ -34,6 +34,8 @@ async def _root(request: object) -> Response:
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
 routes: list[BaseRoute] = [
+    # The server's own root: a person who opens the bare URL in a browser wants the console.
+    Route("/", _root, methods=GET),
     Route("/console", _root, methods=GET),
     Mount(
         "/console",

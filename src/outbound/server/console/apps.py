@@ -7,8 +7,8 @@ page says whether one is set, never what it is.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from ..routes.apps import (
     update_app_record,
 )
 from ..wire import AppFields, CreateByTemplate, app_to_wire
+from .connections import deleted_notice
 from .render import redirect, render
 from .session import Ctx, console_page
 
@@ -72,13 +73,27 @@ def _convert(fields: dict[str, Any]) -> AppFields:
         raise ApiError("E011003", f"a field is not valid: {exc}") from None
 
 
+NOTICES = {
+    "deleted": "App deleted; its tokens were revoked at the provider.",
+    "deleted-unrevocable": "App deleted. The provider has no revocation endpoint: its tokens"
+    " stay valid there until they expire.",
+    "deleted-local": "App deleted (it had no provider tokens to revoke).",
+}
+
+
 @console_page
 async def apps_list(request: Request, ctx: Ctx) -> Response:
     apps = await ctx.vault.store.apps.all(ctx.project_id)
+    params = request.query_params
     return render(
         request,
         "apps.html",
-        ctx.page(apps=apps, nav="apps", notice=request.query_params.get("notice", "")),
+        ctx.page(
+            apps=apps,
+            nav="apps",
+            flash=NOTICES.get(params.get("notice", ""), ""),
+            error=params.get("error", "")[:600],
+        ),
     )
 
 
@@ -253,8 +268,14 @@ async def delete_app(request: Request, ctx: Ctx) -> Response:
     if missing is not None:
         return missing
     if request.method == "POST":
-        # Deleted meanwhile (ApiError) is the outcome the operator asked for.
-        with contextlib.suppress(ApiError):
-            await delete_app_and_revoke(ctx.vault, ctx.project_id, app.id)
-        return redirect("/console/apps?notice=deleted")
+        try:
+            revocation = await delete_app_and_revoke(ctx.vault, ctx.project_id, app.id)
+        except ApiError as exc:
+            return redirect(
+                "/console/apps?" + urlencode({"error": f"Not deleted ({exc.code}): {exc.message}"})
+            )
+        notice, error = deleted_notice(revocation)
+        return redirect(
+            "/console/apps?" + urlencode({"notice": notice} if notice else {"error": error})
+        )
     return render(request, "app_delete.html", ctx.page(app=app, nav="apps"))

@@ -17,6 +17,7 @@ from ...storage import TokenRecord
 from ...storage.connections import InvalidCursor, list_connections
 from ..connect import new_link
 from ..errors import ApiError
+from ..revoke import Revocation
 from ..wire import Connect
 from .render import redirect, render
 from .session import Ctx, console_page
@@ -25,9 +26,29 @@ PAGE_SIZE = 50
 STATUSES = ("active", "refresh_failing", "reconnect_required")
 NOTICES = {
     "refreshed": "Refreshed at the provider.",
+    "too-early": "Not refreshed: the provider does not allow refreshing this token yet"
+    " (it is still valid).",
     "deleted": "Connection deleted; its tokens were revoked at the provider.",
+    "deleted-unrevocable": "Connection deleted. The provider has no revocation endpoint:"
+    " its tokens stay valid there until they expire.",
+    "deleted-local": "Connection deleted (an uploaded API key: nothing to revoke at a provider).",
     "gone": "That connection does not exist any more.",
 }
+
+
+def deleted_notice(revocation: Revocation) -> tuple[str, str]:
+    """The (notice, error) that tells what deleting and revoking came to."""
+    if revocation.failed:
+        return "", (
+            "Deleted here, but revoking at the provider failed: "
+            f"{revocation.failure()}. The tokens stay valid there until they expire or the user"
+            " withdraws consent."
+        )
+    if revocation.unsupported:
+        return "deleted-unrevocable", ""
+    if revocation.revoked:
+        return "deleted", ""
+    return "deleted-local", ""
 
 
 def _back(app_id: str, **extra: str) -> str:
@@ -67,7 +88,7 @@ async def connections_page(request: Request, ctx: Ctx) -> Response:
         return redirect(_back(app_id))
     notice = NOTICES.get(params.get("notice", ""), "")
     if params.get("error"):
-        error = params["error"][:300]
+        error = params["error"][:600]
     return render(
         request,
         "connections.html",
@@ -96,17 +117,13 @@ async def refresh(request: Request, ctx: Ctx) -> Response:
     if token is None:
         return redirect(_back(app_id, notice="gone"))
     try:
-        await ctx.vault.tokens.fetch(
-            ctx.project_id,
-            token.app_id,
-            token.user_id,
-            token.tenant_id,
-            external_identifier=token.external_identifier,
-            force_refresh=True,
-        )
+        refreshed = await ctx.vault.tokens.refresh_now(token)
     except ApiError as exc:
-        return redirect(_back(token.app_id, error=f"The refresh failed: {exc.message}"))
-    return redirect(_back(token.app_id, notice="refreshed"))
+        return redirect(
+            _back(token.app_id, error=f"The refresh failed ({exc.code}): {exc.message}")
+        )
+    notice = "too-early" if refreshed.version == token.version else "refreshed"
+    return redirect(_back(token.app_id, notice=notice))
 
 
 @console_page
@@ -116,9 +133,10 @@ async def delete(request: Request, ctx: Ctx) -> Response:
     if token is None:
         return redirect(_back(app_id, notice="gone"))
     deleted = await ctx.vault.store.tokens.delete(ctx.project_id, token.id)
-    if deleted is not None:
-        await ctx.vault.revoke([deleted])
-    return redirect(_back(token.app_id, notice="deleted"))
+    if deleted is None:
+        return redirect(_back(token.app_id, notice="gone"))
+    notice, error = deleted_notice(await ctx.vault.revoke([deleted]))
+    return redirect(_back(token.app_id, **({"notice": notice} if notice else {"error": error})))
 
 
 @console_page

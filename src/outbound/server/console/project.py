@@ -65,7 +65,7 @@ async def webhooks_page(request: Request, ctx: Ctx) -> Response:
         ctx.page(
             webhooks=hooks,
             events=EVENT_TYPES,
-            error=error,
+            error=error or _error(request),
             url=ctx.form.get("url", ""),
             notice=request.query_params.get("notice", ""),
             nav="webhooks",
@@ -74,9 +74,17 @@ async def webhooks_page(request: Request, ctx: Ctx) -> Response:
     )
 
 
+def _error(request: Request) -> str:
+    """The failure an action redirected back with (shown escaped, as text)."""
+    return request.query_params.get("error", "")[:600]
+
+
 @console_page
 async def webhook_delete(request: Request, ctx: Ctx) -> Response:
-    await ctx.vault.webhooks.delete(ctx.project_id, ctx.form.get("id", ""))
+    if not await ctx.vault.webhooks.delete(ctx.project_id, ctx.form.get("id", "")):
+        return redirect(
+            "/console/webhooks?" + urlencode({"error": "That webhook does not exist any more."})
+        )
     return redirect("/console/webhooks?notice=deleted")
 
 
@@ -107,6 +115,7 @@ async def deliveries_page(request: Request, ctx: Ctx) -> Response:
         ctx.page(
             webhook=webhook,
             page=page,
+            error=_error(request),
             notice=request.query_params.get("notice", ""),
             nav="webhooks",
         ),
@@ -116,10 +125,14 @@ async def deliveries_page(request: Request, ctx: Ctx) -> Response:
 @console_page
 async def delivery_retry(request: Request, ctx: Ctx) -> Response:
     webhook_id = ctx.form.get("webhook", "")
-    await ctx.vault.webhooks.retry(ctx.project_id, webhook_id, ctx.form.get("delivery", ""))
-    return redirect(
-        "/console/webhooks/deliveries?" + urlencode({"id": webhook_id, "notice": "retrying"})
+    delivery_id = ctx.form.get("delivery", "")
+    retried = await ctx.vault.webhooks.retry(ctx.project_id, webhook_id, delivery_id)
+    outcome = (
+        {"notice": "retrying"}
+        if retried is not None
+        else {"error": f"Not retried: delivery {delivery_id!r} does not exist (any more)."}
     )
+    return redirect("/console/webhooks/deliveries?" + urlencode({"id": webhook_id, **outcome}))
 
 
 # -- management keys -------------------------------------------------------------------------
@@ -164,6 +177,7 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
             keys=await store.keys.all(ctx.project_id),
             current=ctx.session.key_id,
             may_manage=ctx.session.store_access,
+            error=_error(request),
             notice=request.query_params.get("notice", ""),
             nav="keys",
         ),
@@ -174,7 +188,11 @@ async def keys_page(request: Request, ctx: Ctx) -> Response:
 async def key_revoke(request: Request, ctx: Ctx) -> Response:
     if not ctx.session.store_access:
         return _keys_refused(request, ctx)
-    await ctx.vault.store.keys.revoke(ctx.project_id, ctx.form.get("id", ""))
+    if not await ctx.vault.store.keys.revoke(ctx.project_id, ctx.form.get("id", "")):
+        return redirect(
+            "/console/keys?"
+            + urlencode({"error": "Not revoked: that key does not exist or was revoked already."})
+        )
     return redirect("/console/keys?notice=revoked")
 
 

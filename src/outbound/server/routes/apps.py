@@ -18,6 +18,7 @@ from ..dcr import forget_client, forget_moved_client, require_own_client_documen
 from ..errors import ApiError, app_not_found
 from ..http import authed, body, json_response, read_body
 from ..providers import provider_config, with_registration
+from ..revoke import Revocation
 from ..secret_origins import bind_secret, keep_secret_in_place
 from ..vault import Vault
 from ..wire import (
@@ -187,8 +188,8 @@ async def update_app(request: Request) -> Response:
     return json_response({"app": app_to_wire(app, vault.app_callback_url(app))})
 
 
-async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> None:
-    """Delete an app with its tokens, revoking them at the provider."""
+async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> Revocation:
+    """Delete an app with its tokens, revoking them at the provider; what came of that."""
     app = await vault.store.apps.get(project_id, app_id)
     registration = None
     configs = {}
@@ -202,9 +203,10 @@ async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> N
     if app is None or deleted is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
-    await vault.revoke(deleted, [app], configs=configs)
+    revocation = await vault.revoke(deleted, [app], configs=configs)
     if registration is not None:
         await forget_client(vault, registration)
+    return revocation
 
 
 async def delete_app(request: Request) -> Response:
