@@ -31,7 +31,14 @@ from outbound.storage.sealed import (
     sealed_column,
 )
 
-CODEC = RowCodec(Keyring([b"\x07" * 32]))
+KEYRING = Keyring([b"\x07" * 32])
+
+
+def codec() -> RowCodec:
+    # built in each test, not at import: mutation testing swaps the code in after import
+    return RowCodec(KEYRING)
+
+
 OWNER = TokenWrite(
     project_id="prj_a", app_id="app_a", user_id="user_a", tenant_id="", external_identifier="x"
 )
@@ -41,7 +48,7 @@ TOKEN_COLUMNS = ("access_token", "refresh_token", "id_token")
 def token_row(owner: TokenWrite = OWNER, **values: str | None) -> dict[str, Any]:
     """A ``tokens`` row as the database hands it back, its columns sealed for ``owner``."""
     sealed = {
-        column: CODEC.seal_token(owner, column, None if value is None else Secret(value))
+        column: codec().seal_token(owner, column, None if value is None else Secret(value))
         for column, value in values.items()
     }
     return {
@@ -75,7 +82,7 @@ def revealed(secret: Secret | None) -> str | None:
 
 
 def test_a_token_row_reads_back_as_written() -> None:
-    record = CODEC.token(token_row(access_token="at", refresh_token="rt", id_token="it"))
+    record = codec().token(token_row(access_token="at", refresh_token="rt", id_token="it"))
     assert (record.id, record.project_id, record.app_id) == ("tok_1", "prj_a", "app_a")
     assert (record.user_id, record.tenant_id, record.external_identifier) == ("user_a", "", "x")
     assert record.scopes == ["read", "write"]
@@ -95,12 +102,12 @@ def test_a_token_row_reads_back_as_written() -> None:
 
 
 def test_absent_secrets_stay_absent() -> None:
-    record = CODEC.token(token_row())
+    record = codec().token(token_row())
     assert (record.access_token, record.refresh_token, record.id_token) == (None, None, None)
-    assert CODEC.seal_token(OWNER, "access_token", None) is None
-    assert CODEC.seal(None, b"aad") is None
-    assert CODEC.open(None, b"aad") is None
-    assert CODEC.open_lazily(None, "aad") is None
+    assert codec().seal_token(OWNER, "access_token", None) is None
+    assert codec().seal(None, b"aad") is None
+    assert codec().open(None, b"aad") is None
+    assert codec().open_lazily(None, "aad") is None
 
 
 @pytest.mark.parametrize("source", TOKEN_COLUMNS)
@@ -109,10 +116,10 @@ def test_a_token_secret_opens_only_in_its_own_column(source: str, target: str) -
     row = token_row(**{source: "secret"})
     row[source], row[target] = None, row[source]
     if source == target:
-        assert revealed(getattr(CODEC.token(row), target)) == "secret"
+        assert revealed(getattr(codec().token(row), target)) == "secret"
         return
     with pytest.raises(DecryptionError):
-        revealed(getattr(CODEC.token(row), target))
+        revealed(getattr(codec().token(row), target))
 
 
 @pytest.mark.parametrize(
@@ -123,35 +130,35 @@ def test_a_token_secret_opens_only_in_its_own_row(field: str, column: str) -> No
     row = token_row(**{column: "secret"})
     row[field] = row[field] + "-other"
     with pytest.raises(DecryptionError):
-        revealed(getattr(CODEC.token(row), column))
+        revealed(getattr(codec().token(row), column))
 
 
 def test_the_codec_and_the_registry_agree_on_the_associated_data() -> None:
     identity = ("prj_a", "app_a", "user_a", "", "x")
     for column in TOKEN_COLUMNS:
-        blob = CODEC.seal_token(OWNER, column, Secret("v"))
+        blob = codec().seal_token(OWNER, column, Secret("v"))
         assert blob is not None
         expected = sealed_column("tokens", column).aad(*identity)
         assert token_aad(*identity, column) == expected
-        assert revealed(CODEC.open(blob, expected)) == "v"
-        lazy = CODEC.open_lazily(blob, expected.decode())
+        assert revealed(codec().open(blob, expected)) == "v"
+        lazy = codec().open_lazily(blob, expected.decode())
         assert isinstance(lazy, SealedSecret) and revealed(lazy) == "v"
     assert client_secret_aad("prj_a", "app_a") == APP_CLIENT_SECRET.aad("prj_a", "app_a")
-    sealed = CODEC.seal(Secret("client-secret"), client_secret_aad("prj_a", "app_a"))
+    sealed = codec().seal(Secret("client-secret"), client_secret_aad("prj_a", "app_a"))
     assert sealed is not None
-    assert revealed(CODEC.open(sealed, client_secret_aad("prj_a", "app_a"))) == "client-secret"
+    assert revealed(codec().open(sealed, client_secret_aad("prj_a", "app_a"))) == "client-secret"
     with pytest.raises(DecryptionError):
-        CODEC.open(sealed, client_secret_aad("prj_b", "app_a"))
+        codec().open(sealed, client_secret_aad("prj_b", "app_a"))
 
 
 def test_a_lazily_opened_secret_is_checked_when_revealed() -> None:
-    blob = CODEC.seal(Secret("v"), b"right")
+    blob = codec().seal(Secret("v"), b"right")
     assert blob is not None
-    wrong = CODEC.open_lazily(blob, "wrong")
+    wrong = codec().open_lazily(blob, "wrong")
     assert wrong is not None
     with pytest.raises(DecryptionError):
         wrong.reveal()
-    right = CODEC.open_lazily(blob, "right")
+    right = codec().open_lazily(blob, "right")
     assert right is not None
     assert right.reveal() == right.reveal() == "v"
 

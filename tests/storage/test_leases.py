@@ -319,3 +319,37 @@ async def test_idle_tokens_are_picked_for_a_keep_alive_refresh(leases: RefreshLe
     assert (await leases.claim_picked(picked, either, "round", now + 30)) is not None
     never = any_of()
     assert await leases.claim_picked(picked, never, "round", now + 30) is None
+
+
+async def test_a_round_takes_over_a_dead_servers_claim_but_not_a_live_one(
+    leases: RefreshLeases,
+) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now - 3000, lifetime=3010)
+    token, _ = await _read(leases, token_id)
+    assert await leases.claim(token, "live-server", now + 600)
+    assert await leases.expiring(now, WINDOW, 100) == []
+    assert await leases.idle(now, 500, 100) == []
+    async with leases.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE tokens SET refresh_claim_until = :until WHERE id = :id",
+            {"until": now - 1, "id": token_id},
+        )
+    assert _ids(await leases.expiring(now, WINDOW, 100)) == {token_id}
+    assert _ids(await leases.idle(now, 500, 100)) == {token_id}
+
+
+async def test_a_transient_failure_gives_the_claim_back_and_backs_off(
+    leases: RefreshLeases,
+) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now - 3000, lifetime=3010)
+    token, _ = await _read(leases, token_id)
+    assert await leases.claim(token, "server-a", now + 600)
+    await leases.record_transient_failure(token_id, "server-a", "provider answered 503")
+    again, claim = await _read(leases, token_id)
+    assert claim == Claim(None, 0)
+    assert again.last_refresh_error == "provider answered 503"
+    assert again.version == token.version
+    # backed off: the next rounds leave it alone for a while
+    assert await leases.expiring(now, WINDOW, 100) == []
