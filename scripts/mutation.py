@@ -34,8 +34,13 @@ GUARDED: dict[str, list[str]] = {
     "src/outbound/oauth/netguard.py": [
         "tests/oauth/test_netguard.py",
         "tests/oauth/test_addresses.py",
+        "tests/oauth/test_vet.py",
     ],
     "src/outbound/storage/leases.py": ["tests/storage/test_leases.py"],
+    "src/outbound/crypto/keyring.py": ["tests/crypto/test_keyring.py"],
+    "src/outbound/storage/codec.py": ["tests/storage/test_codec.py"],
+    "src/outbound/storage/sealed.py": ["tests/storage/test_codec.py"],
+    "src/outbound/server/webhooks.py": ["tests/server/test_webhook_signing.py"],
 }
 
 

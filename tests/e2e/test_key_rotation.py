@@ -164,6 +164,7 @@ def test_a_rotation_keeps_tokens_api_keys_dcr_clients_webhooks_and_the_audit_cha
             "webhooks.secret",
             "client_registrations.client_secret",
             "store_keys.secrets",
+            "store_secrets.value",
         ):
             assert report["resealed"].get(column, 0) >= 1, (column, report)
         assert _sealed_key_ids(keyed_store) == {key_id(new)}

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
+from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
 from tests.support.server import (
     LiveServer,
@@ -431,7 +432,17 @@ def test_two_servers_deliver_every_event_exactly_once(
                 ).raise_for_status()
         receiver.wait_for("connection.created", count=len(users))
         receiver.wait_for("connection.deleted", count=len(users))
-        time.sleep(2)  # time for any duplicate to arrive
+        # Every delivery settled — delivered, and no server holding a claim on it (a send in
+        # flight holds one) — so a duplicate would have arrived by now: no fixed wait.
+        deadline = time.monotonic() + 60
+        while execute(
+            store,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = ?"
+            " AND (status <> 'delivered' OR claim_owner IS NOT NULL)",
+            (webhook_id,),
+        )[0][0]:
+            assert time.monotonic() < deadline, "deliveries never settled"
+            time.sleep(0.1)
         ids = [r.webhook_id for r in receiver.received]
         assert len(ids) == 2 * len(users)
         assert len(set(ids)) == len(ids), "an event was delivered twice"

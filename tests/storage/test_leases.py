@@ -16,11 +16,15 @@ from outbound.crypto.keyring import Keyring
 from outbound.secret import Secret
 from outbound.storage import DatabaseURL, Store, TokenWrite, connect, upgrade
 from outbound.storage.leases import (
+    Claim,
     Picked,
     RefreshedToken,
     RefreshLeases,
+    any_of,
     due_for_refresh_ahead,
+    idle_for_refresh,
 )
+from outbound.storage.records import TokenRecord
 from tests.support.server import postgres_database
 
 WINDOW = 20
@@ -176,3 +180,142 @@ async def test_a_round_is_fair_per_project_not_per_app(leases: RefreshLeases) ->
         assert len(apps) == 10
     # a round large enough takes every due token
     assert len(await leases.expiring(now, WINDOW, 200)) == 120
+
+
+def _answer(access: str, **changes: object) -> RefreshedToken:
+    fields: dict[str, object] = {
+        "access_token": Secret(access),
+        "refresh_token": None,
+        "id_token": None,
+        "token_type": "",
+        "expires_at": int(time.time()) + 3600,
+        "scopes": None,
+        "subject": "",
+        "extra": {},
+    }
+    return RefreshedToken(**(fields | changes))  # type: ignore[arg-type]
+
+
+async def _read(leases: RefreshLeases, token_id: str) -> tuple[TokenRecord, Claim]:
+    row = await leases.db.fetchone("SELECT project_id FROM tokens WHERE id = :id", {"id": token_id})
+    assert row is not None
+    found = await leases.read(row["project_id"], token_id)
+    assert found is not None
+    return found
+
+
+async def test_one_claimer_wins_until_its_claim_expires(leases: RefreshLeases) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now, lifetime=3600)
+    token, claim = await _read(leases, token_id)
+    assert not claim.held(now)
+    assert await leases.claim(token, "server-a", now + 60)
+    assert not await leases.claim(token, "server-b", now + 60)
+    _, claim = await _read(leases, token_id)
+    assert claim == Claim("server-a", now + 60)
+    assert claim.held(now + 60) and not claim.held(now + 61)
+    # only the holder extends its claim
+    assert not await leases.renew(token_id, "server-b", now + 600)
+    assert await leases.renew(token_id, "server-a", now + 120)
+    assert (await _read(leases, token_id))[1].until == now + 120
+
+    # a claim past its deadline (its server died) is free for the taking
+    async with leases.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE tokens SET refresh_claim_until = :until WHERE id = :id",
+            {"until": int(time.time()) - 1, "id": token_id},
+        )
+    assert await leases.claim(token, "server-b", now + 60)
+    assert (await _read(leases, token_id))[1].owner == "server-b"
+
+
+async def test_a_claim_on_an_older_version_or_a_token_to_reconnect_is_refused(
+    leases: RefreshLeases,
+) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now, lifetime=3600)
+    token, _ = await _read(leases, token_id)
+    async with leases.db.transaction() as tx:
+        await tx.execute("UPDATE tokens SET version = version + 1 WHERE id = :id", {"id": token_id})
+    assert not await leases.claim(token, "server-a", now + 60)
+    newer, _ = await _read(leases, token_id)
+    assert await leases.mark_needs_reconnect(newer, "invalid_grant")
+    reconnect, claim = await _read(leases, token_id)
+    assert reconnect.needs_reconnect and reconnect.last_refresh_error == "invalid_grant"
+    assert claim.owner is None
+    assert not await leases.claim(reconnect, "server-a", now + 60)
+    # a refusal against a row that changed since is not recorded
+    assert not await leases.mark_needs_reconnect(token, "late")
+
+
+async def test_a_claim_given_back_frees_the_token_for_others(leases: RefreshLeases) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now, lifetime=3600)
+    token, _ = await _read(leases, token_id)
+    assert await leases.claim(token, "server-a", now + 60)
+    await leases.release(token_id, "server-b")  # not the holder: nothing happens
+    assert (await _read(leases, token_id))[1].owner == "server-a"
+    await leases.release(token_id, "server-a", note="answer may be lost")
+    again, claim = await _read(leases, token_id)
+    assert claim == Claim(None, 0)
+    assert again.last_refresh_error == "answer may be lost"
+    assert again.version == token.version
+    assert await leases.claim(token, "server-b", now + 60)
+    await leases.release(token_id, "server-b")
+    assert (await _read(leases, token_id))[0].last_refresh_error == "answer may be lost"
+
+
+async def test_a_stored_refresh_keeps_what_the_provider_did_not_send(
+    leases: RefreshLeases,
+) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now - 100, lifetime=200)
+    token, _ = await _read(leases, token_id)
+    assert await leases.claim(token, "server-a", now + 60)
+    stored = await leases.store_refresh(token, _answer("at-2", expires_at=now + 7200))
+    assert stored is not None
+    assert stored.access_token is not None and stored.access_token.reveal() == "at-2"
+    assert stored.refresh_token is not None and stored.refresh_token.reveal() == "rt-u"
+    assert stored.access_token_type == token.access_token_type
+    assert stored.scopes == token.scopes
+    assert stored.access_token_expiry == now + 7200
+    assert stored.version == token.version + 1
+    assert stored.last_refresh_time >= now
+    assert (await _read(leases, token_id))[1] == Claim(None, 0)
+    # a rotated refresh token, new scopes and extras replace the old ones
+    rotated = await leases.store_refresh(
+        stored,
+        _answer(
+            "at-3",
+            refresh_token=Secret("rt-3"),
+            id_token=Secret("id-3"),
+            token_type="DPoP",
+            scopes=["a", "b"],
+            subject="sub-3",
+            extra={"k": 1},
+        ),
+    )
+    assert rotated is not None
+    assert rotated.refresh_token is not None and rotated.refresh_token.reveal() == "rt-3"
+    assert rotated.id_token is not None and rotated.id_token.reveal() == "id-3"
+    assert (rotated.access_token_type, rotated.scopes) == ("DPoP", ["a", "b"])
+    assert (rotated.token_sub, rotated.extra) == ("sub-3", {"k": 1})
+    # what another server stored wins: an answer for an older version is not stored
+    assert await leases.store_refresh(stored, _answer("at-late")) is None
+    latest, _ = await _read(leases, token_id)
+    assert latest.access_token is not None and latest.access_token.reveal() == "at-3"
+
+
+async def test_idle_tokens_are_picked_for_a_keep_alive_refresh(leases: RefreshLeases) -> None:
+    now = int(time.time())
+    idle = await _token(leases, "idle", obtained=now - 1000, lifetime=3600)
+    await _token(leases, "fresh", obtained=now - 10, lifetime=3600)
+    assert _ids(await leases.idle(now, 500, 100)) == {idle}
+    assert _ids(await leases.idle(now, 1000, 100)) == set()
+    assert _ids(await leases.idle(now, 999, 100)) == {idle}
+    either = any_of(due_for_refresh_ahead(now, WINDOW), idle_for_refresh(now, 500))
+    assert set(either.params) == {"ahead_now", "ahead_until", "idle_before", "idle_now"}
+    picked = (await leases.idle(now, 500, 100))[0]
+    assert (await leases.claim_picked(picked, either, "round", now + 30)) is not None
+    never = any_of()
+    assert await leases.claim_picked(picked, never, "round", now + 30) is None

@@ -1,8 +1,8 @@
-"""``outbound audit list | tail | verify``.
+"""``outbound audit list | tail | verify | checkpoint``.
 
 ``list`` and ``tail`` read through a running server's API (a management key, like ``apps``);
-``verify`` checks the hash chain in the store itself, which needs the master key the chain is
-keyed from — the point is not to trust the server's word for it.
+``verify`` and ``checkpoint`` read the hash chain in the store itself, which needs the master
+key the chain is keyed from — the point is not to trust the server's word for it.
 """
 
 from __future__ import annotations
@@ -100,21 +100,61 @@ def audit_tail(
         time.sleep(interval)
 
 
+def _expected(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from ..storage.audit_checkpoints import parse_expected
+
+    try:
+        return [parse_expected(value) for value in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @audit.command("verify")
 @store_options
 @project_option
-def audit_verify(project_id: str, **options: Any) -> None:
+@click.option(
+    "--expect",
+    "expected",
+    multiple=True,
+    metavar="SEQ:HASH",
+    callback=_expected,
+    help="A checkpoint published earlier (`outbound audit checkpoint`, the server's log, the"
+    " audit.checkpoint webhook event) the chain must still hold; repeatable.",
+)
+def audit_verify(project_id: str, expected: list[tuple[int, str]], **options: Any) -> None:
     """Check the project's audit hash chain in the store (needs the master key).
 
-    Prints one JSON line; exits 1 naming the first edited, inserted or deleted event.
+    Prints one JSON line; exits 1 naming the first edited, inserted or deleted event, or the
+    first expected checkpoint the chain no longer holds (deleted or replaced events).
     """
     from ..storage.audit_verify import verify_project
 
     async def work(store: Any) -> dict[str, Any]:
-        report: dict[str, Any] = await verify_project(store, project_id)
+        report: dict[str, Any] = await verify_project(store, project_id, expected)
         return report
 
     report = with_store(settings_from(**options), work)
     click.echo(json.dumps(report))
     if not report["ok"]:
         raise SystemExit(1)
+
+
+@audit.command("checkpoint")
+@store_options
+@project_option
+def audit_checkpoint(project_id: str, **options: Any) -> None:
+    """Print the project's audit chain position, {seq, hash}, to keep outside the store.
+
+    `outbound audit verify --expect SEQ:HASH` later fails if the chain no longer holds it:
+    the deletion of the newest events (or the whole chain) that the chain alone cannot show.
+    """
+    from ..storage.audit_checkpoints import current
+
+    async def work(store: Any) -> Any:
+        await store.audit.flush()
+        return await current(store.db, project_id)
+
+    point = with_store(settings_from(**options), work)
+    if point is None:
+        raise click.ClickException(f"project {project_id!r} has no audit events")
+    click.echo(json.dumps(point.to_json()))

@@ -55,6 +55,7 @@ def server_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
             setting_option("audit_retention_days", type=click.IntRange(min=0)),
             setting_option("audit_fetches", type=bool),
             setting_option("audit_flush_interval", type=click.FloatRange(min=0)),
+            setting_option("audit_checkpoint_interval", type=click.FloatRange(min=0)),
         )
     ):
         fn = decorator(fn)

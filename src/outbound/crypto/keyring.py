@@ -43,6 +43,7 @@ class Keyring:
             if len(key) != 32:
                 raise ValueError("master keys must be 32 bytes (AES-256)")
         self._primary_id = _key_id(keys[0])
+        self._primary_key = bytes(keys[0])
         self._ciphers = {_key_id(key): AESGCM(key) for key in keys}
         # Keys for MACs (the audit chain), derived so that no master key is used for two
         # purposes; named by the same key ids as the sealing keys.
@@ -62,6 +63,10 @@ class Keyring:
     def key_ids(self) -> list[str]:
         """Every key's id, the primary first."""
         return list(self._mac_keys)
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for ``label``'s purpose, derived from the primary key (HMAC-SHA256)."""
+        return hmac.new(self._primary_key, b"outbound " + label.encode(), hashlib.sha256).digest()
 
     @staticmethod
     def sealed_by(blob: bytes) -> str:

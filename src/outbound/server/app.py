@@ -25,6 +25,7 @@ from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from . import connect as connect_flow
 from . import dcr
+from .audit_checkpoints import AuditCheckpoints
 from .audit_retention import AuditRetention
 from .auth import claimed_project
 from .config import Settings
@@ -173,6 +174,8 @@ def create_app(settings: Settings) -> ASGIApp:
         store.audit.start(settings.audit_flush_interval)
         retention = AuditRetention(store, settings.audit_retention_days)
         retention.start()
+        checkpoints = AuditCheckpoints(store, settings.audit_checkpoint_interval)
+        checkpoints.start()
         listener: MetricsListener | None = None
         if settings.metrics_port:
             listener = MetricsListener(db, settings.metrics_host, settings.metrics_port)
@@ -234,6 +237,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await refresher.drain()
             await sender.stop()
             await retention.stop()
+            await checkpoints.stop()
             await pruner.stop()
             # written before the store closes: a clean stop loses no fetch event
             await store.audit.stop()

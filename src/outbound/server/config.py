@@ -225,6 +225,12 @@ class Settings:
         True,
         "Record every token fetch in the audit log (changes are always recorded).",
     )
+    audit_checkpoint_interval: float = _setting(
+        3600.0,
+        "Seconds between audit checkpoints: each project's chain position {seq, hash}, when it"
+        " moved, logged and sent as an audit.checkpoint webhook event, for `outbound audit"
+        " verify --expect SEQ:HASH`. 0: none.",
+    )
     audit_flush_interval: float = _setting(
         1.0,
         "Seconds fetch audit events are batched before they are written: a server killed"

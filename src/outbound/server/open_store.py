@@ -86,6 +86,8 @@ async def open_store(settings: Settings) -> Store:
     store = Store(await connect(url), keyring)
     try:
         await record_keys(store.db, keyring)
+        # created (and earlier releases' key digests converted) before the first request
+        await store.keys.digest_key()
     except BaseException:
         await store.db.close()
         raise

@@ -19,7 +19,9 @@ connection, never a token):
 - ``connection.deleted``;
 - ``connection.batch``: instead of the events above when one change touches more than
   ``BATCH_AFTER`` connections of a project (``data``: ``eventType``, ``count``, the
-  ``connections`` it touched — ids, app, user, tenant — and ``truncated``).
+  ``connections`` it touched — ids, app, user, tenant — and ``truncated``);
+- ``audit.checkpoint``: the project's audit chain position ``{seq, hash}``
+  (``audit_checkpoints.py``), only to webhooks that subscribe to it by name.
 
 Background rounds back off from a failing token: after the n-th transient failure in a row it
 is not tried again for ``min(BACKOFF_CAP, BACKOFF_BASE * 2**(n-1))`` seconds, half of it
@@ -46,12 +48,14 @@ __all__ = [
     "BACKOFF_CAP",
     "BATCH_AFTER",
     "BATCH_EVENT",
+    "DEFAULT_EVENT_TYPES",
     "EVENT_TYPES",
     "EventType",
     "backoff_seconds",
     "connections_deleted",
     "connections_stored",
     "enqueue",
+    "enqueue_project_event",
     "refresh_failed",
     "refresh_refused",
     "refresh_succeeded",
@@ -66,8 +70,11 @@ EventType = Literal[
     "connection.recovered",
     "connection.reconnect_required",
     "connection.deleted",
+    "audit.checkpoint",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+# what a webhook created without a list of events receives
+DEFAULT_EVENT_TYPES: tuple[str, ...] = tuple(e for e in EVENT_TYPES if e.startswith("connection."))
 
 BACKOFF_BASE = 30
 BACKOFF_CAP = 3600
@@ -194,6 +201,51 @@ async def enqueue(tx: Transaction, event_type: str, connections: Iterable[Connec
                 )
                 written += 1
     return written
+
+
+async def enqueue_project_event(
+    tx: Transaction, project_id: str, event_type: str, data: Mapping[str, Any]
+) -> int:
+    """One event about the project itself (not a connection) to every webhook of the project
+    subscribed to ``event_type``; how many deliveries were written."""
+    hooks = await tx.fetchall(
+        "SELECT id, events FROM webhooks WHERE project_id = :project_id",
+        {"project_id": project_id},
+    )
+    targets = [hook["id"] for hook in hooks if event_type in orjson.loads(hook["events"])]
+    if not targets:
+        return 0
+    now = time.time()
+    event_id = _new_id("msg_")
+    payload = {"type": event_type, "timestamp": _timestamp(now), "data": data}
+    await tx.execute(
+        "INSERT INTO webhook_events (id, project_id, event_type, payload, created_at)"
+        " VALUES (:id, :project_id, :event_type, :payload, :now_s)",
+        {
+            "id": event_id,
+            "project_id": project_id,
+            "event_type": event_type,
+            "payload": orjson.dumps(payload).decode(),
+            "now_s": int(now),
+        },
+    )
+    for webhook_id in targets:
+        await tx.execute(
+            "INSERT INTO webhook_deliveries (id, webhook_id, project_id, event_id,"
+            " event_type, status, attempts, next_attempt_at, retry_from, created_at)"
+            " VALUES (:id, :webhook_id, :project_id, :event_id, :event_type,"
+            " 'pending', 0, :now, :now_s, :now_s)",
+            {
+                "id": _new_id("whd_"),
+                "webhook_id": webhook_id,
+                "project_id": project_id,
+                "event_id": event_id,
+                "event_type": event_type,
+                "now": now,
+                "now_s": int(now),
+            },
+        )
+    return len(targets)
 
 
 async def connections_stored(

@@ -173,7 +173,7 @@ async def list_connections(
         sql += " ORDER BY created_at + 0, id LIMIT :limit"
     else:
         sql += " ORDER BY created_at, id LIMIT :limit"
-    rows = await db.fetchall(sql, params)
+    rows = await db.scan(sql, params)  # a status filter may walk the project's rows
     more = len(rows) > limit
     page = [connection_from_row(row) for row in rows[:limit]]
     last = page[-1] if more and page else None

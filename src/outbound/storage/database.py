@@ -3,7 +3,11 @@
 SQLite (the embedded default): reads run on the event loop thread on their own connection —
 a primary-key read in WAL mode takes microseconds, less than a hop to a thread would — and
 every write transaction runs on one writer thread (``BEGIN IMMEDIATE``), so the loop never
-waits on another process's write lock. PostgreSQL: a psycopg async pool.
+waits on another process's write lock. Reads that may touch many rows (``scan``: listing the
+audit log or the connections with filters, the console's counts) run on a reader thread of
+their own, with a connection of their own: SQLite lets go of the GIL while it steps, so a
+query that walks a million rows never holds up the loop's fetches. PostgreSQL: a psycopg
+async pool; ``scan`` is an ordinary read there (the database server does the work).
 
 When the database is out of reach — PostgreSQL restarting, a backend killed
 (``pg_terminate_backend``), a pool with no connection to give within ``POOL_TIMEOUT``, SQLite
@@ -73,6 +77,10 @@ class Database(Protocol):
 
     async def fetchone(self, sql: str, params: Params | None = None) -> Row | None: ...
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]: ...
+    async def scan(self, sql: str, params: Params | None = None) -> list[Row]:
+        """``fetchall`` for a read that may touch many rows: never on the event loop."""
+        ...
+
     def transaction(self) -> Any: ...  # async context manager yielding a Transaction
     def change_counter(self) -> int | None: ...
     async def close(self) -> None: ...
@@ -156,7 +164,9 @@ class SqliteDatabase:
         path = str(url.sqlite_path)
         self._reader = _sqlite_connect(path)
         self._writer = _sqlite_connect(path)
+        self._scanner = _sqlite_connect(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._scans = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-scanner")
         self._lock = asyncio.Lock()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -187,6 +197,18 @@ class SqliteDatabase:
                 raise StorageUnavailable("the SQLite database stayed locked") from exc
             raise
 
+    async def scan(self, sql: str, params: Params | None = None) -> list[Row]:
+        def run() -> list[Row]:
+            return self._scanner.execute(sql, params or {}).fetchall()
+
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._scans, run)
+        except sqlite3.OperationalError as exc:
+            if _sqlite_unavailable(exc):
+                raise StorageUnavailable("the SQLite database stayed locked") from exc
+            raise
+
     def change_counter(self) -> int | None:
         """Changes whenever any connection, in any process, commits to the database."""
         value: int = self._reader.execute("PRAGMA data_version").fetchone()[0]
@@ -210,8 +232,10 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._scans.shutdown(wait=True)
         self._reader.close()
         self._writer.close()
+        self._scanner.close()
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -312,6 +336,10 @@ class PostgresDatabase:
         return row
 
     async def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        rows: list[Row] = await self._read(sql, params, False)
+        return rows
+
+    async def scan(self, sql: str, params: Params | None = None) -> list[Row]:
         rows: list[Row] = await self._read(sql, params, False)
         return rows
 

@@ -1,14 +1,15 @@
 """Projects and their management keys.
 
 A key is ``obk_<key id>_<secret>``: the id is public (audit events name it), the secret is 256
-bits from the OS CSPRNG and only its SHA-256 is stored, so the database alone holds no usable
-key. Every key — the first one a new server prints, one an operator creates — is made by
-:meth:`Keys.create` in the caller's transaction, audited as ``key.create``.
+bits from the OS CSPRNG and only a keyed digest of it, bound to the project and key id, is
+stored (``key_digests.py``), so the database alone holds no usable key and a row written or
+moved there without the master key matches no secret. Every key — the first one a new server
+prints, one an operator creates — is made by :meth:`Keys.create` in the caller's transaction,
+audited as ``key.create``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -18,6 +19,7 @@ from ..audit import event
 from .audit_log import AuditLog
 from .codec import new_id, now
 from .database import Database, Row, Transaction
+from .key_digests import KEYED, digest, load_digest_key
 from .records import KeyGrant, ManagementKeyRecord
 
 __all__ = ["Keys", "LiveKey", "key_matches", "live_key", "split_key"]
@@ -27,10 +29,6 @@ _KEY_ID_LEN = 12
 
 # A live key as checked: (project id, digest of its secret, what it may do).
 LiveKey = tuple[str, bytes, KeyGrant]
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _app_ids(row: Row, column: str = "app_ids") -> tuple[str, ...]:
@@ -46,32 +44,43 @@ def split_key(key: str) -> tuple[str, str] | None:
     return key[len(_KEY_PREFIX) : end], key[end + 1 :]
 
 
-def key_matches(project_id: str, secret: str, live: LiveKey) -> bool:
+def key_matches(project_id: str, secret: str, live: LiveKey, digest_key: bytes) -> bool:
     """Whether ``secret`` is the live key's and the key is ``project_id``'s (constant-time)."""
-    ok = hmac.compare_digest(live[1], _digest(secret))
+    expected = digest(digest_key, project_id, live[2].key_id, secret)
+    ok = hmac.compare_digest(live[1], expected)
     return ok and hmac.compare_digest(live[0].encode(), project_id.encode())
 
 
 def live_key(key_id: str, row: Row, prefix: str = "") -> LiveKey:
-    """The live key in a ``management_keys`` row (its columns named ``prefix`` + name)."""
+    """The live key in a ``management_keys`` row (its columns named ``prefix`` + name). A row
+    whose digest is not keyed matches no secret (see ``key_digests.py``)."""
     grant = KeyGrant(
         key_id,
         fetch_only=bool(row[prefix + "fetch_only"]),
         app_ids=frozenset(_app_ids(row, prefix + "app_ids")),
     )
-    return row[prefix + "project_id"], bytes(row[prefix + "digest"]), grant
+    keyed = row[prefix + "digest_kind"] == KEYED
+    return row[prefix + "project_id"], bytes(row[prefix + "digest"]) if keyed else b"", grant
 
 
 class Keys:
     def __init__(self, db: Database, audit: AuditLog) -> None:
         self.db = db
         self.audit = audit
+        self._digest_key: bytes | None = None
         # Live management keys seen since the database last changed: key id -> (project id,
         # digest, grant). Only for backends that can say cheaply and exactly whether anything was
         # committed since (SQLite's data_version); any commit anywhere — a revocation from
         # another process included — empties it, so a revoked key still stops at once.
         self._live_keys: dict[str, LiveKey] = {}
         self._live_keys_version: int | None = None
+
+    async def digest_key(self) -> bytes:
+        """The store's management key digest key (created on first use; ``key_digests.py``)."""
+        if self._digest_key is None:
+            async with self.db.transaction() as tx:
+                self._digest_key = await load_digest_key(tx, self.audit.keyring)
+        return self._digest_key
 
     # -- projects ----------------------------------------------------------------------------
 
@@ -153,15 +162,18 @@ class Keys:
             raise ValueError("app ids limit a fetch-only key; give fetch_only=True")
         key_id = secrets.token_hex(_KEY_ID_LEN // 2)
         secret = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+        if self._digest_key is None:
+            self._digest_key = await load_digest_key(tx, self.audit.keyring)
         await tx.execute(
-            "INSERT INTO management_keys (id, project_id, name, digest, created_at,"
-            " fetch_only, app_ids) VALUES (:id, :project_id, :name, :digest, :now,"
+            "INSERT INTO management_keys (id, project_id, name, digest, digest_kind, created_at,"
+            " fetch_only, app_ids) VALUES (:id, :project_id, :name, :digest, :keyed, :now,"
             " :fetch_only, :app_ids)",
             {
                 "id": key_id,
                 "project_id": project_id,
                 "name": name,
-                "digest": _digest(secret),
+                "digest": digest(self._digest_key, project_id, key_id, secret),
+                "keyed": KEYED,
                 "now": now(),
                 "fetch_only": int(fetch_only),
                 "app_ids": json.dumps(sorted(set(app_ids))) if app_ids else "",
@@ -214,7 +226,7 @@ class Keys:
         live = self._live_keys.get(key_id)
         if live is None:
             row = await self.db.fetchone(
-                "SELECT project_id, digest, fetch_only, app_ids FROM management_keys"
+                "SELECT project_id, digest, digest_kind, fetch_only, app_ids FROM management_keys"
                 " WHERE id = :id AND revoked_at IS NULL",
                 {"id": key_id},
             )
@@ -223,4 +235,5 @@ class Keys:
             live = live_key(key_id, row)
             if version is not None and len(self._live_keys) < 10_000:
                 self._live_keys[key_id] = live
-        return live[2] if key_matches(project_id, secret, live) else None
+        digest_key = self._digest_key or await self.digest_key()
+        return live[2] if key_matches(project_id, secret, live, digest_key) else None

@@ -41,8 +41,11 @@ management_keys = _Table(
     Column("id", String(32), primary_key=True),
     Column("project_id", String(64), nullable=False),
     Column("name", String(256), nullable=False, server_default=""),
-    # SHA-256 of the key's secret part; the secret itself is shown once and never stored.
+    # keyed digest of the key's secret part, bound to the project and key id (``key_digests``);
+    # the secret itself is shown once and never stored.
     Column("digest", LargeBinary, nullable=False),
+    # 1: keyed digest; 0: the plain SHA-256 of earlier releases (converted once, then refused)
+    Column("digest_kind", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
     # 1: the key may only fetch tokens, of the apps in ``app_ids`` (JSON list; '' = any app)
@@ -350,6 +353,10 @@ audit_events = _Table(
     PrimaryKeyConstraint("project_id", "seq"),
     ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
     Index("ix_audit_events_time", "project_id", "time_ms"),
+    # the audit list's filters, each in seq order: a filter matching nothing reads nothing
+    Index("ix_audit_events_user", "project_id", "user_id", "seq"),
+    Index("ix_audit_events_app", "project_id", "app_id", "seq"),
+    Index("ix_audit_events_action", "project_id", "action", "seq"),
 )
 
 # Each project's chain ends: the head (last seq and MAC) and the anchor left by pruning.
@@ -396,5 +403,15 @@ store_keys = _Table(
     metadata,
     Column("key_id", String(16), primary_key=True),
     Column("secrets", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Secrets of the store itself, by name (``key_digests.py``: the management key digest key),
+# sealed like every other secret.
+store_secrets = _Table(
+    "store_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )

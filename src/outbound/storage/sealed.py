@@ -25,6 +25,7 @@ __all__ = [
     "REGISTRATION_CLIENT_SECRET",
     "SEALED_COLUMNS",
     "STORE_KEY_SECRETS",
+    "STORE_SECRET_VALUE",
     "TOKEN_ACCESS",
     "TOKEN_ID",
     "TOKEN_REFRESH",
@@ -97,6 +98,8 @@ REGISTRATION_ACCESS_TOKEN = SealedColumn(
 # The secrets derived from each master key that has sealed this store (``store_keys.py``):
 # kept sealed so that they outlive the master key they came from.
 STORE_KEY_SECRETS = SealedColumn("store_keys", "secrets", ("key_id",), ("key_id",))
+# the store's own secrets (``key_digests.py``)
+STORE_SECRET_VALUE = SealedColumn("store_secrets", "value", ("name",), ("name",))
 
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     TOKEN_ACCESS,
@@ -109,6 +112,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     REGISTRATION_CLIENT_SECRET,
     REGISTRATION_ACCESS_TOKEN,
     STORE_KEY_SECRETS,
+    STORE_SECRET_VALUE,
 )
 
 # The schema's other binary columns, and why they are not sealed: digests and MACs are not

@@ -63,6 +63,7 @@ class Store:
         key_id, secret = parts
         sql = (
             "SELECT k.project_id AS key_project_id, k.digest AS key_digest,"
+            " k.digest_kind AS key_digest_kind,"
             " k.fetch_only AS key_fetch_only, k.app_ids AS key_app_ids, t.*"
             " FROM management_keys k LEFT JOIN tokens t"
             " ON t.project_id = k.project_id AND t.app_id = :app_id"
@@ -77,7 +78,8 @@ class Store:
         if not rows:
             return None
         live = live_key(key_id, rows[0], "key_")
-        if not key_matches(project_id, secret, live):
+        digest_key = self.keys._digest_key or await self.keys.digest_key()
+        if not key_matches(project_id, secret, live, digest_key):
             return None
         grant = live[2]
         if grant.fetch_only and not grant.may_fetch(app_id):

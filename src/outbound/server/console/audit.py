@@ -54,7 +54,7 @@ async def refreshes_by_hour(
         return None
     end_ms = int((now or time.time()) * 1000)
     since_ms = end_ms - hours * 3_600_000
-    rows = await db.fetchall(
+    rows = await db.scan(
         "SELECT (time_ms - :since) / 3600000 AS hour, outcome, COUNT(*) AS n"
         " FROM audit_events WHERE project_id = :project_id AND action = 'token.refresh'"
         " AND time_ms > :since AND time_ms <= :end GROUP BY (time_ms - :since) / 3600000,"

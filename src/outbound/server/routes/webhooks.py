@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ...oauth.netguard import UnsafeURL, vet
 from ...secret import Secret
-from ...storage.connection_events import EVENT_TYPES, EventType
+from ...storage.connection_events import DEFAULT_EVENT_TYPES, EventType
 from ...storage.webhooks import InvalidCursor, TooManyWebhooks, Webhook
 from ..errors import ApiError
 from ..http import authed, json_response, read_body
@@ -53,7 +53,7 @@ async def create_webhook(
         await vet(url, vault.webhook_network, field="url", unresolvable_ok=True)
     except UnsafeURL as exc:
         raise ApiError("E011003", str(exc)) from None
-    events = list(dict.fromkeys(events or EVENT_TYPES))
+    events = list(dict.fromkeys(events or DEFAULT_EVENT_TYPES))
     try:
         # counted in the transaction that adds it: racing creates never pass the cap together
         return await vault.webhooks.create(project_id, url, events, limit=MAX_WEBHOOKS)
