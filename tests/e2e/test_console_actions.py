@@ -250,3 +250,36 @@ def test_actions_on_things_that_are_gone_say_so(vault: Vault, console: httpx.Cli
     assert "Not retried" in alert
     with vault.http as http:
         http.delete(f"/v1/mgmt/outbound/webhooks/{webhook_id}")
+
+
+def test_rotating_a_webhook_secret_shows_the_new_one_once(
+    vault: Vault, console: httpx.Client
+) -> None:
+    with vault.http as http:
+        created = http.post(
+            "/v1/mgmt/outbound/webhooks", json={"url": "https://hooks.example.com/rotate"}
+        )
+    assert created.status_code == 200, created.text
+    webhook_id = created.json()["webhook"]["id"]
+    old_secret = created.json()["secret"]
+    try:
+        csrf = _CSRF.search(console.get("/console/webhooks").text)
+        assert csrf is not None
+        page = console.post(
+            "/console/webhooks/rotate", data={"csrf": csrf.group(1), "id": webhook_id}
+        )
+        assert page.status_code == 200, page.text[:500]
+        assert "Secret rotated" in page.text
+        new_secret = re.search(r'id="webhook-secret" value="([^"]+)"', page.text)
+        assert new_secret is not None
+        assert new_secret.group(1).startswith("whsec_")
+        assert new_secret.group(1) != old_secret
+        # Shown once: the list does not show it again.
+        assert new_secret.group(1) not in console.get("/console/webhooks").text
+    finally:
+        with vault.http as http:
+            http.delete(f"/v1/mgmt/outbound/webhooks/{webhook_id}")
+
+    notice, alert = _act(console, "/console/webhooks", "/console/webhooks/rotate", id=webhook_id)
+    assert notice == ""
+    assert "Not rotated" in alert

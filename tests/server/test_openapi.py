@@ -27,8 +27,12 @@ def served_routes() -> set[tuple[str, str]]:
     assert isinstance(hot, HotPath)
     found = {("POST", path) for path in FETCH_PATHS}
     for route in hot.app.router.routes:  # type: ignore[attr-defined]
-        if route.path == "/console" or (isinstance(route, Mount) and route.path == "/console"):
-            continue  # the operator console: pages for a browser (docs/console.md), not the API
+        if route.path in ("/", "/console") or (
+            isinstance(route, Mount) and route.path == "/console"
+        ):
+            # the operator console and the root's redirect to it: pages for a browser
+            # (docs/console.md), not the API
+            continue
         assert isinstance(route, Route), f"not a plain route: {route!r}"
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         found |= {(method, path) for method in route.methods or () if method != "HEAD"}

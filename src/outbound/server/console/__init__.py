@@ -57,6 +57,7 @@ routes: list[BaseRoute] = [
             Route("/connections/link", connections.connect_link, methods=POST),
             Route("/webhooks", project.webhooks_page, methods=BOTH),
             Route("/webhooks/delete", project.webhook_delete, methods=POST),
+            Route("/webhooks/rotate", project.webhook_rotate, methods=POST),
             Route("/webhooks/deliveries", project.deliveries_page, methods=GET),
             Route("/webhooks/retry", project.delivery_retry, methods=POST),
             Route("/keys", project.keys_page, methods=BOTH),

@@ -11,7 +11,7 @@ from ...storage.connection_events import EVENT_TYPES
 from ...storage.console_counts import connection_counts, failed_deliveries
 from ...storage.webhooks import InvalidCursor
 from ..errors import ApiError
-from ..routes.webhooks import create_webhook
+from ..routes.webhooks import DEFAULT_OVERLAP, create_webhook
 from . import audit, chart
 from .render import redirect, render
 from .session import Ctx, console_page
@@ -86,6 +86,25 @@ async def webhook_delete(request: Request, ctx: Ctx) -> Response:
             "/console/webhooks?" + urlencode({"error": "That webhook does not exist any more."})
         )
     return redirect("/console/webhooks?notice=deleted")
+
+
+@console_page
+async def webhook_rotate(request: Request, ctx: Ctx) -> Response:
+    rotated = await ctx.vault.webhooks.rotate(
+        ctx.project_id, ctx.form.get("id", ""), DEFAULT_OVERLAP
+    )
+    if rotated is None:
+        return redirect(
+            "/console/webhooks?"
+            + urlencode({"error": "Not rotated: that webhook does not exist any more."})
+        )
+    webhook, secret = rotated
+    # The new secret is shown on this page once, as when the webhook was added.
+    return render(
+        request,
+        "webhook_created.html",
+        ctx.page(webhook=webhook, secret=secret.reveal(), overlap=DEFAULT_OVERLAP, nav="webhooks"),
+    )
 
 
 @console_page
