@@ -178,3 +178,18 @@ def test_private_names() -> None:
         assert is_private_name(name), name
     for name in ("example.com", "local.example.com", "lan.example", "internal.example.com"):
         assert not is_private_name(name), name
+
+
+def test_an_allowed_network_with_host_bits_set_is_read_as_its_network() -> None:
+    # an operator writing 10.1.2.3/8 means 10.0.0.0/8, not an error at start-up
+    policy = NetworkPolicy.parse("10.1.2.3/8")
+    assert str(policy) == "10.0.0.0/8"
+    assert policy.in_allowed_network(ipaddress.ip_address("10.200.0.1"))
+
+
+def test_a_host_name_longer_than_dns_allows_is_refused() -> None:
+    longest = "a" * 61 + ".b" * 96  # 253 characters
+    assert len(longest) == 253
+    assert check_url(f"https://{longest}/")[1] == longest
+    with pytest.raises(UnsafeURL, match="not a valid host name"):
+        check_url(f"https://a{longest}/")
