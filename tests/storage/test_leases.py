@@ -353,3 +353,31 @@ async def test_a_transient_failure_gives_the_claim_back_and_backs_off(
     assert again.version == token.version
     # backed off: the next rounds leave it alone for a while
     assert await leases.expiring(now, WINDOW, 100) == []
+
+
+async def test_a_stored_refresh_and_a_refusal_are_audited_with_the_token(
+    leases: RefreshLeases,
+) -> None:
+    now = int(time.time())
+    token_id = await _token(leases, "u", obtained=now - 100, lifetime=200)
+    token, _ = await _read(leases, token_id)
+    stored = await leases.store_refresh(token, _answer("at-2"))
+    assert stored is not None
+    assert await leases.mark_needs_reconnect(stored, "invalid_grant")
+    rows = await leases.db.fetchall(
+        "SELECT project_id, action, app_id, user_id, tenant_id, token_id, error_code, detail"
+        " FROM audit_events WHERE action = 'token.refresh' ORDER BY seq"
+    )
+    assert [dict(row) for row in rows] == [
+        {
+            "project_id": token.project_id,
+            "action": "token.refresh",
+            "app_id": "app",
+            "user_id": "u",
+            "tenant_id": "",
+            "token_id": token_id,
+            "error_code": error_code,
+            "detail": "fetch",
+        }
+        for error_code in ("", "E131010")
+    ]
