@@ -320,7 +320,7 @@ def test_the_wheel_ships_every_data_file_and_loads_them(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("outbound-*.whl")
+    (wheel,) = tmp_path.glob("outbound_vault-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = sorted(
             Path(name).stem
