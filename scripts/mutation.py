@@ -1,7 +1,7 @@
 """Mutation testing of the modules that carry the vault's guarantees (mutmut, pinned below).
 
     python scripts/mutation.py                 # every module in GUARDED
-    python scripts/mutation.py netguard        # the modules whose path contains a word
+    python scripts/mutation.py net/            # the modules whose path contains a word
 
 Each module is mutated alone, in a copy of the tree under .mutation/work/, against the fast
 in-process tests that guard it (the end-to-end tests run the server in another process, where
@@ -31,11 +31,13 @@ MUTMUT = "mutmut==3.8.1"
 
 # module -> the in-process tests that are its guarantee's proof
 GUARDED: dict[str, list[str]] = {
-    "src/outbound/oauth/netguard.py": [
-        "tests/oauth/test_netguard.py",
-        "tests/oauth/test_addresses.py",
-        "tests/oauth/test_vet.py",
+    "src/outbound/net/guard.py": [
+        "tests/net/test_guard.py",
+        "tests/net/test_addresses.py",
+        "tests/net/test_vet.py",
     ],
+    "src/outbound/net/http.py": ["tests/net/test_guard.py"],
+    "src/outbound/net/logs.py": ["tests/net/test_guard.py"],
     "src/outbound/storage/leases.py": ["tests/storage/test_leases.py"],
     "src/outbound/crypto/keyring.py": ["tests/crypto/test_keyring.py"],
     "src/outbound/storage/codec.py": ["tests/storage/test_codec.py"],

@@ -1,7 +1,7 @@
 """An MCP app's resource and registration endpoint are provider URLs like any other: the
 network guard refuses them at create and update when they point inside the operator's network
 (every later call — resource metadata, the authorization server's metadata, registration —
-goes through the same guarded client, tests/oauth/test_netguard.py)."""
+goes through the same guarded client, tests/net/test_guard.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from outbound.oauth import NetworkPolicy, OAuthClient, ProviderConfig, TokenSet, check_callback
+from outbound.net.guard import NetworkPolicy
+from outbound.oauth import OAuthClient, ProviderConfig, TokenSet, check_callback
 from outbound.oauth.pkce import new_verifier, s256_challenge
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.oidc_server import OidcServer

@@ -34,7 +34,6 @@ from outbound.secret import Secret
 
 def test_public_surface_is_pinned() -> None:
     assert outbound.oauth.__all__ == [
-        "NetworkPolicy",
         "OAuthClient",
         "OAuthConfigError",
         "OAuthError",

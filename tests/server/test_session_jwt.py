@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from outbound.oauth.netguard import NetworkPolicy
+from outbound.net.guard import NetworkPolicy
 from outbound.server.session_jwt import (
     JWKS_MAX_BYTES,
     JwksCache,

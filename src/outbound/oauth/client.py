@@ -6,7 +6,8 @@ that trickles one byte a second cannot hold a caller), and ``max_response_bytes`
 is streamed and reading stops past the cap; a discovery document may not exceed 64 KiB).
 
 Unless a caller hands in its own ``http`` client, every request goes through
-:func:`.netguard.provider_http`: only to addresses the :class:`.netguard.NetworkPolicy` allows
+:func:`outbound.net.http.provider_http`: only to addresses the
+:class:`~outbound.net.guard.NetworkPolicy` allows
 (public ones, or the operator's allowed networks), connected to the address that was checked,
 with no redirects and no cookies kept. Discovery documents are cached in a bounded LRU.
 
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
+from ..net.guard import EncodingRefused, NetworkPolicy, UnsafeURL
+from ..net.http import provider_http
 from ..secret import Secret
 from . import messages
 from .config import ClientAuthMethod, ProviderConfig
@@ -45,7 +48,6 @@ from .errors import (
     TransientOAuthError,
 )
 from .lru import BoundedCache, KeyedLocks
-from .netguard import EncodingRefused, NetworkPolicy, UnsafeURL, provider_http
 from .origins import check_secret_origin
 from .registration import (
     RegisteredClient,

@@ -35,7 +35,6 @@ __all__ = [
     "TransientOAuthError",
     "clean_text",
     "is_error_code",
-    "loggable",
     "scrub",
 ]
 
@@ -51,9 +50,6 @@ _NOT_NQSCHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]+")
 # Error codes in practice are identifiers (invalid_grant, invalid_refresh_token, ratelimited):
 # a word with spaces ("Not Found") is a web server's error page, not an OAuth error.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-# What must never reach a log line raw: C0/C1 controls, DEL, line and paragraph separators,
-# and the bidi controls that reorder what a reader sees.
-_UNLOGGABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 # The ``error`` of a TransientOAuthError whose request may have reached the provider but
 # whose answer never came back (connection reset or closed, read timeout after sending).
@@ -120,14 +116,3 @@ def clean_text(text: str, limit: int = MAX_PROVIDER_DESCRIPTION) -> str:
     """Provider text made safe to show and store: only RFC 6749 NQSCHARs (every other run of
     characters becomes one space), trimmed, at most ``limit`` characters."""
     return _NOT_NQSCHAR.sub(" ", text).strip()[:limit].rstrip()
-
-
-def loggable(text: str) -> str:
-    """``text`` with every control, separator and bidi character escaped (``\\x0a``), so
-    text that came from outside cannot forge or hide log lines."""
-    return _UNLOGGABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

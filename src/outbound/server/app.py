@@ -17,8 +17,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError
+from ..net.logs import quiet_http_logs
 from ..oauth import OAuthClient
-from ..oauth.netguard import quiet_http_logs
 from ..storage import StorageUnavailable, Store
 from ..storage.connect_sessions import ConnectSessions
 from ..storage.leases import RefreshLeases

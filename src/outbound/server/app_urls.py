@@ -1,7 +1,7 @@
 """The URLs of an app, checked when the app is created or updated.
 
 * Endpoint URLs (discovery, token, revocation — which the server calls — and authorization,
-  which browsers open) must pass the network guard (:mod:`outbound.oauth.netguard`): http(s),
+  which browsers open) must pass the network guard (:mod:`outbound.net.guard`): http(s),
   no user-info or backslash, and a host that is not, and does not resolve to, a loopback,
   private or other internal address unless ``--provider-allow-networks`` allows it (plain
   http only there). A name that does not resolve yet is accepted: every call checks again.
@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..app_fields import ENDPOINT_FIELDS
-from ..oauth import NetworkPolicy
-from ..oauth.netguard import UnsafeURL, check_url, system_resolve, vet
+from ..net.guard import NetworkPolicy, UnsafeURL, check_url, system_resolve, vet
 from .errors import ApiError
 
 __all__ = [

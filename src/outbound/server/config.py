@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..oauth.netguard import NetworkPolicy
+from ..net.guard import NetworkPolicy
 from ..storage import DatabaseURL
 
 __all__ = ["SECRET_SETTINGS", "SETTINGS", "Settings", "secret_from_file"]

@@ -39,6 +39,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..audit import event
+from ..net.guard import UnsafeURL, check_url
 from ..oauth import (
     OAuthConfigError,
     OAuthError,
@@ -47,7 +48,6 @@ from ..oauth import (
     TransientOAuthError,
     check_callback,
 )
-from ..oauth.netguard import UnsafeURL, check_url
 from ..oauth.pkce import new_verifier, s256_challenge
 from ..secret import Secret
 from ..storage import AppRecord, TokenWrite

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..app_fields import ENGINE_FIELDS
+from ..net.logs import loggable
 from ..oauth import OAuthClient, ProviderConfig
-from ..oauth.errors import loggable
 from ..storage import AppRecord, Store
 from ..storage.registrations import Registration, Registrations
 from .errors import ApiError, app_not_found

@@ -6,7 +6,7 @@ claims). The JWKS is fetched with a timeout and a size cap, cached for ``JWKS_TT
 and fetched again once when a token names a key id the cached set does not hold (the issuer
 rotated its keys) — at most every ``JWKS_REFETCH_INTERVAL`` seconds, so tokens with made-up key
 ids cannot make the server hammer the issuer. The JWKS URL is reached through the same network
-guard as every provider call (:func:`outbound.oauth.netguard.provider_http`), and the cache is
+guard as every provider call (:func:`outbound.net.http.provider_http`), and the cache is
 bounded in entries and bytes (LRU).
 
 Every failure is a :class:`SessionTokenError` whose message says what failed and never quotes
@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 import jwt
 
+from ..net.guard import NetworkPolicy, UnsafeURL
+from ..net.http import provider_http
 from ..oauth.lru import BoundedCache, KeyedLocks
-from ..oauth.netguard import NetworkPolicy, UnsafeURL, provider_http
 from ..storage.session_issuers import SessionIssuer
 
 __all__ = [

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..oauth import NetworkPolicy, ProviderConfig
+from ..net.guard import NetworkPolicy
+from ..oauth import ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings

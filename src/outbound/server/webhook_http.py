@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..oauth.netguard import NetworkPolicy, UnsafeURL, provider_http
+from ..net.guard import NetworkPolicy, UnsafeURL
+from ..net.http import provider_http
 
 __all__ = ["WEBHOOK_TIMEOUT", "PostResult", "WebhookHTTP", "failure_reason"]
 

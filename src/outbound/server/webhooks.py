@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from standardwebhooks import Webhook
 
 from ..background import stop_task
-from ..oauth.netguard import NetworkPolicy
+from ..net.guard import NetworkPolicy
 from ..storage.webhooks import Attempt, Delivery, WebhookStore
 from .webhook_http import WEBHOOK_TIMEOUT, PostResult, WebhookHTTP
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...oauth.netguard import UnsafeURL, vet
+from ...net.guard import UnsafeURL, vet
 from ...secret import Secret
 from ...storage.connection_events import DEFAULT_EVENT_TYPES, EventType
 from ...storage.webhooks import InvalidCursor, TooManyWebhooks, Webhook

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from outbound.oauth.netguard import (
+from outbound.net.guard import (
     AddressRefused,
     NetworkPolicy,
     UnsafeURL,

@@ -16,17 +16,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from outbound.oauth import NetworkPolicy, OAuthClient, OAuthConfigError
-from outbound.oauth.lru import BoundedCache, KeyedLocks
-from outbound.oauth.netguard import (
+import outbound.net
+from outbound.net.guard import (
     AddressRefused,
     GuardedTransport,
+    NetworkPolicy,
     UnsafeURL,
     check_url,
-    provider_http,
-    quiet_http_logs,
     vet,
 )
+from outbound.net.http import provider_http
+from outbound.net.logs import quiet_http_logs
+from outbound.oauth import OAuthClient, OAuthConfigError
+from outbound.oauth.lru import BoundedCache, KeyedLocks
 
 PUBLIC = NetworkPolicy()
 LOOPBACK = NetworkPolicy.parse("127.0.0.0/8")
@@ -406,3 +408,18 @@ async def test_compressed_answers_are_refused_not_inflated() -> None:
     for request in bomb.requests:
         assert b"\r\naccept-encoding: identity\r\n" in request.lower()
     assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held at the peak"
+
+
+def test_public_surface_is_pinned() -> None:
+    assert outbound.net.__all__ == [
+        "AddressRefused",
+        "EncodingRefused",
+        "GuardedTransport",
+        "NetworkPolicy",
+        "UnsafeURL",
+        "check_url",
+        "loggable",
+        "provider_http",
+        "quiet_http_logs",
+        "vet",
+    ]

@@ -10,7 +10,7 @@ import ipaddress
 
 import pytest
 
-from outbound.oauth.netguard import (
+from outbound.net.guard import (
     NetworkPolicy,
     _literal,
     address_allowed,

@@ -20,11 +20,7 @@ to. Unguarded, a key holder could make the server POST a client secret to
   (no DNS rebinding between check and connect). TLS still verifies, and SNI and ``Host``
   still name, the host of the URL.
 
-:func:`provider_http` builds the one kind of client provider calls use: guarded, no
-redirects, no cookies kept, no proxy taken from the environment, answers uncompressed (it asks
-for ``Accept-Encoding: identity`` and refuses to read an answer in any other encoding, so a
-byte cap counts the bytes that reach memory — a gzip bomb inflates nothing); :func:`quiet_http_logs`
-keeps httpx's and httpcore's loggers from writing provider query strings and headers.
+:mod:`outbound.net.http` builds the client every provider call uses on this transport.
 """
 
 from __future__ import annotations
@@ -32,20 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ipaddress
-import logging
 import re
 import socket
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http.cookiejar import Cookie, CookieJar
 from urllib.parse import urlsplit
-from urllib.request import Request as UrllibRequest
 
 import httpcore
 import httpx
-
-from .errors import loggable
 
 __all__ = [
     "AddressRefused",
@@ -55,8 +46,9 @@ __all__ = [
     "UnsafeURL",
     "address_allowed",
     "check_url",
-    "provider_http",
-    "quiet_http_logs",
+    "is_private_name",
+    "is_public",
+    "system_resolve",
     "vet",
 ]
 
@@ -285,7 +277,7 @@ async def vet(
 
 # (host, port) -> the addresses vetted for the request being sent in this task.
 _PINNED: contextvars.ContextVar[dict[tuple[str, int], list[IPAddress]]] = contextvars.ContextVar(
-    "outbound_netguard_pinned"
+    "outbound_net_guard_pinned"
 )
 
 
@@ -400,76 +392,3 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             stream=_RefusedBody(response.stream, encoding[:32]),
             extensions=response.extensions,
         )
-
-
-# -- the client every provider call uses ------------------------------------------------------
-
-
-class _NoCookies(CookieJar):
-    """A jar that keeps nothing: a cookie one provider sets must never ride along on another
-    project's request (one jar is shared by every project's calls)."""
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
-
-    def extract_cookies(self, response: typing.Any, request: UrllibRequest) -> None:
-        return None
-
-    def set_cookie_if_ok(self, cookie: Cookie, request: UrllibRequest) -> None:
-        return None
-
-
-def provider_http(
-    policy: NetworkPolicy,
-    *,
-    timeout: float | httpx.Timeout = 10.0,
-    resolve: Resolver = system_resolve,
-    verify: bool | str = True,
-) -> httpx.AsyncClient:
-    """The HTTP client for calls to providers and issuers: guarded by ``policy``, never
-    following redirects, keeping no cookies, ignoring proxy settings of the environment."""
-    return httpx.AsyncClient(
-        transport=GuardedTransport(policy, resolve=resolve, verify=verify),
-        follow_redirects=False,
-        cookies=_NoCookies(),
-        trust_env=False,
-        timeout=timeout,
-    )
-
-
-# -- logs ---------------------------------------------------------------------------------
-
-_QUERY = re.compile(r"\?[^\s\"'>]*")
-
-
-class _ProviderURLFilter(logging.Filter):
-    """httpx logs each request's full URL at INFO, and httpcore's DEBUG traces carry request
-    and response headers (Authorization, Set-Cookie). Keep httpx's line without the query
-    string, and none of httpcore's below WARNING."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("httpcore"):
-            return record.levelno >= logging.WARNING
-        record.msg = loggable(_QUERY.sub("?…", record.getMessage()))
-        record.args = ()
-        return True
-
-
-_FILTER = _ProviderURLFilter()
-_HTTP_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-
-
-def quiet_http_logs() -> None:
-    """Install the filter on httpx's and httpcore's loggers (idempotent)."""
-    for name in _HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)

@@ -1,0 +1,50 @@
+"""The HTTP client every call to a provider, an issuer or a webhook receiver goes through.
+
+:func:`provider_http` builds it: on the :class:`~outbound.net.guard.GuardedTransport` (only to
+addresses the policy allows, connected to the address that was checked, answers uncompressed),
+never following redirects, keeping no cookies, ignoring the environment's proxy settings.
+"""
+
+from __future__ import annotations
+
+import typing
+from http.cookiejar import Cookie, CookieJar
+from urllib.request import Request as UrllibRequest
+
+import httpx
+
+from .guard import GuardedTransport, NetworkPolicy, Resolver, system_resolve
+
+__all__ = ["provider_http"]
+
+
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing: a cookie one provider sets must never ride along on another
+    project's request (one jar is shared by every project's calls)."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: typing.Any, request: UrllibRequest) -> None:
+        return None
+
+    def set_cookie_if_ok(self, cookie: Cookie, request: UrllibRequest) -> None:
+        return None
+
+
+def provider_http(
+    policy: NetworkPolicy,
+    *,
+    timeout: float | httpx.Timeout = 10.0,
+    resolve: Resolver = system_resolve,
+    verify: bool | str = True,
+) -> httpx.AsyncClient:
+    """The HTTP client for calls to providers and issuers: guarded by ``policy``, never
+    following redirects, keeping no cookies, ignoring proxy settings of the environment."""
+    return httpx.AsyncClient(
+        transport=GuardedTransport(policy, resolve=resolve, verify=verify),
+        follow_redirects=False,
+        cookies=_NoCookies(),
+        trust_env=False,
+        timeout=timeout,
+    )
