@@ -16,8 +16,8 @@ received for the signed-in user from one of the project's trusted issuers
   role or permission the operator configured for that tenant — else 403.
 
 Every check runs before any token is read, so a refusal says nothing about whether a token
-exists. A delegated fetch never hands out the refresh token; its audit actor is
-``jwt:<sub>@<issuer>``.
+exists. A delegated fetch never hands out the refresh token: ``withRefreshToken`` is refused
+(E130403) as a fetch-only key's is (fetch.py); its audit actor is ``jwt:<sub>@<issuer>``.
 """
 
 from __future__ import annotations

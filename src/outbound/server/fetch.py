@@ -95,6 +95,15 @@ def expired_without_refresh_token() -> ApiError:
     )
 
 
+def refresh_token_refused(who: str) -> ApiError:
+    """E130403 for ``withRefreshToken`` from a caller that gets access tokens only: a
+    fetch-only key, or a user's token (delegated fetch). Raised before any token is read."""
+    return ApiError(
+        "E130403",
+        f"{who} gets access tokens only: options.withRefreshToken needs a full management key",
+    )
+
+
 class Refresher(Protocol):
     async def due(self, token: TokenRecord, now: float, default_margin: int) -> bool:
         """Whether the token (which has an expiry or a refresh token) must be refreshed before
@@ -172,11 +181,7 @@ class TokenService:
                 raise fetch_only_key(app_id)
             fetch_only = grant.fetch_only
             if fetch_only and with_refresh_token:
-                raise ApiError(
-                    "E130403",
-                    "a fetch-only management key gets access tokens only: options"
-                    ".withRefreshToken needs a full management key",
-                )
+                raise refresh_token_refused("a fetch-only management key")
         if scopes:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]
@@ -234,7 +239,8 @@ async def fetch_token(
 
     With ``key`` the management key is checked along with reading the token; without it the
     caller has checked it — or the caller is a ``delegate``, a verified user's token that may
-    fetch only its own subject's tokens, never with the refresh token (delegation.py).
+    fetch only its own subject's tokens, and whose ``withRefreshToken`` is refused (E130403)
+    as a fetch-only key's is (delegation.py).
     """
     try:
         req = decode(raw, FetchToken)
@@ -255,13 +261,17 @@ async def fetch_token(
         raise
     options = req.options
     force_refresh = bool(options and options.force_refresh)
-    with_refresh = bool(options and options.with_refresh_token) and delegate is None
+    with_refresh = bool(options and options.with_refresh_token)
     if force_refresh:
         set_caller(dataclasses.replace(caller(), trigger="forceRefresh"))
     owner = (project_id, app_id, user_id, tenant_id)
     if delegate is not None:
         try:
             delegate.authorize(user_id, tenant_id, tenant_level=tenant_level)
+            if with_refresh:
+                # Refused like a fetch-only key's, not ignored: the caller learns at once
+                # that it will never get one this way.
+                raise refresh_token_refused("a user's token")
         except ApiError as exc:
             # A user's token reaching for another owner: recorded against that owner.
             await _fetched(vault, owner, error_code=exc.code, delegated=True)

@@ -83,12 +83,16 @@ def test_the_sdk_fetches_its_users_token_with_the_users_own_jwt(
     )
     by_token = descope.mgmt.outbound_application_by_token
 
-    token = by_token.fetch_token(
-        token=jwt_token, app_id=vault.app_id, user_id=user, options={"withRefreshToken": True}
-    )["token"]
+    token = by_token.fetch_token(token=jwt_token, app_id=vault.app_id, user_id=user)["token"]
     assert token["token"] == token["accessToken"] == stored
     assert token["userId"] == user and token["hasRefreshToken"] is True
-    assert "refreshToken" not in token  # fetch-only: never the refresh token
+    assert "refreshToken" not in token  # access tokens only
+    status, text = refused(
+        lambda: by_token.fetch_token(
+            token=jwt_token, app_id=vault.app_id, user_id=user, options={"withRefreshToken": True}
+        )
+    )
+    assert status == 403 and "E130403" in text and "provider-rt-" not in text
 
     scoped = by_token.fetch_token_by_scopes(
         token=jwt_token, app_id=vault.app_id, user_id=user, scopes=["read"]
@@ -102,8 +106,55 @@ def test_the_sdk_fetches_its_users_token_with_the_users_own_jwt(
     assert status == 404 and "E111504" in text  # its own subject: told what is stored
 
     actor = f"jwt:{user}@{agents_idp.issuer}"
-    assert audit_actors(vault, user, 3) == [actor, actor, actor]
+    assert audit_actors(vault, user, 4) == [actor, actor, actor, actor]
     assert jwt_token not in vault.server.log()
+
+
+def test_a_users_token_asking_for_the_refresh_token_is_refused_like_a_fetch_only_key(
+    vault: Vault, extra_issuer: OwnIssuer
+) -> None:
+    """``withRefreshToken`` with a user's token is 403 ``E130403`` on each of the four fetch
+    paths, as for a fetch-only key — not ignored — before any token is read (the same answer
+    whether the owner holds a token), and no refresh token is in any answer."""
+    user, tenant, nobody = vault.new_user(), "t-" + secrets.token_hex(3), vault.new_user()
+    store_token(vault, {"userId": user}, ["read"])
+    store_token(vault, {"tenantId": tenant}, ["read"])
+    claims = {"scope": FETCH_SCOPE, "aud": "vault"}
+    admin = {tenant: {"roles": ["Tenant Admin"]}}
+    own = extra_issuer.token(user, tenants=admin, **claims)
+    empty = extra_issuer.token(nobody, tenants={"t-none": {"roles": ["Tenant Admin"]}}, **claims)
+    app, option = vault.app_id, {"options": {"withRefreshToken": True}}
+    base = "/v1/mgmt/outbound/app"
+    asks = {
+        # path -> (body for the owner with a token, body for one without)
+        f"{base}/user/token/latest": ({"userId": user}, {"userId": nobody}),
+        f"{base}/user/token": (
+            {"userId": user, "scopes": ["read"]},
+            {"userId": nobody, "scopes": ["read"]},
+        ),
+        f"{base}/tenant/token/latest": ({"tenantId": tenant}, {"tenantId": "t-none"}),
+        f"{base}/tenant/token": (
+            {"tenantId": tenant, "scopes": ["read"]},
+            {"tenantId": "t-none", "scopes": ["read"]},
+        ),
+    }
+    with httpx.Client(base_url=vault.server.base_url) as http:
+        for path, (held, missing) in asks.items():
+            answers = []
+            for jwt_token, owner in ((own, held), (empty, missing)):
+                auth = {"Authorization": f"Bearer {vault.server.project_id}:{jwt_token}"}
+                answer = http.post(path, json={"appId": app, **owner, **option}, headers=auth)
+                assert answer.status_code == 403, (path, answer.text)
+                assert "provider-rt-" not in answer.text and "provider-at-" not in answer.text
+                answers.append(answer.json())
+            assert answers[0] == answers[1], path  # nothing about whether a token exists
+            assert answers[0]["errorCode"] == "E130403"
+            assert "withRefreshToken" in answers[0]["errorMessage"], answers[0]
+            # Without the option the same token fetches the access token.
+            auth = {"Authorization": f"Bearer {vault.server.project_id}:{own}"}
+            served = http.post(path, json={"appId": app, **held}, headers=auth)
+            assert served.status_code == 200, (path, served.text)
+            assert "refreshToken" not in served.json()["token"]
 
 
 def test_tenant_fetches_need_the_tenant_and_for_tenant_tokens_the_role(
