@@ -20,6 +20,35 @@ from .records import TokenRecord, TokenWrite
 
 __all__ = ["Tokens", "token_event"]
 
+# A stored token replaced by a new one (an upload, a completed connect) for the same owner.
+_REPLACE = (
+    "UPDATE tokens SET scopes = :scopes, access_token = :access_token,"
+    " refresh_token = :refresh_token, id_token = :id_token,"
+    " access_token_type = :access_token_type,"
+    " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
+    " last_refresh_error = :note, needs_reconnect = 0, token_sub = :token_sub,"
+    " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+    # a refresh of the replaced token may be in flight: its lease no longer
+    # applies to this one (its write will see the new version and give way)
+    " refresh_claim_owner = NULL, refresh_claim_until = 0,"
+    " failing_since = 0, failure_count = 0, failing_notified = 0,"
+    " next_refresh_at = 0, version = version + 1"
+    " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
+    " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
+    " RETURNING id"
+)
+# The first token of an owner.
+_INSERT = (
+    "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
+    " external_identifier, scopes, access_token, refresh_token, id_token,"
+    " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
+    " granted_by, extra, last_refresh_error, created_at, updated_at) VALUES"
+    " (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
+    " :scopes, :access_token, :refresh_token, :id_token, :access_token_type,"
+    " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :note,"
+    " :now, :now)"
+)
+
 
 def token_event(row: Row, action: str, **fields: str) -> AuditEvent:
     """The audit event of ``action`` on the token in ``row`` (its ids; never a secret)."""
@@ -82,62 +111,15 @@ class Tokens:
         """Store the tokens in one transaction (all or nothing); returns their ids. Each is
         audited as ``action`` (an upload, or a completed connect)."""
         at = now()
-        seal = self.codec.seal_token
         ids = []
         created, updated = [], []
         async with self.db.transaction() as tx:
             for write in writes:
-                key = {
-                    "project_id": write.project_id,
-                    "app_id": write.app_id,
-                    "user_id": write.user_id,
-                    "tenant_id": write.tenant_id,
-                    "external_identifier": write.external_identifier,
-                }
-                values = {
-                    **key,
-                    "scopes": json.dumps(write.scopes),
-                    "access_token": seal(write, "access_token", write.access_token),
-                    "refresh_token": seal(write, "refresh_token", write.refresh_token),
-                    "id_token": seal(write, "id_token", write.id_token),
-                    "access_token_type": write.access_token_type,
-                    "access_token_expiry": write.access_token_expiry,
-                    "token_sub": write.token_sub,
-                    "granted_by": write.granted_by,
-                    "extra": json.dumps(write.extra),
-                    "note": write.note,
-                    "now": at,
-                }
-                row = await tx.fetchone(
-                    "UPDATE tokens SET scopes = :scopes, access_token = :access_token,"
-                    " refresh_token = :refresh_token, id_token = :id_token,"
-                    " access_token_type = :access_token_type,"
-                    " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
-                    " last_refresh_error = :note, needs_reconnect = 0, token_sub = :token_sub,"
-                    " granted_by = :granted_by, extra = :extra, updated_at = :now,"
-                    # a refresh of the replaced token may be in flight: its lease no longer
-                    # applies to this one (its write will see the new version and give way)
-                    " refresh_claim_owner = NULL, refresh_claim_until = 0,"
-                    " failing_since = 0, failure_count = 0, failing_notified = 0,"
-                    " next_refresh_at = 0, version = version + 1"
-                    " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
-                    " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
-                    " RETURNING id",
-                    values,
-                )
+                values = self._values(write, at)
+                row = await tx.fetchone(_REPLACE, values)
                 if row is None:
                     token_id = new_id("tok_")
-                    await tx.execute(
-                        "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
-                        " external_identifier, scopes, access_token, refresh_token, id_token,"
-                        " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
-                        " granted_by, extra, last_refresh_error, created_at, updated_at) VALUES"
-                        " (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
-                        " :scopes, :access_token, :refresh_token, :id_token, :access_token_type,"
-                        " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :note,"
-                        " :now, :now)",
-                        {**values, "id": token_id},
-                    )
+                    await tx.execute(_INSERT, {**values, "id": token_id})
                     created.append(stored_connection(values, token_id, at))
                 else:
                     token_id = row["id"]
@@ -159,6 +141,29 @@ class Tokens:
                 ),
             )
         return ids
+
+    def _values(self, write: TokenWrite, at: int) -> dict[str, Any]:
+        """The parameters of :data:`_REPLACE` and :data:`_INSERT` for ``write``, its secrets
+        sealed."""
+        seal = self.codec.seal_token
+        return {
+            "project_id": write.project_id,
+            "app_id": write.app_id,
+            "user_id": write.user_id,
+            "tenant_id": write.tenant_id,
+            "external_identifier": write.external_identifier,
+            "scopes": json.dumps(write.scopes),
+            "access_token": seal(write, "access_token", write.access_token),
+            "refresh_token": seal(write, "refresh_token", write.refresh_token),
+            "id_token": seal(write, "id_token", write.id_token),
+            "access_token_type": write.access_token_type,
+            "access_token_expiry": write.access_token_expiry,
+            "token_sub": write.token_sub,
+            "granted_by": write.granted_by,
+            "extra": json.dumps(write.extra),
+            "note": write.note,
+            "now": at,
+        }
 
     async def delete(self, project_id: str, token_id: str) -> TokenRecord | None:
         async with self.db.transaction() as tx:
