@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import all_templates
+from .schema import FACTS
 from .template import Template
 
 __all__ = ["render"]
@@ -32,10 +33,15 @@ server's authorization server on first use and there is no client id or secret t
 (see [mcp.md](mcp.md)). *Refresh*: `rotating` means each refresh returns a new refresh
 token that replaces the old one; `no` means the provider issues none. *Values* are the
 per-instance parts of the provider's URLs you fill in (`values` in the bytemplate request,
-`--value NAME=VALUE` in the CLI); a default is shown after `=`.
+`--value NAME=VALUE` in the CLI); a default is shown after `=`. *API base* is the provider's
+REST API base (an app's `apiBaseUrl` defaults to it); *Verify* is the request that names the
+connected account (`outbound connections verify`), where the provider has one. *Sources*
+links the provider's documentation page of each fact: the endpoints, the scopes, PKCE, the
+refresh facts, the API base and the verify request. `outbound templates list --grep TEXT`
+searches ids, names, categories and hosts.
 
-| Provider | id | Default scopes | Client auth | PKCE | Refresh | Values |
-|---|---|---|---|---|---|---|
+| Provider | id | Categories | Default scopes | Client auth | PKCE | Refresh | Values | API base | Verify | Sources |
+|---|---|---|---|---|---|---|---|---|---|---|
 """
 
 
@@ -54,16 +60,31 @@ def _row(template: Template) -> str:
         )
         or "-"
     )
+    whoami = spec.whoami
+    verify = f"`{whoami.method} {whoami.path}` → `{whoami.account}`" if whoami else "-"
     cells = [
         f"[{_cell(spec.name)}]({spec.docs})",
         f"`{spec.id}`",
+        ", ".join(spec.categories),
         scopes,
         "registered" if spec.use_dcr else _AUTH[spec.token_endpoint_auth_method],
         "yes" if spec.pkce else "no",
         refresh,
         values,
+        f"`{spec.api_base_url}`" if spec.api_base_url else "-",
+        _cell(verify),
+        _sources(template),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _sources(template: Template) -> str:
+    by_page: dict[str, list[str]] = {}
+    for fact in FACTS:
+        page = template.source(fact)
+        if page:
+            by_page.setdefault(page, []).append(fact)
+    return " ".join(f"[{'·'.join(facts)}]({page})" for page, facts in by_page.items())
 
 
 def render() -> str:

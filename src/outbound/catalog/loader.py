@@ -9,16 +9,33 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
 from ..oauth import hooks as engine_hooks
-from .schema import VALUE_KINDS, TemplateSpec
+from .schema import FACTS, VALUE_KINDS, TemplateSpec
 from .template import PLACEHOLDER, TEMPLATED_FIELDS, Template
 
-__all__ = ["PROVIDERS_DIR", "CatalogError", "load_directory", "load_file"]
+__all__ = ["DOC_HOSTS", "PROVIDERS_DIR", "CatalogError", "load_directory", "load_file",
+           "registrable_domain"]
 
 PROVIDERS_DIR = Path(__file__).parent / "providers"
+
+# Sites that host providers' documentation for them: a source may be there, an endpoint
+# never (an endpoint must be on one of the provider's own domains).
+DOC_HOSTS = frozenset({"readme.io", "gitbook.io", "github.com", "learn.microsoft.com"})
+# Second-level labels under which a country's registrable domains sit (co.uk, com.au).
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "ne", "or"})
+# Endpoint fields whose host the provider owns (a value of kind host or url is the user's).
+_ENDPOINTS = (*TEMPLATED_FIELDS, "refresh_url")
+
+
+def registrable_domain(host: str) -> str:
+    """``accounts.google.com`` -> ``google.com``; ``login.xero.co.uk`` -> ``xero.co.uk``."""
+    labels = host.lower().rstrip(".").split(":")[0].split(".")
+    keep = 3 if len(labels) > 2 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
 
 
 class CatalogError(ValueError):
@@ -112,6 +129,58 @@ def _problems(template: Template, path: Path) -> Iterable[str]:
     for key in spec.authorize_params:
         if key in ("client_id", "redirect_uri", "state", "scope", "response_type"):
             yield f"field 'authorize_params': {key!r} is set by the engine, not the template"
+    yield from _fact_problems(template)
+
+
+def _fact_problems(template: Template) -> Iterable[str]:
+    """Every fact names its documentation page, on the provider's site, and every endpoint
+    is on one of the provider's domains."""
+    spec = template.spec
+    if not spec.categories:
+        yield "field 'categories': name at least one category"
+    if spec.whoami is not None and spec.whoami.path.startswith("/") and not spec.api_base_url:
+        yield "field 'whoami': its path is relative to api_base_url, which is not set"
+    sources = spec.sources
+    if sources is None:
+        yield "field 'sources': every template names the documentation its facts come from"
+        return
+    stated = {
+        "endpoints": True,
+        "scopes": bool(spec.default_scopes),
+        "pkce": True,
+        "refresh": True,
+        "api": bool(spec.api_base_url),
+        "whoami": spec.whoami is not None,
+    }
+    for fact in FACTS:
+        if stated[fact] and not sources.source(fact):
+            yield f"field 'sources.{fact}': the template states {fact} facts; name their page"
+        if not stated[fact] and getattr(sources, fact) and fact in ("scopes", "api", "whoami"):
+            yield f"field 'sources.{fact}': a source for a fact the template does not state"
+    own = {registrable_domain(urlsplit(spec.homepage).hostname or ""), *spec.domains}
+    user_values = {value.name for value in spec.values if value.kind in ("host", "url")}
+    examples = {value.name: value.example for value in spec.values}
+    whoami = spec.whoami.path if spec.whoami and spec.whoami.path.startswith("https://") else ""
+    for name, url in [*((name, getattr(spec, name)) for name in _ENDPOINTS), ("whoami", whoami)]:
+        netloc = urlsplit(url).netloc if not url.startswith("{") else "{"
+        if not url or any(f"{{{value}}}" in netloc for value in user_values) or netloc == "{":
+            continue  # the user's own server
+        host = PLACEHOLDER.sub(lambda m: examples.get(m.group(1), "x"), netloc)
+        if registrable_domain(host) not in own:
+            yield (
+                f"field {name!r}: host {host!r} is not on the provider's domains"
+                f" ({', '.join(sorted(own))}); add its domain to 'domains' if it is theirs"
+            )
+    for fact in ("oauth", *FACTS):
+        url = getattr(sources, fact)
+        host = urlsplit(url).hostname or ""
+        if url and registrable_domain(host) not in own and host not in DOC_HOSTS and (
+            registrable_domain(host) not in DOC_HOSTS
+        ):
+            yield (
+                f"field 'sources.{fact}': {host!r} is neither the provider's site"
+                f" ({', '.join(sorted(own))}) nor a documentation host"
+            )
 
 
 def load_directory(directory: Path = PROVIDERS_DIR) -> dict[str, Template]:

@@ -8,12 +8,20 @@ a misspelt quirk must never be silently ignored.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
-__all__ = ["VALUE_KINDS", "TemplateSpec", "ValueSpec"]
+__all__ = [
+    "CATEGORIES",
+    "FACTS",
+    "VALUE_KINDS",
+    "SourcesSpec",
+    "TemplateSpec",
+    "ValueSpec",
+    "WhoamiSpec",
+]
 
 # https URLs, with ``{value}`` placeholders where the template allows them; a URL may start
 # with a placeholder only when that value is itself an https URL (checked by the loader).
@@ -52,6 +60,90 @@ VALUE_KINDS: dict[str, tuple[str, re.Pattern[str]]] = {
         re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*$"),
     ),
 }
+
+
+# What a provider is for; ``outbound templates list --grep`` searches them.
+Category = Literal[
+    "accounting",
+    "ai",
+    "analytics",
+    "cloud",
+    "communication",
+    "crm",
+    "design",
+    "dev-tools",
+    "documents",
+    "e-commerce",
+    "education",
+    "finance",
+    "forms",
+    "health",
+    "hr",
+    "identity",
+    "marketing",
+    "mcp",
+    "music",
+    "payments",
+    "productivity",
+    "project-management",
+    "scheduling",
+    "social",
+    "storage",
+    "support",
+    "video",
+]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+
+# The facts a template states, each of which names the documentation page it comes from.
+FACTS = ("endpoints", "scopes", "pkce", "refresh", "api", "whoami")
+
+# A path (and query) relative to api_base_url, or an https URL of the provider's where the
+# request lives elsewhere (an identity host's userinfo); ``{value}`` placeholders allowed.
+ApiPath = Annotated[
+    str,
+    Meta(pattern=r"^(/|https://)([A-Za-z0-9._~%!$&'()*+,;=:@/?-]|\{[a-z_]+\})*$", max_length=300),
+]
+# A field of a JSON answer; numeric parts index lists (``data.0.login``).
+AnswerPath = Annotated[str, Meta(pattern=r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")]
+Domain = Annotated[str, Meta(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", max_length=100)]
+
+
+class WhoamiSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A request that names the connected account, sent with the connection's token."""
+
+    path: ApiPath
+    # The answer's field naming the account (an email, a login, a workspace name).
+    account: AnswerPath
+    # The answer's field holding the account's stable id, where there is one.
+    id: AnswerPath | Literal[""] = ""
+    method: Literal["GET", "POST"] = "GET"
+    # A JSON body for a POST (a few RPC-style APIs want one, even ``{}`` or ``null``).
+    body: Annotated[str, Meta(max_length=200)] = ""
+    headers: dict[HeaderName, Annotated[str, Meta(pattern=r"^[\x20-\x7e]{1,200}$")]] = {}
+
+
+class SourcesSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The provider's documentation page for each fact of the template.
+
+    ``oauth`` is the page of the OAuth guide, the source of the endpoints, PKCE and refresh
+    facts unless ``endpoints``, ``pkce`` or ``refresh`` names another page.
+    """
+
+    oauth: HttpsUrl
+    scopes: OptionalUrl = ""
+    endpoints: OptionalUrl = ""
+    pkce: OptionalUrl = ""
+    refresh: OptionalUrl = ""
+    # The API reference that names api_base_url, and the whoami request's page.
+    api: OptionalUrl = ""
+    whoami: OptionalUrl = ""
+
+    def source(self, fact: str) -> str:
+        """The page a fact comes from ("" when the template states no such fact)."""
+        found: str = getattr(self, fact)
+        if not found and fact in ("endpoints", "pkce", "refresh"):
+            return self.oauth
+        return found
 
 
 class ValueSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -124,3 +216,13 @@ class TemplateSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     client_secret_required: bool = True
 
     values: list[ValueSpec] = []
+
+    categories: Annotated[list[Category], Meta(max_length=4)] = []
+    # The provider's REST API base (the app field apiBaseUrl of an app made from it), and
+    # a request naming the connected account, where the provider has them.
+    api_base_url: OptionalUrl = ""
+    whoami: WhoamiSpec | None = None
+    # Registrable domains the template's endpoints and sources use besides the homepage's
+    # (googleapis.com for Google); the catalog refuses a URL on any other.
+    domains: list[Domain] = []
+    sources: SourcesSpec | None = None

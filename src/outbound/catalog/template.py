@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..app_fields import TEMPLATED_URL_FIELDS
-from .schema import VALUE_KINDS, TemplateSpec, ValueSpec
+from .schema import FACTS, VALUE_KINDS, TemplateSpec, ValueSpec
 
 __all__ = ["PLACEHOLDER", "Template"]
 
@@ -17,7 +17,11 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 # Fields that may hold ``{value}`` placeholders: those the App itself stores, since the
 # user's values are known only when an app is created from the template.
-TEMPLATED_FIELDS = tuple(name for name, _ in TEMPLATED_URL_FIELDS)
+# api_base_url is one of them once the App field apiBaseUrl exists; until then the
+# template still fills it in for :meth:`Template.api_base_url`.
+TEMPLATED_FIELDS = tuple(
+    dict.fromkeys((*(name for name, _ in TEMPLATED_URL_FIELDS), "api_base_url"))
+)
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
 
@@ -64,6 +68,8 @@ class Template:
             yield getattr(spec, name)
         yield from spec.authorize_params.values()
         yield from spec.token_params.values()
+        if spec.whoami is not None:
+            yield spec.whoami.path
 
     def resolve_values(self, values: Mapping[str, str]) -> dict[str, str]:
         """The user's values checked and completed with defaults; ValueError names the value
@@ -89,6 +95,34 @@ class Template:
 
     def _fill(self, text: str, values: Mapping[str, str]) -> str:
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+    def api_base_url(self, values: Mapping[str, str] | None = None) -> str:
+        """The provider's API base with the user's values filled in ("" if it has none)."""
+        return self._fill(self.spec.api_base_url, self.resolve_values(values or {}))
+
+    def whoami_url(self, values: Mapping[str, str] | None = None) -> str:
+        """The whoami request's URL with the user's values filled in ("" if none)."""
+        whoami = self.spec.whoami
+        if whoami is None:
+            return ""
+        resolved = self.resolve_values(values or {})
+        path = self._fill(whoami.path, resolved)
+        return path if path.startswith("https://") else self.api_base_url(values) + path
+
+    def source(self, fact: str) -> str:
+        """The documentation page a fact of the template comes from (see SourcesSpec)."""
+        return self.spec.sources.source(fact) if self.spec.sources else ""
+
+    def searchable(self) -> str:
+        """What ``templates list --grep`` searches: id, name, categories and every host."""
+        spec = self.spec
+        hosts = {
+            urlsplit(url).hostname or ""
+            for url in (getattr(spec, name) for name in (*TEMPLATED_FIELDS, "refresh_url",
+                                                         "homepage"))
+            if url
+        }
+        return " ".join([spec.id, spec.name, *spec.categories, *sorted(hosts)]).lower()
 
     # -- the three views ---------------------------------------------------------------
 
@@ -167,7 +201,8 @@ class Template:
             del defaults["refresh_window"]
         for name in ("refresh_url", *TEMPLATED_FIELDS):
             url = getattr(spec, name)
-            if url and not _has_placeholder(url):
+            # api_base_url is the proxy's, not the OAuth engine's.
+            if url and not _has_placeholder(url) and name != "api_base_url":
                 defaults[name] = url
         return defaults
 
@@ -245,8 +280,26 @@ class Template:
             "extraCallbackParams": list(spec.extra_callback_params),
             "inputs": self.inputs(),
             "notes": spec.notes,
+            "categories": list(spec.categories),
+            "apiBaseUrl": spec.api_base_url,
+            "whoami": _whoami_wire(spec),
+            "sources": {fact: self.source(fact) for fact in FACTS if self.source(fact)},
         }
         return wire
+
+
+def _whoami_wire(spec: TemplateSpec) -> dict[str, Any] | None:
+    whoami = spec.whoami
+    if whoami is None:
+        return None
+    wire: dict[str, Any] = {"method": whoami.method, "path": whoami.path, "account": whoami.account}
+    if whoami.id:
+        wire["id"] = whoami.id
+    if whoami.body:
+        wire["body"] = whoami.body
+    if whoami.headers:
+        wire["headers"] = dict(whoami.headers)
+    return wire
 
 
 def _check_value(template_id: str, spec: ValueSpec, value: str) -> None:

@@ -17,11 +17,22 @@ def templates() -> None:
 
 @templates.command("list")
 @click.option("--json", "as_json", is_flag=True, help='Print {"templates": [...]} as JSON.')
-def templates_list(as_json: bool) -> None:
+@click.option(
+    "--grep",
+    "grep",
+    metavar="TEXT",
+    help="Only templates whose id, name, categories or hosts contain TEXT (any case).",
+)
+def templates_list(as_json: bool, grep: str | None) -> None:
     """List the provider templates: id, name and the values each needs."""
     from ..catalog import all_templates
 
     found = all_templates()
+    if grep:
+        needle = grep.strip().lower()
+        found = [t for t in found if needle in t.searchable()]
+        if not found:
+            raise click.ClickException(f"no provider template matches {grep!r}")
     if as_json:
         click.echo(json.dumps({"templates": [t.to_wire() for t in found]}))
         return

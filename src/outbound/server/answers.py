@@ -201,6 +201,18 @@ class TemplateInput(msgspec.Struct):
     choices: list[str] | None = None
 
 
+class TemplateWhoami(msgspec.Struct):
+    """A request naming the connected account: path relative to apiBaseUrl (or an https
+    URL), and the answer's fields holding the account's name and id."""
+
+    method: str
+    path: str
+    account: str
+    id: str | None = None
+    body: str | None = None
+    headers: dict[str, str] | None = None
+
+
 class Template(msgspec.Struct, rename="camel"):
     id: str
     name: str
@@ -227,6 +239,12 @@ class Template(msgspec.Struct, rename="camel"):
     extra_callback_params: list[str]
     inputs: list[TemplateInput]
     notes: str
+    categories: list[str] = []
+    # The provider's REST API base ("" when it has none or it comes with the token).
+    api_base_url: str = ""
+    whoami: TemplateWhoami | None = None
+    # fact (endpoints, scopes, pkce, refresh, api, whoami) -> the documentation page
+    sources: dict[str, str] = {}
 
 
 class TemplatesAnswer(msgspec.Struct):
