@@ -99,8 +99,10 @@ def test_every_fact_names_its_documentation_page(template_id: str) -> None:
             host = urlsplit(page).hostname or ""
             assert page.startswith("https://") and "{" not in page
             # The source's site is the provider's (or hosts its docs for it).
-            assert registrable_domain(host) in own or host in DOC_HOSTS or (
-                registrable_domain(host) in DOC_HOSTS
+            assert (
+                registrable_domain(host) in own
+                or host in DOC_HOSTS
+                or (registrable_domain(host) in DOC_HOSTS)
             ), f"{fact}: {page}"
     # The wire form lists exactly the stated facts' pages.
     assert set(tpl.to_wire()["sources"]) == {fact for fact in FACTS if stated[fact]}

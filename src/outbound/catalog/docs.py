@@ -42,7 +42,7 @@ searches ids, names, categories and hosts.
 
 | Provider | id | Categories | Default scopes | Client auth | PKCE | Refresh | Values | API base | Verify | Sources |
 |---|---|---|---|---|---|---|---|---|---|---|
-"""
+"""  # noqa: E501
 
 
 def _cell(text: str) -> str:

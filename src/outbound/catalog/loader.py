@@ -17,8 +17,14 @@ from ..oauth import hooks as engine_hooks
 from .schema import FACTS, VALUE_KINDS, TemplateSpec
 from .template import PLACEHOLDER, TEMPLATED_FIELDS, Template
 
-__all__ = ["DOC_HOSTS", "PROVIDERS_DIR", "CatalogError", "load_directory", "load_file",
-           "registrable_domain"]
+__all__ = [
+    "DOC_HOSTS",
+    "PROVIDERS_DIR",
+    "CatalogError",
+    "load_directory",
+    "load_file",
+    "registrable_domain",
+]
 
 PROVIDERS_DIR = Path(__file__).parent / "providers"
 
@@ -174,8 +180,11 @@ def _fact_problems(template: Template) -> Iterable[str]:
     for fact in ("oauth", *FACTS):
         url = getattr(sources, fact)
         host = urlsplit(url).hostname or ""
-        if url and registrable_domain(host) not in own and host not in DOC_HOSTS and (
-            registrable_domain(host) not in DOC_HOSTS
+        if (
+            url
+            and registrable_domain(host) not in own
+            and host not in DOC_HOSTS
+            and (registrable_domain(host) not in DOC_HOSTS)
         ):
             yield (
                 f"field 'sources.{fact}': {host!r} is neither the provider's site"

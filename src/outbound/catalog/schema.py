@@ -104,7 +104,8 @@ ApiPath = Annotated[
     Meta(pattern=r"^(/|https://)([A-Za-z0-9._~%!$&'()*+,;=:@/?-]|\{[a-z_]+\})*$", max_length=300),
 ]
 # A field of a JSON answer; numeric parts index lists (``data.0.login``).
-AnswerPath = Annotated[str, Meta(pattern=r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")]
+_PART = r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+)"
+AnswerPath = Annotated[str, Meta(pattern=rf"^{_PART}(\.{_PART})*$")]
 Domain = Annotated[str, Meta(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", max_length=100)]
 
 

@@ -118,8 +118,9 @@ class Template:
         spec = self.spec
         hosts = {
             urlsplit(url).hostname or ""
-            for url in (getattr(spec, name) for name in (*TEMPLATED_FIELDS, "refresh_url",
-                                                         "homepage"))
+            for url in (
+                getattr(spec, name) for name in (*TEMPLATED_FIELDS, "refresh_url", "homepage")
+            )
             if url
         }
         return " ".join([spec.id, spec.name, *spec.categories, *sorted(hosts)]).lower()
