@@ -96,6 +96,7 @@ def test_connections_show_status_and_never_a_secret(live_server: LiveServer) -> 
             "failingSince",
             "failureCount",
             "createdTime",
+            "metadata",
         }
         assert alice["status"] == "active"
         assert alice["scopes"] == ["read", "write"]

@@ -25,6 +25,7 @@ ACTIONS = (
     "connect.link",
     "connect.completed",
     "connect.failed",
+    "connection.metadata",
     "key.create",
     "key.revoke",
 )

@@ -20,6 +20,7 @@ __all__ = [
     "AppIdsAnswer",
     "AppsAnswer",
     "AuthorizationServerMetadata",
+    "ConnectionAnswer",
     "ConnectionsAnswer",
     "DeliveriesAnswer",
     "DeliveryAnswer",
@@ -270,6 +271,12 @@ class Connection(msgspec.Struct, rename="camel"):
     failing_since: EpochText
     failure_count: int
     created_time: EpochText
+    # the app's own small JSON object (never a secret)
+    metadata: dict[str, Any]
+
+
+class ConnectionAnswer(msgspec.Struct):
+    connection: Connection
 
 
 class ConnectionsAnswer(msgspec.Struct, rename="camel"):

@@ -228,6 +228,7 @@ async def new_link(
             granted_by=user_id if granted_by is None else granted_by,
             max_per_owner=settings.connect_pending_per_user,
             max_per_project=settings.connect_pending_per_project,
+            metadata=options.metadata if options else None,
         )
     except TooManyPending as exc:
         who = "this user (or tenant)" if exc.scope == "owner" else "this project"
@@ -564,6 +565,7 @@ async def _store(vault: Vault, session: ConnectSession, tokens: TokenSet) -> Non
                 granted_by=session.granted_by or session.user_id,
                 extra=dict(tokens.extra),
                 note=note,
+                metadata=session.metadata,
             )
         ],
         action="connect.completed",

@@ -88,6 +88,19 @@ class ConnectionsQuery(msgspec.Struct, rename="camel"):
     user_id: _q("user-id") | None = None  # type: ignore[valid-type]
     tenant_id: _q("tenant-id") | None = None  # type: ignore[valid-type]
     status: Literal["active", "refresh_failing", "reconnect_required"] | None = None
+    # one metadata key: metadata[plan]=pro, or as people type it, metadata.plan=pro
+    metadata: (
+        Annotated[
+            dict[str, str],
+            Meta(
+                description="connections whose metadata holds this value at this top-level"
+                " key: metadata[plan]=pro (or metadata.plan=pro); one key per request; a"
+                " value that reads as a JSON number, true, false or null also matches that",
+                max_properties=1,
+            ),
+        ]
+        | None
+    ) = None
     limit: Limit | None = None
     cursor: Cursor | None = None
 
@@ -227,6 +240,7 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", f"{MGMT}/templates", "listTemplates", "templates", "The provider catalog", answer=a.TemplatesAnswer),  # noqa: E501
     E("GET", f"{MGMT}/templates/{{id}}", "loadTemplate", "templates", "One provider template", answer=a.TemplateAnswer, errors=("E131003",)),  # noqa: E501
     E("GET", f"{MGMT}/connections", "listConnections", "connections", "The project's connections and their status", answer=a.ConnectionsAnswer, errors=("E011003",), query=ConnectionsQuery),  # noqa: E501
+    E("POST", f"{MGMT}/connections/{{id}}/metadata", "setConnectionMetadata", "connections", "Replace a connection's metadata ({} clears it)", w.ConnectionMetadata, a.ConnectionAnswer, (*BODY, "E111504"), example={"metadata": {"plan": "pro", "workspace": "acme"}}, needs=("metadata",)),  # noqa: E501
     E("GET", f"{MGMT}/audit", "listAuditEvents", "audit", "The project's audit log, oldest first", answer=a.AuditAnswer, errors=("E011003",), query=AuditQuery),  # noqa: E501
     E("GET", "/v1/outbound/oauth/client/{project}/{app}", "clientMetadataDocument", "connect", "An MCP app's Client ID Metadata Document (public)", answer=a.ClientMetadataDocument, errors=("E131001",), auth="none"),  # noqa: E501
     E("POST", f"{MGMT}/webhooks", "createWebhook", "webhooks", "Add a webhook endpoint (its secret is shown once)", WebhookCreate, a.WebhookSecretAnswer, (*BODY, "E011004"), example={"url": "https://app.example.com/hooks/outbound", "events": ["connection.reconnect_required"]}, needs=("url",)),  # noqa: E501

@@ -21,6 +21,7 @@ from msgspec import Meta
 
 from ..app_fields import ANSWERED, CONFIG_FIELDS, KEPT_WHEN_OMITTED, AppField
 from ..storage import AppRecord, TokenRecord
+from ..storage.connections import MAX_METADATA, dump_metadata
 from .errors import ApiError
 
 # Ids come from our users' systems (emails, UUIDs, slugs): any printable text, bounded — but
@@ -71,6 +72,24 @@ Epoch = (
     | Annotated[str, Meta(pattern=rf"^[0-9]{{0,13}}{_END}")]
 )
 ClientSecretValue = Annotated[str, Meta(max_length=4096)]
+# A connection's metadata: a JSON object (never a secret), at most MAX_METADATA bytes encoded.
+Metadata = Annotated[
+    dict[str, Any],
+    Meta(
+        description=f"a JSON object of at most {MAX_METADATA} bytes (compact UTF-8 JSON);"
+        " shown in lists and never treated as a secret: put no secrets in it"
+    ),
+]
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> None:
+    """A ``__post_init__`` check: the metadata fits (msgspec turns the ValueError into a 400
+    naming the field)."""
+    size = 0 if metadata is None else len(dump_metadata(metadata).encode())
+    if size > MAX_METADATA:
+        raise ValueError(
+            f"$.metadata is {size} bytes as compact JSON; at most {MAX_METADATA} are kept"
+        )
 
 
 class Input(msgspec.Struct):
@@ -159,6 +178,12 @@ class ConnectOptions(Input, rename="camel"):
     redirect_url: AnyUrl | None = None
     scopes: ConnectScopes | None = None
     external_identifier: Id | None = None
+    # the connection's metadata once connected (absent: it keeps what it holds)
+    metadata: Metadata | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_metadata(self.metadata)
 
 
 class Connect(Input, rename="camel"):
@@ -189,6 +214,11 @@ class ApiKeyUpload(Input, rename="camel"):
     user_id: Id | None = None
     tenant_id: Id | None = None
     api_key: TokenValue | None = None
+    metadata: Metadata | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_metadata(self.metadata)
 
 
 class TokenUpload(Input, rename="camel"):
@@ -204,9 +234,12 @@ class TokenUpload(Input, rename="camel"):
     id_token: TokenValue | None = None
     granted_by: Annotated[str, Meta(max_length=256)] | None = None
     verify_refresh: bool | None = None
+    # the connection's metadata (absent: a connection stored before keeps what it holds)
+    metadata: Metadata | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_metadata(self.metadata)
         if isinstance(self.access_token_expiry, str):
             self.access_token_expiry = int(self.access_token_expiry)
             if self.access_token_expiry > MAX_EPOCH:
@@ -216,6 +249,15 @@ class TokenUpload(Input, rename="camel"):
     def expiry(self) -> int:
         """``accessTokenExpiry`` as epoch seconds; 0 when not given."""
         return int(self.access_token_expiry or 0)
+
+
+class ConnectionMetadata(msgspec.Struct):
+    """``POST /v1/mgmt/outbound/connections/{id}/metadata``: the new metadata, whole."""
+
+    metadata: Metadata | None = None
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class BatchUpload(msgspec.Struct):

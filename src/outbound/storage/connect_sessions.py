@@ -17,6 +17,7 @@ from ..audit import event
 from ..secret import Secret
 from .codec import lookup_hash
 from .codec import now as _now
+from .connections import dump_metadata
 from .database import Row
 from .sealed import CONNECT_CODE_VERIFIER
 from .store import Store
@@ -62,6 +63,8 @@ class ConnectSession:
     redirect_uri: str
     code_verifier: Secret | None
     granted_by: str = ""
+    # the metadata the connection gets (None: it keeps what it holds)
+    metadata: dict[str, Any] | None = None
 
 
 class ConnectSessions:
@@ -84,6 +87,7 @@ class ConnectSessions:
         granted_by: str = "",
         max_per_owner: int = 0,
         max_per_project: int = 0,
+        metadata: dict[str, Any] | None = None,
     ) -> str:
         """A new link id (256 random bits), valid ``ttl`` seconds; only its hash is stored.
 
@@ -107,9 +111,10 @@ class ConnectSessions:
             await tx.execute(
                 "INSERT INTO connect_sessions (link_hash, project_id, app_id, user_id, tenant_id,"
                 " external_identifier, scopes, redirect_url, created_at, link_expires_at,"
-                " granted_by)"
+                " granted_by, metadata)"
                 " VALUES (:link_hash, :project_id, :app_id, :user_id, :tenant_id,"
-                " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by)",
+                " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by,"
+                " :metadata)",
                 {
                     "link_hash": lookup_hash(link_id),
                     "project_id": project_id,
@@ -122,6 +127,7 @@ class ConnectSessions:
                     "now": now,
                     "expires": now + ttl,
                     "granted_by": granted_by,
+                    "metadata": None if metadata is None else dump_metadata(metadata),
                 },
             )
             await self.store.audit.record_in(
@@ -237,4 +243,5 @@ class ConnectSessions:
             redirect_uri=row["redirect_uri"],
             code_verifier=verifier,
             granted_by=row["granted_by"],
+            metadata=None if row["metadata"] is None else json.loads(row["metadata"]),
         )

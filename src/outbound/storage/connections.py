@@ -5,6 +5,11 @@ A connection is ``active``, ``refresh_failing`` (the provider has failed transie
 refresh token; only a new connect or upload helps). The status follows from the row's columns,
 so every write that already kept them keeps the status too.
 
+A connection also carries ``metadata``: a small JSON object the app sets (upload, connect,
+update: at most ``MAX_METADATA`` bytes encoded), stored as plain JSON text and shown wherever the
+connection is — never a secret (docs/security.md). The list filters by one of its top-level
+keys (:class:`MetadataFilter`), comparing the value's JSON text on both backends.
+
 The list pages by keyset on ``(created_at, id)``: a page never repeats or skips a row however
 many rows are inserted meanwhile (new rows sort after every existing cursor), and each page is
 an index range scan (``ix_tokens_project_*``), as fast at a million rows as at ten.
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,16 +27,46 @@ import orjson
 from .database import Database, Row
 
 __all__ = [
+    "COLUMNS",
+    "MAX_METADATA",
     "STATUSES",
     "Connection",
     "ConnectionPage",
     "InvalidCursor",
+    "MetadataFilter",
     "connection_from_row",
+    "dump_metadata",
     "list_connections",
     "status_of",
 ]
 
 STATUSES = ("active", "refresh_failing", "reconnect_required")
+# the most a connection's metadata may take, as compact UTF-8 JSON
+MAX_METADATA = 4096
+
+
+def dump_metadata(metadata: dict[str, Any]) -> str:
+    """The stored (and compared) text of ``metadata``: compact JSON, UTF-8 unescaped."""
+    return orjson.dumps(metadata).decode()
+
+
+@dataclass(frozen=True)
+class MetadataFilter:
+    """Connections whose metadata's top-level ``key`` holds ``value``: the string ``value``,
+    or the JSON scalar it reads as (``5``, ``true``, ``null``) — compared as JSON text."""
+
+    key: str
+    value: str
+
+    def candidates(self) -> list[str]:
+        texts = [orjson.dumps(self.value).decode()]
+        try:
+            scalar = orjson.loads(self.value)
+        except orjson.JSONDecodeError:
+            return texts
+        if scalar is None or isinstance(scalar, bool | int | float):
+            texts.append(orjson.dumps(scalar).decode())
+        return texts
 
 
 class InvalidCursor(ValueError):
@@ -53,6 +88,7 @@ class Connection:
     failing_since: int
     failure_count: int
     created_at: int
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         # Times as strings of epoch seconds, like the Token object's.
@@ -69,6 +105,7 @@ class Connection:
             "failingSince": str(self.failing_since) if self.failing_since else "",
             "failureCount": self.failure_count,
             "createdTime": str(self.created_at),
+            "metadata": self.metadata,
         }
 
 
@@ -103,13 +140,23 @@ def connection_from_row(row: Row) -> Connection:
         failing_since=row["failing_since"],
         failure_count=row["failure_count"],
         created_at=row["created_at"],
+        metadata=_metadata_of(row),
     )
 
 
+def _metadata_of(row: Row) -> dict[str, Any]:
+    try:
+        text = row["metadata"]
+    except (IndexError, KeyError):  # a row read without it (the webhook paths' own reads)
+        return {}
+    metadata: dict[str, Any] = orjson.loads(text) if text else {}
+    return metadata
+
+
 # Only the columns a connection shows: the sealed secrets never leave the database here.
-_COLUMNS = (
+COLUMNS = (
     "id, project_id, app_id, user_id, tenant_id, scopes, needs_reconnect, access_token_expiry,"
-    " last_refresh_time, last_refresh_error, failing_since, failure_count, created_at"
+    " last_refresh_time, last_refresh_error, failing_since, failure_count, created_at, metadata"
 )
 
 _STATUS_SQL = {
@@ -139,6 +186,22 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return value[0], value[1]
 
 
+def _metadata_sql(db: Database, wanted: MetadataFilter, params: dict[str, Any]) -> str:
+    """The WHERE term of a metadata filter. Both backends compare the JSON text of the key's
+    value: SQLite's ``->`` and PostgreSQL's ``json`` (not ``jsonb``) ``->`` keep it as stored,
+    and it was stored by :func:`dump_metadata`, as the candidates are."""
+    candidates = wanted.candidates()
+    names = [f"m_value{index}" for index in range(len(candidates))]
+    params.update(zip(names, candidates, strict=True))
+    listed = ", ".join(f":{name}" for name in names)
+    if db.url.is_postgres:
+        params["m_key"] = wanted.key
+        return f" AND CAST(CAST(metadata AS json) -> :m_key AS text) IN ({listed})"
+    # a JSON path; the key was checked to hold no '"' (it would end the quoted label)
+    params["m_key"] = f'$."{wanted.key}"'
+    return f" AND metadata -> :m_key IN ({listed})"
+
+
 async def list_connections(
     db: Database,
     project_id: str,
@@ -147,12 +210,13 @@ async def list_connections(
     user_id: str | None = None,
     tenant_id: str | None = None,
     status: str | None = None,
+    metadata: MetadataFilter | None = None,
     limit: int = 100,
     cursor: str | None = None,
 ) -> ConnectionPage:
     """One page of the project's connections in creation order, filtered; ``next_cursor`` is
     empty on the last page."""
-    sql = f"SELECT {_COLUMNS} FROM tokens WHERE project_id = :project_id"  # noqa: S608
+    sql = f"SELECT {COLUMNS} FROM tokens WHERE project_id = :project_id"  # noqa: S608
     params: dict[str, Any] = {"project_id": project_id, "limit": limit + 1}
     for column, value in (("app_id", app_id), ("user_id", user_id), ("tenant_id", tenant_id)):
         if value is not None:
@@ -160,6 +224,8 @@ async def list_connections(
             params[column] = value
     if status is not None:
         sql += _STATUS_SQL[status]
+    if metadata is not None:
+        sql += _metadata_sql(db, metadata, params)
     if cursor:
         created_at, token_id = decode_cursor(cursor)
         # A row value: both backends turn it into one index range (the spelled-out OR made

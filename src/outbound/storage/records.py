@@ -99,3 +99,6 @@ class TokenWrite:
     extra: dict[str, Any] = field(default_factory=dict)
     # stored as the connection's ``lastRefreshError``: why it holds no refresh token
     note: str = ""
+    # the connection's metadata (a JSON object, checked by the caller); None keeps what the
+    # connection holds (an official SDK's upload never names it)
+    metadata: dict[str, Any] | None = None

@@ -116,6 +116,9 @@ tokens = _Table(
     Column("failure_count", Integer, nullable=False, server_default="0"),
     Column("failing_notified", Integer, nullable=False, server_default="0"),
     Column("next_refresh_at", BigInteger, nullable=False, server_default="0"),
+    # the connection's metadata: a JSON object of at most 4 KiB the app sets (upload, connect,
+    # update); plain text, never a secret (docs/security.md)
+    Column("metadata", Text, nullable=False, server_default="{}"),
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),
@@ -189,6 +192,8 @@ connect_sessions = _Table(
     # SHA-256 of the cookie of the browser that opened the link; the callback must present it
     Column("browser_hash", String(64), nullable=True),
     Column("granted_by", String(256), nullable=False, server_default=""),
+    # the metadata the finished connection gets (NULL: it keeps what it holds)
+    Column("metadata", Text, nullable=True),
     ForeignKeyConstraint(
         ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
     ),

@@ -15,6 +15,7 @@ from . import connection_events
 from .audit_log import AuditLog
 from .codec import RowCodec, new_id, now
 from .connection_events import stored_connection
+from .connections import COLUMNS, Connection, connection_from_row, dump_metadata
 from .database import Database, Row
 from .records import TokenRecord, TokenWrite
 
@@ -28,6 +29,8 @@ _REPLACE = (
     " access_token_expiry = :access_token_expiry, last_refresh_time = :now,"
     " last_refresh_error = :note, needs_reconnect = 0, token_sub = :token_sub,"
     " granted_by = :granted_by, extra = :extra, updated_at = :now,"
+    # absent metadata (None) keeps the connection's: the official SDKs never send it
+    " metadata = COALESCE(:metadata, metadata),"
     # a refresh of the replaced token may be in flight: its lease no longer
     # applies to this one (its write will see the new version and give way)
     " refresh_claim_owner = NULL, refresh_claim_until = 0,"
@@ -42,11 +45,11 @@ _INSERT = (
     "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
     " external_identifier, scopes, access_token, refresh_token, id_token,"
     " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
-    " granted_by, extra, last_refresh_error, created_at, updated_at) VALUES"
+    " granted_by, extra, last_refresh_error, created_at, updated_at, metadata) VALUES"
     " (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
     " :scopes, :access_token, :refresh_token, :id_token, :access_token_type,"
     " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :note,"
-    " :now, :now)"
+    " :now, :now, COALESCE(:metadata, '{}'))"
 )
 
 
@@ -162,8 +165,27 @@ class Tokens:
             "granted_by": write.granted_by,
             "extra": json.dumps(write.extra),
             "note": write.note,
+            "metadata": None if write.metadata is None else dump_metadata(write.metadata),
             "now": at,
         }
+
+    async def set_metadata(
+        self, project_id: str, token_id: str, metadata: dict[str, Any]
+    ) -> Connection | None:
+        """Replace a connection's metadata (audited, without it); the connection as it is
+        now, or None when the project has no such connection."""
+        async with self.db.transaction() as tx:
+            sql = (
+                "UPDATE tokens SET metadata = :metadata"  # noqa: S608 - COLUMNS is constant
+                f" WHERE project_id = :project_id AND id = :id RETURNING {COLUMNS}"
+            )
+            row = await tx.fetchone(
+                sql,
+                {"metadata": dump_metadata(metadata), "project_id": project_id, "id": token_id},
+            )
+            if row is not None:
+                await self.audit.record_in(tx, token_event(row, "connection.metadata"))
+        return connection_from_row(row) if row else None
 
     async def delete(self, project_id: str, token_id: str) -> TokenRecord | None:
         async with self.db.transaction() as tx:

@@ -41,6 +41,7 @@ def _token_write(
         access_token_type=upload.access_token_type or "Bearer",
         access_token_expiry=upload.expiry,
         granted_by=upload.granted_by or "",
+        metadata=upload.metadata,
     )
 
 
@@ -131,6 +132,7 @@ async def _upload_api_key(request: Request, *, tenant_level: bool) -> Response:
                 tenant_id=tenant_id,
                 access_token=Secret(api_key),
                 access_token_type="apikey",  # noqa: S106 - a token type, not a secret
+                metadata=upload.metadata,
             )
         ]
     )
