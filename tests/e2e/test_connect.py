@@ -624,3 +624,26 @@ def test_an_app_created_before_per_project_callbacks_keeps_the_shared_one(
             json={"app": {**body, "clientId": "another-client"}},
         )
         assert moved.json()["app"]["callbackUrl"] == callback_url(vault.server)
+
+
+def test_connect_carries_metadata_to_the_connection_and_a_reconnect_without_keeps_it(
+    vault: Vault,
+) -> None:
+    user = vault.new_user()
+    metadata = {"plan": "pro", "workspace": {"id": 7}}
+    assert vault.connect_quickly(user, metadata=metadata) == {"status": "success"}
+
+    def listed() -> dict[str, object]:
+        with vault.http as http:
+            found = http.get(
+                "/v1/mgmt/outbound/connections", params={"appId": vault.app_id, "userId": user}
+            )
+        (connection,) = found.json()["connections"]
+        return dict(connection["metadata"])
+
+    assert listed() == metadata
+    # connecting again (more scopes, another consent) without metadata keeps what it has
+    assert vault.connect_quickly(user) == {"status": "success"}
+    assert listed() == metadata
+    assert vault.connect_quickly(user, metadata={"plan": "free"}) == {"status": "success"}
+    assert listed() == {"plan": "free"}

@@ -345,3 +345,33 @@ async def test_list_connections_pages_through_the_projects_connections(twin: Twi
     assert [c["userId"] for c in only["connections"]] == [users[2]]
     with pytest.raises(BadRequestError):
         await twin.call("list_connections", status="broken")
+
+
+async def test_connection_metadata_round_trips(twin: Twin) -> None:
+    app_id = await new_app(twin)
+    user, tenant = unique("user"), unique("tenant")
+    metadata = {"plan": "pro", "seats": 5, "tags": ["a", "b"]}
+    await twin.call("upload_user_token", app_id, user, access_token="t", metadata=metadata)
+    await twin.call("upload_tenant_token", app_id, tenant, access_token="t", metadata={"x": 1})
+    listed = await twin.call("list_connections", app_id=app_id, metadata=("plan", "pro"))
+    (connection,) = listed["connections"]
+    assert (connection["userId"], connection["metadata"]) == (user, metadata)
+    # an upload without metadata keeps it; set_connection_metadata replaces it
+    await twin.call("upload_user_token", app_id, user, access_token="t2")
+    replaced = await twin.call("set_connection_metadata", connection["id"], {"plan": "free"})
+    assert replaced["connection"]["metadata"] == {"plan": "free"}
+    listed = await twin.call("list_connections", app_id=app_id, metadata=("plan", "pro"))
+    assert listed["connections"] == []
+    (tenant_connection,) = (await twin.call("list_connections", app_id=app_id, tenant_id=tenant))[
+        "connections"
+    ]
+    assert tenant_connection["metadata"] == {"x": 1}
+    key_app = (await twin.call("create_application", unique("keys")))["app"]["id"]
+    await twin.call("upload_user_api_key", key_app, user, "k", metadata={"k": True})
+    (key,) = (await twin.call("list_connections", app_id=key_app))["connections"]
+    assert key["metadata"] == {"k": True}
+    with pytest.raises(BadRequestError):
+        await twin.call("set_connection_metadata", connection["id"], {"x": "y" * 5000})
+    # a connect link carries it to the connection it makes (accepted here; made in e2e)
+    link = await twin.call("connect", app_id, user, redirect_url=None, metadata={"from": "connect"})
+    assert link["url"]

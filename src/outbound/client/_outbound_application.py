@@ -242,6 +242,7 @@ class OutboundApplication:
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        metadata: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """One page of the project's connections (an outbound extension; never a secret).
 
@@ -258,8 +259,18 @@ class OutboundApplication:
             )["connections"]
         """
         return self._client._call(
-            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor)
+            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor, metadata)
         )
+
+    def set_connection_metadata(
+        self, connection_id: str, metadata: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the metadata of connection ``connection_id`` (an outbound extension).
+
+        ``metadata`` is a JSON object of at most 4 KiB, stored in plain text and shown in
+        lists: never put a secret in it. ``{}`` clears it. Returns ``{"connection": {...}}``.
+        """
+        return self._client._call(build.set_connection_metadata(connection_id, metadata))
 
     # -- uploading (migrating) tokens and API keys ---------------------------------------
 
@@ -269,15 +280,23 @@ class OutboundApplication:
         user_id: str,
         api_key: str | Secret,
         tenant_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Store a static API key for ``user_id`` on an API-key app."""
-        return self._client._call(build.upload_user_api_key(app_id, user_id, api_key, tenant_id))
+        """Store a static API key for ``user_id`` on an API-key app (with the connection's
+        ``metadata``, a small JSON object; absent, the connection keeps what it has)."""
+        return self._client._call(
+            build.upload_user_api_key(app_id, user_id, api_key, tenant_id, metadata)
+        )
 
     def upload_tenant_api_key(
-        self, app_id: str, tenant_id: str, api_key: str | Secret
+        self,
+        app_id: str,
+        tenant_id: str,
+        api_key: str | Secret,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store a static API key for ``tenant_id`` on an API-key app."""
-        return self._client._call(build.upload_tenant_api_key(app_id, tenant_id, api_key))
+        return self._client._call(build.upload_tenant_api_key(app_id, tenant_id, api_key, metadata))
 
     def upload_user_token(
         self,
@@ -293,6 +312,7 @@ class OutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store (migrate) an OAuth token of ``user_id`` without a new consent.
 
@@ -304,7 +324,7 @@ class OutboundApplication:
             build.upload_user_token(
                 app_id, user_id, tenant_id, refresh_token, access_token, access_token_expiry,
                 access_token_type, scopes, external_identifier, id_token, verify_refresh,
-                granted_by,
+                granted_by, metadata,
             )
         )  # fmt: skip
 
@@ -321,13 +341,14 @@ class OutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Like :meth:`upload_user_token`, for a token held by a tenant."""
         return self._client._call(
             build.upload_tenant_token(
                 app_id, tenant_id, refresh_token, access_token, access_token_expiry,
                 access_token_type, scopes, external_identifier, id_token, verify_refresh,
-                granted_by,
+                granted_by, metadata,
             )
         )  # fmt: skip
 
@@ -353,15 +374,19 @@ class OutboundApplication:
         redirect_url: str | None = None,
         scopes: Sequence[str] | None = None,
         external_identifier: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start connecting ``user_id`` (or, without one, ``tenant_id``) to ``app_id``.
 
         Returns ``{"url": ...}``: a single-use, short-lived link to open in the user's browser.
         After the consent the browser lands on ``redirect_url`` (default: the app's
-        ``defaultRedirectUrl``) with the outcome in the query string.
+        ``defaultRedirectUrl``) with the outcome in the query string. ``metadata`` becomes the
+        connection's once it is made.
         """
         return self._client._call(
-            build.connect(app_id, user_id, tenant_id, redirect_url, scopes, external_identifier)
+            build.connect(
+                app_id, user_id, tenant_id, redirect_url, scopes, external_identifier, metadata
+            )
         )
 
 
@@ -513,10 +538,16 @@ class AsyncOutboundApplication:
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        metadata: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
-            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor)
+            build.list_connections(app_id, user_id, tenant_id, status, limit, cursor, metadata)
         )
+
+    async def set_connection_metadata(
+        self, connection_id: str, metadata: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self._client._call(build.set_connection_metadata(connection_id, metadata))
 
     async def upload_user_api_key(
         self,
@@ -524,15 +555,22 @@ class AsyncOutboundApplication:
         user_id: str,
         api_key: str | Secret,
         tenant_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
-            build.upload_user_api_key(app_id, user_id, api_key, tenant_id)
+            build.upload_user_api_key(app_id, user_id, api_key, tenant_id, metadata)
         )
 
     async def upload_tenant_api_key(
-        self, app_id: str, tenant_id: str, api_key: str | Secret
+        self,
+        app_id: str,
+        tenant_id: str,
+        api_key: str | Secret,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return await self._client._call(build.upload_tenant_api_key(app_id, tenant_id, api_key))
+        return await self._client._call(
+            build.upload_tenant_api_key(app_id, tenant_id, api_key, metadata)
+        )
 
     async def upload_user_token(
         self,
@@ -548,12 +586,13 @@ class AsyncOutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.upload_user_token(
                 app_id, user_id, tenant_id, refresh_token, access_token, access_token_expiry,
                 access_token_type, scopes, external_identifier, id_token, verify_refresh,
-                granted_by,
+                granted_by, metadata,
             )
         )  # fmt: skip
 
@@ -570,12 +609,13 @@ class AsyncOutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.upload_tenant_token(
                 app_id, tenant_id, refresh_token, access_token, access_token_expiry,
                 access_token_type, scopes, external_identifier, id_token, verify_refresh,
-                granted_by,
+                granted_by, metadata,
             )
         )  # fmt: skip
 
@@ -595,9 +635,12 @@ class AsyncOutboundApplication:
         redirect_url: str | None = None,
         scopes: Sequence[str] | None = None,
         external_identifier: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
-            build.connect(app_id, user_id, tenant_id, redirect_url, scopes, external_identifier)
+            build.connect(
+                app_id, user_id, tenant_id, redirect_url, scopes, external_identifier, metadata
+            )
         )
 
 

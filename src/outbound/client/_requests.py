@@ -35,6 +35,7 @@ __all__ = [
     "list_connections",
     "load_all_applications",
     "load_application",
+    "set_connection_metadata",
     "token_exchange",
     "update_application",
     "upload_tenant_api_key",
@@ -216,6 +217,7 @@ def list_connections(
     status: str | None,
     limit: int | None,
     cursor: str | None,
+    metadata: tuple[str, str] | None = None,
 ) -> ApiRequest:
     given = {
         "appId": app_id,
@@ -226,20 +228,39 @@ def list_connections(
         "cursor": cursor,
     }
     params = {name: value for name, value in given.items() if value}
+    if metadata is not None:
+        key, value = metadata
+        params[f"metadata.{key}"] = value
     return ApiRequest("GET", f"{PREFIX}/connections", params=params)
 
 
+def set_connection_metadata(connection_id: str, metadata: Mapping[str, Any]) -> ApiRequest:
+    body = {"metadata": dict(metadata)}
+    path = f"{PREFIX}/connections/{quote(connection_id, safe='')}/metadata"
+    return ApiRequest("POST", path, body)
+
+
 def upload_user_api_key(
-    app_id: str, user_id: str, api_key: str | Secret, tenant_id: str | None
+    app_id: str,
+    user_id: str,
+    api_key: str | Secret,
+    tenant_id: str | None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ApiRequest:
     body: dict[str, Any] = {"appId": app_id, "userId": user_id, "apiKey": _plain(api_key)}
     if tenant_id is not None:
         body["tenantId"] = tenant_id
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
     return ApiRequest("POST", f"{PREFIX}/app/user/apikey/upload", body)
 
 
-def upload_tenant_api_key(app_id: str, tenant_id: str, api_key: str | Secret) -> ApiRequest:
-    body = {"appId": app_id, "tenantId": tenant_id, "apiKey": _plain(api_key)}
+def upload_tenant_api_key(
+    app_id: str, tenant_id: str, api_key: str | Secret, metadata: Mapping[str, Any] | None = None
+) -> ApiRequest:
+    body: dict[str, Any] = {"appId": app_id, "tenantId": tenant_id, "apiKey": _plain(api_key)}
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
     return ApiRequest("POST", f"{PREFIX}/app/tenant/apikey/upload", body)
 
 
@@ -254,6 +275,7 @@ def _oauth_upload_body(
     id_token: str | Secret | None,
     verify_refresh: bool | None,
     granted_by: str | None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     optional = {
         "refreshToken": _plain(refresh_token),
@@ -265,6 +287,7 @@ def _oauth_upload_body(
         "idToken": _plain(id_token),
         "grantedBy": granted_by,
         "verifyRefresh": verify_refresh,
+        "metadata": None if metadata is None else dict(metadata),
     }
     return {**base, **{field: value for field, value in optional.items() if value is not None}}
 
@@ -307,11 +330,13 @@ def connect(
     redirect_url: str | None,
     scopes: Sequence[str] | None,
     external_identifier: str | None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ApiRequest:
     options = {
         "redirectUrl": redirect_url,
         "scopes": None if scopes is None else list(scopes),
         "externalIdentifier": external_identifier,
+        "metadata": None if metadata is None else dict(metadata),
     }
     body: dict[str, Any] = {
         "appId": app_id,
