@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.database import raw_dump
 from tests.support.server import LiveServer
 
 PATH = "/v1/mgmt/outbound/connections"
@@ -262,3 +263,28 @@ def test_updating_metadata_of_an_unknown_or_foreign_connection_is_404(
     ) as other:
         response = other.post(f"{PATH}/{connection_id}/metadata", json={"metadata": {"x": 1}})
         assert response.status_code == 404
+
+
+def test_metadata_is_plain_data_stored_unsealed_and_audited_without_it(
+    live_server: LiveServer,
+) -> None:
+    marker = "metadata-marker-" + secrets.token_hex(6)
+    with live_server.client() as http:
+        app_id = _app(http)
+        response = http.post(
+            UPLOAD,
+            json={
+                "appId": app_id,
+                "userId": "alice",
+                "accessToken": "a",
+                "metadata": {"m": marker},
+            },
+        )
+        assert response.status_code == 200, response.text
+        connection_id = _one(http, app_id, "alice")["id"]
+        http.post(f"{PATH}/{connection_id}/metadata", json={"metadata": {"m": marker + "-2"}})
+        events = http.get("/v1/mgmt/outbound/audit", params={"appId": app_id}).json()["events"]
+        assert {e["action"] for e in events} >= {"token.upload", "connection.metadata"}
+        assert marker not in str(events)
+    # what the docs say: it is not sealed, so it is readable (and searchable) as written
+    assert (marker + "-2").encode() in raw_dump(live_server.store)

@@ -44,7 +44,7 @@ def test_package_exports() -> None:
         assert getattr(outbound.client, name).__module__.startswith("outbound.client")
 
 
-EXTENSIONS = ["connect", "list_connections"]
+EXTENSIONS = ["connect", "list_connections", "set_connection_metadata"]
 
 
 def test_every_official_method_is_there_plus_our_extensions() -> None:
@@ -64,6 +64,10 @@ def _shape(function: object) -> list[tuple[str, object, object]]:
 EXTRAS = {
     "create_application": ["use_dcr", "dcr_url", "resource"],
     "update_application": ["use_dcr", "dcr_url", "resource"],
+    "upload_user_api_key": ["metadata"],
+    "upload_tenant_api_key": ["metadata"],
+    "upload_user_token": ["metadata"],
+    "upload_tenant_token": ["metadata"],
 }
 
 
@@ -102,6 +106,7 @@ def test_connect_signature() -> None:
         "redirect_url",
         "scopes",
         "external_identifier",
+        "metadata",
     ]
 
 
@@ -115,6 +120,7 @@ def test_list_connections_signature_is_the_same_sync_and_async() -> None:
         "status",
         "limit",
         "cursor",
+        "metadata",
     ]
     assert _shape(AsyncOutboundApplication.list_connections) == shape
 

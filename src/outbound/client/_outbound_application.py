@@ -242,6 +242,7 @@ class OutboundApplication:
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        *,
         metadata: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """One page of the project's connections (an outbound extension; never a secret).
@@ -280,6 +281,7 @@ class OutboundApplication:
         user_id: str,
         api_key: str | Secret,
         tenant_id: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store a static API key for ``user_id`` on an API-key app (with the connection's
@@ -293,6 +295,7 @@ class OutboundApplication:
         app_id: str,
         tenant_id: str,
         api_key: str | Secret,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store a static API key for ``tenant_id`` on an API-key app."""
@@ -312,6 +315,7 @@ class OutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store (migrate) an OAuth token of ``user_id`` without a new consent.
@@ -341,6 +345,7 @@ class OutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Like :meth:`upload_user_token`, for a token held by a tenant."""
@@ -374,6 +379,7 @@ class OutboundApplication:
         redirect_url: str | None = None,
         scopes: Sequence[str] | None = None,
         external_identifier: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start connecting ``user_id`` (or, without one, ``tenant_id``) to ``app_id``.
@@ -538,6 +544,7 @@ class AsyncOutboundApplication:
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        *,
         metadata: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
@@ -555,6 +562,7 @@ class AsyncOutboundApplication:
         user_id: str,
         api_key: str | Secret,
         tenant_id: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
@@ -566,6 +574,7 @@ class AsyncOutboundApplication:
         app_id: str,
         tenant_id: str,
         api_key: str | Secret,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
@@ -586,6 +595,7 @@ class AsyncOutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
@@ -609,6 +619,7 @@ class AsyncOutboundApplication:
         id_token: str | Secret | None = None,
         verify_refresh: bool | None = None,
         granted_by: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
@@ -635,6 +646,7 @@ class AsyncOutboundApplication:
         redirect_url: str | None = None,
         scopes: Sequence[str] | None = None,
         external_identifier: str | None = None,
+        *,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(

@@ -96,7 +96,7 @@ class ConnectionsQuery(msgspec.Struct, rename="camel"):
                 description="connections whose metadata holds this value at this top-level"
                 " key: metadata[plan]=pro (or metadata.plan=pro); one key per request; a"
                 " value that reads as a JSON number, true, false or null also matches that",
-                max_properties=1,
+                max_length=1,
             ),
         ]
         | None
