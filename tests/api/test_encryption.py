@@ -9,6 +9,7 @@ import time
 import httpx
 
 from tests.support.database import execute, raw_dump
+from tests.support.recording_provider import RecordingProvider
 from tests.support.server import LiveServer
 
 
@@ -147,3 +148,80 @@ def test_client_secret_is_write_only(live_server: LiveServer) -> None:
         ):
             assert secret not in response.text
             assert "clientSecret" not in response.text
+
+
+def test_an_older_sealed_value_put_back_after_a_refresh_does_not_open(
+    live_server: LiveServer,
+) -> None:
+    """Rollback of a refreshed token by a database writer (issue 25, item 20): the access and
+    refresh tokens sealed before a refresh, copied back into the row with SQL, do not open —
+    their associated data names the version the row had then. The fetch fails closed (500
+    ``E131013``), neither the old nor the new token is in the answer, and a forced refresh
+    never sends the old refresh token to the provider."""
+    with RecordingProvider() as provider, live_server.client() as client:
+        app_id = "rollback-" + secrets.token_hex(3)
+        old_access, old_refresh = "at-old-" + secrets.token_hex(8), "rt-old-" + secrets.token_hex(8)
+        created = client.post(
+            "/v1/mgmt/outbound/app/create",
+            json={
+                "id": app_id,
+                "name": app_id,
+                "clientId": "cid",
+                "clientSecret": "cs-" + secrets.token_hex(8),
+                "discoveryUrl": provider.discovery_url,
+            },
+        )
+        assert created.status_code == 200, created.text
+        upload(
+            client,
+            app_id,
+            "u",
+            accessToken=old_access,
+            refreshToken=old_refresh,
+            accessTokenExpiry=int(time.time()) + 3600,
+        )
+        token_id = fetch(client, app_id, "u").json()["token"]["id"]
+        store = live_server.store
+        select = "SELECT access_token, refresh_token, version FROM tokens WHERE id = ?"
+        [(sealed_access, sealed_refresh, old_version)] = execute(store, select, (token_id,))
+
+        refreshed = client.post(
+            "/v1/mgmt/outbound/app/user/token/latest",
+            json={"appId": app_id, "userId": "u", "options": {"forceRefresh": True}},
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        new_access = refreshed.json()["token"]["accessToken"]
+        assert new_access != old_access
+        [(current_access, _, version)] = execute(store, select, (token_id,))
+        assert version == old_version + 1
+        sent_before = len(provider.carrying(old_refresh))
+
+        # The attack: the values sealed before the refresh, put back into the row as it is.
+        execute(
+            store,
+            "UPDATE tokens SET access_token = ?, refresh_token = ? WHERE id = ?",
+            (bytes(sealed_access), bytes(sealed_refresh), token_id),
+        )
+        response = fetch(client, app_id, "u")
+        assert response.status_code == 500, response.text
+        assert response.json()["errorCode"] == "E131013"
+        assert old_access not in response.text and new_access not in response.text
+        assert old_refresh not in response.text
+
+        # The old refresh token alone, the access token current: the refresh token is never
+        # handed out, and a forced refresh never sends it to the provider.
+        execute(
+            store,
+            "UPDATE tokens SET access_token = ? WHERE id = ?",
+            (bytes(current_access), token_id),
+        )
+        with_refresh = fetch(client, app_id, "u")
+        assert with_refresh.status_code == 500, with_refresh.text
+        assert with_refresh.json()["errorCode"] == "E131013"
+        forced = client.post(
+            "/v1/mgmt/outbound/app/user/token/latest",
+            json={"appId": app_id, "userId": "u", "options": {"forceRefresh": True}},
+        )
+        for answer in (with_refresh, forced):
+            assert old_refresh not in answer.text and old_access not in answer.text
+        assert len(provider.carrying(old_refresh)) == sent_before

@@ -48,7 +48,7 @@ TOKEN_COLUMNS = ("access_token", "refresh_token", "id_token")
 def token_row(owner: TokenWrite = OWNER, **values: str | None) -> dict[str, Any]:
     """A ``tokens`` row as the database hands it back, its columns sealed for ``owner``."""
     sealed = {
-        column: codec().seal_token(owner, column, None if value is None else Secret(value))
+        column: codec().seal_token(owner, column, None if value is None else Secret(value), 3)
         for column, value in values.items()
     }
     return {
@@ -104,7 +104,7 @@ def test_a_token_row_reads_back_as_written() -> None:
 def test_absent_secrets_stay_absent() -> None:
     record = codec().token(token_row())
     assert (record.access_token, record.refresh_token, record.id_token) == (None, None, None)
-    assert codec().seal_token(OWNER, "access_token", None) is None
+    assert codec().seal_token(OWNER, "access_token", None, 1) is None
     assert codec().seal(None, b"aad") is None
     assert codec().open(None, b"aad") is None
     assert codec().open_lazily(None, "aad") is None
@@ -133,10 +133,24 @@ def test_a_token_secret_opens_only_in_its_own_row(field: str, column: str) -> No
         revealed(getattr(codec().token(row), column))
 
 
+@pytest.mark.parametrize("version", [2, 4, 30])
+@pytest.mark.parametrize("column", TOKEN_COLUMNS)
+def test_a_token_secret_opens_only_at_the_version_it_was_sealed_for(
+    version: int, column: str
+) -> None:
+    """A value sealed for version 3 of its row does not open in the row at another version:
+    an older value put back after a refresh (the row moved on) does not open."""
+    row = token_row(**{column: "secret"})
+    assert revealed(getattr(codec().token(row), column)) == "secret"
+    row["version"] = version
+    with pytest.raises(DecryptionError):
+        revealed(getattr(codec().token(row), column))
+
+
 def test_the_codec_and_the_registry_agree_on_the_associated_data() -> None:
-    identity = ("prj_a", "app_a", "user_a", "", "x")
+    identity = ("prj_a", "app_a", "user_a", "", "x", 7)
     for column in TOKEN_COLUMNS:
-        blob = codec().seal_token(OWNER, column, Secret("v"))
+        blob = codec().seal_token(OWNER, column, Secret("v"), 7)
         assert blob is not None
         expected = sealed_column("tokens", column).aad(*identity)
         assert token_aad(*identity, column) == expected
@@ -178,8 +192,14 @@ def test_every_sealed_column_binds_table_row_and_column() -> None:
     assert len(seen) == len(SEALED_COLUMNS)
     assert WEBHOOK_SECRET.aad("p", "w") != WEBHOOK_SECRET.aad("p", "w2")
     assert TOKEN_ACCESS.aad_after(
-        TOKEN_ACCESS.row_prefix("p", "a", "u", "", "")
-    ) == TOKEN_ACCESS.aad("p", "a", "u", "", "")
+        TOKEN_ACCESS.row_prefix("p", "a", "u", "", "", 2)
+    ) == TOKEN_ACCESS.aad("p", "a", "u", "", "", 2)
+    # a version is written in decimal, and is part of what names a token row
+    assert (
+        TOKEN_ACCESS.aad("p", "a", "u", "", "", 12)
+        == b"tokens\x1fp\x1fa\x1fu\x1f\x1f\x1f12\x1faccess_token"
+    )
+    assert TOKEN_ACCESS.identity[-1] == "version"
 
 
 def test_an_unknown_column_is_not_sealed() -> None:

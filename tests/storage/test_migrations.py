@@ -48,9 +48,9 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
     from outbound.crypto import load_keyring
     from outbound.secret import Secret
     from outbound.storage import Store, TokenWrite, connect
-    from outbound.storage.codec import token_aad
     from outbound.storage.connections import list_connections
     from outbound.storage.migrate import _alembic_config
+    from outbound.storage.token_versions import seal_tokens_with_their_version
 
     url = DatabaseURL.sqlite_in(tmp_path)
     engine = create_engine(url.sqlalchemy)
@@ -70,7 +70,13 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
         " scopes, access_token, access_token_type, access_token_expiry, last_refresh_time,"
         " created_at, updated_at) VALUES ('tok_old', 'P1', 'a1', 'u1', '', '', '[\"read\"]',"
         " ?, 'Bearer', 0, 1, 1, 1)",
-        (keyring.seal("old-access", token_aad("P1", "a1", "u1", "", "", "access_token")),),
+        # sealed as releases before the row version was in the associated data sealed it
+        (
+            keyring.seal(
+                "old-access",
+                b"\x1f".join([b"tokens", b"P1", b"a1", b"u1", b"", b"", b"access_token"]),
+            ),
+        ),
     )
     db.commit()
     db.close()
@@ -80,6 +86,7 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
         database = await connect(url)
         try:
             store = Store(database, keyring)
+            assert await seal_tokens_with_their_version(database, keyring) == 1  # as at start
             [token] = await store.tokens.find("P1", "a1", "u1", "")
             assert token.access_token is not None
             assert token.access_token.reveal() == "old-access"

@@ -11,6 +11,7 @@ from ..storage import Store, connect, upgrade
 from ..storage.files import check_data_dir, prepare_data_dir
 from ..storage.reach import wait_for_database
 from ..storage.store_keys import StoreKeyMismatch, record_keys, sealing_key_ids
+from ..storage.token_versions import seal_tokens_with_their_version
 from .config import Settings
 
 __all__ = ["StoreKeyMismatch", "existing_keyring", "open_store", "preflight", "reach_store"]
@@ -88,6 +89,8 @@ async def open_store(settings: Settings) -> Store:
         await record_keys(store.db, keyring)
         # created (and earlier releases' key digests converted) before the first request
         await store.keys.digest_key()
+        # earlier releases' token rows re-sealed with their version, once, before any read
+        await seal_tokens_with_their_version(store.db, keyring)
     except BaseException:
         await store.db.close()
         raise

@@ -1,8 +1,9 @@
 """The row codec: how secrets are sealed into rows, and rows opened into records.
 
 Every secret column goes through the keyring on its way in and out; the associated data names
-the row's identity and the column, so the database alone never yields a usable secret (a
-sealed value copied into another row or column does not open). The token repository, the
+the row's identity and the column — for token rows, which change, also the row's version — so
+the database alone never yields a usable secret (a sealed value copied into another row or
+column, or an older value put back into its own cell, does not open). The token repository, the
 refresh lease and ``rekey`` all seal and open token rows here, so they cannot disagree on the
 associated data.
 
@@ -55,10 +56,19 @@ def lookup_hash(secret: str) -> str:
 
 
 def token_aad(
-    project_id: str, app_id: str, user_id: str, tenant_id: str, external_id: str, column: str
+    project_id: str,
+    app_id: str,
+    user_id: str,
+    tenant_id: str,
+    external_id: str,
+    version: int,
+    column: str,
 ) -> bytes:
-    """The associated data of a token row's secret ``column`` (see ``sealed.py``)."""
-    return sealed_column("tokens", column).aad(project_id, app_id, user_id, tenant_id, external_id)
+    """The associated data of a token row's secret ``column`` at the row's ``version`` (see
+    ``sealed.py``)."""
+    return sealed_column("tokens", column).aad(
+        project_id, app_id, user_id, tenant_id, external_id, version
+    )
 
 
 def client_secret_aad(project_id: str, app_id: str) -> bytes:
@@ -121,8 +131,11 @@ class RowCodec:
             return None
         return SealedSecret(self.keyring, sealed, aad)
 
-    def seal_token(self, owner: TokenOwner, column: str, value: Secret | None) -> bytes | None:
-        """``value`` sealed for the token column ``column`` of ``owner``'s row."""
+    def seal_token(
+        self, owner: TokenOwner, column: str, value: Secret | None, version: int
+    ) -> bytes | None:
+        """``value`` sealed for the token column ``column`` of ``owner``'s row as it will be at
+        ``version`` (the version the write gives the row)."""
         if value is None:
             return None
         return self.keyring.seal(
@@ -133,19 +146,22 @@ class RowCodec:
                 owner.user_id,
                 owner.tenant_id,
                 owner.external_identifier,
+                version,
             ),
         )
 
     def token(self, row: Row) -> TokenRecord:
         """The token in a ``tokens`` row, its access token opened."""
         # The associated data of this row minus the column, built once per row on the fetch
-        # hot path (the three token columns share the table and the identity).
+        # hot path (the three token columns share the table and the identity, version included:
+        # a value sealed for an earlier version of the row does not open).
         identity = TOKEN_ACCESS.row_prefix(
             row["project_id"],
             row["app_id"],
             row["user_id"],
             row["tenant_id"],
             row["external_identifier"],
+            row["version"],
         )
         access = row["access_token"]
         refresh = row["refresh_token"]

@@ -265,7 +265,9 @@ class RefreshLeases:
 
     async def store_refresh(self, token: TokenRecord, result: RefreshedToken) -> TokenRecord | None:
         """Store a refresh of ``token`` in one transaction — new access token, rotated refresh
-        token (or the old one when none came back), expiry, version + 1, claim cleared.
+        token (or the old one when none came back), expiry, version + 1, claim cleared. The
+        secrets are sealed for that next version (their associated data names it): the write
+        happens only if the row is still at ``token``'s version, so the version is known.
 
         None when the row changed since ``token`` was read (replaced by an upload or a new
         connection, or deleted): the caller re-reads instead.
@@ -276,19 +278,21 @@ class RefreshLeases:
         id_token = result.id_token or token.id_token
         scopes = result.scopes if result.scopes is not None else token.scopes
         extra = {**token.extra, **result.extra}
+        version = token.version + 1
         async with self.db.transaction() as tx:
             row = await tx.fetchone(
                 "UPDATE tokens SET access_token = :access_token, refresh_token = :refresh_token,"
                 " id_token = :id_token, access_token_type = :access_token_type,"
                 " access_token_expiry = :expiry, scopes = :scopes, token_sub = :token_sub,"
                 " extra = :extra, last_refresh_time = :now, last_refresh_error = '',"
-                " updated_at = :now, version = version + 1,"
+                " updated_at = :now, version = :next_version,"
                 " refresh_claim_owner = NULL, refresh_claim_until = 0"
                 " WHERE id = :id AND version = :version RETURNING *",
                 {
-                    "access_token": seal(token, "access_token", result.access_token),
-                    "refresh_token": seal(token, "refresh_token", refresh_token),
-                    "id_token": seal(token, "id_token", id_token),
+                    "access_token": seal(token, "access_token", result.access_token, version),
+                    "refresh_token": seal(token, "refresh_token", refresh_token, version),
+                    "id_token": seal(token, "id_token", id_token, version),
+                    "next_version": version,
                     "access_token_type": result.token_type or token.access_token_type,
                     "expiry": result.expires_at,
                     "scopes": json.dumps(scopes),

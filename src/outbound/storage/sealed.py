@@ -45,16 +45,17 @@ class SealedColumn:
     # the row's primary key (what ``rekey`` updates it by)
     key: tuple[str, ...]
 
-    def aad(self, *identity: str) -> bytes:
+    def aad(self, *identity: str | int) -> bytes:
         """The associated data of this column in the row ``identity`` names."""
         return self.aad_after(self.row_prefix(*identity))
 
-    def row_prefix(self, *identity: str) -> str:
+    def row_prefix(self, *identity: str | int) -> str:
         """The associated data up to the column name: built once per row on the fetch hot
-        path, for the row's several sealed columns (see :meth:`aad_after`)."""
+        path, for the row's several sealed columns (see :meth:`aad_after`). A number (a row's
+        version) is written in decimal."""
         if len(identity) != len(self.identity):
             raise ValueError(f"{self.name} is named by {self.identity}")
-        return aad(self.table, *identity, "").decode()
+        return aad(self.table, *(str(part) for part in identity), "").decode()
 
     def aad_after(self, row_prefix: str) -> bytes:
         """The associated data of this column from its row's :meth:`row_prefix`."""
@@ -69,7 +70,19 @@ class SealedColumn:
         return f"{self.table}.{self.column}"
 
 
-_TOKEN_IDENTITY = ("project_id", "app_id", "user_id", "tenant_id", "external_identifier")
+# A token row changes (refreshed, replaced by an upload or a new connection): its version,
+# bumped by every write of its secrets, is part of what names it, so an older sealed value of
+# the same cell — before a refresh, from a backup — does not open in the row as it is now.
+# Each write knows the version it writes before it seals (``tokens.put`` bumps, then seals, in
+# one transaction; a refresh writes the version after the one it read, conditionally).
+_TOKEN_IDENTITY = (
+    "project_id",
+    "app_id",
+    "user_id",
+    "tenant_id",
+    "external_identifier",
+    "version",
+)
 
 TOKEN_ACCESS = SealedColumn("tokens", "access_token", _TOKEN_IDENTITY, ("id",))
 TOKEN_REFRESH = SealedColumn("tokens", "refresh_token", _TOKEN_IDENTITY, ("id",))

@@ -21,6 +21,14 @@ from .records import TokenRecord, TokenWrite
 
 __all__ = ["Tokens", "token_event"]
 
+# A stored token about to be replaced: its version bumped first (which locks the row until the
+# transaction ends), so that the new secrets are sealed for the version they are stored at.
+_BUMP = (
+    "UPDATE tokens SET version = version + 1"
+    " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
+    " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
+    " RETURNING id, version"
+)
 # A stored token replaced by a new one (an upload, a completed connect) for the same owner.
 _REPLACE = (
     "UPDATE tokens SET scopes = :scopes, access_token = :access_token,"
@@ -35,21 +43,18 @@ _REPLACE = (
     # applies to this one (its write will see the new version and give way)
     " refresh_claim_owner = NULL, refresh_claim_until = 0,"
     " failing_since = 0, failure_count = 0, failing_notified = 0,"
-    " next_refresh_at = 0, version = version + 1"
-    " WHERE project_id = :project_id AND app_id = :app_id AND user_id = :user_id"
-    " AND tenant_id = :tenant_id AND external_identifier = :external_identifier"
-    " RETURNING id"
+    " next_refresh_at = 0 WHERE id = :id AND version = :version"
 )
 # The first token of an owner.
 _INSERT = (
     "INSERT INTO tokens (id, project_id, app_id, user_id, tenant_id,"
     " external_identifier, scopes, access_token, refresh_token, id_token,"
     " access_token_type, access_token_expiry, last_refresh_time, token_sub,"
-    " granted_by, extra, last_refresh_error, created_at, updated_at, metadata) VALUES"
-    " (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
+    " granted_by, extra, last_refresh_error, created_at, updated_at, metadata, version)"
+    " VALUES (:id, :project_id, :app_id, :user_id, :tenant_id, :external_identifier,"
     " :scopes, :access_token, :refresh_token, :id_token, :access_token_type,"
     " :access_token_expiry, :now, :token_sub, :granted_by, :extra, :note,"
-    " :now, :now, COALESCE(:metadata, '{}'))"
+    " :now, :now, COALESCE(:metadata, '{}'), :version)"
 )
 
 
@@ -112,20 +117,26 @@ class Tokens:
 
     async def put(self, writes: list[TokenWrite], action: str = "token.upload") -> list[str]:
         """Store the tokens in one transaction (all or nothing); returns their ids. Each is
-        audited as ``action`` (an upload, or a completed connect)."""
+        audited as ``action`` (an upload, or a completed connect).
+
+        A replaced row's version is bumped first and its secrets sealed for that version after,
+        in the same transaction, so the sealed values name the version they are stored at (an
+        older value put back does not open); a new row starts at version 1."""
         at = now()
         ids = []
         created, updated = [], []
         async with self.db.transaction() as tx:
             for write in writes:
-                values = self._values(write, at)
-                row = await tx.fetchone(_REPLACE, values)
-                if row is None:
+                bumped = await tx.fetchone(_BUMP, self._owner(write))
+                if bumped is None:
                     token_id = new_id("tok_")
-                    await tx.execute(_INSERT, {**values, "id": token_id})
+                    values = self._values(write, at, token_id, 1)
+                    await tx.execute(_INSERT, values)
                     created.append(stored_connection(values, token_id, at))
                 else:
-                    token_id = row["id"]
+                    token_id = bumped["id"]
+                    values = self._values(write, at, token_id, int(bumped["version"]))
+                    await tx.execute(_REPLACE, values)
                     updated.append(stored_connection(values, token_id, at))
                 ids.append(token_id)
             await connection_events.connections_stored(tx, created, updated)
@@ -145,20 +156,29 @@ class Tokens:
             )
         return ids
 
-    def _values(self, write: TokenWrite, at: int) -> dict[str, Any]:
-        """The parameters of :data:`_REPLACE` and :data:`_INSERT` for ``write``, its secrets
-        sealed."""
-        seal = self.codec.seal_token
+    @staticmethod
+    def _owner(write: TokenWrite) -> dict[str, str]:
+        """What names the row ``write`` goes to."""
         return {
             "project_id": write.project_id,
             "app_id": write.app_id,
             "user_id": write.user_id,
             "tenant_id": write.tenant_id,
             "external_identifier": write.external_identifier,
+        }
+
+    def _values(self, write: TokenWrite, at: int, token_id: str, version: int) -> dict[str, Any]:
+        """The parameters of :data:`_REPLACE` and :data:`_INSERT` for ``write`` stored in the
+        row ``token_id`` at ``version``, its secrets sealed for that version."""
+        seal = self.codec.seal_token
+        return {
+            **self._owner(write),
+            "id": token_id,
+            "version": version,
             "scopes": json.dumps(write.scopes),
-            "access_token": seal(write, "access_token", write.access_token),
-            "refresh_token": seal(write, "refresh_token", write.refresh_token),
-            "id_token": seal(write, "id_token", write.id_token),
+            "access_token": seal(write, "access_token", write.access_token, version),
+            "refresh_token": seal(write, "refresh_token", write.refresh_token, version),
+            "id_token": seal(write, "id_token", write.id_token, version),
             "access_token_type": write.access_token_type,
             "access_token_expiry": write.access_token_expiry,
             "token_sub": write.token_sub,
