@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from outbound.crypto import DecryptionError
+from outbound.secret import Secret
 from outbound.server.webhook_http import PostResult
-from outbound.server.webhooks import WebhookSender, next_attempt_delay, sign
-from outbound.storage.webhooks import Delivery
+from outbound.server.webhooks import WebhookSender, _count, next_attempt_delay, sign
+from outbound.storage.webhooks import Attempt, Delivery, Due
 
 CURRENT = "whsec_" + base64.b64encode(b"c" * 32).decode()
 PREVIOUS = "whsec_" + base64.b64encode(b"p" * 32).decode()
@@ -140,3 +142,228 @@ def test_attempts_back_off_doubling_with_jitter_up_to_an_hour(
     # jitter: receivers coming back are not all hit at the same moment
     assert len(set(delays)) > 150
     assert min(delays) < low + (high - low) * 0.25 and max(delays) > high - (high - low) * 0.25
+
+
+# -- the sender's pass, in this process: limits, outcomes, what is recorded -------------------
+
+
+class FakeStore:
+    """The parts of ``WebhookStore`` the sender uses, in memory."""
+
+    def __init__(self, due: list[Due], secrets_: dict[str, tuple[str, list[Secret]]]) -> None:
+        self._due = due
+        self._secrets = secrets_
+        self.due_calls: list[tuple[int, int]] = []
+        self.claims: list[tuple[str, float, list[str]]] = []
+        self.recorded: list[tuple[Delivery, str, Attempt, bool, float | None]] = []
+
+    async def due(self, limit: int, *, per_webhook: int) -> list[Due]:
+        self.due_calls.append((limit, per_webhook))
+        return self._due[:limit]
+
+    async def claim(self, owner: str, lease: float, ids: list[str]) -> list[Delivery]:
+        self.claims.append((owner, lease, list(ids)))
+        whose = {d.id: d for d in self._due}
+        return [
+            delivery(id=i, webhook_id=whose[i].webhook_id, project_id=whose[i].project_id)
+            for i in ids
+        ]
+
+    async def signing_secrets(self, webhook_id: str, now: float) -> tuple[str, list[Secret]]:
+        found = self._secrets.get(webhook_id)
+        if found is None:
+            raise DecryptionError("sealed value failed authentication")
+        return found
+
+    async def record_attempt(
+        self,
+        delivery: Delivery,
+        owner: str,
+        attempt: Attempt,
+        *,
+        delivered: bool,
+        next_attempt_at: float | None,
+    ) -> None:
+        self.recorded.append((delivery, owner, attempt, delivered, next_attempt_at))
+
+
+class Answers:
+    """An HTTP client answering each URL with a fixed status, holding sends until released."""
+
+    def __init__(self, statuses: dict[str, int]) -> None:
+        self.statuses = statuses
+        self.release = asyncio.Event()
+        self.posts: list[str] = []
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
+        self.posts.append(url)
+        await self.release.wait()
+        status = self.statuses[url]
+        return PostResult(status, "" if status else "connection refused")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def sender_for(store: FakeStore, http: Answers, **options: Any) -> WebhookSender:
+    sender = WebhookSender(store, retry_base=10, retry_for=60, **options)  # type: ignore[arg-type]
+    sender.http = http  # type: ignore[assignment]
+    return sender
+
+
+def test_a_pass_keeps_to_the_limits_per_server_project_and_webhook() -> None:
+    due = [Due(f"d{i}", "prj_a", f"wh_{i % 2}") for i in range(10)]
+    due += [Due("b0", "prj_b", "wh_b"), Due("b1", "prj_b", "wh_b")]
+    url = "https://r.example/"
+    store = FakeStore(due, {w: (url, [Secret(CURRENT)]) for w in ("wh_0", "wh_1", "wh_b")})
+    http = Answers({url: 204})
+
+    async def run() -> None:
+        sender = sender_for(store, http, concurrency=6, per_project=3, per_endpoint=2)
+        assert sender.lease == sender.timeout + 5
+        assert await sender.run_once() == 5
+        # candidates: four times the free slots, at most per_endpoint of one webhook
+        assert store.due_calls == [(24, 2)]
+        [(owner, lease, ids)] = store.claims
+        assert (owner, lease) == (sender.owner, sender.timeout + 5)
+        # prj_a: 3 (wh_0 twice, wh_1 once — per_project stops it), then prj_b's webhook twice
+        assert ids == ["d0", "d1", "d2", "b0", "b1"]
+        assert sender._per_project == {"prj_a": 3, "prj_b": 2}
+        assert sender._per_webhook == {"wh_0": 2, "wh_1": 1, "wh_b": 2}
+        # one slot left: the next pass takes at most one (prj_a and wh_b are full)
+        store._due = [Due("d9", "prj_a", "wh_1"), Due("c0", "prj_c", "wh_c")]
+        store._secrets["wh_c"] = (url, [Secret(CURRENT)])
+        assert await sender.run_once() == 1
+        assert store.claims[-1][2] == ["c0"]
+        assert store.due_calls[-1] == (4, 2)
+        # a full server claims nothing and asks for nothing
+        assert await sender.run_once() == 0
+        assert len(store.due_calls) == 2
+        http.release.set()
+        while sender._sending:
+            await asyncio.sleep(0.01)
+        # every slot is free again, and nothing is left counted
+        assert sender._per_project == {} and sender._per_webhook == {}
+        assert len(store.recorded) == 6
+        await sender.stop()
+
+    asyncio.run(run())
+
+
+def test_each_outcome_is_recorded_with_its_reason_and_next_attempt() -> None:
+    ok, failing, refused = "https://ok.example/", "https://500.example/", "https://x.example/"
+    due = [
+        Due("ok", "prj", "wh_ok"),
+        Due("fail", "prj", "wh_fail"),
+        Due("gone", "prj", "wh_gone"),
+        Due("sealed", "prj", "wh_bad"),
+        Due("refused", "prj", "wh_refused"),
+    ]
+    store = FakeStore(
+        due,
+        {
+            "wh_ok": (ok, [Secret(CURRENT)]),
+            "wh_fail": (failing, [Secret(CURRENT)]),
+            "wh_gone": ("", []),
+            "wh_refused": (refused, [Secret(CURRENT)]),
+        },
+    )
+    http = Answers({ok: 204, failing: 500, refused: 0})
+    http.release.set()
+    clock = [10.0]  # 10 s after the delivery was written: inside retry_for
+
+    async def run() -> None:
+        sender = sender_for(store, http, clock=lambda: clock[0])
+        assert await sender.run_once() == 5
+        while sender._sending:
+            await asyncio.sleep(0.01)
+        await sender.stop()
+
+    asyncio.run(run())
+    recorded = {d.id: (owner, a, delivered, at) for d, owner, a, delivered, at in store.recorded}
+    assert set(recorded) == {"ok", "fail", "sealed", "refused"}  # a deleted webhook: nothing
+    for owner, attempt, _, _ in recorded.values():
+        assert owner == store.claims[0][0]
+        assert attempt.attempt == 0 and attempt.started_at == 10.0
+        assert 0 <= attempt.duration_ms < 5000
+    assert recorded["ok"][1:] == (
+        Attempt(0, 10.0, recorded["ok"][1].duration_ms, 204, ""),
+        True,
+        None,
+    )
+    _, attempt, delivered, next_at = recorded["fail"]
+    assert (attempt.status_code, attempt.error, delivered) == (500, "HTTP 500", False)
+    assert next_at is not None and 10 + 8 <= next_at <= 10 + 12  # base 10 s, ±20 %
+    _, attempt, delivered, next_at = recorded["refused"]
+    assert (attempt.status_code, attempt.error, delivered) == (0, "connection refused", False)
+    assert next_at is not None
+    _, attempt, delivered, next_at = recorded["sealed"]
+    assert attempt.status_code == 0 and not delivered and next_at is not None
+    assert attempt.error == "internal error: the signing secret did not open (DecryptionError)"
+    assert http.posts.count(ok) == 1 and http.posts.count(failing) == 1
+
+
+@pytest.mark.parametrize(
+    "status, delivered", [(199, False), (200, True), (299, True), (300, False)]
+)
+def test_only_a_2xx_answer_delivers(status: int, delivered: bool) -> None:
+    url = "https://r.example/"
+    store = FakeStore([Due("d", "prj", "wh")], {"wh": (url, [Secret(CURRENT)])})
+    http = Answers({url: status})
+    http.release.set()
+
+    async def run() -> None:
+        sender = sender_for(store, http, clock=lambda: 10.0)
+        await sender.run_once()
+        while sender._sending:
+            await asyncio.sleep(0.01)
+        await sender.stop()
+
+    asyncio.run(run())
+    [(_, _, attempt, got, next_at)] = store.recorded
+    assert got is delivered
+    assert attempt.error == ("" if delivered else f"HTTP {status}")
+    assert (next_at is None) is delivered
+
+
+@pytest.mark.parametrize("elapsed, retried", [(59.0, True), (60.0, False), (61.0, False)])
+def test_a_delivery_is_given_up_once_retry_for_has_passed(elapsed: float, retried: bool) -> None:
+    url = "https://r.example/"
+    store = FakeStore([Due("d", "prj", "wh")], {"wh": (url, [Secret(CURRENT)])})
+    store.claim = lambda owner, lease, ids: _claimed(  # type: ignore[method-assign]
+        delivery(id="d", webhook_id="wh", retry_from=1000, attempts=3)
+    )
+    http = Answers({url: 503})
+    http.release.set()
+
+    async def run() -> None:
+        sender = sender_for(store, http, clock=lambda: 1000.0 + elapsed)
+        await sender.run_once()
+        while sender._sending:
+            await asyncio.sleep(0.01)
+        await sender.stop()
+
+    asyncio.run(run())
+    [(_, _, _, delivered, next_at)] = store.recorded
+    assert delivered is False
+    if retried:
+        # the fourth attempt failed: base 10 s doubled three times, ±20 %
+        assert next_at is not None and 1000 + elapsed + 64 <= next_at <= 1000 + elapsed + 96
+    else:
+        assert next_at is None
+
+
+async def _claimed(*deliveries: Delivery) -> list[Delivery]:
+    return list(deliveries)
+
+
+def test_counts_never_go_below_zero() -> None:
+    counts = {"a": 1}
+    _count(counts, "a", 1)
+    assert counts == {"a": 2}
+    _count(counts, "a", -1)
+    assert counts == {"a": 1}
+    _count(counts, "a", -1)
+    assert counts == {}
+    _count(counts, "b", -1)
+    assert counts == {}
