@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from outbound.server.http import json_response
+from outbound.server.http.helpers import json_response
 
 # About the size of a fetched token, so both sides serialise and send the same amount.
 BODY = {

@@ -42,7 +42,7 @@ GUARDED: dict[str, list[str]] = {
     "src/outbound/crypto/keyring.py": ["tests/crypto/test_keyring.py"],
     "src/outbound/storage/codec.py": ["tests/storage/test_codec.py"],
     "src/outbound/storage/sealed.py": ["tests/storage/test_codec.py"],
-    "src/outbound/server/webhooks.py": ["tests/server/test_webhook_signing.py"],
+    "src/outbound/server/background/webhook_delivery.py": ["tests/server/test_webhook_signing.py"],
 }
 
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from outbound.server.config import SETTINGS, env_name
-from outbound.server.errors import ERROR_CODES
+from outbound.server.http.errors import ERROR_CODES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

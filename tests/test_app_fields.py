@@ -19,7 +19,7 @@ from outbound.catalog.schema import TemplateSpec
 from outbound.client import _requests
 from outbound.oauth import ProviderConfig
 from outbound.secret import Secret
-from outbound.server.wire import AppFields, app_config_from_fields, app_to_wire
+from outbound.server.http.wire import AppFields, app_config_from_fields, app_to_wire
 from outbound.storage import AppRecord
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from outbound.server.config import SETTINGS, env_name
-from outbound.server.errors import ERROR_CODES
+from outbound.server.http.errors import ERROR_CODES
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -129,7 +129,7 @@ def test_api_reference_is_the_served_document() -> None:
     serves (scripts/openapi_docs.py)."""
     import importlib.util
 
-    from outbound.server.openapi import build, document
+    from outbound.server.http.openapi import build, document
 
     root = Path(__file__).parent.parent
     spec = importlib.util.spec_from_file_location("openapi_docs", root / "scripts/openapi_docs.py")

@@ -1,9 +1,10 @@
 """The fields of an outbound app, described once.
 
 An app's fields travel through every layer: the management API's bodies and answers
-(``server.wire``), the stored configuration, the engine's :class:`~outbound.oauth.ProviderConfig`
-(``server.providers``), the catalog templates apps are made from (``catalog.template``), the
-URL checks (``server.app_urls``) and the SDK's request builders (``client._requests``). Each
+(``server.http.wire``), the stored configuration, the engine's
+:class:`~outbound.oauth.ProviderConfig` (``server.tokens.providers``), the catalog templates apps
+are made from (``catalog.template``), the URL checks (``server.connect.app_urls``) and the SDK's
+request builders (``client._requests``). Each
 of those reads its view of a field from :data:`APP_FIELDS` instead of listing the fields again.
 
 Only the standard library is imported here: the SDK imports this module without the server's
@@ -68,7 +69,7 @@ class AppField:
     endpoint: bool = False
     # where the client secret (and refresh tokens) are sent depends on it, directly or through
     # the metadata it leads to: an update that moves that elsewhere needs the secret again
-    # (``server.secret_origins``)
+    # (``server.tokens.secret_origins``)
     steers_secret: bool = False
 
     @property
@@ -145,7 +146,7 @@ APP_FIELDS: tuple[AppField, ...] = (
     AppField("defaultRedirectUrl", "url"),
     AppField("callbackDomain", "string"),
     AppField("pkce", "flag", default=True, engine="pkce", template="pkce"),
-    # accessType and prompt become authorize parameters (server.providers); a template's
+    # accessType and prompt become authorize parameters (server.tokens.providers); a template's
     # access_type and prompt parameters become these fields (catalog.template).
     AppField("accessType", "choice", default="offline", template="authorize_params"),
     AppField("prompt", "list", default=[], template="authorize_params"),

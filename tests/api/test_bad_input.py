@@ -543,7 +543,7 @@ def test_ids_with_a_final_newline_or_invisible_characters_are_refused_everywhere
 def test_the_id_rules_are_full_matches() -> None:
     """The rules used from Python (a session token's ``sub``, new app and tenant ids) match
     the whole id, not a prefix before a final newline."""
-    from outbound.server.wire import NEW_ID, PRINTABLE_ID
+    from outbound.server.http.wire import NEW_ID, PRINTABLE_ID
 
     assert NEW_ID.match("app-1") and PRINTABLE_ID.match("alice@example.com")
     for value in INVISIBLE:

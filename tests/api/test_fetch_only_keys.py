@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from outbound.server.endpoints import ENDPOINTS, Endpoint
+from outbound.server.api.endpoints import ENDPOINTS, Endpoint
 from tests.support.database import execute
 from tests.support.recording_provider import RecordingProvider
 from tests.support.server import LiveServer, outbound_cli

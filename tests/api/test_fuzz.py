@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from outbound.server.endpoints import ENDPOINTS
+from outbound.server.api.endpoints import ENDPOINTS
 from tests.support.database import execute
 from tests.support.server import LiveServer, Store, postgres_database, running_server
 

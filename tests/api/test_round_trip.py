@@ -98,7 +98,7 @@ def test_an_update_that_renames_onto_another_apps_name_is_a_conflict(client: htt
 
 def test_every_field_the_server_answers_is_covered() -> None:
     # a field added to the App answer must be added here, as stored or as read-only
-    from outbound.server.wire import _APP_FIELDS
+    from outbound.server.http.wire import _APP_FIELDS
 
     assert set(_APP_FIELDS) - {"id", "name"} == set(FIELDS)
 

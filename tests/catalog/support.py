@@ -15,8 +15,8 @@ import msgspec
 from outbound.catalog import Template, get_template
 from outbound.oauth import OAuthClient, ProviderConfig
 from outbound.secret import Secret
-from outbound.server.providers import provider_config
-from outbound.server.wire import AppFields, app_config_from_fields
+from outbound.server.http.wire import AppFields, app_config_from_fields
+from outbound.server.tokens.providers import provider_config
 from outbound.storage import AppRecord
 from tests.support.mock_provider import MockProvider as Provider
 

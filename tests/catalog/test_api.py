@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from outbound.catalog import all_templates
-from outbound.server.errors import ERROR_CODES
+from outbound.server.http.errors import ERROR_CODES
 from tests.support.browser import press_continue
 from tests.support.server import LiveServer
 

@@ -21,7 +21,7 @@ from outbound.catalog import (
     load_directory,
 )
 from outbound.oauth import ProviderConfig
-from outbound.server.wire import AppFields
+from outbound.server.http.wire import AppFields
 
 from .support import configured, example_values, template
 

@@ -24,8 +24,8 @@ from outbound.oauth import (
     refresh_allowed,
 )
 from outbound.secret import Secret
-from outbound.server.providers import Providers
-from outbound.server.revoke import revoke_tokens
+from outbound.server.tokens.providers import Providers
+from outbound.server.tokens.revoke import revoke_tokens
 from outbound.storage import TokenRecord
 
 from .support import (

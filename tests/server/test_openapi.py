@@ -9,13 +9,13 @@ import httpx
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
+from outbound.server.api.endpoints import ENDPOINTS
 from outbound.server.app import create_app
 from outbound.server.config import Settings
-from outbound.server.endpoints import ENDPOINTS
-from outbound.server.errors import ERROR_CODES
-from outbound.server.fetch import FETCH_PATHS
-from outbound.server.hotpath import HotPath
-from outbound.server.openapi import build, document
+from outbound.server.http.errors import ERROR_CODES
+from outbound.server.http.hotpath import HotPath
+from outbound.server.http.openapi import build, document
+from outbound.server.tokens.fetch import FETCH_PATHS
 from tests.support.server import LiveServer
 
 
@@ -49,7 +49,7 @@ def test_every_route_has_an_entry_and_every_entry_a_route() -> None:
     documented = {(e.method, e.path) for e in ENDPOINTS}
     served = served_routes()
     assert not served - documented, (
-        "routes without an entry in outbound/server/endpoints.py ENDPOINTS (add one line each):"
+        "routes without an entry in outbound/server/api/endpoints.py ENDPOINTS (add one line each):"
         f" {sorted(served - documented)}"
     )
     assert not documented - served, f"entries without a route: {sorted(documented - served)}"

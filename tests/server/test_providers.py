@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from outbound.secret import Secret
-from outbound.server.providers import provider_config
+from outbound.server.tokens.providers import provider_config
 from outbound.storage import AppRecord
 
 
@@ -73,7 +73,7 @@ def _from_template(template_id: str, **changes: Any) -> AppRecord:
     import msgspec
 
     from outbound.catalog import get_template
-    from outbound.server.wire import AppFields, app_config_from_fields
+    from outbound.server.http.wire import AppFields, app_config_from_fields
 
     template = get_template(template_id)
     assert template is not None

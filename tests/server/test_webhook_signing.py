@@ -14,8 +14,13 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from outbound.crypto import DecryptionError
 from outbound.secret import Secret
-from outbound.server.webhook_http import PostResult
-from outbound.server.webhooks import WebhookSender, _count, next_attempt_delay, sign
+from outbound.server.background.webhook_delivery import (
+    WebhookSender,
+    _count,
+    next_attempt_delay,
+    sign,
+)
+from outbound.server.background.webhook_http import PostResult
 from outbound.storage.webhooks import Attempt, Delivery, Due
 
 CURRENT = "whsec_" + base64.b64encode(b"c" * 32).decode()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from outbound.server.errors import ApiError
-from outbound.server.wire import AppFields, TokenUpload, app_config_from_fields, decode
+from outbound.server.http.errors import ApiError
+from outbound.server.http.wire import AppFields, TokenUpload, app_config_from_fields, decode
 
 
 def config(body: bytes, stored: dict | None = None) -> dict:

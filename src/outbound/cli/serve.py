@@ -86,8 +86,8 @@ def serve(workers: int, **options: Any) -> None:
     import uvicorn
 
     from ..server import create_app
-    from ..server.listener import check_can_listen, uvicorn_options
-    from ..server.logs import configure
+    from ..server.http.listener import check_can_listen, uvicorn_options
+    from ..server.http.logs import configure
     from ..server.workers import export_settings, http_protocol
     from ..storage import bootstrap
 

@@ -4,7 +4,7 @@ user's provider token out.
 Pure functions over the form a client posts and the answer it gets: :func:`parse_request`
 checks the parameters (§2.1) and names the first problem as an :class:`ExchangeError` carrying
 an RFC 6749 §5.2 / RFC 8693 §2.2.2 error code; :func:`answer` builds the §2.2.1 success body.
-The server (``server/token_exchange.py``) verifies the subject token and fetches the token.
+The server (``server/tokens/token_exchange.py``) verifies the subject token and fetches the token.
 """
 
 from __future__ import annotations

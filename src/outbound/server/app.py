@@ -23,34 +23,34 @@ from ..storage import StorageUnavailable, Store
 from ..storage.connect_sessions import ConnectSessions
 from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
-from . import connect as connect_flow
-from . import dcr
-from .audit_checkpoints import AuditCheckpoints
-from .audit_retention import AuditRetention
-from .auth import claimed_project
+from .api import routes
+from .background.audit_checkpoints import AuditCheckpoints
+from .background.audit_retention import AuditRetention
+from .background.webhook_delivery import WebhookSender
+from .background.webhook_retention import WebhookRetention
 from .config import Settings
+from .connect import dcr
+from .connect import flow as connect_flow
+from .connect.session_connect import SessionConnectCORS
+from .connect.session_connect import routes as session_connect_routes
+from .connect.session_jwt import JwksCache
 from .console import routes as console_routes
-from .errors import ApiError, error_answer
-from .fetch import TokenService
-from .guard import Guard, allowed_hosts
-from .hotpath import HotPath
-from .http import json_response
-from .limits import Limits
-from .metrics_listener import MetricsListener
-from .observe import Observe
+from .http.auth import claimed_project
+from .http.errors import ApiError, error_answer
+from .http.guard import Guard, allowed_hosts
+from .http.helpers import json_response
+from .http.hotpath import HotPath
+from .http.limits import Limits
+from .http.metrics_listener import MetricsListener
+from .http.observe import Observe
+from .http.openapi import routes as openapi_routes
 from .open_store import open_store
-from .openapi import routes as openapi_routes
-from .providers import Providers
-from .refresh import LeaseRefresher
-from .refresh_ahead import RefreshAhead
-from .routes import routes
-from .session_connect import SessionConnectCORS
-from .session_connect import routes as session_connect_routes
-from .session_jwt import JwksCache
-from .token_exchange import routes as token_exchange_routes
+from .tokens.fetch import TokenService
+from .tokens.providers import Providers
+from .tokens.refresh import LeaseRefresher
+from .tokens.refresh_ahead import RefreshAhead
+from .tokens.token_exchange import routes as token_exchange_routes
 from .vault import Vault
-from .webhook_retention import WebhookRetention
-from .webhooks import WebhookSender
 
 __all__ = ["create_app"]
 

@@ -12,13 +12,13 @@ from ..oauth import ProviderConfig
 from ..storage import AppRecord, Store, TokenRecord, TokenWrite
 from ..storage.webhooks import WebhookStore
 from .config import Settings
-from .fetch import TokenService
-from .limits import Limits
-from .providers import Providers, provider_config
-from .session_jwt import JwksCache
+from .connect.session_jwt import JwksCache
+from .http.limits import Limits
+from .tokens.fetch import TokenService
+from .tokens.providers import Providers, provider_config
 
 if TYPE_CHECKING:
-    from .revoke import Revocation
+    from .tokens.revoke import Revocation
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -73,7 +73,7 @@ class Vault:
         ``apps`` describes apps deleted along with their tokens (``configs``, by app id, when
         their configuration is more than the stored app: a registered client). What came of
         it, for the console to report."""
-        from .revoke import Revocation, revoke_tokens
+        from .tokens.revoke import Revocation, revoke_tokens
 
         if not deleted:
             return Revocation()
@@ -82,6 +82,6 @@ class Vault:
 
     async def verify_refresh(self, write: TokenWrite) -> TokenWrite:
         """Refresh an uploaded token once at the provider before storing it."""
-        from .refresh import verify_refresh
+        from .tokens.refresh import verify_refresh
 
         return await verify_refresh(self.providers, write)

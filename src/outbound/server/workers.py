@@ -59,7 +59,7 @@ def _settings() -> Settings:
 def app() -> ASGIApp:
     """The worker's app (uvicorn's factory); sets up the worker's logging first."""
     from .app import create_app
-    from .logs import configure
+    from .http.logs import configure
 
     settings = _settings()
     configure(settings.log_level, settings.log_format)
@@ -75,7 +75,7 @@ def http_protocol(**kwargs: Any) -> asyncio.Protocol:
 
 @functools.cache
 def _protocol_class() -> type[asyncio.Protocol]:
-    from .listener import uvicorn_options
+    from .http.listener import uvicorn_options
 
     protocol_class: type[asyncio.Protocol] = uvicorn_options(_settings())["http"]
     return protocol_class

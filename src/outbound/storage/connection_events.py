@@ -5,7 +5,7 @@ refresh, the upload, the refusal or the delete — and adds the webhook events t
 implies to the outbox (``webhook_events``, one row per event, and ``webhook_deliveries``, one
 small row per subscribed webhook that refers to it). So an event is
 written exactly when its change commits: a crash loses both or neither, and the senders
-(``server/webhooks.py``) deliver what is there.
+(``server/background/webhook_delivery.py``) deliver what is there.
 
 Events (Standard Webhooks payload ``{"type", "timestamp", "data"}``; ``data`` describes the
 connection, never a token):

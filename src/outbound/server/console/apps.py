@@ -1,6 +1,6 @@
 """Console pages for apps: list, create from the catalog or by hand, edit, delete.
 
-Every change goes through the same functions as the management API (``routes/apps.py``), so
+Every change goes through the same functions as the management API (``api/apps.py``), so
 the console checks exactly what the API checks. The client secret is write-only here too: a
 page says whether one is set, never what it is.
 """
@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...catalog import all_templates, get_template
-from ..errors import ApiError
-from ..routes.apps import (
+from ..api.apps import (
     create_app_record,
     delete_app_and_revoke,
     template_app_fields,
     update_app_record,
 )
-from ..wire import AppFields, CreateByTemplate, app_to_wire
+from ..http.errors import ApiError
+from ..http.wire import AppFields, CreateByTemplate, app_to_wire
 from .connections import deleted_notice
 from .render import redirect, render
 from .session import Ctx, console_page

@@ -15,10 +15,10 @@ from starlette.responses import Response
 
 from ...storage import TokenRecord
 from ...storage.connections import InvalidCursor, list_connections
-from ..connect import new_link
-from ..errors import ApiError
-from ..revoke import Revocation
-from ..wire import Connect
+from ..connect.flow import new_link
+from ..http.errors import ApiError
+from ..http.wire import Connect
+from ..tokens.revoke import Revocation
 from .render import redirect, render
 from .session import Ctx, console_page
 

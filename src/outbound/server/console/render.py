@@ -16,8 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..errors import ApiError
-from ..http import read_capped
+from ..http.errors import ApiError
+from ..http.helpers import read_capped
 
 __all__ = ["HEADERS", "STATIC_DIR", "ago", "read_form", "redirect", "render"]
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...storage.console_sessions import ABSOLUTE_TTL, ConsoleSession, ConsoleSessions
-from ..auth import invalid_key
+from ..http.auth import invalid_key
 from ..vault import Vault
 from . import audit
 from .render import read_form, redirect, render

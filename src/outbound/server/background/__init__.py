@@ -1,0 +1,2 @@
+"""Background loops every server runs: webhook delivery, webhook and audit retention, audit
+checkpoints."""
