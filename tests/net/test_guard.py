@@ -423,3 +423,59 @@ def test_public_surface_is_pinned() -> None:
         "quiet_http_logs",
         "vet",
     ]
+
+
+# -- how the transport and the client are built (mutation testing found these unchecked) -------
+
+
+def test_the_transport_keeps_the_limits_and_tls_verification_it_was_given() -> None:
+    """The guarded pool replaces httpx's own: it must carry the limits and the TLS context,
+    or a provider gets unbounded connections, or certificates go unchecked."""
+    import ssl
+
+    from outbound.net.guard import DEFAULT_LIMITS, _PinnedBackend
+
+    limits = httpx.Limits(max_connections=7, max_keepalive_connections=3, keepalive_expiry=11)
+    transport = GuardedTransport(PUBLIC, limits=limits)
+    pool = transport._pool
+    assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
+    assert pool._keepalive_expiry == 11
+    assert isinstance(pool._network_backend, _PinnedBackend)
+    assert pool._ssl_context.verify_mode == ssl.CERT_REQUIRED and pool._ssl_context.check_hostname
+    assert transport.policy is PUBLIC
+    default = GuardedTransport(PUBLIC)._pool
+    assert (
+        (default._max_connections, default._max_keepalive_connections)
+        == (
+            DEFAULT_LIMITS.max_connections,
+            DEFAULT_LIMITS.max_keepalive_connections,
+        )
+        == (100, 20)
+    )
+    assert GuardedTransport(PUBLIC, verify=False)._pool._ssl_context.verify_mode == ssl.CERT_NONE
+
+
+async def test_the_environment_steers_neither_tls_trust_nor_proxies(
+    listeners: tuple[Counter, Counter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SSL_CERT_FILE`` and the proxy variables of the process environment are ignored: a
+    proxy mounted by the environment would carry provider calls past the guard (here to the
+    loopback listener standing in for an internal host)."""
+    good, evil = listeners
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{evil.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    GuardedTransport(PUBLIC)  # builds: the environment's CA file is not read
+    async with provider_http(NetworkPolicy.parse("127.0.0.2/32"), timeout=3) as http:
+        assert http.timeout == httpx.Timeout(3)
+        # httpx reads proxies from the environment only for a client without a transport;
+        # the client says it trusts nothing of it either way
+        assert not http._mounts and http.trust_env is False
+        assert not http.follow_redirects
+        response = await http.get(f"http://127.0.0.2:{good.port}/direct")
+        assert response.text == "vetted"
+    assert evil.connections == 0
+    assert provider_http(PUBLIC).timeout == httpx.Timeout(10.0)
