@@ -441,7 +441,9 @@ def test_the_transport_keeps_the_limits_and_tls_verification_it_was_given() -> N
     assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
     assert pool._keepalive_expiry == 11
     assert isinstance(pool._network_backend, _PinnedBackend)
-    assert pool._ssl_context.verify_mode == ssl.CERT_REQUIRED and pool._ssl_context.check_hostname
+    context = pool._ssl_context
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert transport.policy is PUBLIC
     default = GuardedTransport(PUBLIC)._pool
     assert (
@@ -452,7 +454,8 @@ def test_the_transport_keeps_the_limits_and_tls_verification_it_was_given() -> N
         )
         == (100, 20)
     )
-    assert GuardedTransport(PUBLIC, verify=False)._pool._ssl_context.verify_mode == ssl.CERT_NONE
+    unverified = GuardedTransport(PUBLIC, verify=False)._pool._ssl_context
+    assert unverified is not None and unverified.verify_mode == ssl.CERT_NONE
 
 
 async def test_the_environment_steers_neither_tls_trust_nor_proxies(
