@@ -198,6 +198,9 @@ APP_FIELDS: tuple[AppField, ...] = (
         endpoint=True,
         steers_secret=True,
     ),
+    # Where the provider's API is (the proxy calls apiBaseUrl + path with the connection's
+    # token; an MCP app without one uses its resource).
+    AppField("apiBaseUrl", "url", omitted="kept", python_sdk="extra", endpoint=True),
 )
 
 

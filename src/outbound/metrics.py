@@ -30,6 +30,7 @@ __all__ = [
     "fetch",
     "http_request",
     "lease_wait",
+    "proxy_request",
     "refresh",
     "template_label",
     "webhook_delivery",
@@ -156,6 +157,21 @@ class Metrics:
             buckets=_PROVIDER_BUCKETS,
             registry=r,
         )
+        self.proxy_requests = Counter(
+            "outbound_proxy_requests",
+            "Calls through the provider-API proxy, by app template (custom: none), method and"
+            " status class of the answer (2xx … 5xx; the vault's own errors included).",
+            ["app_template", "method", "status_class"],
+            registry=r,
+        )
+        self.proxy_duration = Histogram(
+            "outbound_proxy_request_duration_seconds",
+            "Time a call through the provider-API proxy took, to the answer's last byte, by app"
+            " template.",
+            ["app_template"],
+            buckets=_PROVIDER_BUCKETS,
+            registry=r,
+        )
         self.connections = Gauge(
             "outbound_connections",
             "Stored connections (tokens) by status, counted periodically.",
@@ -251,6 +267,17 @@ def refresh(template: str, outcome: str, seconds: float) -> None:
     template = template_label(template)
     m.refreshes.labels(template, outcome).inc()
     m.refresh_duration.labels(template).observe(seconds)
+
+
+def proxy_request(template: str, method: str, status: int, seconds: float) -> None:
+    m = _current
+    if m is None:
+        return
+    template = template_label(template)
+    method = method if method in _METHODS else "other"
+    status_class = f"{status // 100}xx" if 100 <= status < 600 else "other"
+    m.proxy_requests.labels(template, method, status_class).inc()
+    m.proxy_duration.labels(template).observe(seconds)
 
 
 def template_label(template_id: str) -> str:

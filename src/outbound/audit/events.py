@@ -16,6 +16,7 @@ __all__ = ["ACTIONS", "SYSTEM", "AuditEvent", "Caller", "caller", "event", "set_
 # What an event records; the API's ``action`` filter accepts exactly these.
 ACTIONS = (
     "token.fetch",
+    "proxy.call",
     "token.refresh",
     "token.upload",
     "token.delete",

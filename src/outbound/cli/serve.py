@@ -27,6 +27,8 @@ def server_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
             setting_option("refresh_ahead_interval", type=click.FloatRange(min=0)),
             setting_option("refresh_idle_days", type=click.IntRange(min=0)),
             setting_option("provider_timeout", type=float),
+            setting_option("proxy_timeout", type=click.FloatRange(min=0.1)),
+            setting_option("proxy_max_retry_after", type=click.FloatRange(min=0)),
             setting_option("failing_after", type=click.FloatRange(min=0)),
             setting_option("webhook_retry_base", type=click.FloatRange(min=0.01)),
             setting_option("webhook_retry_for", type=click.FloatRange(min=0)),

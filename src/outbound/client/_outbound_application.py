@@ -58,6 +58,7 @@ class OutboundApplication:
         use_dcr: bool | None = None,
         dcr_url: str | None = None,
         resource: str | None = None,
+        api_base_url: str | None = None,
     ) -> dict[str, Any]:
         """Create an outbound app; its id is generated unless given. Names are unique.
 
@@ -70,7 +71,8 @@ class OutboundApplication:
         authorization server on the first connect instead of naming one), ``dcr_url`` (the
         registration endpoint, when the server's metadata does not name it) and ``resource``
         (an MCP server's URL: its authorization server is found from it, and every token is
-        bound to it). See docs/mcp.md.
+        bound to it; docs/mcp.md), ``api_base_url`` (the provider's API, which
+        ``client.proxy`` calls; docs/proxy.md).
         """
         return self._client._call(
             build.create_application(
@@ -78,6 +80,7 @@ class OutboundApplication:
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
+                api_base_url=api_base_url,
             )
         )  # fmt: skip
 
@@ -105,6 +108,7 @@ class OutboundApplication:
         use_dcr: bool | None = None,
         dcr_url: str | None = None,
         resource: str | None = None,
+        api_base_url: str | None = None,
     ) -> dict[str, Any]:
         """Overwrite app ``id`` with these fields: what is not given is cleared.
 
@@ -116,6 +120,7 @@ class OutboundApplication:
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
+                api_base_url=api_base_url,
             )
         )  # fmt: skip
 
@@ -430,6 +435,7 @@ class AsyncOutboundApplication:
         use_dcr: bool | None = None,
         dcr_url: str | None = None,
         resource: str | None = None,
+        api_base_url: str | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.create_application(
@@ -437,6 +443,7 @@ class AsyncOutboundApplication:
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
+                api_base_url=api_base_url,
             )
         )  # fmt: skip
 
@@ -464,6 +471,7 @@ class AsyncOutboundApplication:
         use_dcr: bool | None = None,
         dcr_url: str | None = None,
         resource: str | None = None,
+        api_base_url: str | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.update_application(
@@ -471,6 +479,7 @@ class AsyncOutboundApplication:
                 authorization_url, authorization_url_params, token_url, token_url_params,
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
+                api_base_url=api_base_url,
             )
         )  # fmt: skip
 

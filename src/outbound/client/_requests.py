@@ -94,6 +94,7 @@ def _app_body(
     use_dcr: bool | None = None,
     dcr_url: str | None = None,
     resource: str | None = None,
+    api_base_url: str | None = None,
 ) -> dict[str, Any]:
     given = dict(locals())  # every argument, by its Python name (the table's ``name``)
     # Same shape as descope's _compose_create_update_body: these four always, even null.

@@ -357,10 +357,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolve: Resolver = system_resolve,
         verify: bool | str = True,
         limits: httpx.Limits = DEFAULT_LIMITS,
+        pass_encoded: bool = False,
     ) -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self.policy = policy
         self._resolve = resolve
+        # The proxy streams answers through as bytes, never inflating them: it leaves
+        # Accept-Encoding to its caller and passes compressed answers on.
+        self.pass_encoded = pass_encoded
         # httpx offers no way to choose the network backend: build the pool as it does, with ours.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
@@ -375,7 +379,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         # Answers are read up to a byte cap, and httpx inflates a whole network chunk before
         # anyone can count it (64 KiB of gzip are 64 MiB of zeros): ask for identity, and
         # refuse to inflate anything else.
-        request.headers["Accept-Encoding"] = "identity"
+        if not self.pass_encoded:
+            request.headers["Accept-Encoding"] = "identity"
         pinned = {**_PINNED.get({}), (host, port): addresses}
         token = _PINNED.set(pinned)
         try:
@@ -383,7 +388,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         finally:
             _PINNED.reset(token)
         encoding = response.headers.get("content-encoding", "").strip().lower()
-        if encoding in ("", "identity"):
+        if encoding in ("", "identity") or self.pass_encoded:
             return response
         assert isinstance(response.stream, httpx.AsyncByteStream)
         return httpx.Response(

@@ -13,7 +13,7 @@ from urllib.request import Request as UrllibRequest
 
 import httpx
 
-from .guard import GuardedTransport, NetworkPolicy, Resolver, system_resolve
+from .guard import DEFAULT_LIMITS, GuardedTransport, NetworkPolicy, Resolver, system_resolve
 
 __all__ = ["provider_http"]
 
@@ -38,11 +38,16 @@ def provider_http(
     timeout: float | httpx.Timeout = 10.0,
     resolve: Resolver = system_resolve,
     verify: bool | str = True,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+    pass_encoded: bool = False,
 ) -> httpx.AsyncClient:
     """The HTTP client for calls to providers and issuers: guarded by ``policy``, never
-    following redirects, keeping no cookies, ignoring proxy settings of the environment."""
+    following redirects, keeping no cookies, ignoring proxy settings of the environment.
+    ``pass_encoded``: compressed answers pass through unread (the provider-API proxy)."""
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, resolve=resolve, verify=verify),
+        transport=GuardedTransport(
+            policy, resolve=resolve, verify=verify, limits=limits, pass_encoded=pass_encoded
+        ),
         follow_redirects=False,
         cookies=_NoCookies(),
         trust_env=False,

@@ -45,6 +45,7 @@ from .http.metrics_listener import MetricsListener
 from .http.observe import Observe
 from .http.openapi import routes as openapi_routes
 from .open_store import open_store
+from .proxy import ProxyPath
 from .tokens.fetch import TokenService
 from .tokens.providers import Providers
 from .tokens.refresh import LeaseRefresher
@@ -272,6 +273,10 @@ def create_app(settings: Settings) -> ASGIApp:
     # A trailing-slash redirect would be built from the request's Host header.
     app.router.redirect_slashes = False
     return Guard(
-        HotPath(app, lambda: app.state.vault, access_log=settings.log_format == "json"),
+        HotPath(
+            ProxyPath(app, lambda: app.state.vault),
+            lambda: app.state.vault,
+            access_log=settings.log_format == "json",
+        ),
         allowed_hosts(settings.effective_public_url, settings.allowed_hosts),
     )

@@ -85,6 +85,17 @@ class Settings:
         "Seconds a call to a provider (discovery, code exchange, refresh, revocation) may take"
         " before it counts as a transient failure.",
     )
+    proxy_timeout: float = _setting(
+        30.0,
+        "Seconds a proxied call (/v1/outbound/proxy) may take until the provider's answer"
+        " starts, retries and their waits included; a streamed answer may then pause this long"
+        " between two reads.",
+    )
+    proxy_max_retry_after: float = _setting(
+        10.0,
+        "Longest Retry-After (seconds) a proxied call waits out before retrying; a provider"
+        " asking for longer has its answer returned at once.",
+    )
     failing_after: float = _setting(
         600.0,
         "Seconds a connection's refreshes may keep failing transiently (provider down, slow or"

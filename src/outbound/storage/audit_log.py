@@ -61,8 +61,12 @@ class AuditLog:
 
     async def fetched(self, event: AuditEvent) -> None:
         """Record a token fetch: batched when a flush loop runs, else at once."""
-        if not self.fetches:
-            return
+        if self.fetches:
+            await self.batched(event)
+
+    async def batched(self, event: AuditEvent) -> None:
+        """Record an event of a request that changes nothing (a fetch, a proxied call):
+        batched when a flush loop runs, else at once."""
         if self._task is None:
             await self.record(event)
             return

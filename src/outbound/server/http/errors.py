@@ -117,6 +117,29 @@ ERROR_CODES = _table(
         400,
         "verifyRefresh: the provider rejected the uploaded refresh token; nothing was stored",
     ),
+    ErrorCode(
+        "E131020",
+        409,
+        "Proxy: the app has no API base URL (apiBaseUrl, or its template's); set one to call"
+        " its provider's API through the vault",
+    ),
+    ErrorCode(
+        "E131021",
+        400,
+        "Proxy: the path or query is not a plain relative path under the app's API base URL"
+        " ('..', '//', '\\', encoded separators, a scheme or user-info); nothing was sent",
+    ),
+    ErrorCode(
+        "E131022",
+        502,
+        "Proxy: the provider could not be reached (connection failed, its address is refused"
+        " by the network guard, or its answer broke off)",
+    ),
+    ErrorCode(
+        "E131024",
+        504,
+        "Proxy: the provider did not answer within --proxy-timeout (retries included)",
+    ),
     ErrorCode("E131030", 404, "Webhook not found"),
     ErrorCode("E131031", 404, "Webhook delivery not found"),
     ErrorCode(

@@ -150,6 +150,8 @@ class AppFields(msgspec.Struct, rename="camel"):
     # outbound's own: the protected resource (an MCP server's URL) its tokens are for; its
     # RFC 9728 metadata names the authorization server, and every request carries it (RFC 8707).
     resource: Url | None = None
+    # outbound's own: the provider's API (the proxy's target, docs/proxy.md)
+    api_base_url: Url | None = None
 
 
 class AppUpdate(msgspec.Struct):
