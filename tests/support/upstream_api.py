@@ -121,7 +121,7 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
                 "method": scope["method"],
                 "rawPath": scope["raw_path"].decode("latin-1"),
                 "query": scope["query_string"].decode("latin-1"),
-                "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in scope["headers"]],
+                "headers": [[n.decode(), v.decode("latin-1")] for n, v in scope["headers"]],
                 "size": size,
                 "sha256": digest,
             },

@@ -67,7 +67,7 @@ class Record:
         self.notes.append(text)
 
     def detail(self, seconds: float) -> str:
-        where = f"{self.host}{self.path}" if self.host else "-"
+        where = f"{self.host} {self.path}" if self.host else "-"
         text = f"{self.method} {where} {self.status} {seconds * 1000:.0f}ms"
         if self.notes:
             text += " (" + "; ".join(self.notes) + ")"
