@@ -91,6 +91,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "useDcr": st.just(False),
     "dcrUrl": maybe_url,
     "resource": maybe_url,
+    "apiBaseUrl": maybe_url,
 }
 # Fields an update may be given that are not stored as sent.
 READ_ONLY = {
