@@ -91,12 +91,19 @@ def _operation(method: str, path: str, op: dict[str, Any], spec: dict[str, Any])
         lines += [f"Request body ({media}):", "", *_fields(schema), ""]
         if "example" in content:
             lines += ["```json", json.dumps(content["example"], indent=2), "```", ""]
-    ok = op["responses"]["200"]
+    status, ok = (
+        ("200", op["responses"]["200"])
+        if "200" in op["responses"]
+        else (
+            "Any status",
+            op["responses"]["default"],
+        )
+    )
     answer = ok.get("content", {})
     if "application/json" in answer:
-        lines.append(f"200: {_type(answer['application/json']['schema'])}")
+        lines.append(f"{status}: {_type(answer['application/json']['schema'])}")
     else:
-        lines.append("200: " + ok["description"])
+        lines.append(f"{status}: " + ok["description"])
     codes = [
         code
         for status, response in op["responses"].items()

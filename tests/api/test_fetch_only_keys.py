@@ -159,13 +159,15 @@ def test_a_fetch_only_key_is_refused_on_every_management_endpoint(
 
 
 def test_every_fetch_endpoint_is_one_of_the_four_fetch_paths() -> None:
-    """The other half of the table's rule: only the fetch paths let a fetch-only key in."""
+    """The other half of the table's rule: only the fetch paths (and the provider-API proxy,
+    which calls the provider with an access token and hands none out) let a fetch-only key in."""
     fetch = {e.path for e in ENDPOINTS if e.auth == "fetch"}
     assert fetch == {
         "/v1/mgmt/outbound/app/user/token",
         "/v1/mgmt/outbound/app/user/token/latest",
         "/v1/mgmt/outbound/app/tenant/token",
         "/v1/mgmt/outbound/app/tenant/token/latest",
+        "/v1/outbound/proxy/{appId}/{path}",
     }
 
 

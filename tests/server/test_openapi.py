@@ -16,6 +16,9 @@ from outbound.server.http.errors import ERROR_CODES
 from outbound.server.http.hotpath import HotPath
 from outbound.server.http.openapi import build, document
 from outbound.server.tokens.fetch import FETCH_PATHS
+from outbound.server.proxy import ROUTE as PROXY_ROUTE
+from outbound.server.proxy import ProxyPath
+from outbound.server.proxy.route import METHODS
 from tests.support.server import LiveServer
 
 
@@ -26,7 +29,10 @@ def served_routes() -> set[tuple[str, str]]:
     hot = guard.app
     assert isinstance(hot, HotPath)
     found = {("POST", path) for path in FETCH_PATHS}
-    for route in hot.app.router.routes:  # type: ignore[attr-defined]
+    proxy = hot.app
+    assert isinstance(proxy, ProxyPath)
+    found |= {(method, PROXY_ROUTE) for method in METHODS - {"HEAD"}}
+    for route in proxy.app.router.routes:  # type: ignore[attr-defined]
         if route.path in ("/", "/console") or (
             isinstance(route, Mount) and route.path == "/console"
         ):

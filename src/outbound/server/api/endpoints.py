@@ -24,7 +24,7 @@ from .webhooks import WebhookCreate, WebhookRotate
 __all__ = ["ENDPOINTS", "Endpoint"]
 
 Auth = Literal["key", "fetch", "session", "none"]
-Media = Literal["json", "html", "form", "oauth"]
+Media = Literal["json", "html", "form", "oauth", "proxy"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Endpoint:
     # key: a full management key; fetch: a full or fetch-only key; session: an end user's
     # session token (Bearer <projectId>:<sessionJwt>); none: no credentials
     auth: Auth = "key"
-    media: Media = "json"  # html: a page for a browser; form: a browser's form post
+    # html: a page for a browser; form: a browser's form post; proxy: the provider's API
+    media: Media = "json"
     example: dict[str, Any] | None = None
     # Body fields the handler requires present and not empty (``require`` in the handlers;
     # the structs take every field as optional, since clients send null for absent ones):
@@ -200,6 +201,23 @@ UPLOAD_EXAMPLE = {
     "scopes": ["read", "write"],
 }
 
+PROXY = (
+    "E111504",
+    "E131001",
+    "E131010",
+    "E131011",
+    "E131013",
+    "E131014",
+    "E131020",
+    "E131021",
+    "E131022",
+    "E131024",
+    "E011002",
+    "E130405",
+)
+PROXY_PATH = "/v1/outbound/proxy/{appId}/{path}"
+PROXY_SUMMARY = "Call the provider's API at the app's apiBaseUrl + path with the connection's credential (docs/proxy.md)"  # noqa: E501
+
 E = Endpoint
 # One line per endpoint (a table: the formatter leaves it alone).
 # fmt: off
@@ -249,6 +267,13 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", f"{MGMT}/webhooks/{{webhook_id}}/rotate", "rotateWebhookSecret", "webhooks", "A new signing secret; the old one signs alongside for overlapSeconds", WebhookRotate, a.WebhookSecretAnswer, (*BODY, "E131030"), example={"overlapSeconds": 3600}),  # noqa: E501
     E("GET", f"{MGMT}/webhooks/{{webhook_id}}/deliveries", "listWebhookDeliveries", "webhooks", "A webhook's deliveries, newest first, with their attempts", answer=a.DeliveriesAnswer, errors=("E011003", "E131030"), query=PageQuery),  # noqa: E501
     E("POST", f"{MGMT}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/retry", "retryWebhookDelivery", "webhooks", "Send a delivery again", answer=a.DeliveryAnswer, errors=("E131030", "E131031")),  # noqa: E501
+    # -- the provider-API proxy (docs/proxy.md)
+    E("GET", PROXY_PATH, "proxyGet", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
+    E("POST", PROXY_PATH, "proxyPost", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
+    E("PUT", PROXY_PATH, "proxyPut", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
+    E("PATCH", PROXY_PATH, "proxyPatch", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
+    E("DELETE", PROXY_PATH, "proxyDelete", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
+    E("OPTIONS", PROXY_PATH, "proxyOptions", "proxy", PROXY_SUMMARY, answer=None, errors=PROXY, auth="fetch", media="proxy"),  # noqa: E501
     E("GET", "/health", "health", "meta", "Liveness and database reachability", answer=a.HealthAnswer, auth="none"),  # noqa: E501
     E("GET", "/openapi.json", "openapi", "meta", "This document", answer=None, auth="none"),
 ]

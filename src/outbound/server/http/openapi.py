@@ -254,6 +254,49 @@ def _oauth_errors() -> dict[str, Any]:
     }
 
 
+def _proxy_parameters(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The proxy's path (any relative path under the app's API) and its headers."""
+    for param in params:
+        if param["name"] == "path":
+            param["schema"] = {"type": "string", "maxLength": 4096}
+            param["description"] = (
+                "the path under the app's apiBaseUrl (may hold '/'); '..', '//', '\\',"
+                " encoded separators, a scheme or user-info are refused (E131021); the query"
+                " string is passed on"
+            )
+    header = {"type": "string", "maxLength": 256}
+    return [
+        *params,
+        {"name": "Outbound-User-Id", "in": "header", "required": False, "schema": header,
+         "description": "the user whose connection is used (or Outbound-Tenant-Id; a"
+         " user's own token names its subject without it)"},
+        {"name": "Outbound-Tenant-Id", "in": "header", "required": False, "schema": header,
+         "description": "the tenant whose connection is used"},
+        {"name": "Outbound-Retries", "in": "header", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": 5},
+         "description": "how often a 429/502/503/504 may be retried (default 2 for GET, HEAD,"
+         " OPTIONS, PUT, DELETE; 0 for POST and PATCH)"},
+    ]  # fmt: skip
+
+
+def _proxied() -> dict[str, Any]:
+    return {
+        "default": {
+            "description": "The provider's answer, relayed as it came (status, headers less"
+            " hop-by-hop ones and Set-Cookie, body streamed), with Outbound-Request-Id. The"
+            " vault's own errors are the JSON error shape with Outbound-Error: 1.",
+            "headers": {
+                "Outbound-Request-Id": {"schema": {"type": "string"}},
+                "Outbound-Error": {
+                    "description": "1 on the vault's own errors, absent on the provider's",
+                    "schema": {"type": "string", "enum": ["1"]},
+                },
+            },
+            "content": {"*/*": {"schema": {}}},
+        }
+    }
+
+
 def _success(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.media in ("html", "form"):
         pages: dict[str, Any] = {
@@ -303,6 +346,13 @@ def _operation(
     if endpoint.auth == "fetch":
         operation["description"] = "A fetch-only management key is enough."
     params = _parameters(endpoint, components, path_schema)
+    if endpoint.media == "proxy":
+        params = _proxy_parameters(params)
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"*/*": {"schema": {}}},
+            "description": "Sent on to the provider as it comes (streamed)",
+        }
     if params:
         operation["parameters"] = params
     if endpoint.body is not None:
@@ -324,7 +374,7 @@ def _operation(
             "required": endpoint.operation_id != "rotateWebhookSecret",
             "content": {media: content},
         }
-    responses = _success(endpoint)
+    responses = _proxied() if endpoint.media == "proxy" else _success(endpoint)
     if endpoint.media == "oauth":
         responses.update(_oauth_errors())
     for status, response in _error_responses(codes).items():
