@@ -292,7 +292,9 @@ def _proxied() -> dict[str, Any]:
                     "schema": {"type": "string", "enum": ["1"]},
                 },
             },
-            "content": {"*/*": {"schema": {}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         }
     }
 
@@ -350,8 +352,10 @@ def _operation(
         params = _proxy_parameters(params)
         operation["requestBody"] = {
             "required": False,
-            "content": {"*/*": {"schema": {}}},
-            "description": "Sent on to the provider as it comes (streamed)",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "Sent on to the provider as it comes, in any content type (streamed)",
         }
     if params:
         operation["parameters"] = params
