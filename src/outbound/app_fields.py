@@ -200,7 +200,15 @@ APP_FIELDS: tuple[AppField, ...] = (
     ),
     # Where the provider's API is (the proxy calls apiBaseUrl + path with the connection's
     # token; an MCP app without one uses its resource).
-    AppField("apiBaseUrl", "url", omitted="kept", python_sdk="extra", endpoint=True),
+    AppField(
+        "apiBaseUrl",
+        "url",
+        omitted="kept",
+        python_sdk="extra",
+        template="api_base_url",
+        templated=True,
+        endpoint=True,
+    ),
 )
 
 

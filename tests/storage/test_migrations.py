@@ -102,3 +102,53 @@ def test_a_store_from_before_connection_status_opens_with_its_tokens_active(
             await database.close()
 
     asyncio.run(check())
+
+
+def test_apps_made_from_a_template_before_api_base_url_get_the_templates(tmp_path: Path) -> None:
+    """Migration 0018: an app made from a template with a fixed API base URL gets it; one
+    that set its own, one without a template and one whose template's URL needs values
+    (a shop) are left as they were."""
+    import json
+    import sqlite3
+
+    from alembic import command
+
+    from outbound.catalog import get_template
+    from outbound.storage.migrate import _alembic_config
+
+    url = DatabaseURL.sqlite_in(tmp_path)
+    engine = create_engine(url.sqlalchemy)
+    with engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "0017")
+        conn.commit()
+    engine.dispose()
+    configs = {
+        "gh": {"templateId": "github"},
+        "own": {"templateId": "github", "apiBaseUrl": "https://ghe.example.com/api/v3"},
+        "plain": {"tokenUrl": "https://idp.example.com/token"},
+        "shop": {"templateId": "shopify"},
+    }
+    db = sqlite3.connect(str(url.sqlite_path))
+    db.execute("INSERT INTO projects (id, name, created_at) VALUES ('P1', '', 1)")
+    for app_id, config in configs.items():
+        db.execute(
+            "INSERT INTO apps (project_id, id, name, config, created_at, updated_at)"
+            " VALUES ('P1', ?, ?, ?, 1, 1)",
+            (app_id, app_id, json.dumps(config)),
+        )
+    db.commit()
+    db.close()
+
+    upgrade(url)
+
+    db = sqlite3.connect(str(url.sqlite_path))
+    stored = {row[0]: json.loads(row[1]) for row in db.execute("SELECT id, config FROM apps")}
+    db.close()
+    github = get_template("github")
+    assert github is not None and github.spec.api_base_url.startswith("https://")
+    assert stored["gh"] == {"templateId": "github", "apiBaseUrl": github.spec.api_base_url}
+    assert stored["own"] == configs["own"]
+    assert stored["plain"] == configs["plain"]
+    shopify = get_template("shopify")
+    assert shopify is not None and "{" in shopify.spec.api_base_url
+    assert stored["shop"] == configs["shop"]
