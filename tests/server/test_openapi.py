@@ -15,10 +15,10 @@ from outbound.server.config import Settings
 from outbound.server.http.errors import ERROR_CODES
 from outbound.server.http.hotpath import HotPath
 from outbound.server.http.openapi import build, document
-from outbound.server.tokens.fetch import FETCH_PATHS
 from outbound.server.proxy import ROUTE as PROXY_ROUTE
 from outbound.server.proxy import ProxyPath
 from outbound.server.proxy.route import METHODS
+from outbound.server.tokens.fetch import FETCH_PATHS
 from tests.support.server import LiveServer
 
 
