@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from ...audit import caller, set_caller
 from ..http.auth import invalid_key, key_actor
-from ..tokens.delegation import Delegate, fetch_credentials
 from ..http.errors import ApiError, fetch_only_key
-from ..vault import Vault
 from ..http.wire import PRINTABLE_ID
+from ..tokens.delegation import Delegate, fetch_credentials
+from ..vault import Vault
 
 __all__ = ["Owner", "identify"]
 

@@ -34,8 +34,8 @@ from ...audit import Caller, set_caller
 from ..http.auth import claimed_project
 from ..http.errors import ApiError, error_answer
 from ..http.observe import client_address, request_id
-from ..vault import Vault
 from ..http.wire import PRINTABLE_ID
+from ..vault import Vault
 from .api_base import provider_api
 from .caller import identify
 from .exchange import Exchange, unreachable
