@@ -227,4 +227,5 @@ def test_templates_list_grep_searches_names_categories_and_hosts() -> None:
     assert {"xero", "quickbooks", "freshbooks"} <= by_category
     assert ids("googleapis.com") >= {"google", "google-drive", "youtube"}  # a host
     listed = json.loads(outbound_cli("templates", "list", "--grep", "zendesk", "--json"))
-    assert [t["id"] for t in listed["templates"]] == ["zendesk"]
+    found = [t["id"] for t in listed["templates"]]
+    assert "zendesk" in found and all("zendesk" in template(i).searchable() for i in found)
