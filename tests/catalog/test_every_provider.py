@@ -72,6 +72,9 @@ def _check_client_auth(tpl: Template, request: httpx.Request, body_format: str) 
     if tpl.spec.token_endpoint_auth_method == "client_secret_basic":
         assert basic_auth(request) == (CLIENT_ID, CLIENT_SECRET)
         assert "client_secret" not in sent
+    elif tpl.spec.token_endpoint_auth_method == "none":  # a public client (Etsy)
+        assert "authorization" not in request.headers
+        assert "client_secret" not in sent and sent["client_id"] == CLIENT_ID
     else:
         assert "authorization" not in request.headers
         assert sent["client_secret"] == CLIENT_SECRET
@@ -165,9 +168,11 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
 @pytest.mark.parametrize("template_id", IDS)
 async def test_a_refused_refresh_never_repeats_the_secrets(template_id: str) -> None:
     tpl = template(template_id)
-    config = configured(template_id)
+    # A public client (Etsy) has no secret to send, so none to repeat.
+    secret = CLIENT_SECRET if tpl.spec.client_secret_required else None
+    config = configured(template_id, client_secret=secret)
     # A provider that echoes what it got back into its error (some do).
-    echo = f"bad grant rt-secret-value for {CLIENT_SECRET}"
+    echo = f"bad grant rt-secret-value for {secret}"
     error = {"error": "invalid_grant", "error_description": echo}
     if tpl.spec.success_field:
         error[tpl.spec.success_field] = False
