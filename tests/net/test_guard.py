@@ -482,3 +482,19 @@ async def test_the_environment_steers_neither_tls_trust_nor_proxies(
         assert response.text == "vetted"
     assert evil.connections == 0
     assert provider_http(PUBLIC).timeout == httpx.Timeout(10.0)
+
+
+async def test_a_host_name_with_a_final_dot_connects_to_its_vetted_address(
+    listeners: tuple[Counter, Counter],
+) -> None:
+    """``Rebind.Example.`` is vetted as ``rebind.example``; the pinned backend must find the
+    addresses vetted for it under the name as httpcore hands it over (a final dot, any case),
+    or it refuses a request the guard allowed."""
+    good, evil = listeners
+    names = resolver({"rebind.example": ["127.0.0.2"]})
+    transport = GuardedTransport(NetworkPolicy.parse("127.0.0.2/32"), resolve=names)
+    async with httpx.AsyncClient(transport=transport) as http:
+        response = await http.get(f"http://Rebind.Example.:{good.port}/dot")
+        assert response.text == "vetted"
+    assert names.calls == ["rebind.example"]
+    assert (good.connections, evil.connections) == (1, 0)
