@@ -125,6 +125,7 @@ def test_what_is_stored_for_an_empty_app_is_each_fields_default() -> None:
         else:
             assert config[field.wire] == field.default, field.wire
     answer = app_to_wire(AppRecord("P1", "a", "n", config, None, 0, 0), "https://cb")
-    assert set(answer) == {f.wire for f in APP_FIELDS if f.place != "secret"} - {
-        "refreshMargin"
-    } | {"hasClientSecret", "callbackUrl"}
+    assert set(answer) == {f.wire for f in APP_FIELDS if f.kind != "secret"} - {"refreshMargin"} | {
+        "hasClientSecret",
+        "callbackUrl",
+    }

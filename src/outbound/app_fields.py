@@ -20,9 +20,11 @@ from typing import Any, Literal
 __all__ = [
     "ANSWERED",
     "APP_FIELDS",
+    "APP_LEVEL_TENANT",
     "CONFIG_FIELDS",
     "ENDPOINT_FIELDS",
     "ENGINE_FIELDS",
+    "GRANT_TYPES",
     "KEPT_WHEN_OMITTED",
     "SDK_FIELDS",
     "STEERING_FIELDS",
@@ -37,8 +39,9 @@ __all__ = [
 #   choice   one of a few strings          seconds  a number of seconds, absent = default
 Kind = Literal["string", "url", "secret", "params", "list", "flag", "choice", "seconds"]
 # Where the server keeps it: a column of the app record (id, name), the encrypted client
-# secret, or the stored configuration (keyed by wire name).
-Place = Literal["record", "secret", "config"]
+# secret, the encrypted private key (a GitHub App's), or the stored configuration (keyed by
+# wire name).
+Place = Literal["record", "secret", "private_key", "config"]
 # What an update that omits the field (absent or null) does: store the field's default, keep
 # the stored value, or derive the value again (appType).
 Omitted = Literal["default", "kept", "derived"]
@@ -209,13 +212,40 @@ APP_FIELDS: tuple[AppField, ...] = (
         templated=True,
         endpoint=True,
     ),
+    # How the app's tokens are obtained (docs/grants.md): the authorization-code flow (the
+    # default), RFC 6749 §4.4 client credentials, a GitHub App's installation tokens, or the
+    # device authorization grant (RFC 8628). Kept when an update omits it: the official SDKs
+    # cannot send it.
+    AppField(
+        "grantType",
+        "choice",
+        default="authorization_code",
+        omitted="kept",
+        python_sdk="extra",
+        engine="grant_type",
+    ),
+    # A GitHub App (grantType github_app_installation): its App ID or Client ID, the ``iss``
+    # of the JWTs signed with its private key (write-only, sealed like the client secret).
+    AppField("githubAppId", "string", omitted="kept", python_sdk="extra"),
+    AppField("privateKey", "secret", place="private_key", python_sdk="extra"),
 )
 
 
+# grantType's values; "" and absent mean authorization_code
+GRANT_TYPES: tuple[str, ...] = (
+    "authorization_code",
+    "client_credentials",
+    "github_app_installation",
+    "device_code",
+)
+# The tenant id of an app's own token (not a tenant's): a client-credentials app fetched with
+# this tenant id gets the one token the app holds for itself (docs/grants.md).
+APP_LEVEL_TENANT = "outbound:app"
+
 # -- the views the layers read ------------------------------------------------------------
 
-# Every field an app answer has (the client secret is write-only).
-ANSWERED: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.place != "secret")
+# Every field an app answer has (the client secret and the private key are write-only).
+ANSWERED: tuple[str, ...] = tuple(f.wire for f in APP_FIELDS if f.kind != "secret")
 # The fields kept in the stored configuration, appType (derived last) included.
 CONFIG_FIELDS: tuple[AppField, ...] = tuple(f for f in APP_FIELDS if f.place == "config")
 # wire name -> Python name of the fields the official Python SDK cannot send: an update that

@@ -62,8 +62,24 @@ def _shape(function: object) -> list[tuple[str, object, object]]:
 
 # Keyword-only additions of ours: they cannot shift a positional argument of the official SDK.
 EXTRAS = {
-    "create_application": ["use_dcr", "dcr_url", "resource"],
-    "update_application": ["use_dcr", "dcr_url", "resource"],
+    "create_application": [
+        "use_dcr",
+        "dcr_url",
+        "resource",
+        "api_base_url",
+        "grant_type",
+        "github_app_id",
+        "private_key",
+    ],
+    "update_application": [
+        "use_dcr",
+        "dcr_url",
+        "resource",
+        "api_base_url",
+        "grant_type",
+        "github_app_id",
+        "private_key",
+    ],
     "upload_user_api_key": ["metadata"],
     "upload_tenant_api_key": ["metadata"],
     "upload_user_token": ["metadata"],

@@ -132,7 +132,14 @@ async def _fill(test_store: DataStore) -> None:
 
 
 async def _fill_app(store: Store, project_id: str, app_id: str) -> None:
-    await store.apps.create(project_id, app_id, app_id, {}, canary("apps.client_secret"))
+    await store.apps.create(
+        project_id,
+        app_id,
+        app_id,
+        {},
+        canary("apps.client_secret"),
+        private_key=canary("apps.private_key"),
+    )
     await store.tokens.put(
         [
             TokenWrite(

@@ -50,6 +50,8 @@ class OidcClient:
     client_secret: str
     redirect_uris: tuple[str, ...]
     token_endpoint_auth_method: str = "client_secret_basic"
+    # other client metadata (grant_types, response_types, scope), over the defaults
+    more: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def generate(cls, redirect_uris: list[str], **kwargs: Any) -> OidcClient:
@@ -66,6 +68,7 @@ class OidcClient:
             "client_secret": self.client_secret,
             "redirect_uris": list(self.redirect_uris),
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            **dict(self.more),
         }
 
 
@@ -172,6 +175,18 @@ class OidcServer:
             "default_scopes": ("openid", "email", "read"),
         }
         return ProviderConfig(**{**fields, **overrides})
+
+    def add_machine_client(self, scope: str = "read write") -> OidcClient:
+        """Register a client that may use only the client-credentials grant (RFC 6749 §4.4)
+        for ``scope``."""
+        return self.add_client(
+            [],
+            more=(
+                ("grant_types", ["client_credentials"]),
+                ("response_types", []),
+                ("scope", scope),
+            ),
+        )
 
     def add_client(self, redirect_uris: list[str], **kwargs: Any) -> OidcClient:
         """Register another client at runtime (e.g. once the callback's port is known)."""

@@ -59,6 +59,9 @@ class OutboundApplication:
         dcr_url: str | None = None,
         resource: str | None = None,
         api_base_url: str | None = None,
+        grant_type: str | None = None,
+        github_app_id: str | None = None,
+        private_key: str | Secret | None = None,
     ) -> dict[str, Any]:
         """Create an outbound app; its id is generated unless given. Names are unique.
 
@@ -72,7 +75,9 @@ class OutboundApplication:
         registration endpoint, when the server's metadata does not name it) and ``resource``
         (an MCP server's URL: its authorization server is found from it, and every token is
         bound to it; docs/mcp.md), ``api_base_url`` (the provider's API, which
-        ``client.proxy`` calls; docs/proxy.md).
+        ``client.proxy`` calls; docs/proxy.md), ``grant_type`` (``client_credentials``,
+        ``github_app_installation``, …), ``github_app_id`` and ``private_key`` (a GitHub App's
+        PEM key, write-only): see docs/grants.md.
         """
         return self._client._call(
             build.create_application(
@@ -81,6 +86,7 @@ class OutboundApplication:
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
                 api_base_url=api_base_url,
+                grant_type=grant_type, github_app_id=github_app_id, private_key=private_key,
             )
         )  # fmt: skip
 
@@ -109,6 +115,9 @@ class OutboundApplication:
         dcr_url: str | None = None,
         resource: str | None = None,
         api_base_url: str | None = None,
+        grant_type: str | None = None,
+        github_app_id: str | None = None,
+        private_key: str | Secret | None = None,
     ) -> dict[str, Any]:
         """Overwrite app ``id`` with these fields: what is not given is cleared.
 
@@ -121,6 +130,7 @@ class OutboundApplication:
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
                 api_base_url=api_base_url,
+                grant_type=grant_type, github_app_id=github_app_id, private_key=private_key,
             )
         )  # fmt: skip
 
@@ -436,6 +446,9 @@ class AsyncOutboundApplication:
         dcr_url: str | None = None,
         resource: str | None = None,
         api_base_url: str | None = None,
+        grant_type: str | None = None,
+        github_app_id: str | None = None,
+        private_key: str | Secret | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.create_application(
@@ -444,6 +457,7 @@ class AsyncOutboundApplication:
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
                 api_base_url=api_base_url,
+                grant_type=grant_type, github_app_id=github_app_id, private_key=private_key,
             )
         )  # fmt: skip
 
@@ -472,6 +486,9 @@ class AsyncOutboundApplication:
         dcr_url: str | None = None,
         resource: str | None = None,
         api_base_url: str | None = None,
+        grant_type: str | None = None,
+        github_app_id: str | None = None,
+        private_key: str | Secret | None = None,
     ) -> dict[str, Any]:
         return await self._client._call(
             build.update_application(
@@ -480,6 +497,7 @@ class AsyncOutboundApplication:
                 revocation_url, default_scopes, default_redirect_url, callback_domain, pkce,
                 access_type, prompt, use_dcr=use_dcr, dcr_url=dcr_url, resource=resource,
                 api_base_url=api_base_url,
+                grant_type=grant_type, github_app_id=github_app_id, private_key=private_key,
             )
         )  # fmt: skip
 

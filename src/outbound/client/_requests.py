@@ -95,6 +95,9 @@ def _app_body(
     dcr_url: str | None = None,
     resource: str | None = None,
     api_base_url: str | None = None,
+    grant_type: str | None = None,
+    github_app_id: str | None = None,
+    private_key: str | Secret | None = None,
 ) -> dict[str, Any]:
     given = dict(locals())  # every argument, by its Python name (the table's ``name``)
     # Same shape as descope's _compose_create_update_body: these four always, even null.

@@ -401,6 +401,37 @@ class OAuthClient:
             exc.after_lost_answer = True
             raise
 
+    async def client_credentials(
+        self, config: ProviderConfig, *, scopes: Sequence[str] = (), timeout: float | None = None
+    ) -> TokenSet:
+        """An access token for the client itself (RFC 6749 §4.4). The token endpoint is the
+        configured one, else the discovery document's (a ``resource`` alone is not looked up:
+        the app names where its tokens come from)."""
+        if config.discovery_url and not config.token_url:
+            config = apply_metadata(
+                config, await self.metadata(config.discovery_url, issuer=config.issuer)
+            )
+        request = messages.client_credentials_request(config, scopes=scopes)
+        return await self._token(config, request, {}, timeout)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One bounded, guarded request to a provider's API (a GitHub App's endpoints):
+        status, headers and body. Errors as for token requests: unreachable or slow is
+        :class:`TransientOAuthError`, a refused address :class:`OAuthConfigError`; no message
+        quotes the request or the answer."""
+        if not self._guarded and not is_secure_url(url):
+            raise OAuthConfigError(
+                "insecure_url", f"{urlsplit(url).hostname or '?'} is not an https URL"
+            )
+        response = await self._send(method, url, dict(headers), body)
+        return response.status, response.headers, response.body
+
     async def revoke(self, config: ProviderConfig, token: Secret, *, hint: str) -> bool:
         """Revoke a token at the provider (RFC 7009); False when it has no revocation
         endpoint for this kind of token (``revocation_token_types``), and nothing is sent.

@@ -54,6 +54,10 @@ class ProviderConfig:
     # Microsoft wants ``scope`` again on refresh.
     scope_on_refresh: bool = False
 
+    # How tokens are obtained: "authorization_code" (connect, then refresh), or a grant that
+    # needs no user: "client_credentials" (RFC 6749 §4.4), "github_app_installation".
+    grant_type: str = "authorization_code"
+
     # Seconds before expiry at which a token is refreshed; None = the server's default.
     refresh_margin: int | None = None
     # Exact Online refuses refreshes earlier than this many seconds before expiry.

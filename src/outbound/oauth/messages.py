@@ -22,6 +22,7 @@ __all__ = [
     "TokenRequest",
     "authorization_url",
     "client_auth_method",
+    "client_credentials_request",
     "code_request",
     "refresh_request",
     "revocation_request",
@@ -223,6 +224,27 @@ def refresh_request(
     if config.resource:
         fields.append(("resource", config.resource))  # RFC 8707 §2.2
     return _token_request(config, config.refresh_url or config.token_url, fields)
+
+
+def client_credentials_request(
+    config: ProviderConfig, *, scopes: Sequence[str] = ()
+) -> TokenRequest:
+    """Ask for an access token for the client itself (RFC 6749 §4.4.2): no user, no refresh
+    token in the answer (§4.4.3). ``scopes`` empty means the default scopes; ``resource``
+    (RFC 8707 §2.2) when configured; Auth0's ``audience`` and the like come from
+    ``token_params``."""
+    if not config.client_secret:
+        # §4.4: "The client credentials grant type MUST only be used by confidential clients"
+        raise OAuthConfigError(
+            "missing_client_secret", "a client-credentials app needs its client secret"
+        )
+    fields: list[tuple[str, Value]] = [("grant_type", "client_credentials")]
+    scope = join_scopes(config, scopes or config.default_scopes)
+    if scope:
+        fields.append(("scope", scope))
+    if config.resource:
+        fields.append(("resource", config.resource))  # RFC 8707 §2.2
+    return _token_request(config, config.token_url, fields)
 
 
 def revocation_request(config: ProviderConfig, token: Secret, *, hint: str) -> TokenRequest:

@@ -10,7 +10,7 @@ from ..audit import event
 from ..secret import Secret
 from . import connection_events
 from .audit_log import AuditLog
-from .codec import RowCodec, client_secret_aad, now
+from .codec import RowCodec, client_secret_aad, now, private_key_aad
 from .database import Database, IntegrityError, Row
 from .records import AppRecord, TokenRecord
 from .tokens import token_event
@@ -49,6 +49,9 @@ class Apps:
             updated_at=row["updated_at"],
             secret_origins=_origins(row["secret_origins"]),
             shared_callback=bool(row["shared_callback"]),
+            private_key=self.codec.open(
+                row["private_key"], private_key_aad(row["project_id"], row["id"])
+            ),
         )
 
     async def create(
@@ -59,14 +62,15 @@ class Apps:
         config: dict[str, Any],
         client_secret: Secret | None,
         secret_origins: tuple[str, ...] | None = None,
+        private_key: Secret | None = None,
     ) -> AppRecord:
         at = now()
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
-                    "INSERT INTO apps (project_id, id, name, config, client_secret, secret_origins,"
-                    " created_at, updated_at)"
-                    " VALUES (:project_id, :id, :name, :config, :secret, :origins, :now, :now)",
+                    "INSERT INTO apps (project_id, id, name, config, client_secret, private_key,"
+                    " secret_origins, created_at, updated_at) VALUES (:project_id, :id, :name,"
+                    " :config, :secret, :private_key, :origins, :now, :now)",
                     {
                         "project_id": project_id,
                         "id": app_id,
@@ -75,6 +79,9 @@ class Apps:
                         "secret": self.codec.seal(
                             client_secret, client_secret_aad(project_id, app_id)
                         ),
+                        "private_key": self.codec.seal(
+                            private_key, private_key_aad(project_id, app_id)
+                        ),
                         "origins": _origins_json(secret_origins),
                         "now": at,
                     },
@@ -82,7 +89,17 @@ class Apps:
                 await self.audit.record_in(tx, event(project_id, "app.create", app_id=app_id))
         except IntegrityError as exc:
             raise Conflict(str(exc)) from exc
-        return AppRecord(project_id, app_id, name, config, client_secret, at, at, secret_origins)
+        return AppRecord(
+            project_id,
+            app_id,
+            name,
+            config,
+            client_secret,
+            at,
+            at,
+            secret_origins,
+            private_key=private_key,
+        )
 
     async def update(
         self,
@@ -94,9 +111,12 @@ class Apps:
         keep_client_secret: bool,
         secret_origins: tuple[str, ...] | None = None,
         shared_callback: bool = False,
+        private_key: Secret | None = None,
+        keep_private_key: bool = True,
     ) -> AppRecord | None:
         """Overwrite the app; ``secret_origins`` and ``shared_callback`` replace the stored
-        ones (pass the stored ones along to keep them)."""
+        ones (pass the stored ones along to keep them). The private key is replaced only
+        when ``keep_private_key`` is false."""
         params: dict[str, Any] = {
             "project_id": project_id,
             "id": app_id,
@@ -113,6 +133,11 @@ class Apps:
         if not keep_client_secret:
             assignments += ", client_secret = :secret"
             params["secret"] = self.codec.seal(client_secret, client_secret_aad(project_id, app_id))
+        if not keep_private_key:
+            assignments += ", private_key = :private_key"
+            params["private_key"] = self.codec.seal(
+                private_key, private_key_aad(project_id, app_id)
+            )
         try:
             async with self.db.transaction() as tx:
                 count = await tx.execute(

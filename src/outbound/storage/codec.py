@@ -25,7 +25,14 @@ from ..crypto import Keyring
 from ..secret import Secret
 from .database import Row
 from .records import TokenRecord
-from .sealed import APP_CLIENT_SECRET, TOKEN_ACCESS, TOKEN_ID, TOKEN_REFRESH, sealed_column
+from .sealed import (
+    APP_CLIENT_SECRET,
+    APP_PRIVATE_KEY,
+    TOKEN_ACCESS,
+    TOKEN_ID,
+    TOKEN_REFRESH,
+    sealed_column,
+)
 
 __all__ = [
     "RowCodec",
@@ -34,6 +41,7 @@ __all__ = [
     "client_secret_aad",
     "new_id",
     "now",
+    "private_key_aad",
     "token_aad",
 ]
 
@@ -74,6 +82,11 @@ def token_aad(
 def client_secret_aad(project_id: str, app_id: str) -> bytes:
     """The associated data of an app's client secret."""
     return APP_CLIENT_SECRET.aad(project_id, app_id)
+
+
+def private_key_aad(project_id: str, app_id: str) -> bytes:
+    """The associated data of an app's private key (a GitHub App's)."""
+    return APP_PRIVATE_KEY.aad(project_id, app_id)
 
 
 class TokenOwner(Protocol):

@@ -28,6 +28,8 @@ class AppRecord:
     # before callbacks were per project, and its client id unchanged since), not to its
     # project's own.
     shared_callback: bool = False
+    # a GitHub App's private key (grantType github_app_installation)
+    private_key: Secret | None = None
 
 
 @dataclass

@@ -64,6 +64,8 @@ apps = _Table(
     # Every non-secret App field as one JSON document: an update is a full overwrite anyway.
     Column("config", Text, nullable=False),
     Column("client_secret", LargeBinary, nullable=True),
+    # a GitHub App's private key (PEM), sealed like the client secret
+    Column("private_key", LargeBinary, nullable=True),
     # JSON list of the origins the client secret may be sent to (NULL: not known).
     Column("secret_origins", Text, nullable=True),
     # 1: the app still uses the callback URL shared by every project (created before callbacks

@@ -19,6 +19,7 @@ from ..crypto import aad
 
 __all__ = [
     "APP_CLIENT_SECRET",
+    "APP_PRIVATE_KEY",
     "CONNECT_CODE_VERIFIER",
     "NOT_SEALED",
     "REGISTRATION_ACCESS_TOKEN",
@@ -90,6 +91,7 @@ TOKEN_ID = SealedColumn("tokens", "id_token", _TOKEN_IDENTITY, ("id",))
 APP_CLIENT_SECRET = SealedColumn(
     "apps", "client_secret", ("project_id", "id"), ("project_id", "id")
 )
+APP_PRIVATE_KEY = SealedColumn("apps", "private_key", ("project_id", "id"), ("project_id", "id"))
 # a link hash is unique across projects: it names the row alone
 CONNECT_CODE_VERIFIER = SealedColumn(
     "connect_sessions", "code_verifier", ("link_hash",), ("link_hash",)
@@ -119,6 +121,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     TOKEN_REFRESH,
     TOKEN_ID,
     APP_CLIENT_SECRET,
+    APP_PRIVATE_KEY,
     CONNECT_CODE_VERIFIER,
     WEBHOOK_SECRET,
     WEBHOOK_PREVIOUS_SECRET,

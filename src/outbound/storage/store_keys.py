@@ -75,8 +75,13 @@ def sealing_key_ids(url: DatabaseURL) -> tuple[bool, set[str]]:
             if not ids:
                 # A store written before the keys were recorded: a sample of its sealed values
                 # and the audit chain's key ids say the same.
+                inspector = inspect(conn)
                 for column in SEALED_COLUMNS:
                     if column.table not in tables or column.table == "store_keys":
+                        continue
+                    # a store from before the column's migration (this runs before migrating)
+                    names = {c["name"] for c in inspector.get_columns(column.table)}
+                    if column.column not in names:
                         continue
                     row = conn.execute(
                         text(

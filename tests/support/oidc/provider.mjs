@@ -183,6 +183,8 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    // RFC 6749 §4.4 for clients registered with grant_types ['client_credentials']
+    clientCredentials: { enabled: true },
     ...optionalFeatures,
   },
   // Every client allowed the refresh_token grant gets one, without the offline_access and
@@ -193,6 +195,7 @@ const provider = new Provider(issuer, {
   ttl: {
     AccessToken: () => state.accessTokenTtl,
     AuthorizationCode: 60,
+    ClientCredentials: () => state.accessTokenTtl,
     Grant: 14 * 24 * 60 * 60,
     IdToken: 3600,
     Interaction: 600,

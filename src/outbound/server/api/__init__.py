@@ -2,7 +2,7 @@
 
 from starlette.routing import BaseRoute
 
-from . import apps, audit, connections, meta, templates, tokens, uploads, webhooks
+from . import apps, audit, connections, installations, meta, templates, tokens, uploads, webhooks
 
 routes: list[BaseRoute] = [
     *meta.routes,
@@ -11,6 +11,7 @@ routes: list[BaseRoute] = [
     *templates.routes,
     *tokens.routes,
     *uploads.routes,
+    *installations.routes,
     *connections.routes,
     *webhooks.routes,
 ]

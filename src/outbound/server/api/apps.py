@@ -29,6 +29,7 @@ from ..http.wire import (
     require,
     require_new_id,
 )
+from ..tokens.grants import check_grant_app
 from ..tokens.providers import provider_config, with_registration
 from ..tokens.revoke import Revocation
 from ..tokens.secret_origins import bind_secret, keep_secret_in_place
@@ -58,13 +59,17 @@ async def create_app_record(vault: Vault, project_id: str, fields: AppFields) ->
     await check_app_urls(config, vault.network)
     require_own_client_document(vault, project_id, app_id, config.get("clientId") or "")
     secret = _secret(fields.client_secret)
+    private_key = _secret(fields.private_key)
+    check_grant_app(config, private_key)
     origins = await bind_secret(
         vault.providers.client,
         AppRecord(project_id, app_id, name, config, secret, 0, 0),
         vault.settings.provider_timeout,
     )
     try:
-        app = await vault.store.apps.create(project_id, app_id, name, config, secret, origins)
+        app = await vault.store.apps.create(
+            project_id, app_id, name, config, secret, origins, private_key=private_key
+        )
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None
     return app
@@ -146,6 +151,8 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
         vault, project_id, app_id, config.get("clientId") or "", field="app.clientId"
     )
     updated = dataclasses.replace(stored, name=name, config=config)
+    keep_private_key = fields.private_key is None
+    check_grant_app(config, stored.private_key if keep_private_key else _secret(fields.private_key))
     if keep_secret:
         origins = await keep_secret_in_place(
             vault.providers.client, stored, updated, vault.settings.provider_timeout, prefix="app."
@@ -165,6 +172,8 @@ async def update_app_record(vault: Vault, project_id: str, fields: AppFields) ->
             keep_client_secret=keep_secret,
             secret_origins=origins,
             shared_callback=keeps_shared_callback(stored, config),
+            private_key=_secret(fields.private_key),
+            keep_private_key=keep_private_key,
         )
     except Conflict as exc:
         raise _conflict(exc, app_id, name) from None

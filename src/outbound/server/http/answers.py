@@ -89,6 +89,20 @@ class App(msgspec.Struct, rename="camel"):
         ""
     )
     refresh_margin: int | None = None
+    grant_type: Literal[
+        "authorization_code", "client_credentials", "github_app_installation", "device_code"
+    ] = "authorization_code"
+    github_app_id: str = ""
+    # a GitHub App's (grantType github_app_installation) private key is write-only too
+    has_private_key: bool | None = None
+
+
+class InstallationAnswer(msgspec.Struct, rename="camel"):
+    """The GitHub App installation stored as the tenant's connection."""
+
+    installation_id: str
+    # the organisation or user it is installed on
+    account: str
 
 
 class AppAnswer(msgspec.Struct):

@@ -140,6 +140,12 @@ ERROR_CODES = _table(
         504,
         "Proxy: the provider did not answer within --proxy-timeout (retries included)",
     ),
+    ErrorCode(
+        "E131016",
+        400,
+        "GitHub refused the installation for this GitHub App (another app's, or uninstalled);"
+        " nothing was stored",
+    ),
     ErrorCode("E131030", 404, "Webhook not found"),
     ErrorCode("E131031", 404, "Webhook delivery not found"),
     ErrorCode(

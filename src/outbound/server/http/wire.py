@@ -92,6 +92,11 @@ def check_metadata(metadata: dict[str, Any] | None) -> None:
         )
 
 
+InstallationIdText = Annotated[str, Meta(pattern=rf"^[1-9][0-9]{{0,18}}{_END}")]
+# A PEM private key (a 4096-bit RSA key is about 3.3 KB)
+PrivateKeyValue = Annotated[str, Meta(max_length=16384)]
+
+
 class Input(msgspec.Struct):
     """A request body whose empty strings mean "not set": each becomes ``None``, so the
     handlers see one form of absence (null, missing or "")."""
@@ -152,6 +157,17 @@ class AppFields(msgspec.Struct, rename="camel"):
     resource: Url | None = None
     # outbound's own: the provider's API (the proxy's target, docs/proxy.md)
     api_base_url: Url | None = None
+    # how tokens are obtained (docs/grants.md); a GitHub App's id and private key (PEM)
+    grant_type: (
+        Literal[
+            "authorization_code", "client_credentials", "github_app_installation", "device_code", ""
+        ]
+        | None
+    ) = None
+    github_app_id: (
+        Annotated[str, Meta(max_length=256, pattern=rf"^[A-Za-z0-9._-]*{_END}")] | None
+    ) = None
+    private_key: PrivateKeyValue | None = None
 
 
 class AppUpdate(msgspec.Struct):
@@ -221,6 +237,15 @@ class ApiKeyUpload(Input, rename="camel"):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_metadata(self.metadata)
+
+
+class InstallationUpload(Input, rename="camel"):
+    """A GitHub App installation for a tenant (docs/grants.md)."""
+
+    app_id: Id | None = None
+    tenant_id: Id | None = None
+    # GitHub's installation id (a number; sent as a number or a string)
+    installation_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | InstallationIdText | None = None
 
 
 class TokenUpload(Input, rename="camel"):
@@ -382,6 +407,8 @@ def derived_app_type(config: dict[str, Any]) -> str:
     """The official Python SDK cannot send appType: an app with nowhere to send users holds
     API keys."""
     oauth = ("authorizationUrl", "tokenUrl", "discoveryUrl", "resource", "useDcr")
+    if config.get("grantType") not in (None, "", "authorization_code"):
+        return "oauth"  # a GitHub App's installation tokens need no URL of the app's own
     return "oauth" if any(config.get(field) for field in oauth) else "apikey"
 
 
@@ -463,7 +490,10 @@ def app_to_wire(app: AppRecord, callback_url: str) -> dict[str, Any]:
     # Apps stored before these fields existed read as apps without them.
     for field, default in (("useDcr", False), ("dcrUrl", ""), ("resource", "")):
         wire.setdefault(field, default)
+    wire.setdefault("grantType", "authorization_code")
     wire["hasClientSecret"] = app.client_secret is not None
+    if app.config.get("grantType") == "github_app_installation":
+        wire["hasPrivateKey"] = app.private_key is not None
     wire["callbackUrl"] = callback_url
     return wire
 

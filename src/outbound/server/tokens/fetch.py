@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ... import metrics
 from ...audit import caller, event, set_caller
 from ...storage import Store, TokenRecord
+from ...storage.grant_tokens import obtained_by_grant
 from ..http.auth import invalid_key
 from ..http.errors import ApiError, app_not_found, fetch_only_key, not_found_token
 from ..http.wire import FetchToken, decode, require, token_to_wire
@@ -186,10 +187,16 @@ class TokenService:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]
         if not candidates:
-            if await self.store.apps.app_type(project_id, app_id) is None:
-                raise app_not_found(app_id)
-            raise not_found_token()
-        token = candidates[0]
+            # A client-credentials app's token is made by its first fetch (tokens/grants.py).
+            token = await self._first_grant_token(
+                project_id, app_id, user_id, tenant_id, external_identifier, scopes
+            )
+            if token is None:
+                if await self.store.apps.app_type(project_id, app_id) is None:
+                    raise app_not_found(app_id)
+                raise not_found_token()
+        else:
+            token = candidates[0]
         if token.needs_reconnect:
             raise reconnect_required(token)
         now = self.clock()
@@ -197,7 +204,7 @@ class TokenService:
             force_refresh = False  # refreshed moments ago: that token is the answer
         if not force_refresh and await self.is_usable(token, now):
             return token
-        if token.refresh_token is None:
+        if token.refresh_token is None and not obtained_by_grant(token):
             if alive(token, now):
                 return token  # inside the margin but alive, and nothing to refresh with
             raise expired_without_refresh_token()
@@ -209,6 +216,23 @@ class TokenService:
                 return token
             raise
 
+    async def _first_grant_token(
+        self,
+        project_id: str,
+        app_id: str,
+        user_id: str,
+        tenant_id: str,
+        external_identifier: str | None,
+        scopes: list[str] | None,
+    ) -> TokenRecord | None:
+        if external_identifier:
+            return None
+        from .grants import first_grant_token  # rare: only when no token was found
+
+        return await first_grant_token(
+            self.store, project_id, app_id, user_id, tenant_id, list(scopes or [])
+        )
+
     async def refresh_now(self, token: TokenRecord) -> TokenRecord:
         """Refresh ``token`` at the provider now (the console's "Refresh now"): the stored
         result — the same row when the provider does not allow refreshing it yet (its refresh
@@ -216,7 +240,7 @@ class TokenService:
         the token that is still alive: the operator asked whether the provider refreshes it."""
         if token.needs_reconnect:
             raise reconnect_required(token)
-        if token.refresh_token is None:
+        if token.refresh_token is None and not obtained_by_grant(token):
             raise ApiError(
                 "E131010",
                 "this connection has no refresh token, so it cannot be refreshed; connect the"

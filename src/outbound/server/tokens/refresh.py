@@ -56,12 +56,14 @@ from ...oauth import (
     refresh_allowed,
 )
 from ...storage import TokenRecord, TokenWrite
+from ...storage.grant_tokens import obtained_by_grant
 from ...storage.leases import Claim, RefreshedToken, RefreshLeases, refresh_event
 from ..http.errors import ApiError, not_found_token
 from .fetch import alive, expired_without_refresh_token, reconnect_required
+from .grants import obtain
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
 
-__all__ = ["LeaseRefresher", "verify_refresh"]
+__all__ = ["LeaseRefresher", "provider_unavailable", "verify_refresh"]
 
 logger = logging.getLogger("outbound.server.tokens.refresh")
 
@@ -88,6 +90,10 @@ def _unavailable(reason: str, retry_after: float | None = None) -> ApiError:
         f" retry in {seconds} s",
         retry_after=seconds,
     )
+
+
+# E131011 with Retry-After, for other provider calls (a GitHub App installation's check)
+provider_unavailable = _unavailable
 
 
 @dataclasses.dataclass
@@ -268,7 +274,7 @@ class LeaseRefresher:
                 waited_on_claim = False
                 seen_claim = None
                 owner_alive = False
-            if current.refresh_token is None:
+            if current.refresh_token is None and not obtained_by_grant(current):
                 raise expired_without_refresh_token()
             if claim.held(now):
                 if not waited_on_claim:
@@ -349,7 +355,6 @@ class LeaseRefresher:
             self._owning.discard(task)
 
     async def _ask_and_store(self, token: TokenRecord) -> TokenRecord | None:
-        assert token.refresh_token is not None
         renewing = asyncio.create_task(self._keep_lease(token.id))
         started = time.monotonic()
         template = "custom"
@@ -360,11 +365,21 @@ class LeaseRefresher:
         try:
             app, config = await self.providers.app(token.project_id, token.app_id)
             template = app.config.get("templateId") or "custom"
-            answer = refreshed(
-                await self.providers.client.refresh(
-                    config, token.refresh_token, scopes=token.scopes, timeout=self.commit_timeout
+            if obtained_by_grant(token):
+                # no refresh token: obtained again by the app's grant (tokens/grants.py)
+                answer = await obtain(
+                    self.providers.client, app, config, token, timeout=self.commit_timeout
                 )
-            )
+            else:
+                assert token.refresh_token is not None
+                answer = refreshed(
+                    await self.providers.client.refresh(
+                        config,
+                        token.refresh_token,
+                        scopes=token.scopes,
+                        timeout=self.commit_timeout,
+                    )
+                )
         except PermanentOAuthError as exc:
             measure("permanent")
             reason = oauth_error_text(exc)

@@ -26,6 +26,7 @@ import logging
 
 from ...app_fields import STEERING_FIELDS
 from ...oauth import OAuthClient, OAuthError
+from ...oauth.github_app import USERLESS_GRANTS
 from ...oauth.origins import secret_origins
 from ...storage import AppRecord
 from ..http.errors import ApiError
@@ -52,8 +53,13 @@ async def effective_origins(client: OAuthClient, app: AppRecord, timeout: float)
 
 async def endpoint_origins(client: OAuthClient, app: AppRecord, timeout: float) -> tuple[str, ...]:
     """The origins of ``app``'s token, refresh and revocation endpoints, resolved."""
+    config = provider_config(app)
+    if config.grant_type in USERLESS_GRANTS and not config.discovery_url:
+        # A grant without a user asks the token URL as given: its ``resource`` names the
+        # API the token is for, not where to find an authorization server.
+        return secret_origins(config)
     async with asyncio.timeout(timeout):
-        resolved = await client.resolve(provider_config(app))
+        resolved = await client.resolve(config)
     return secret_origins(resolved)
 
 
