@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.api.test_verify_connection import FakeGitea
 from tests.e2e.conftest import Vault, create_app
 from tests.e2e.test_console import http_sign_in
 from tests.support.oidc_server import OidcServer
@@ -283,3 +284,52 @@ def test_rotating_a_webhook_secret_shows_the_new_one_once(
     notice, alert = _act(console, "/console/webhooks", "/console/webhooks/rotate", id=webhook_id)
     assert notice == ""
     assert "Not rotated" in alert
+
+
+def test_verify_names_the_account_or_says_why_not(vault: Vault, console: httpx.Client) -> None:
+    """The Verify button: the provider's whoami answer (a fake Gitea, as its API documents
+    the user), or the reason there is none — never the token."""
+    user, token_id = _connected(vault)
+    notice, alert = _act(
+        console,
+        _connections(vault.app_id),
+        "/console/connections/verify",
+        token=token_id,
+        app=vault.app_id,
+    )
+    assert notice == "" and "Verification failed" in alert and "names no whoami" in alert
+
+    with FakeGitea() as gitea, vault.http as http:
+        token = "gitea-console-token"
+        gitea.tokens[token] = {"id": 42, "login": "hubot", "email": "hubot@example.com"}
+        created = http.post(
+            "/v1/mgmt/outbound/app/create",
+            json={
+                "name": "verify-console",
+                "templateId": "gitea",
+                "authorizationUrl": f"{gitea.url}/login/oauth/authorize",
+                "tokenUrl": f"{gitea.url}/login/oauth/access_token",
+            },
+        )
+        assert created.status_code == 200, created.text
+        app_id = created.json()["app"]["id"]
+        uploaded = http.post(
+            "/v1/mgmt/outbound/app/user/oauthtoken/upload",
+            json={"appId": app_id, "userId": user, "accessToken": token},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        (connection,) = http.get("/v1/mgmt/outbound/connections", params={"appId": app_id}).json()[
+            "connections"
+        ]
+        page = console.get(_connections(app_id)).text
+        assert 'action="/console/connections/verify"' in page
+        notice, alert = _act(
+            console,
+            _connections(app_id),
+            "/console/connections/verify",
+            token=connection["id"],
+            app=app_id,
+        )
+        http.post("/v1/mgmt/outbound/app/delete", json={"id": app_id})
+    assert (notice, alert) == ("Verified with the provider: this connection is hubot (id 42).", "")
+    assert token not in notice

@@ -109,6 +109,20 @@ class Template:
         path = self._fill(whoami.path, resolved)
         return path if path.startswith("https://") else self.api_base_url(values) + path
 
+    def values_from_app(self, fields: Mapping[str, Any]) -> dict[str, str]:
+        """The values an app made from this template was filled in with, read back from its
+        stored URLs (wire names), and the scheme they use; values it does not show are left
+        out. The app keeps its URLs filled in, not the values themselves."""
+        found: dict[str, str] = {}
+        for name, wire_name in TEMPLATED_URL_FIELDS:
+            pattern, stored = getattr(self.spec, name), fields.get(wire_name)
+            if not pattern or not isinstance(stored, str) or not PLACEHOLDER.search(pattern):
+                continue
+            match = re.fullmatch(_url_regex(pattern), stored)
+            if match:
+                found.update({k.split("__")[0]: v for k, v in match.groupdict().items()})
+        return found
+
     def source(self, fact: str) -> str:
         """The documentation page a fact of the template comes from (see SourcesSpec)."""
         return self.spec.sources.source(fact) if self.spec.sources else ""
@@ -287,6 +301,24 @@ class Template:
             "sources": {fact: self.source(fact) for fact in FACTS if self.source(fact)},
         }
         return wire
+
+
+def _url_regex(pattern: str) -> str:
+    """A template URL as a regex whose named groups are its placeholders' values; the
+    scheme may be http where an operator allowed a loopback or private network."""
+    parts: list[str] = []
+    seen: dict[str, int] = {}
+    last = 0
+    for match in PLACEHOLDER.finditer(pattern):
+        parts.append(re.escape(pattern[last : match.start()]))
+        name = match.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        group = name if seen[name] == 1 else f"{name}__{seen[name]}"
+        parts.append(f"(?P<{group}>[^/?#]+)")
+        last = match.end()
+    parts.append(re.escape(pattern[last:]))
+    regex = "".join(parts)
+    return "https?" + regex[len("https") :] if regex.startswith("https") else regex
 
 
 def _whoami_wire(spec: TemplateSpec) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""``outbound connections list``: the project's connections, through a running server."""
+"""``outbound connections list | verify``: the project's connections, through a running server."""
 
 from __future__ import annotations
 
@@ -41,3 +41,19 @@ def connections_list(
     params = {k: v for k, v in given.items() if v}
     for item in server.pages(f"{PREFIX}/connections", "connections", params, limit):
         click.echo(json.dumps(item))
+
+
+@connections.command("verify")
+@click.argument("connection_id")
+@server_options
+def connections_verify(connection_id: str, server: Server) -> None:
+    """Ask the provider whose account a connection is (the template's whoami request, made
+    with its token, which is never shown). Prints the verification as JSON; exits 1 when
+    the provider did not confirm it."""
+    from urllib.parse import quote
+
+    answer = server.call("POST", f"{PREFIX}/connections/{quote(connection_id, safe='')}/verify")
+    verification = answer.get("verification", {})
+    click.echo(json.dumps(verification))
+    if not verification.get("ok"):
+        raise SystemExit(1)

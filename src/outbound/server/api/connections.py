@@ -1,5 +1,7 @@
 """``GET /v1/mgmt/outbound/connections``: the project's connections and their status;
-``POST /v1/mgmt/outbound/connections/{id}/metadata``: replace one connection's metadata.
+``POST /v1/mgmt/outbound/connections/{id}/metadata``: replace one connection's metadata;
+``POST /v1/mgmt/outbound/connections/{id}/verify``: ask the provider whose account it is
+(``tokens/verify.py``).
 
 The list filters by one metadata key: ``metadata.<key>=<value>`` (docs/api.md)."""
 
@@ -21,6 +23,7 @@ from ..http.errors import ApiError
 from ..http.helpers import authed, body, json_response
 from ..http.query import query_cursor, query_id, query_int, seal_cursor
 from ..http.wire import ConnectionMetadata, checked_id
+from ..tokens.verify import verify_connection
 
 METADATA_PREFIX = "metadata."
 # a metadata key the list filters by: printable, bounded, and no '"' or '\' (they would end or
@@ -119,7 +122,15 @@ async def update_metadata(request: Request) -> Response:
     return json_response({"connection": connection.to_wire()})
 
 
+async def verify(request: Request) -> Response:
+    vault, project_id = await authed(request)
+    connection_id = checked_id(request.path_params["id"], "id", "path parameter") or ""
+    verification = await verify_connection(vault, project_id, connection_id)
+    return json_response({"verification": verification.to_wire()})
+
+
 routes = [
     Route("/v1/mgmt/outbound/connections", connections, methods=["GET"]),
     Route("/v1/mgmt/outbound/connections/{id}/metadata", update_metadata, methods=["POST"]),
+    Route("/v1/mgmt/outbound/connections/{id}/verify", verify, methods=["POST"]),
 ]

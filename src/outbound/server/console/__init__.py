@@ -53,6 +53,7 @@ routes: list[BaseRoute] = [
             Route("/apps/delete", apps.delete_app, methods=BOTH),
             Route("/connections", connections.connections_page, methods=GET),
             Route("/connections/refresh", connections.refresh, methods=POST),
+            Route("/connections/verify", connections.verify, methods=POST),
             Route("/connections/delete", connections.delete, methods=POST),
             Route("/connections/link", connections.connect_link, methods=POST),
             Route("/webhooks", project.webhooks_page, methods=BOTH),

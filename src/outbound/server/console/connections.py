@@ -19,6 +19,7 @@ from ..connect.flow import new_link
 from ..http.errors import ApiError
 from ..http.wire import Connect
 from ..tokens.revoke import Revocation
+from ..tokens.verify import verify_connection
 from .render import redirect, render
 from .session import Ctx, console_page
 
@@ -87,6 +88,8 @@ async def connections_page(request: Request, ctx: Ctx) -> Response:
     except InvalidCursor:
         return redirect(_back(app_id))
     notice = NOTICES.get(params.get("notice", ""), "")
+    if params.get("verified"):
+        notice = f"Verified with the provider: this connection is {params['verified'][:300]}."
     if params.get("error"):
         error = params["error"][:600]
     return render(
@@ -124,6 +127,22 @@ async def refresh(request: Request, ctx: Ctx) -> Response:
         )
     notice = "too-early" if refreshed.version == token.version else "refreshed"
     return redirect(_back(token.app_id, notice=notice))
+
+
+@console_page
+async def verify(request: Request, ctx: Ctx) -> Response:
+    """Ask the provider whose account the connection is (tokens/verify.py)."""
+    token = await _token(ctx)
+    app_id = ctx.form.get("app", "")
+    if token is None:
+        return redirect(_back(app_id, notice="gone"))
+    result = await verify_connection(ctx.vault, ctx.project_id, token.id)
+    if result.ok:
+        who = result.account or ""
+        if result.account_id and result.account_id != result.account:
+            who = f"{who} (id {result.account_id})"
+        return redirect(_back(token.app_id, verified=who))
+    return redirect(_back(token.app_id, error=f"Verification failed: {result.error}"))
 
 
 @console_page

@@ -293,6 +293,24 @@ class ConnectionAnswer(msgspec.Struct):
     connection: Connection
 
 
+class Verification(msgspec.Struct, rename="camel"):
+    """The provider's answer to the template's whoami request, made with the connection's
+    token (never shown)."""
+
+    ok: bool
+    account: str | None
+    account_id: str | None
+    # the provider's HTTP status, when it answered
+    status: int | None
+    error: str | None
+    # where the request went, without its query
+    url: str | None
+
+
+class VerificationAnswer(msgspec.Struct):
+    verification: Verification
+
+
 class ConnectionsAnswer(msgspec.Struct, rename="camel"):
     connections: list[Connection]
     # "" on the last page; pass it back as ``cursor`` for the next one
