@@ -381,3 +381,27 @@ async def test_a_stored_refresh_and_a_refusal_are_audited_with_the_token(
         }
         for error_code in ("", "E131010")
     ]
+    # a user's token in a tenant: the event names the tenant too
+    (in_tenant,) = await leases.store.tokens.put(
+        [
+            TokenWrite(
+                project_id=token.project_id,
+                app_id="app",
+                user_id="u",
+                tenant_id="t1",
+                access_token=Secret("at-t"),
+                refresh_token=Secret("rt-t"),
+            )
+        ]
+    )
+    tenant_token, _ = await _read(leases, in_tenant)
+    assert await leases.store_refresh(tenant_token, _answer("at-t2")) is not None
+    row = await leases.db.fetchone(
+        "SELECT user_id, tenant_id, token_id FROM audit_events WHERE action = 'token.refresh'"
+        " ORDER BY seq DESC LIMIT 1"
+    )
+    assert row is not None and dict(row) == {
+        "user_id": "u",
+        "tenant_id": "t1",
+        "token_id": in_tenant,
+    }
