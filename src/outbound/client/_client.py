@@ -12,10 +12,12 @@ auth flows, URL merging), and on the hot path it cost as much CPU as the rest of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +30,7 @@ from ._config import ClientConfig, missing_key, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
+from ._proxy import proxy_request
 from ._transport import DEADLINE, AsyncPooledTransport, PooledTransport
 
 __all__ = ["AsyncClient", "Client"]
@@ -139,6 +142,24 @@ class _BaseClient:
             },
         )
 
+    def _proxied(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        app_id: str,
+        method: str,
+        path: str,
+        **options: Any,
+    ) -> httpx.Request:
+        """A call through the server's provider-API proxy (``_proxy.proxy_request``)."""
+        authorization = {k: v for k, v in self._headers().items() if k == "Authorization"}
+        if not authorization:
+            raise missing_key()
+        return proxy_request(http, self._config.base_url, authorization, app_id, method, path,
+                             **options)  # fmt: skip
+
+    def _proxy_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self._config.timeout, connect=self._config.connect_timeout)
+
     def _proxy(self) -> str | None:
         """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY`` …) asks for, if any."""
         url = urllib.parse.urlsplit(self._config.base_url)
@@ -242,6 +263,7 @@ class Client(_BaseClient):
             connect_timeout,
         )
         self._transport = transport or self._default_transport()
+        self._proxy_client: httpx.Client | None = None
         self.mgmt = Management(OutboundApplication(self), OutboundApplicationByToken(self))
 
     def _call(self, request: ApiRequest) -> dict[str, Any]:
@@ -275,9 +297,65 @@ class Client(_BaseClient):
             raise _transport_error(request, exc) from exc
         return _reply(response)
 
+    def _proxy_http(self) -> httpx.Client:
+        if self._proxy_client is None:
+            self._proxy_client = httpx.Client(timeout=self._proxy_timeout(), trust_env=True)
+        return self._proxy_client
+
+    def proxy(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        params: Any = None,
+        json: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+    ) -> httpx.Response:
+        """Call the app's provider API (``apiBaseUrl`` + ``path``) with the connection of
+        ``user_id`` or ``tenant_id`` (docs/proxy.md); the provider's answer, read. The vault's
+        own errors say ``Outbound-Error: 1``."""
+        http = self._proxy_http()
+        request = self._proxied(http, app_id, method, path, user_id=user_id,
+                                tenant_id=tenant_id, params=params, json=json, content=content,
+                                headers=headers, retries=retries)  # fmt: skip
+        return http.send(request)
+
+    @contextlib.contextmanager
+    def proxy_stream(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        params: Any = None,
+        json: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+    ) -> Iterator[httpx.Response]:
+        """:meth:`proxy` with the answer's body left to stream (``iter_bytes``, ...)."""
+        http = self._proxy_http()
+        request = self._proxied(http, app_id, method, path, user_id=user_id,
+                                tenant_id=tenant_id, params=params, json=json, content=content,
+                                headers=headers, retries=retries)  # fmt: skip
+        response = http.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
     def close(self) -> None:
         """Close the connection pool. Further calls fail."""
         self._transport.close()
+        if self._proxy_client is not None:
+            self._proxy_client.close()
 
     def __enter__(self) -> Client:
         return self
@@ -324,6 +402,7 @@ class AsyncClient(_BaseClient):
         self._transport = transport or self._default_transport()
         # Ours keeps the deadline itself; any other is bounded here, the same way.
         self._bound = None if isinstance(self._transport, AsyncPooledTransport) else self.timeout
+        self._proxy_client: httpx.AsyncClient | None = None
         self.mgmt = AsyncManagement(
             AsyncOutboundApplication(self), AsyncOutboundApplicationByToken(self)
         )
@@ -364,9 +443,63 @@ class AsyncClient(_BaseClient):
             raise _transport_error(request, timeout) from exc
         return _reply(response)
 
+    def _proxy_http(self) -> httpx.AsyncClient:
+        if self._proxy_client is None:
+            self._proxy_client = httpx.AsyncClient(timeout=self._proxy_timeout(), trust_env=True)
+        return self._proxy_client
+
+    async def proxy(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        params: Any = None,
+        json: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+    ) -> httpx.Response:
+        """The asyncio twin of :meth:`Client.proxy`."""
+        http = self._proxy_http()
+        request = self._proxied(http, app_id, method, path, user_id=user_id,
+                                tenant_id=tenant_id, params=params, json=json, content=content,
+                                headers=headers, retries=retries)  # fmt: skip
+        return await http.send(request)
+
+    @contextlib.asynccontextmanager
+    async def proxy_stream(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        params: Any = None,
+        json: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """The asyncio twin of :meth:`Client.proxy_stream`."""
+        http = self._proxy_http()
+        request = self._proxied(http, app_id, method, path, user_id=user_id,
+                                tenant_id=tenant_id, params=params, json=json, content=content,
+                                headers=headers, retries=retries)  # fmt: skip
+        response = await http.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def aclose(self) -> None:
         """Close the connection pool. Further calls fail."""
         await self._transport.aclose()
+        if self._proxy_client is not None:
+            await self._proxy_client.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
