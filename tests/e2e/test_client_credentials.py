@@ -187,7 +187,9 @@ def test_an_app_level_token_and_the_sdk(vault: Vault, machine_idp: OidcServer) -
     """The reserved tenant id ``outbound:app`` names the app's own token; our SDK's tenant
     fetches work unchanged (scopes asked for are requested, within what the client may)."""
     server = vault.server
-    client, app_id = create_cc_app(server, machine_idp)
+    client, app_id = create_cc_app(
+        server, machine_idp, machine_idp.add_machine_client("read write admin")
+    )
     sdk = Client(server.project_id, server.management_key, base_url=server.base_url)
     apps = sdk.mgmt.outbound_application
     app_token = apps.fetch_tenant_token(app_id, "outbound:app")["token"]
@@ -201,6 +203,15 @@ def test_an_app_level_token_and_the_sdk(vault: Vault, machine_idp: OidcServer) -
     # Fewer scopes than the token holds: the stored token.
     again = apps.fetch_tenant_token_by_scopes(app_id, "initech", ["write"])["token"]
     assert again["accessToken"] == scoped["accessToken"]
+
+    # More scopes than the token holds: a new token asked for with all of them.
+    wider = apps.fetch_tenant_token_by_scopes(app_id, "initech", ["admin"])["token"]
+    assert wider["accessToken"] != scoped["accessToken"]
+    assert sorted(wider["scopes"]) == ["admin", "read", "write"]
+    granted = machine_idp.introspect(wider["accessToken"], client)["scope"]
+    assert sorted(granted.split()) == ["admin", "read", "write"]
+    again = apps.fetch_tenant_token_by_scopes(app_id, "initech", ["read", "admin"])["token"]
+    assert again["accessToken"] == wider["accessToken"]
 
 
 def test_resource_and_token_parameters_are_sent_as_configured(

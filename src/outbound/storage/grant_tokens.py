@@ -24,7 +24,13 @@ from .connection_events import stored_connection
 from .records import TokenRecord
 from .store import Store
 
-__all__ = ["GRANT_TYPE_KEY", "INSTALLATION_KEY", "ensure_grant_token", "obtained_by_grant"]
+__all__ = [
+    "GRANT_TYPE_KEY",
+    "INSTALLATION_KEY",
+    "ensure_grant_token",
+    "obtained_by_grant",
+    "widen_scopes",
+]
 
 GRANT_TYPE_KEY = "grantType"
 INSTALLATION_KEY = "installationId"
@@ -112,3 +118,16 @@ async def ensure_grant_token(
                 ),
             )
     return store.codec.token(row)
+
+
+async def widen_scopes(store: Store, token: TokenRecord, scopes: list[str]) -> TokenRecord | None:
+    """Make the row ask for ``scopes`` from its next request on (its token is still served
+    meanwhile). The version is left alone: it is bound into the sealed token's associated data,
+    and the access token is not rewritten here. The row as it is now, or None when it was
+    deleted."""
+    async with store.db.transaction() as tx:
+        row = await tx.fetchone(
+            "UPDATE tokens SET scopes = :scopes, updated_at = :now WHERE id = :id RETURNING *",
+            {"scopes": json.dumps(scopes), "now": now(), "id": token.id},
+        )
+    return store.codec.token(row) if row is not None else None

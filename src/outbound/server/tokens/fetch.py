@@ -105,6 +105,11 @@ def refresh_token_refused(who: str) -> ApiError:
     )
 
 
+def held_short(token: TokenRecord, scopes: list[str] | None) -> bool:
+    """Whether ``token`` lacks some of the ``scopes`` a by-scopes fetch asked for."""
+    return bool(scopes) and not set(scopes or ()).issubset(token.scopes)
+
+
 class Refresher(Protocol):
     async def due(self, token: TokenRecord, now: float, default_margin: int) -> bool:
         """Whether the token (which has an expiry or a refresh token) must be refreshed before
@@ -183,18 +188,22 @@ class TokenService:
             fetch_only = grant.fetch_only
             if fetch_only and with_refresh_token:
                 raise refresh_token_refused("a fetch-only management key")
+        held = candidates
         if scopes:
             wanted = set(scopes)
             candidates = [t for t in candidates if wanted.issubset(t.scopes)]
         if not candidates:
-            # A client-credentials app's token is made by its first fetch (tokens/grants.py).
-            token = await self._first_grant_token(
-                project_id, app_id, user_id, tenant_id, external_identifier, scopes
+            # A client-credentials app's token is made by its first fetch, and asked for again
+            # with more scopes when a fetch wants scopes it lacks (tokens/grants.py).
+            token = await self._grant_token(
+                project_id, app_id, user_id, tenant_id, external_identifier, scopes, held
             )
             if token is None:
                 if await self.store.apps.app_type(project_id, app_id) is None:
                     raise app_not_found(app_id)
                 raise not_found_token()
+            if held:
+                force_refresh = True  # the held token lacks scopes: a new one, with them
         else:
             token = candidates[0]
         if token.needs_reconnect:
@@ -209,14 +218,17 @@ class TokenService:
                 return token  # inside the margin but alive, and nothing to refresh with
             raise expired_without_refresh_token()
         try:
-            return await self.refresher.refresh(token, force=force_refresh)
+            fresh = await self.refresher.refresh(token, force=force_refresh)
         except ApiError as exc:
             # A transient failure still serves a token that is alive.
-            if exc.code == "E131011" and alive(token, now):
+            if exc.code == "E131011" and alive(token, now) and not held_short(token, scopes):
                 return token
             raise
+        if held_short(fresh, scopes):
+            raise not_found_token()  # the provider granted fewer scopes than asked for
+        return fresh
 
-    async def _first_grant_token(
+    async def _grant_token(
         self,
         project_id: str,
         app_id: str,
@@ -224,11 +236,14 @@ class TokenService:
         tenant_id: str,
         external_identifier: str | None,
         scopes: list[str] | None,
+        held: list[TokenRecord],
     ) -> TokenRecord | None:
         if external_identifier:
             return None
-        from .grants import first_grant_token  # rare: only when no token was found
+        from .grants import first_grant_token, widen_grant_token  # rare: no token matched
 
+        if held:
+            return await widen_grant_token(self.store, held[0], list(scopes or []))
         return await first_grant_token(
             self.store, project_id, app_id, user_id, tenant_id, list(scopes or [])
         )

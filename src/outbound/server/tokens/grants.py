@@ -40,7 +40,12 @@ from ...oauth.github_app import (
 )
 from ...secret import Secret
 from ...storage import AppRecord, Store, TokenRecord
-from ...storage.grant_tokens import INSTALLATION_KEY, ensure_grant_token
+from ...storage.grant_tokens import (
+    GRANT_TYPE_KEY,
+    INSTALLATION_KEY,
+    ensure_grant_token,
+    widen_scopes,
+)
 from ...storage.leases import RefreshedToken
 from ..http.errors import ApiError
 from .fetch import ASSUMED_LIFETIME
@@ -50,6 +55,7 @@ __all__ = [
     "first_grant_token",
     "obtain",
     "verify_installation",
+    "widen_grant_token",
 ]
 
 
@@ -109,6 +115,17 @@ async def first_grant_token(
         grant_type="client_credentials",
         scopes=scopes or list(app.config.get("defaultScopes") or []),
     )
+
+
+async def widen_grant_token(
+    store: Store, token: TokenRecord, scopes: list[str]
+) -> TokenRecord | None:
+    """For a by-scopes fetch that found the owner's client-credentials token without some of
+    ``scopes``: the row, now asking for its scopes and these (to be obtained again, under the
+    lease); None for any other token (the fetch answers 404 as before)."""
+    if token.extra.get(GRANT_TYPE_KEY) != "client_credentials" or token.needs_reconnect:
+        return None
+    return await widen_scopes(store, token, list(dict.fromkeys([*token.scopes, *scopes])))
 
 
 def _issuer_and_key(app: AppRecord) -> tuple[str, Secret]:
