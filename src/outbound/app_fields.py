@@ -228,6 +228,17 @@ APP_FIELDS: tuple[AppField, ...] = (
     # of the JWTs signed with its private key (write-only, sealed like the client secret).
     AppField("githubAppId", "string", omitted="kept", python_sdk="extra"),
     AppField("privateKey", "secret", place="private_key", python_sdk="extra"),
+    # RFC 8628: the device authorization endpoint a device-flow connect starts at (else the
+    # discovery metadata's device_authorization_endpoint)
+    AppField(
+        "deviceAuthorizationUrl",
+        "url",
+        omitted="kept",
+        python_sdk="",
+        engine="device_authorization_url",
+        endpoint=True,
+        steers_secret=True,
+    ),
 )
 
 

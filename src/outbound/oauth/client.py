@@ -39,6 +39,7 @@ from ..net.http import provider_http
 from ..secret import Secret
 from . import messages
 from .config import ClientAuthMethod, ProviderConfig
+from .device import DeviceAuthorization, parse_device_authorization
 from .discovery import apply_metadata, is_secure_url, validate_metadata
 from .errors import (
     ANSWER_LOST,
@@ -431,6 +432,30 @@ class OAuthClient:
             )
         response = await self._send(method, url, dict(headers), body)
         return response.status, response.headers, response.body
+
+    async def device_authorize(
+        self, config: ProviderConfig, scopes: Sequence[str]
+    ) -> DeviceAuthorization:
+        """Start a device authorization (RFC 8628 §3.1): a device code, and the user code and
+        URI the user enters it at."""
+        if _discoverable(config) and not config.device_authorization_url:
+            config = await self.resolve(config)
+        request = messages.device_authorization_request(config, scopes)
+        check_secret_origin(config, request.url, request.secrets())
+        response = await self._post(request)
+        return parse_device_authorization(
+            status=response.status,
+            content_type=response.content_type,
+            body=response.body,
+            retry_after=response.headers.get("retry-after"),
+            secrets=request.secrets(),
+        )
+
+    async def poll_device(self, config: ProviderConfig, device_code: Secret) -> TokenSet:
+        """One device access token request (RFC 8628 §3.4): tokens, or the OAuth error that
+        says to wait (``authorization_pending``, ``slow_down``) or that the flow ended."""
+        config = await self._resolved(config)
+        return await self._token(config, messages.device_token_request(config, device_code), {})
 
     async def revoke(self, config: ProviderConfig, token: Secret, *, hint: str) -> bool:
         """Revoke a token at the provider (RFC 7009); False when it has no revocation

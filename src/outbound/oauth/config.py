@@ -38,6 +38,9 @@ class ProviderConfig:
     revocation_url: str = ""
     # RFC 7591 registration endpoint (the app's ``dcrUrl``, else from the metadata).
     registration_url: str = ""
+    # RFC 8628 device authorization endpoint (the app's ``deviceAuthorizationUrl``, else the
+    # metadata's ``device_authorization_endpoint``): where a device-flow connect starts.
+    device_authorization_url: str = ""
     # RFC 8707 resource indicator (an MCP server's URL): sent on the authorization, token and
     # refresh requests so the token is bound to that resource.
     resource: str = ""

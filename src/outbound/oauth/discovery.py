@@ -63,6 +63,7 @@ def validate_metadata(metadata: Mapping[str, Any], *, discovery_url: str, issuer
         "token_endpoint",
         "revocation_endpoint",
         "registration_endpoint",
+        "device_authorization_endpoint",
     ):
         value = metadata.get(name)
         if value is None:
@@ -111,6 +112,9 @@ def apply_metadata(config: ProviderConfig, metadata: Mapping[str, Any]) -> Provi
         token_url=pick(config.token_url, "token_endpoint"),
         revocation_url=pick(config.revocation_url, "revocation_endpoint"),
         registration_url=pick(config.registration_url, "registration_endpoint"),
+        device_authorization_url=pick(
+            config.device_authorization_url, "device_authorization_endpoint"
+        ),
         token_endpoint_auth_method=_auth_method(config, metadata),
         require_callback_issuer=config.require_callback_issuer
         or metadata.get("authorization_response_iss_parameter_supported") is True,

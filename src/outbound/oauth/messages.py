@@ -24,6 +24,8 @@ __all__ = [
     "client_auth_method",
     "client_credentials_request",
     "code_request",
+    "device_authorization_request",
+    "device_token_request",
     "refresh_request",
     "revocation_request",
 ]
@@ -203,6 +205,45 @@ def code_request(
         fields.append(("code_verifier", Secret(code_verifier)))
     if config.resource:
         fields.append(("resource", config.resource))  # RFC 8707 §2.2
+    return _token_request(config, config.token_url, fields)
+
+
+# RFC 8628 §3.4: the grant type of a device access token request.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def device_authorization_request(config: ProviderConfig, scopes: Sequence[str]) -> TokenRequest:
+    """Start a device authorization (RFC 8628 §3.1): the client authenticates as at the token
+    endpoint (§3.1 allows it; public clients send their ``client_id``)."""
+    if not config.device_authorization_url:
+        raise OAuthConfigError(
+            "missing_device_authorization_url",
+            "the provider has no device authorization endpoint: set the app's"
+            " deviceAuthorizationUrl (or a discovery URL whose metadata names one)",
+        )
+    fields: list[tuple[str, Value]] = []
+    scope = join_scopes(config, scopes or config.default_scopes)
+    if scope:
+        fields.append(("scope", scope))
+    if config.resource:
+        fields.append(("resource", config.resource))
+    fields, headers = _with_client_auth(config, fields)
+    return TokenRequest(
+        config.device_authorization_url,
+        tuple(fields),
+        _provider_headers(config, headers),
+        config.token_request_format,
+    )
+
+
+def device_token_request(config: ProviderConfig, device_code: Secret) -> TokenRequest:
+    """Poll for the device's tokens (RFC 8628 §3.4)."""
+    fields: list[tuple[str, Value]] = [
+        ("grant_type", DEVICE_CODE_GRANT),
+        ("device_code", device_code),
+    ]
+    if config.resource:
+        fields.append(("resource", config.resource))
     return _token_request(config, config.token_url, fields)
 
 

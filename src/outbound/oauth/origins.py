@@ -51,7 +51,12 @@ def origin(url: str) -> str:
 
 def secret_origins(resolved: ProviderConfig) -> tuple[str, ...]:
     """The origins a resolved configuration sends its client secret to (sorted, unique)."""
-    urls = (resolved.token_url, resolved.refresh_url, resolved.revocation_url)
+    urls = (
+        resolved.token_url,
+        resolved.refresh_url,
+        resolved.revocation_url,
+        resolved.device_authorization_url,
+    )
     return tuple(sorted({origin(url) for url in urls if url} - {""}))
 
 

@@ -31,6 +31,8 @@ from .background.webhook_retention import WebhookRetention
 from .config import Settings
 from .connect import dcr
 from .connect import flow as connect_flow
+from .connect.device import DevicePoller
+from .connect.device import routes as device_routes
 from .connect.session_connect import SessionConnectCORS
 from .connect.session_connect import routes as session_connect_routes
 from .connect.session_jwt import JwksCache
@@ -229,10 +231,13 @@ def create_app(settings: Settings) -> ASGIApp:
             )
             ahead.start()
         purger = asyncio.create_task(_purge_connect_sessions(store))
+        device_poller = DevicePoller(app.state.vault)
+        device_poller.start()
         try:
             yield
         finally:
             purger.cancel()
+            await device_poller.stop()
             if ahead is not None:
                 await ahead.stop()
             await refresher.drain()
@@ -251,6 +256,7 @@ def create_app(settings: Settings) -> ASGIApp:
         routes=[
             *routes,
             *connect_flow.routes,
+            *device_routes,
             *session_connect_routes,
             *token_exchange_routes,
             *dcr.routes,

@@ -204,6 +204,41 @@ connect_sessions = _Table(
     Index("ix_connect_sessions_owner", "project_id", "user_id", "tenant_id"),
 )
 
+# A device-flow connect (RFC 8628; ``device_connects.py``): the provider's device code
+# (sealed), polled by one server at a time under a lease, until tokens, a refusal or expiry.
+device_connects = _Table(
+    "device_connects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("tenant_id", String(256), nullable=False),
+    Column("external_identifier", String(256), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("metadata", Text, nullable=True),
+    Column("granted_by", String(256), nullable=False, server_default=""),
+    Column("device_code", LargeBinary, nullable=False),
+    # pending → connected | failed
+    Column("status", String(16), nullable=False),
+    Column("error", String(64), nullable=False, server_default=""),
+    Column("poll_interval", Integer, nullable=False),
+    Column("next_poll_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("polls", Integer, nullable=False, server_default="0"),
+    # the poll lease: the one server polling this device code, until when
+    Column("claim_owner", String(64), nullable=True),
+    Column("claim_until", BigInteger, nullable=False, server_default="0"),
+    Column("token_id", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["project_id", "app_id"], ["apps.project_id", "apps.id"], ondelete="CASCADE"
+    ),
+    Index("ix_device_connects_due", "status", "next_poll_at"),
+    Index("ix_device_connects_project", "project_id", "created_at"),
+)
+
 # Who signs a project's end users' tokens: session tokens for ``POST /v1/outbound/oauth/connect``
 # and access tokens for delegated fetches (several issuers per project).
 session_issuers = _Table(

@@ -21,6 +21,7 @@ __all__ = [
     "APP_CLIENT_SECRET",
     "APP_PRIVATE_KEY",
     "CONNECT_CODE_VERIFIER",
+    "DEVICE_CODE",
     "NOT_SEALED",
     "REGISTRATION_ACCESS_TOKEN",
     "REGISTRATION_CLIENT_SECRET",
@@ -96,6 +97,7 @@ APP_PRIVATE_KEY = SealedColumn("apps", "private_key", ("project_id", "id"), ("pr
 CONNECT_CODE_VERIFIER = SealedColumn(
     "connect_sessions", "code_verifier", ("link_hash",), ("link_hash",)
 )
+DEVICE_CODE = SealedColumn("device_connects", "device_code", ("project_id", "id"), ("id",))
 WEBHOOK_SECRET = SealedColumn("webhooks", "secret", ("project_id", "id"), ("id",))
 WEBHOOK_PREVIOUS_SECRET = SealedColumn("webhooks", "previous_secret", ("project_id", "id"), ("id",))
 REGISTRATION_CLIENT_SECRET = SealedColumn(
@@ -123,6 +125,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     APP_CLIENT_SECRET,
     APP_PRIVATE_KEY,
     CONNECT_CODE_VERIFIER,
+    DEVICE_CODE,
     WEBHOOK_SECRET,
     WEBHOOK_PREVIOUS_SECRET,
     REGISTRATION_CLIENT_SECRET,

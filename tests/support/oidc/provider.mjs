@@ -129,8 +129,10 @@ function releaseHung() {
 
 // -- the provider ------------------------------------------------------------------------
 
+// Every client may also use the device authorization grant (RFC 8628; features.deviceFlow).
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const clients = JSON.parse(process.env.OIDC_CLIENTS ?? '[]').map((client) => ({
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
   response_types: ['code'],
   ...client,
 }));
@@ -181,6 +183,8 @@ const provider = new Provider(issuer, {
     ...resourceScopes],
   features: {
     devInteractions: { enabled: true },
+    // RFC 8628: /device/auth, the user-code page at /device, the device_code grant
+    deviceFlow: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
     // RFC 6749 §4.4 for clients registered with grant_types ['client_credentials']
@@ -196,6 +200,7 @@ const provider = new Provider(issuer, {
     AccessToken: () => state.accessTokenTtl,
     AuthorizationCode: 60,
     ClientCredentials: () => state.accessTokenTtl,
+    DeviceCode: 600,
     Grant: 14 * 24 * 60 * 60,
     IdToken: 3600,
     Interaction: 600,
@@ -348,7 +353,7 @@ const admin = {
   'POST /__admin/active': async (body) => tokenActive(body.token),
   'POST /__admin/clients': async (body) => {
     const metadata = {
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
       response_types: ['code'],
       ...body,
     };

@@ -32,6 +32,7 @@ import html
 import logging
 import re
 import secrets
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -184,7 +185,29 @@ async def create_link(request: Request) -> Response:
     req = await body(request, Connect)
     require(req.app_id, "appId")
     user_id = "" if req.tenant_level else require(req.user_id, "userId")
+    if req.options is not None and req.options.flow == "device":
+        return json_response(await _device(vault, project_id, req, user_id=user_id))
     return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
+
+
+async def _device(vault: Vault, project_id: str, req: Connect, *, user_id: str) -> dict[str, Any]:
+    """A device-flow connect (``device.py``), after the same checks as a link's."""
+    from .device import start_device_connect
+
+    app_id = require(req.app_id, "appId")
+    if req.tenant_level:
+        user_id, tenant_id = "", require(req.tenant_id, "tenantId")
+    else:
+        tenant_id = req.tenant_id or ""
+    if tenant_id:
+        require_new_id(tenant_id, "tenantId")
+    app = await vault.store.apps.get(project_id, app_id)
+    if app is None:
+        raise app_not_found(app_id)
+    require_oauth_app(app)
+    return await start_device_connect(
+        vault, project_id, req, user_id=user_id, tenant_id=tenant_id, granted_by=user_id
+    )
 
 
 async def new_link(

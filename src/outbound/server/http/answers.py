@@ -24,6 +24,7 @@ __all__ = [
     "ConnectionsAnswer",
     "DeliveriesAnswer",
     "DeliveryAnswer",
+    "DeviceConnectAnswer",
     "Empty",
     "ErrorAnswer",
     "FailuresAnswer",
@@ -196,10 +197,39 @@ class AuthorizationServerMetadata(msgspec.Struct):
     response_types_supported: list[str]
 
 
-class LinkAnswer(msgspec.Struct):
-    """A single-use connect link (10 minutes) for the user's browser to open."""
+class LinkAnswer(msgspec.Struct, omit_defaults=True):
+    """A single-use connect link (10 minutes) for the user's browser to open; with
+    ``options.flow = "device"``, the device flow's answer (RFC 8628 §3.2's own names) and the
+    ``id`` its status is read by (``url``: the verification URI to open)."""
 
     url: str
+    id: str | None = None
+    user_code: str | None = None
+    verification_uri: str | None = None
+    verification_uri_complete: str | None = None
+    expires_in: int | None = None
+    interval: int | None = None
+
+
+class DeviceConnect(msgspec.Struct, rename="camel"):
+    id: str
+    app_id: str
+    user_id: str
+    tenant_id: str
+    status: Literal["pending", "connected", "failed"]
+    # why it failed: expired_token, access_denied, the provider's other error code, app_deleted
+    error: str
+    # the connection (token id) once connected, else ""
+    connection_id: str
+    interval: int
+    polls: int
+    expires_time: EpochText
+    created_time: EpochText
+    updated_time: EpochText
+
+
+class DeviceConnectAnswer(msgspec.Struct):
+    connect: DeviceConnect
 
 
 class TemplateInput(msgspec.Struct):

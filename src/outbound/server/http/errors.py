@@ -147,6 +147,11 @@ ERROR_CODES = _table(
         " nothing was stored",
     ),
     ErrorCode("E131030", 404, "Webhook not found"),
+    ErrorCode(
+        "E131040",
+        404,
+        "Device connect not found (unknown, of another project, or ended over an hour ago)",
+    ),
     ErrorCode("E131031", 404, "Webhook delivery not found"),
     ErrorCode(
         "E131013",

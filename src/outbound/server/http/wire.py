@@ -168,6 +168,9 @@ class AppFields(msgspec.Struct, rename="camel"):
         Annotated[str, Meta(max_length=256, pattern=rf"^[A-Za-z0-9._-]*{_END}")] | None
     ) = None
     private_key: PrivateKeyValue | None = None
+    # RFC 8628: the device authorization endpoint a device-flow connect starts at (default:
+    # the discovery metadata's device_authorization_endpoint)
+    device_authorization_url: Url | None = None
 
 
 class AppUpdate(msgspec.Struct):
@@ -198,6 +201,9 @@ class ConnectOptions(Input, rename="camel"):
     external_identifier: Id | None = None
     # the connection's metadata once connected (absent: it keeps what it holds)
     metadata: Metadata | None = None
+    # "device": RFC 8628's device flow (the user enters a code at the provider) instead of a
+    # link for the user's browser ("redirect", the default)
+    flow: Literal["redirect", "device", ""] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
