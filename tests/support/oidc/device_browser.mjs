@@ -33,17 +33,24 @@ try {
   await page.goto(url);
   const deadline = Date.now() + timeoutMs;
   let done = null;
+  let aborted = false;
   while (!done && Date.now() < deadline) {
     await page.waitForLoadState('load');
     pages.push(await page.title());
     const before = page.url();
     const text = await page.locator('body').innerText();
-    if (await page.locator('input[name="user_code"]').count()) {
-      await page.fill('input[name="user_code"]', userCode);
-      await page.click('button[type="submit"]', { noWaitAfter: true });
+    if (aborted) {
+      // the provider's answer to [ Abort ]: the code input page again, with its message
+      done = text;
+      break;
     } else if (await page.locator('button[name="abort"]').count()) {
-      // "Confirm Device": Continue, or [ Abort ] to decline
+      // "Confirm Device" (its form carries the code in a hidden field): Continue, or
+      // [ Abort ] to decline
       await page.click(approve ? 'button[autofocus]' : 'button[name="abort"]', { noWaitAfter: true });
+      aborted = !approve;
+    } else if (await page.locator('input[name="user_code"]:not([type="hidden"])').count()) {
+      await page.fill('input[name="user_code"]:not([type="hidden"])', userCode);
+      await page.click('button[type="submit"]', { noWaitAfter: true });
     } else if (await page.locator('input[name="login"]').count()) {
       await page.fill('input[name="login"]', login);
       await page.fill('input[name="password"]', password);
