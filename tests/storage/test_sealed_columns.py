@@ -34,6 +34,7 @@ from outbound.server.config import Settings
 from outbound.server.open_store import open_store
 from outbound.storage import Store
 from outbound.storage.connect_sessions import ConnectSessions
+from outbound.storage.device_connects import DeviceConnects
 from outbound.storage.records import TokenWrite
 from outbound.storage.registrations import Registrations
 from outbound.storage.schema import metadata
@@ -175,6 +176,21 @@ async def _fill_app(store: Store, project_id: str, app_id: str) -> None:
             state_ttl=600,
             browser="b",
         )
+    devices = DeviceConnects(store)
+    for user in ("u1", "u2"):
+        await devices.create(
+            project_id=project_id,
+            app_id=app_id,
+            user_id=user,
+            tenant_id="",
+            external_identifier="",
+            scopes=[],
+            metadata=None,
+            granted_by=user,
+            device_code=canary("device_connects.device_code"),
+            interval=5,
+            expires_in=600,
+        )
     registrations = Registrations(store)
     assert await registrations.claim(
         project_id, app_id, owner="me", until=2**40, issuer="i", redirect_uri="r"
@@ -291,6 +307,7 @@ _EXPECTED_MOVES = {
     "tokens": _EVERY | {"another column of its row"},
     "apps": _EVERY - {"another row"},
     "connect_sessions": _EVERY,
+    "device_connects": _EVERY,
     "webhooks": _EVERY - {"another app"} | {"another column of its row"},
     "client_registrations": _EVERY - {"another row"} | {"another column of its row"},
     "store_keys": {"another table"},
