@@ -92,6 +92,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "dcrUrl": maybe_url,
     "resource": maybe_url,
     "apiBaseUrl": maybe_url,
+    "deviceAuthorizationUrl": maybe_url,
 }
 # Fields an update may be given that are not stored as sent.
 READ_ONLY = {
