@@ -301,6 +301,35 @@ def test_three_servers_poll_one_device_code_one_at_a_time(live_server: LiveServe
         assert provider.issued == 1
 
 
+def test_an_app_whose_grant_type_is_device_code_connects_by_the_device_flow(
+    live_server: LiveServer,
+) -> None:
+    with DeviceProvider(["authorization_pending"]) as provider, live_server.client() as http:
+        app_id = _device_app(http, provider)
+        updated = http.post(
+            "/v1/mgmt/outbound/app/update",
+            json={
+                "app": {
+                    "id": app_id,
+                    "name": app_id,
+                    "clientId": "device-client",
+                    "tokenUrl": provider.url + "/token",
+                    "grantType": "device_code",
+                    "defaultRedirectUrl": "https://app.example/done",
+                }
+            },
+        )
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["app"]["deviceAuthorizationUrl"] == provider.url + "/device"
+        started = http.post(CONNECT, json={"appId": app_id, "userId": "tv-user"})
+        assert started.status_code == 200, started.text
+        assert started.json()["user_code"] == "WDJB-MJHT"
+        link = http.post(
+            CONNECT, json={"appId": app_id, "userId": "tv-user", "options": {"flow": "redirect"}}
+        )
+        assert set(link.json()) == {"url"}
+
+
 def test_a_device_connect_needs_a_device_endpoint(live_server: LiveServer) -> None:
     with live_server.client() as http:
         response = http.post(

@@ -185,7 +185,12 @@ async def create_link(request: Request) -> Response:
     req = await body(request, Connect)
     require(req.app_id, "appId")
     user_id = "" if req.tenant_level else require(req.user_id, "userId")
-    if req.options is not None and req.options.flow == "device":
+    flow = req.options.flow if req.options is not None else None
+    if flow is None:
+        # an app whose grantType is device_code connects by the device flow unless told not to
+        app = await vault.store.apps.get(project_id, req.app_id or "")
+        flow = "device" if app is not None and app.config.get("grantType") == "device_code" else ""
+    if flow == "device":
         return json_response(await _device(vault, project_id, req, user_id=user_id))
     return json_response({"url": await new_link(vault, project_id, req, user_id=user_id)})
 
