@@ -372,3 +372,109 @@ def test_counts_never_go_below_zero() -> None:
     assert counts == {}
     _count(counts, "b", -1)
     assert counts == {}
+
+
+@pytest.mark.parametrize(
+    "options, due, claimed",
+    [
+        # the server's slots: exactly as many as free, the rest left for the next pass
+        ({"concurrency": 2}, [("a", "p1", "w1"), ("b", "p2", "w2"), ("c", "p3", "w3")], ["a", "b"]),
+        # one per project: each project's first is taken, its second left
+        ({"per_project": 1}, [("a", "p1", "w1"), ("b", "p1", "w2"), ("c", "p2", "w3")], ["a", "c"]),
+        # one per webhook: the same for a webhook
+        (
+            {"per_endpoint": 1},
+            [("a", "p1", "w1"), ("b", "p2", "w1"), ("c", "p2", "w2")],
+            ["a", "c"],
+        ),
+    ],
+)
+def test_each_limit_is_reached_exactly(
+    options: dict[str, int], due: list[tuple[str, str, str]], claimed: list[str]
+) -> None:
+    url = "https://r.example/"
+    store = FakeStore([Due(*d) for d in due], {w: (url, [Secret(CURRENT)]) for _, _, w in due})
+    http = Answers({url: 204})
+
+    async def run() -> None:
+        sender = sender_for(store, http, **options)
+        assert await sender.run_once() == len(claimed)
+        assert store.claims[0][2] == claimed
+        assert {task.get_name() for task in sender._sending} == {"outbound-webhook-send"}
+        http.release.set()
+        await sender.stop()
+        # stopped: no send left running, the pass loop gone
+        assert sender._task is None
+        assert all(task.done() for task in sender._sending) or not sender._sending
+
+    asyncio.run(run())
+
+
+def test_a_finished_send_frees_exactly_its_own_slot_and_reports_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def run() -> None:
+        sender = WebhookSender(None, retry_base=1, retry_for=60)  # type: ignore[arg-type]
+        sent = delivery(id="dlv_9", project_id="prj_1", webhook_id="wh_1")
+
+        async def ok() -> None:
+            pass
+
+        async def broken() -> None:
+            raise RuntimeError("store unreachable")
+
+        for body, expect_log in ((ok, False), (broken, True)):
+            sender._per_project, sender._per_webhook = {"prj_1": 2}, {"wh_1": 2}
+            sender._finished.clear()
+            task = asyncio.create_task(body())
+            sender._sending.add(task)
+            await asyncio.wait([task])
+            caplog.clear()
+            sender._sent(sent, task)
+            assert task not in sender._sending
+            assert sender._per_project == {"prj_1": 1} and sender._per_webhook == {"wh_1": 1}
+            assert sender._finished.is_set()
+            messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+            assert messages == (["webhook delivery dlv_9: RuntimeError"] if expect_log else [])
+        cancelled = asyncio.create_task(asyncio.sleep(10))
+        cancelled.cancel()
+        await asyncio.wait([cancelled])
+        caplog.clear()
+        sender._sent(sent, cancelled)  # a send cut short by stop(): not an error
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+    with caplog.at_level("ERROR", logger="outbound.server"):
+        asyncio.run(run())
+
+
+def test_the_pass_loop_survives_a_failing_pass_and_stops(caplog: pytest.LogCaptureFixture) -> None:
+    class Failing(FakeStore):
+        async def due(self, limit: int, *, per_webhook: int) -> list[Due]:
+            self.due_calls.append((limit, per_webhook))
+            if len(self.due_calls) == 1:
+                raise RuntimeError("database gone")
+            return []
+
+    store = Failing([], {})
+
+    async def run() -> None:
+        sender = sender_for(store, Answers({}), poll=0.05)
+        sender.start()
+        assert sender._task is not None and sender._task.get_name() == "outbound-webhooks"
+        deadline = time.monotonic() + 10
+        while len(store.due_calls) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task = sender._task
+        await sender.stop()
+        assert task.done() and sender._task is None
+
+    with caplog.at_level("ERROR", logger="outbound.server"):
+        started = time.monotonic()
+        asyncio.run(run())
+        took = time.monotonic() - started
+    # passed again after the failure, at the poll interval (not in a busy loop)
+    assert len(store.due_calls) >= 3
+    assert len(store.due_calls) < 2 + took / 0.05 + 5
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "webhook pass failed: RuntimeError"
+    ]
