@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from outbound import AsyncClient, Client
+from outbound.client._transport import PooledTransport
 from tests.support.server import LiveServer
 
 from .conftest import OAUTH_APP, new_secret, unique
@@ -44,7 +45,8 @@ def test_threads_racing_on_one_client_each_get_their_own_answers(live_server: Li
             assert tokens == [users[user]] * CALLS_PER_THREAD, f"{user} got another user's answer"
         # More threads than idle connections kept: the pool stays bounded and still works.
         transport = client._transport
-        assert sum(len(idle) for idle in transport._idle.values()) <= 20  # type: ignore[attr-defined]
+        assert isinstance(transport, PooledTransport)
+        assert transport._pool.idle_count() <= 20
         assert api.list_apps_with_user_token(next(iter(users))) == {"appIds": [app_id]}
 
 
@@ -74,7 +76,8 @@ def test_closing_while_threads_call_fails_cleanly(live_server: LiveServer) -> No
     for thread in threads:
         thread.join(timeout=30)
     assert outcomes == ["the client has been closed"] * 4
-    assert client._transport._idle == {}  # type: ignore[attr-defined]
+    assert isinstance(client._transport, PooledTransport)
+    assert client._transport._pool.idle_count() == 0
 
 
 async def test_tasks_racing_on_one_async_client(live_server: LiveServer) -> None:

@@ -41,7 +41,8 @@ import socket
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import h11
 import httpx
@@ -141,20 +142,133 @@ class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
     pass
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection of the pool, and when it was last used."""
+Origin = tuple[bytes, bytes, int | None]
 
-    def __init__(self, connection: http.client.HTTPConnection) -> None:
-        self.http = connection
+
+def _origin(url: httpx.URL) -> Origin:
+    return (url.raw_scheme, url.raw_host, url.port)
+
+
+class _Pooled:
+    """What the pool knows of a connection: since when it is idle, whether it served before."""
+
+    def __init__(self) -> None:
         self.idle_since = time.monotonic()
         self.reused = False
 
     def usable(self, keepalive_expiry: float) -> bool:
         if time.monotonic() - self.idle_since > keepalive_expiry:
             return False
+        return not self.closed_by_server()
+
+    def closed_by_server(self) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+C = TypeVar("C", bound=_Pooled)
+
+
+class _Pool(Generic[C]):
+    """The I/O-free half of both transports: the idle keep-alive connections of each origin.
+
+    Taking and giving back never wait on I/O, so the sync transport's threads and the async
+    one's tasks share this code; the lock is for the threads (uncontended, it costs the event
+    loop nothing). A connection taken is the caller's until it gives it back or closes it.
+    """
+
+    def __init__(self, max_idle: int, keepalive_expiry: float) -> None:
+        self._max_idle = max_idle
+        self._keepalive_expiry = keepalive_expiry
+        self._idle: dict[Origin, list[C]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self, origin: Origin) -> C | None:
+        """An idle connection to ``origin`` still usable, or None (open a new one)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the client has been closed")
+            idle = self._idle.get(origin, [])
+            while idle:
+                connection = idle.pop()
+                if connection.usable(self._keepalive_expiry):
+                    connection.reused = True
+                    return connection
+                connection.close()
+        return None
+
+    def give_back(self, origin: Origin, connection: C, keep: bool) -> None:
+        """Keep ``connection`` for the next request to ``origin`` if it may be (``keep``: the
+        answer left it reusable) and there is room; close it otherwise."""
+        connection.idle_since = time.monotonic()
+        with self._lock:
+            idle = None if self._closed or not keep else self._idle.setdefault(origin, [])
+            if idle is not None and len(idle) < self._max_idle:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def idle_count(self) -> int:
+        return sum(len(connections) for connections in self._idle.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [c for connections in self._idle.values() for c in connections]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
+
+class _PoolSettings:
+    """Both transports' settings (one ``__init__``, so the twins cannot drift)."""
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        max_idle: int = 20,
+        keepalive_expiry: float = 4.0,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._pool: _Pool[Any] = _Pool(max_idle, keepalive_expiry)
+
+    def _tls(self, url: httpx.URL) -> ssl.SSLContext | None:
+        if url.scheme != "https":
+            return None
+        return self._ssl_context or httpx.create_ssl_context()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: list[tuple[str, str]] | list[tuple[bytes, bytes]]
+    content: bytes
+    keep: bool  # the connection may serve another request
+
+    def response(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            self.status, headers=self.headers, content=self.content, request=request
+        )
+
+
+class _Connection(_Pooled):
+    """One keep-alive ``http.client`` connection of the sync pool."""
+
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        super().__init__()
+        self.http = connection
+
+    def closed_by_server(self) -> bool:
         sock = self.http.sock
         # An idle connection with something to read has been closed by the server (EOF).
-        return sock is not None and not _readable(sock)
+        return sock is None or _readable(sock)
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def _readable(sock: socket.socket) -> bool:
@@ -165,7 +279,11 @@ def _readable(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
-class PooledTransport(httpx.BaseTransport):
+# Errors of a reused keep-alive connection the server closed in the meantime.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class PooledTransport(_PoolSettings, httpx.BaseTransport):
     """A thread-safe pool of keep-alive ``http.client`` connections as an httpx transport.
 
     ``http.client`` sends a request's head and body in one write, and its parser is lean;
@@ -174,96 +292,54 @@ class PooledTransport(httpx.BaseTransport):
     reuse, and httpx's exceptions.
     """
 
-    def __init__(
-        self,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        max_idle: int = 20,
-        keepalive_expiry: float = 4.0,
-    ) -> None:
-        self._ssl_context = ssl_context
-        self._max_idle = max_idle
-        self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[tuple[bytes, bytes, int | None], list[_Connection]] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _checkout(self, url: httpx.URL, deadline: float, connect_timeout: float) -> _Connection:
-        key = (url.raw_scheme, url.raw_host, url.port)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the client has been closed")
-            idle = self._idle.get(key, [])
-            while idle:
-                connection = idle.pop()
-                if connection.usable(self._keepalive_expiry):
-                    connection.reused = True
-                    return connection
-                connection.http.close()
-        host = url.raw_host.decode("ascii")
-        left = _remaining(deadline)
-        timeout = connect_timeout if left is None else min(left, connect_timeout)
-        fresh: _HTTPConnection | _HTTPSConnection
-        limit = None if timeout == math.inf else timeout
-        if url.scheme == "https":
-            context = self._ssl_context or httpx.create_ssl_context()
-            fresh = _HTTPSConnection(host, url.port, timeout=limit, context=context)
-        else:
-            fresh = _HTTPConnection(host, url.port, timeout=limit)
-        try:
-            fresh.connect()  # TCP and TLS, within the connect timeout
-        except BaseException:
-            fresh.close()
-            raise
-        return _Connection(fresh)
-
-    def _checkin(self, url: httpx.URL, connection: _Connection) -> None:
-        key = (url.raw_scheme, url.raw_host, url.port)
-        connection.idle_since = time.monotonic()
-        with self._lock:
-            idle = None if self._closed else self._idle.setdefault(key, [])
-            if idle is not None and len(idle) < self._max_idle:
-                idle.append(connection)
-                return
-        connection.http.close()
-
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline, connect_timeout = _limits(request)
-        connection = self._connect(request, deadline, connect_timeout)
+        origin = _origin(request.url)
+        connection = self._pool.take(origin) or self._open(request, deadline, connect_timeout)
         try:
-            status, headers, content, keep = self._exchange(connection, request, deadline)
-        except _STALE as exc:
-            connection.http.close()
-            if not connection.reused:
-                raise _httpx_error(exc, request) from exc
-            # The server closed this idle connection as we reused it: nothing reached it.
-            connection = self._connect(request, deadline, connect_timeout)
             try:
-                status, headers, content, keep = self._exchange(connection, request, deadline)
-            except Exception as exc2:
-                connection.http.close()
-                raise _httpx_error(exc2, request) from exc2
+                answer = self._exchange(connection, request, deadline)
+            except _STALE:
+                connection.close()
+                if not connection.reused:
+                    raise
+                # The server closed this idle connection as we reused it: nothing reached
+                # it, so sending again on a new connection is safe.
+                connection = self._open(request, deadline, connect_timeout)
+                answer = self._exchange(connection, request, deadline)
+        except httpx.TransportError:  # opening the new connection failed
+            connection.close()
+            raise
         except Exception as exc:
-            connection.http.close()
+            connection.close()
             raise _httpx_error(exc, request) from exc
-        if keep:
-            self._checkin(request.url, connection)
-        else:
-            connection.http.close()
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        self._pool.give_back(origin, connection, answer.keep)
+        return answer.response(request)
 
-    def _connect(
-        self, request: httpx.Request, deadline: float, connect_timeout: float
-    ) -> _Connection:
+    def _open(self, request: httpx.Request, deadline: float, connect_timeout: float) -> _Connection:
+        url = request.url
         try:
-            return self._checkout(request.url, deadline, connect_timeout)
+            left = _remaining(deadline)
+            timeout = connect_timeout if left is None else min(left, connect_timeout)
+            limit = None if timeout == math.inf else timeout
+            host = url.raw_host.decode("ascii")
+            tls = self._tls(url)
+            fresh: _HTTPConnection | _HTTPSConnection
+            if tls is not None:
+                fresh = _HTTPSConnection(host, url.port, timeout=limit, context=tls)
+            else:
+                fresh = _HTTPConnection(host, url.port, timeout=limit)
+            try:
+                fresh.connect()  # TCP and TLS, within the connect timeout
+            except BaseException:
+                fresh.close()
+                raise
         except (OSError, TimeoutError) as exc:
             raise _httpx_error(exc, request, connecting=True) from exc
+        return _Connection(fresh)
 
     @staticmethod
-    def _exchange(
-        connection: _Connection, request: httpx.Request, deadline: float
-    ) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+    def _exchange(connection: _Connection, request: httpx.Request, deadline: float) -> _Answer:
         conn = connection.http
         conn.arm(deadline)  # type: ignore[attr-defined]
         conn.putrequest(
@@ -278,23 +354,14 @@ class PooledTransport(httpx.BaseTransport):
         conn.endheaders(request.content or None)
         response = conn.getresponse()
         content = response.read()
-        return response.status, response.getheaders(), content, not response.will_close
+        return _Answer(response.status, response.getheaders(), content, not response.will_close)
 
     def __del__(self) -> None:
         # Code written for the official SDK never closes its client: do not leak sockets.
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle = [c for connections in self._idle.values() for c in connections]
-            self._idle.clear()
-        for connection in idle:
-            connection.http.close()
-
-
-# Errors of a reused keep-alive connection the server closed in the meantime.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+        self._pool.close()
 
 
 def _httpx_error(exc: Exception, request: httpx.Request, connecting: bool = False) -> Exception:
@@ -315,21 +382,18 @@ def _httpx_error(exc: Exception, request: httpx.Request, connecting: bool = Fals
     return error(f"{type(exc).__name__}: {exc}", request=request)
 
 
-class _AsyncConnection:
+class _AsyncConnection(_Pooled):
     """One keep-alive HTTP/1.1 connection on an asyncio stream, spoken with h11."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__()
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT)
-        self.idle_since = time.monotonic()
-        self.reused = False
 
-    def usable(self, keepalive_expiry: float) -> bool:
-        if time.monotonic() - self.idle_since > keepalive_expiry:
-            return False
+    def closed_by_server(self) -> bool:
         # EOF (or stray bytes) on an idle connection: the server has closed it.
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        return self.reader.at_eof() or self.writer.is_closing()
 
     def close(self) -> None:
         self.writer.close()
@@ -339,40 +403,48 @@ class _Stale(Exception):
     """The server closed the connection before answering anything."""
 
 
-class AsyncPooledTransport(httpx.AsyncBaseTransport):
+class AsyncPooledTransport(_PoolSettings, httpx.AsyncBaseTransport):
     """The asyncio twin of :class:`PooledTransport`: asyncio streams, h11 as the parser.
 
-    One task at a time uses a connection; the pool needs no lock because checking a
-    connection out or in never awaits. Like the other asyncio parts of the client, it is
+    One task at a time uses a connection. Like the other asyncio parts of the client, it is
     bound to the event loop it first ran on.
     """
 
-    def __init__(
-        self,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        max_idle: int = 20,
-        keepalive_expiry: float = 4.0,
-    ) -> None:
-        self._ssl_context = ssl_context
-        self._max_idle = max_idle
-        self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[tuple[bytes, bytes, int | None], list[_AsyncConnection]] = {}
-        self._closed = False
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        deadline, connect_timeout = _limits(request)
+        loop = asyncio.get_running_loop()
+        # the deadline on the loop's clock (uvloop's is not time.monotonic())
+        when = None if deadline == math.inf else loop.time() + (deadline - time.monotonic())
+        origin = _origin(request.url)
+        connection: _AsyncConnection | None = None
+        connecting = True
+        try:
+            async with asyncio.timeout_at(when):
+                connection = self._pool.take(origin) or await self._open(request, connect_timeout)
+                connecting = False
+                try:
+                    answer = await self._exchange(connection, request)
+                except (_Stale, ConnectionResetError, BrokenPipeError):
+                    connection.close()
+                    if not connection.reused:
+                        raise
+                    # As in the sync transport: nothing reached the server, send it again.
+                    connecting = True
+                    connection = await self._open(request, connect_timeout)
+                    connecting = False
+                    answer = await self._exchange(connection, request)
+        except BaseException as exc:
+            if connection is not None:
+                connection.close()
+            if isinstance(exc, Exception):
+                raise _httpx_error(exc, request, connecting=connecting) from exc
+            raise
+        self._pool.give_back(origin, connection, answer.keep)
+        return answer.response(request)
 
-    async def _checkout(self, url: httpx.URL, connect_timeout: float) -> _AsyncConnection:
-        if self._closed:
-            raise RuntimeError("the client has been closed")
-        idle = self._idle.get((url.raw_scheme, url.raw_host, url.port), [])
-        while idle:
-            connection = idle.pop()
-            if connection.usable(self._keepalive_expiry):
-                connection.reused = True
-                return connection
-            connection.close()
-        tls = None
-        if url.scheme == "https":
-            tls = self._ssl_context or httpx.create_ssl_context()
+    async def _open(self, request: httpx.Request, connect_timeout: float) -> _AsyncConnection:
+        url = request.url
+        tls = self._tls(url)
         port = url.port or (443 if tls else 80)
         async with asyncio.timeout(None if connect_timeout == math.inf else connect_timeout):
             reader, writer = await asyncio.open_connection(url.host, port, ssl=tls)
@@ -381,59 +453,8 @@ class AsyncPooledTransport(httpx.AsyncBaseTransport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _AsyncConnection(reader, writer)
 
-    def _checkin(self, url: httpx.URL, connection: _AsyncConnection) -> None:
-        connection.idle_since = time.monotonic()
-        idle = (
-            None
-            if self._closed
-            else self._idle.setdefault((url.raw_scheme, url.raw_host, url.port), [])
-        )
-        if idle is not None and len(idle) < self._max_idle:
-            idle.append(connection)
-        else:
-            connection.close()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        deadline, connect_timeout = _limits(request)
-        loop = asyncio.get_running_loop()
-        # the deadline on the loop's clock (uvloop's is not time.monotonic())
-        when = None if deadline == math.inf else loop.time() + (deadline - time.monotonic())
-        connection: _AsyncConnection | None = None
-        connecting = True
-        try:
-            async with asyncio.timeout_at(when):
-                connection = await self._checkout(request.url, connect_timeout)
-                connecting = False
-                try:
-                    status, headers, content = await self._exchange(connection, request)
-                except (_Stale, ConnectionResetError, BrokenPipeError):
-                    connection.close()
-                    if not connection.reused:
-                        raise
-                    # The server closed this idle connection as we reused it: nothing
-                    # reached it, so sending again on a new connection is safe.
-                    connecting = True
-                    connection = await self._checkout(request.url, connect_timeout)
-                    connecting = False
-                    status, headers, content = await self._exchange(connection, request)
-        except BaseException as exc:
-            if connection is not None:
-                connection.close()
-            if isinstance(exc, Exception):
-                raise _httpx_error(exc, request, connecting=connecting) from exc
-            raise
-        h11_connection = connection.h11
-        if h11_connection.our_state is h11.DONE and h11_connection.their_state is h11.DONE:
-            h11_connection.start_next_cycle()
-            self._checkin(request.url, connection)
-        else:
-            connection.close()
-        return httpx.Response(status, headers=headers, content=content, request=request)
-
     @staticmethod
-    async def _exchange(
-        connection: _AsyncConnection, request: httpx.Request
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _exchange(connection: _AsyncConnection, request: httpx.Request) -> _Answer:
         protocol = connection.h11
         target = request.url.raw_path
         head = protocol.send(
@@ -461,13 +482,12 @@ class AsyncPooledTransport(httpx.AsyncBaseTransport):
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 assert response is not None
-                return response.status_code, list(response.headers), b"".join(chunks)
+                keep = protocol.our_state is h11.DONE and protocol.their_state is h11.DONE
+                if keep:
+                    protocol.start_next_cycle()
+                return _Answer(response.status_code, list(response.headers), b"".join(chunks), keep)
             elif isinstance(event, h11.ConnectionClosed):
                 raise h11.RemoteProtocolError("the server closed the connection mid-response")
 
     async def aclose(self) -> None:
-        self._closed = True
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
-        self._idle.clear()
+        self._pool.close()
