@@ -8,12 +8,12 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.support.database import execute
+from tests.support.processes import wait_until_up
 from tests.support.server import Store, free_port, postgres_database
 
 
@@ -40,17 +40,11 @@ def start_together(store: Store, count: int) -> list[tuple[subprocess.Popen[str]
         thread.start()
     for thread in threads:
         thread.join()
-    deadline = time.monotonic() + 60
     for process, port in processes:
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
+        output = lambda process=process: process.communicate()[0]  # noqa: E731 - its log
+        wait_until_up(
+            f"http://127.0.0.1:{port}/health", process, "a server", log=output, timeout=60
+        )
     return processes
 
 

@@ -10,8 +10,9 @@ import contextlib
 import html
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -21,7 +22,15 @@ from tests.conftest import PerBackend
 from tests.support.browser import CallbackCatcher, drive_consent
 from tests.support.database import execute
 from tests.support.oidc_server import OidcClient, OidcServer
-from tests.support.server import LiveServer, Store, running_server
+from tests.support.server import (
+    LiveServer,
+    Store,
+    free_port,
+    postgres_database,
+    running_server,
+    start_server,
+    stop_server,
+)
 
 # A provider that stops answering must turn into a prompt error: tests run the servers with a
 # short provider timeout so that "prompt" is measurable.
@@ -203,3 +212,47 @@ def fresh_idp(idp: OidcServer) -> Iterator[OidcServer]:
     idp.reset()
     yield idp
     idp.reset()
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store of the test's own on each backend, for several servers to share."""
+    if request.param == "postgres":
+        with postgres_database() as url:
+            yield Store(tmp_path, url)
+    else:
+        yield Store(tmp_path)
+
+
+@contextlib.contextmanager
+def server_cluster(
+    store: Store,
+    idp: OidcServer,
+    catcher: CallbackCatcher,
+    args: Sequence[str],
+    *,
+    servers: int = 2,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[list[Vault]]:
+    """``servers`` servers on one database and one project, behind one public URL (the
+    first's), with one app at ``idp``: a vault per server."""
+    ports = [free_port() for _ in range(servers)]
+    public_url = f"http://127.0.0.1:{ports[0]}"
+    project = store.new_project()
+    started: list[LiveServer] = []
+    try:
+        for port in ports:
+            started.append(
+                start_server(
+                    store,
+                    port=port,
+                    project=project,
+                    extra_args=[*SERVER_ARGS, "--public-url", public_url, *args],
+                    env=dict(env or {}),
+                )
+            )
+        oauth_client, app_id = create_app(started[0], idp, catcher, callback_base=public_url)
+        yield [Vault(server, idp, oauth_client, catcher, app_id) for server in started]
+    finally:
+        for server in started:
+            stop_server(server)

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-import pytest
-from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
+from tests.e2e.conftest import Vault, server_cluster
 from tests.support.browser import CallbackCatcher
 from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
-from tests.support.server import (
-    LiveServer,
-    Store,
-    free_port,
-    postgres_database,
-    start_server,
-    stop_server,
-)
+from tests.support.server import Store
 
 HORIZON = 600
 # Short rounds, so that the test waits seconds rather than the default 150.
@@ -30,40 +21,12 @@ INTERVAL = 0.5
 USERS = 6
 
 
-@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
-def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgres":
-        with postgres_database() as url:
-            yield Store(tmp_path, url)
-    else:
-        yield Store(tmp_path)
-
-
-@contextlib.contextmanager
 def _cluster(
     store: Store, idp: OidcServer, catcher: CallbackCatcher, args: list[str]
-) -> Iterator[list[Vault]]:
-    """Two servers on one database, behind one public URL."""
-    ports = [free_port(), free_port()]
-    public_url = f"http://127.0.0.1:{ports[0]}"
-    project = store.new_project()
-    servers: list[LiveServer] = []
-    try:
-        for port in ports:
-            servers.append(
-                start_server(
-                    store,
-                    port=port,
-                    project=project,
-                    extra_args=[*SERVER_ARGS, "--public-url", public_url, *args],
-                    env={"OUTBOUND_REFRESH_AHEAD_INTERVAL": str(INTERVAL)},
-                )
-            )
-        oauth_client, app_id = create_app(servers[0], idp, catcher, callback_base=public_url)
-        yield [Vault(server, idp, oauth_client, catcher, app_id) for server in servers]
-    finally:
-        for server in servers:
-            stop_server(server)
+) -> contextlib.AbstractContextManager[list[Vault]]:
+    """Two servers on one database, behind one public URL, with short rounds."""
+    env = {"OUTBOUND_REFRESH_AHEAD_INTERVAL": str(INTERVAL)}
+    return server_cluster(store, idp, catcher, args, env=env)
 
 
 def _stored(vault: Vault, user: str) -> tuple[int, int]:

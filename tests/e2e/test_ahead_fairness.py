@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
 from tests.support.browser import CallbackCatcher
 from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
-from tests.support.server import Store, postgres_database, running_server
+from tests.support.server import Store, running_server
 from tests.support.webhook_receiver import wait_until
 
 FAILING = 1000
 HEALTHY = 10
 # Long enough that the test sees the first round alone before a second one starts.
 INTERVAL = 8
-
-
-@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
-def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgres":
-        with postgres_database() as url:
-            yield Store(tmp_path, url)
-    else:
-        yield Store(tmp_path)
 
 
 @pytest.fixture

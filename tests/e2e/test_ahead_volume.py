@@ -12,21 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import SERVER_ARGS, Vault, create_app
+from tests.e2e.conftest import Vault, server_cluster
 from tests.support.browser import CallbackCatcher
 from tests.support.database import execute
 from tests.support.oidc_server import OidcServer
-from tests.support.server import (
-    LiveServer,
-    Store,
-    free_port,
-    postgres_database,
-    start_server,
-    stop_server,
-)
+from tests.support.server import Store
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +35,6 @@ RUN = 20
 SLACK = 1.5
 
 
-@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgres":
-        with postgres_database() as url:
-            yield Store(tmp_path, url)
-    else:
-        yield Store(tmp_path)
-
-
 @pytest.fixture
 def rotating_idp() -> Iterator[OidcServer]:
     """A provider of this test's own: it rotates refresh tokens (a used one is refused, and
@@ -60,32 +43,19 @@ def rotating_idp() -> Iterator[OidcServer]:
         yield server
 
 
-@contextlib.contextmanager
-def _cluster(store: Store, idp: OidcServer, catcher: CallbackCatcher) -> Iterator[list[Vault]]:
-    ports = [free_port() for _ in range(SERVERS)]
-    public_url = f"http://127.0.0.1:{ports[0]}"
-    project = store.new_project()
-    servers: list[LiveServer] = []
+def _cluster(
+    store: Store, idp: OidcServer, catcher: CallbackCatcher
+) -> contextlib.AbstractContextManager[list[Vault]]:
     args = [
-        *SERVER_ARGS,
         # A provider slowed by the load must not turn into failed refreshes here.
         "--provider-timeout",
         "10",
-        "--public-url",
-        public_url,
         "--refresh-ahead",
         str(WINDOW),
         "--refresh-ahead-interval",
         str(INTERVAL),
     ]
-    try:
-        for port in ports:
-            servers.append(start_server(store, port=port, project=project, extra_args=args))
-        oauth_client, app_id = create_app(servers[0], idp, catcher, callback_base=public_url)
-        yield [Vault(server, idp, oauth_client, catcher, app_id) for server in servers]
-    finally:
-        for server in servers:
-            stop_server(server)
+    return server_cluster(store, idp, catcher, args, servers=SERVERS)
 
 
 def _set_expiries(store: Store, app_id: str, expiries: dict[str, int]) -> None:
@@ -139,9 +109,9 @@ def _fetch_until(
 
 
 def test_each_token_is_refreshed_once_per_lifetime_by_servers_and_fetches_racing(
-    store: Store, rotating_idp: OidcServer, catcher: CallbackCatcher
+    shared_store: Store, rotating_idp: OidcServer, catcher: CallbackCatcher
 ) -> None:
-    idp = rotating_idp
+    store, idp = shared_store, rotating_idp
     with _cluster(store, idp, catcher) as cluster:
         first = cluster[0]
         users = [first.new_user() for _ in range(USERS)]

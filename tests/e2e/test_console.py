@@ -5,14 +5,19 @@ The walk-through test is what an operator does on a working day: sign in, create
 the catalog, hand a user a connect link, watch the connection, refresh it, see it break when
 the user withdraws consent at the provider, delete it (revoking at the provider), add a
 webhook and retry its failed delivery, make and revoke a key, sign out. Every page it visits
-is checked by axe-core and photographed at 1280 and 375 px into docs/console/.
+is checked by axe-core and photographed at 1280 and 375 px: into a directory of artifacts
+(``OUTBOUND_SCREENSHOT_DIR``, by default ``outbound-console-screenshots`` under the system's
+temporary directory), and into docs/console/ only when asked (``OUTBOUND_UPDATE_SCREENSHOTS=1``,
+docs/testing.md) — a test run leaves the repository as it found it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -30,7 +35,18 @@ from tests.support.server import LiveServer, Store, outbound_cli, running_server
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def shots_dir() -> Path:
+    """Where the pages are photographed: docs/console/ when asked to update it, else an
+    artifacts directory."""
+    if os.environ.get("OUTBOUND_UPDATE_SCREENSHOTS") == "1":
+        return DOC_SHOTS
+    default = Path(tempfile.gettempdir()) / "outbound-console-screenshots"
+    return Path(os.environ.get("OUTBOUND_SCREENSHOT_DIR") or default)
+
+
 # Deliveries to a receiver that refuses them fail at once, so the retry button shows.
 CONSOLE_ARGS = [*SERVER_ARGS, "--webhook-retry-base", "0.05", "--webhook-retry-for", "0"]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -60,9 +76,10 @@ def check_page(browser: ConsoleBrowser, name: str, backend: str) -> None:
     assert browser.csp_errors() == [], name
     assert browser.scroll_width(375) <= 375, f"{name} scrolls sideways at 375 px"
     if backend == "sqlite":
-        SHOTS.mkdir(parents=True, exist_ok=True)
+        shots = shots_dir()
+        shots.mkdir(parents=True, exist_ok=True)
         for width in (1280, 375):
-            browser.screenshot(str(SHOTS / f"{name}-{width}.png"), width)
+            browser.screenshot(str(shots / f"{name}-{width}.png"), width)
 
 
 def sign_in(browser: ConsoleBrowser, server: LiveServer) -> None:

@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.processes import stop, wait_until_up
 from tests.support.server import free_port
 
 SCOPE = "mcp:tools"
@@ -156,20 +156,13 @@ class McpServer:
             env={**os.environ, "PYTHONPATH": str(root)},
         )
         os.close(fd)
-        deadline = time.monotonic() + 30
         metadata = f"http://127.0.0.1:{self.port}/.well-known/oauth-protected-resource/mcp"
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the MCP server exited:\n{self.log()}")
-            try:
-                if httpx.get(metadata, timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError(f"the MCP server did not start:\n{self.log()}")
-            time.sleep(0.05)
+        try:
+            wait_until_up(metadata, self._process, "the MCP server", log=self.log)
+        except RuntimeError:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
     def __exit__(
         self,
@@ -177,13 +170,8 @@ class McpServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop(self._process, timeout=5)
         if self._log is not None:
             self._log.unlink(missing_ok=True)
 

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +26,7 @@ import httpx
 
 from outbound.oauth import ProviderConfig
 from outbound.secret import Secret
+from tests.support.processes import stop, wait_until_up
 from tests.support.server import free_port
 
 OIDC_DIR = Path(__file__).parent / "oidc"
@@ -135,28 +135,15 @@ class OidcServer:
             env=env,
         )
         os.close(log_fd)
-        deadline = time.monotonic() + 30
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited:\n{self.log()}")
-            try:
-                if httpx.get(self.discovery_url, timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"oidc-provider did not start:\n{self.log()}")
-            time.sleep(0.05)
+        try:
+            wait_until_up(self.discovery_url, self._process, "oidc-provider", log=self.log)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop(self._process, timeout=5)
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
             self._log_path = None

@@ -7,17 +7,17 @@ import itertools
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
+
+from tests.support.processes import stop, wait_until_up
 
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -170,33 +170,18 @@ def start_server(
     base_url = f"http://127.0.0.1:{port}"
     # Generous: on a busy 2-core machine running the suite on several workers, a start (imports,
     # migrations) has taken over 30 s; how fast a server starts is not what is tested here.
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            log.close()
-            raise RuntimeError(f"outbound serve exited:\n{log_path.read_text()}")
-        try:
-            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            log.close()
-            raise RuntimeError(f"outbound serve did not start:\n{log_path.read_text()}")
-        time.sleep(0.05)
+    try:
+        wait_until_up(
+            base_url + "/health", process, "outbound serve", timeout=90, log=log_path.read_text
+        )
+    except RuntimeError:
+        log.close()
+        raise
     return LiveServer(store, base_url, project[0], project[1], process, log_path, log)
 
 
 def stop_server(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    stop(server.process)
     if server.log_file is not None:
         server.log_file.close()
 

@@ -120,7 +120,7 @@ def test_the_upgraded_store_takes_new_writes(upgraded: tuple[LiveServer, dict[st
 
 def test_the_upgrade_says_which_migrations_ran(upgraded: tuple[LiveServer, dict[str, Any]]) -> None:
     """Migrating an existing store is news (its lines are at info); a new or current store's
-    alembic lines are not (tests/test_first_run.py)."""
+    alembic lines are not (tests/cli/test_first_run.py)."""
     server, _ = upgraded
     log = server.log()
     assert "migrating the store from revision" in log

@@ -4,7 +4,7 @@ Two kinds of command. Those that only the operator may run (``serve``, ``init``,
 management keys, ``rekey``, ``audit verify``) open the store themselves, with the master key
 (:mod:`.store`, through the server's own ``open_store``). The rest (apps, connections,
 webhooks, the audit log) go through a running server's management API with a management key
-(:mod:`.remote`), as the SDK does.
+(:mod:`.sdk`), through the SDK.
 """
 
 from __future__ import annotations

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 import click
 
-from .remote import PREFIX, Server, env_secret, server_options
+from .sdk import PREFIX, Server, env_secret, server_options
 from .templates import find_template
 
 __all__ = ["apps"]
@@ -108,6 +107,29 @@ def apps_create(
         raise click.ClickException(
             f"{template.name} needs a client secret: pass --client-secret-env VAR"
         )
+    body = _by_template(template_id, values, client_id, client_secret_env, name, app_id)
+    overrides: dict[str, Any] = {}
+    if scopes:
+        overrides["defaultScopes"] = list(scopes)
+    if redirect_url:
+        overrides["defaultRedirectUrl"] = redirect_url
+    if overrides:
+        body["overrides"] = overrides
+    # Not idempotent: a repeat would create a second app (or fail on the name).
+    path = f"{PREFIX}/app/create/bytemplate"
+    app = server.call("POST", path, body=body, idempotent=False)["app"]
+    click.echo(json.dumps(app))
+    _what_to_register(template, app)
+
+
+def _by_template(
+    template_id: str,
+    values: dict[str, str],
+    client_id: str | None,
+    client_secret_env: str | None,
+    name: str | None,
+    app_id: str | None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"templateId": template_id, "values": values}
     if client_id:
         body["clientId"] = client_id
@@ -117,15 +139,11 @@ def apps_create(
         body["name"] = name
     if app_id:
         body["id"] = app_id
-    overrides: dict[str, Any] = {}
-    if scopes:
-        overrides["defaultScopes"] = list(scopes)
-    if redirect_url:
-        overrides["defaultRedirectUrl"] = redirect_url
-    if overrides:
-        body["overrides"] = overrides
-    app = server.call("POST", f"{PREFIX}/app/create/bytemplate", body=body)["app"]
-    click.echo(json.dumps(app))
+    return body
+
+
+def _what_to_register(template: Any, app: dict[str, Any]) -> None:
+    """Tell the operator what to do at the provider (on stderr: stdout is the app's JSON)."""
     if template.spec.use_dcr:
         click.echo(
             "The app registers its own OAuth client at the server's authorization server"
@@ -139,15 +157,11 @@ def apps_create(
         )
 
 
-def _app_path(app_id: str) -> str:
-    return f"{PREFIX}/app/{quote(app_id, safe='')}"
-
-
 @apps.command("list")
 @server_options
 def apps_list(server: Server) -> None:
     """Print the project's apps, one JSON object a line (never a client secret)."""
-    for app in server.call("GET", f"{PREFIX}/apps")["apps"]:
+    for app in server.apps.load_all_applications()["apps"]:
         click.echo(json.dumps(app))
 
 
@@ -156,7 +170,7 @@ def apps_list(server: Server) -> None:
 @server_options
 def apps_show(app_id: str, server: Server) -> None:
     """Print one app as JSON, with the callback URL to register at its provider."""
-    click.echo(json.dumps(server.call("GET", _app_path(app_id))["app"]))
+    click.echo(json.dumps(server.apps.load_application(app_id)["app"]))
 
 
 @apps.command("update")
@@ -210,7 +224,7 @@ def apps_update(
         raise click.UsageError("nothing to change: give at least one option")
     # The API overwrites the app with what it is sent: send it back as loaded, changed (an
     # omitted client secret is kept; output-only fields are ignored).
-    app = server.call("GET", _app_path(app_id))["app"]
+    app = server.apps.load_application(app_id)["app"]
     updated = server.call("POST", f"{PREFIX}/app/update", body={"app": {**app, **changes}})
     click.echo(json.dumps(updated["app"]))
 
@@ -227,5 +241,5 @@ def apps_delete(app_id: str, yes: bool, server: Server) -> None:
             abort=True,
             err=True,
         )
-    server.call("POST", f"{PREFIX}/app/delete", body={"id": app_id})
+    server.apps.delete_application(app_id)
     click.echo(json.dumps({"deleted": app_id}))

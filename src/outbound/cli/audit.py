@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .remote import PREFIX, Server, server_options
+from .sdk import PREFIX, Server, server_options
 from .store import project_option, renamed_option, settings_from, store_options, with_store
 
 __all__ = ["audit"]

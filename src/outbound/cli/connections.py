@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .remote import PREFIX, Server, server_options
+from .sdk import PREFIX, Server, server_options
 
 __all__ = ["connections"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..server.config import Settings
 from .store import setting_option, settings_from, store_options, with_store
 
 __all__ = ["serve", "server_settings"]
@@ -82,50 +83,18 @@ def serve(workers: int, **options: Any) -> None:
     On a first start with an empty store it creates a project and a management key and prints
     them once.
     """
-
     import logging
 
-    import uvicorn
-
-    from ..server import create_app
-    from ..server.http.listener import check_can_listen, uvicorn_options
     from ..server.http.logs import configure
-    from ..server.workers import export_settings, http_protocol
     from ..storage import bootstrap
 
     settings = settings_from(**options)
-    if workers > 1 and settings.metrics_port:
-        # Each process keeps its own counters and would need a listener of its own: one port
-        # cannot show them all, so the operator picks (one process with metrics, or none).
-        raise click.UsageError("--metrics-port cannot be combined with --workers above 1")
-    # Everything that can be known to fail is checked before the store is opened: a first
-    # start creates a project and prints its key, which must belong to a server that runs.
-    # (The store's own checks — its directory, a reachable database — run as it is opened.)
-    try:
-        settings.check()
-        check_can_listen(settings.host, settings.port)
-        if settings.metrics_port:
-            check_can_listen(settings.host, settings.metrics_port, "--metrics-port")
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    _check_before_start(settings, workers)
     configure(settings.log_level, settings.log_format)
     created = with_store(settings, bootstrap)
-    if created is not None:
-        project_id, key = created
-        base_url = settings.effective_public_url
-        click.echo(
-            "\nA new project was created. The management key is shown once; keep it safe.\n\n"
-            f"  project id:      {project_id}\n"
-            f"  management key:  {key}\n\n"
-            "Use it from Python:\n\n"
-            "  from outbound import DescopeClient\n"
-            f"  client = DescopeClient(project_id={project_id!r},\n"
-            "                         management_key='<the key above>',\n"
-            f"                         base_url={base_url!r})\n"
-            "  client.mgmt.outbound_application.load_all_applications()\n",
-            err=True,
-        )
     base_url = settings.effective_public_url
+    if created is not None:
+        _print_first_project(*created, base_url)
     logging.getLogger("outbound.server").info(
         "outbound listening on %s — console: %s/console/ (a one-time sign-in link:"
         " `outbound console-link --project ID`); API reference: %s/openapi.json",
@@ -133,6 +102,51 @@ def serve(workers: int, **options: Any) -> None:
         base_url,
         base_url,
     )
+    _run(settings, workers)
+
+
+def _check_before_start(settings: Settings, workers: int) -> None:
+    """Everything that can be known to fail, checked before the store is opened: a first
+    start creates a project and prints its key, which must belong to a server that runs.
+    (The store's own checks — its directory, a reachable database — run as it is opened.)"""
+    from ..server.http.listener import check_can_listen
+
+    if workers > 1 and settings.metrics_port:
+        # Each process keeps its own counters and would need a listener of its own: one port
+        # cannot show them all, so the operator picks (one process with metrics, or none).
+        raise click.UsageError("--metrics-port cannot be combined with --workers above 1")
+    try:
+        settings.check()
+        check_can_listen(settings.host, settings.port)
+        if settings.metrics_port:
+            check_can_listen(settings.host, settings.metrics_port, "--metrics-port")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_first_project(project_id: str, key: str, base_url: str) -> None:
+    click.echo(
+        "\nA new project was created. The management key is shown once; keep it safe.\n\n"
+        f"  project id:      {project_id}\n"
+        f"  management key:  {key}\n\n"
+        "Use it from Python:\n\n"
+        "  from outbound import DescopeClient\n"
+        f"  client = DescopeClient(project_id={project_id!r},\n"
+        "                         management_key='<the key above>',\n"
+        f"                         base_url={base_url!r})\n"
+        "  client.mgmt.outbound_application.load_all_applications()\n",
+        err=True,
+    )
+
+
+def _run(settings: Settings, workers: int) -> None:
+    """Serve until stopped: in this process, or in ``workers`` processes on the port."""
+    import uvicorn
+
+    from ..server import create_app
+    from ..server.http.listener import uvicorn_options
+    from ..server.workers import export_settings, http_protocol
+
     options = uvicorn_options(settings)
     handed: Path | None = None
     if workers == 1:

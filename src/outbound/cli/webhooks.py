@@ -10,7 +10,7 @@ from urllib.parse import quote
 import click
 
 from ..storage.connection_events import EVENT_TYPES
-from .remote import PREFIX, Server, server_options
+from .sdk import PREFIX, Server, server_options
 
 __all__ = ["webhooks"]
 
@@ -37,7 +37,8 @@ def webhooks() -> None:
 def webhooks_add(url: str, events: tuple[str, ...], server: Server) -> None:
     """Add a webhook; prints it with its signing secret (shown this once)."""
     body: dict[str, Any] = {"url": url, "events": list(events) or None}
-    click.echo(json.dumps(server.call("POST", f"{PREFIX}/webhooks", body=body)))
+    added = server.call("POST", f"{PREFIX}/webhooks", body=body, idempotent=False)
+    click.echo(json.dumps(added))
 
 
 @webhooks.command("list")
@@ -70,7 +71,8 @@ def webhooks_remove(webhook_id: str, server: Server) -> None:
 def webhooks_rotate(webhook_id: str, overlap: int, server: Server) -> None:
     """Give a webhook a new signing secret; prints it (shown this once)."""
     body = {"overlapSeconds": overlap}
-    click.echo(json.dumps(server.call("POST", _path(webhook_id, "rotate"), body=body)))
+    rotated = server.call("POST", _path(webhook_id, "rotate"), body=body, idempotent=False)
+    click.echo(json.dumps(rotated))
 
 
 @webhooks.command("deliveries")
@@ -85,7 +87,8 @@ def webhooks_deliveries(
     --retry, send one again."""
     path = _path(webhook_id, "deliveries")
     if retry_id:
-        retried = server.call("POST", f"{path}/{quote(retry_id, safe='')}/retry")
+        retry = f"{path}/{quote(retry_id, safe='')}/retry"
+        retried = server.call("POST", retry, idempotent=False)
         click.echo(json.dumps(retried))
         return
     for item in server.pages(path, "deliveries", {}, limit):

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.processes import wait_until_up
 from tests.support.server import LiveServer, Store, free_port, outbound_cli, running_server
 
 
@@ -70,15 +71,7 @@ def test_serve_creates_a_project_on_first_start_only(tmp_path: Path) -> None:
             text=True,
         )
         try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                import time
-
-                time.sleep(0.05)
+            wait_until_up(f"http://127.0.0.1:{port}/health", process, "outbound serve", timeout=60)
         finally:
             process.terminate()
             output, _ = process.communicate(timeout=10)
@@ -290,9 +283,9 @@ def test_lists_follow_the_servers_pages_and_stop_at_the_limit(
 ) -> None:
     from click.testing import CliRunner
 
-    from outbound.cli import main, remote
+    from outbound.cli import main, sdk
 
-    monkeypatch.setattr(remote, "PAGE_SIZE", 2)  # five items are then three pages
+    monkeypatch.setattr(sdk, "PAGE_SIZE", 2)  # five items are then three pages
     project_id, key = live_server.new_project()
     headers = {"Authorization": f"Bearer {project_id}:{key}"}
     with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as http:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.processes import wait_until_up
 from tests.support.server import free_port
 
 
@@ -32,16 +32,7 @@ def first_start(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], di
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.05)
+        wait_until_up(f"{base_url}/health", process, "the server", timeout=60)
         yield base_url, process, env
     finally:
         if process.returncode is None:

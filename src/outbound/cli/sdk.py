@@ -1,7 +1,7 @@
 """What the commands that go through a running server share: where it is, which project, the
 management key (read from an environment variable, never from the command line: command
-lines show up in process lists and shell history), and one way to call it and read its
-answers and errors.
+lines show up in process lists and shell history), and the SDK's client they call it with —
+the CLI has no HTTP client of its own; the SDK's errors become the command's one-line errors.
 
 The server's address reads the SDK's variable, ``OUTBOUND_BASE_URL``, so one environment
 configures both; ``OUTBOUND_URL``, which the CLI read before, still works with a warning.
@@ -12,18 +12,24 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import click
-import httpx
 
+from ..client import (
+    Client,
+    ConfigurationError,
+    OutboundApplication,
+    OutboundError,
+    TransportError,
+)
 from ..client._config import SETTINGS as SDK_SETTINGS
+from ..client._core import ApiRequest
+from ..client._requests import PREFIX
 from .store import project_option
 
 __all__ = ["PREFIX", "Server", "env_secret", "server_options"]
 
-PREFIX = "/v1/mgmt/outbound"
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = next(s.env for s in SDK_SETTINGS if s.argument == "base_url")
 DEPRECATED_URL_ENV = "OUTBOUND_URL"
@@ -40,50 +46,44 @@ def env_secret(variable: str, what: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
 class Server:
-    """A running outbound server, and the project and management key to call it with."""
+    """A running outbound server, called through the SDK (:class:`outbound.client.Client`)
+    with the project and the management key the options name."""
 
-    url: str
-    project_id: str
-    key_env: str
+    def __init__(self, url: str, project_id: str, key_env: str) -> None:
+        self.url = url
+        self.project_id = project_id
+        self.key_env = key_env
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        """The SDK client, made at the first call (the key is read then, not before)."""
+        if self._client is None:
+            key = env_secret(self.key_env, "management key")
+            # The CLI reports the server's answer at once (an operator runs the command
+            # again): no retries, and the server's own 30-second bound per call.
+            self._client = Client(self.project_id, key, self.url, timeout=30, max_retries=0)
+        return self._client
+
+    @property
+    def apps(self) -> OutboundApplication:
+        """The SDK's outbound application methods, for the calls it has a method for."""
+        return self.client.mgmt.outbound_application
 
     def call(
         self,
-        method: str,
+        method: Literal["GET", "POST", "DELETE"],
         path: str,
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
-        """One request; the answer's JSON, or a ClickException with the server's error."""
-        key = env_secret(self.key_env, "management key")
-        try:
-            response = httpx.request(
-                method,
-                self.url.rstrip("/") + path,
-                params=params,
-                json=body,
-                headers={"Authorization": f"Bearer {self.project_id}:{key}"},
-                timeout=30,
-            )
-        except httpx.HTTPError as exc:
-            raise click.ClickException(
-                f"cannot reach the outbound server at {self.url} ({type(exc).__name__});"
-                f" is `outbound serve` running? (--url / {URL_ENV})"
-            ) from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            answer = {}
-        if response.status_code != 200:
-            code = answer.get("errorCode", f"HTTP {response.status_code}")
-            raise click.ClickException(
-                f"{code}: {answer.get('errorMessage') or response.reason_phrase}"
-            )
-        return answer
+        """One management API request the SDK has no method for (apps by template, webhooks,
+        the audit log), sent by the SDK's client all the same."""
+        request = ApiRequest(method, path, body, params, idempotent=idempotent)
+        return self.client._call(request)
 
     def pages(
         self, path: str, field: str, params: dict[str, str], limit: int | None = None
@@ -102,6 +102,23 @@ class Server:
             if not answer.get("nextCursor"):
                 return
             query["cursor"] = answer["nextCursor"]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def error(self, exc: OutboundError) -> click.ClickException:
+        """What the command prints for an SDK error: the server's error code and message, or
+        that the server is not there."""
+        if isinstance(exc, TransportError):
+            cause = type(exc.__cause__ or exc).__name__
+            return click.ClickException(
+                f"cannot reach the outbound server at {self.url} ({cause});"
+                f" is `outbound serve` running? (--url / {URL_ENV})"
+            )
+        if exc.status is None or isinstance(exc, ConfigurationError):
+            return click.ClickException(exc.message)
+        return click.ClickException(f"{exc.error_code or f'HTTP {exc.status}'}: {exc.message}")
 
 
 def _url(given: str) -> str:
@@ -124,7 +141,12 @@ def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         *args: Any, server_url: str, project_id: str, management_key_env: str, **kw: Any
     ) -> Any:
         server = Server(_url(server_url), project_id, management_key_env)
-        return fn(*args, server=server, **kw)
+        try:
+            return fn(*args, server=server, **kw)
+        except OutboundError as exc:
+            raise server.error(exc) from None
+        finally:
+            server.close()
 
     options = [
         click.option(
