@@ -102,6 +102,7 @@ def _arguments(value_of: Any) -> dict[str, Any]:
 
 def test_the_sdk_sends_every_field_it_is_given() -> None:
     body = _requests.create_application(**_arguments(lambda f: _GIVEN[f.kind])).body
+    assert body is not None
     assert set(body) == {f.wire for f in SDK_FIELDS}
     assert body["clientSecret"] == "s3cret"
     assert body["accessType"] == "offline"

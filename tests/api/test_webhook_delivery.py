@@ -269,13 +269,11 @@ def test_tls_failures_and_resets_are_attempts_with_their_reasons(own_store: Stor
                 (tls, "TLS error: WRONG_VERSION_NUMBER"),
                 (reset, "connection reset by the receiver"),
             ):
-                [delivery] = wait_until(
-                    lambda webhook_id=webhook_id: [
-                        d for d in deliveries(client, webhook_id) if len(d["attempts"]) >= 2
-                    ],
-                    20,
-                    f"no retried attempts for {reason}",
-                )
+
+                def retried(webhook_id: str = webhook_id) -> list[dict[str, Any]]:
+                    return [d for d in deliveries(client, webhook_id) if len(d["attempts"]) >= 2]
+
+                [delivery] = wait_until(retried, 20, f"no retried attempts for {reason}")
                 assert delivery["status"] == "pending"
                 assert {a["error"] for a in delivery["attempts"]} == {reason}
     finally:

@@ -18,7 +18,9 @@ from outbound.secret import Secret
 from outbound.server.http.wire import AppFields, app_config_from_fields
 from outbound.server.tokens.providers import provider_config
 from outbound.storage import AppRecord
-from tests.support.mock_provider import MockProvider as Provider
+from tests.support.mock_provider import MockProvider
+
+Provider = MockProvider  # re-exported for the catalog tests
 
 CLIENT_ID = "client-id-from-the-console"
 # Made up for the tests; the point is that it must never show up anywhere it should not.

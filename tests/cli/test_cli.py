@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -296,7 +297,7 @@ def test_lists_follow_the_servers_pages_and_stop_at_the_limit(
             assert http.post("/v1/mgmt/outbound/app/user/apikey/upload", json=body).is_success
     account = ["--url", live_server.base_url, "--project", project_id]
 
-    def lines(*args: str) -> list[dict[str, object]]:
+    def lines(*args: str) -> list[dict[str, Any]]:
         result = CliRunner().invoke(main, [*args, *account], env={"OUTBOUND_MANAGEMENT_KEY": key})
         assert result.exit_code == 0, result.output
         return [json.loads(line) for line in result.stdout.splitlines()]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.support.server import LiveServer, outbound_cli
 from tests.support.webhook_receiver import WebhookReceiver
 
 
-def _cli(server: LiveServer, *args: str) -> list[dict[str, object]]:
+def _cli(server: LiveServer, *args: str) -> list[dict[str, Any]]:
     out = outbound_cli(
         *args,
         "--url",
@@ -28,7 +29,7 @@ def test_webhooks_and_connections_from_the_command_line(live_server: LiveServer)
         secret = str(added["secret"])
         assert secret.startswith("whsec_")
         receiver.secrets.append(secret)
-        webhook_id = str(added["webhook"]["id"])  # type: ignore[index]
+        webhook_id = str(added["webhook"]["id"])
         listed = _cli(live_server, "webhooks", "list")
         assert [w["id"] for w in listed] == [webhook_id]
         assert secret not in json.dumps(listed)
@@ -45,7 +46,7 @@ def test_webhooks_and_connections_from_the_command_line(live_server: LiveServer)
         receiver.wait_for("connection.created", count=3)
 
         found = _cli(live_server, "connections", "list", "--app", app_id)
-        assert sorted(c["userId"] for c in found) == ["cli-a", "cli-b", "cli-c"]  # type: ignore[type-var]
+        assert sorted(c["userId"] for c in found) == ["cli-a", "cli-b", "cli-c"]
         assert {c["status"] for c in found} == {"active"}
         assert "canary-" not in json.dumps(found)
         assert len(_cli(live_server, "connections", "list", "--app", app_id, "--limit", "2")) == 2
@@ -68,7 +69,7 @@ def test_webhooks_and_connections_from_the_command_line(live_server: LiveServer)
         [retried] = _cli(
             live_server, "webhooks", "deliveries", webhook_id, "--retry", str(deliveries[0]["id"])
         )
-        assert retried["delivery"]["status"] == "pending"  # type: ignore[index]
+        assert retried["delivery"]["status"] == "pending"
         receiver.wait_for("connection.created", count=4)
 
         [rotated] = _cli(live_server, "webhooks", "rotate", webhook_id, "--overlap", "0")

@@ -71,12 +71,12 @@ def _set_expiries(store: Store, app_id: str, expiries: dict[str, int]) -> None:
         with psycopg.connect(store.database_url) as conn, conn.cursor() as cur:
             cur.executemany(sql.replace("?", "%s"), rows)
         return
-    conn = sqlite3.connect(store.data_dir / "outbound.db", timeout=10)
+    lite = sqlite3.connect(store.data_dir / "outbound.db", timeout=10)
     try:
-        with conn:
-            conn.executemany(sql, rows)
+        with lite:
+            lite.executemany(sql, rows)
     finally:
-        conn.close()
+        lite.close()
 
 
 def _versions(vault: Vault) -> dict[str, int]:

@@ -106,8 +106,8 @@ def test_the_wheel_metadata(dist: Path) -> None:
     assert meta["Version"] == outbound.__version__
     assert meta["License-Expression"] == "Apache-2.0"
     assert meta["Description-Content-Type"] == "text/markdown"
-    assert meta.get_payload().startswith("# outbound\n")  # the README, whole
-    requires = meta.get_all("Requires-Dist")
+    assert str(meta.get_payload()).startswith("# outbound\n")  # the README, whole
+    requires = meta.get_all("Requires-Dist") or []
     bare = sorted(r.split(">")[0] for r in requires if "extra ==" not in r)
     assert bare == ["h11", "httpx"]
     assert any(r.startswith("starlette") and "extra == 'server'" in r for r in requires)

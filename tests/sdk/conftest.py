@@ -74,7 +74,7 @@ def new_secret() -> str:
     return "tok-" + secrets.token_urlsafe(24)
 
 
-OAUTH_APP = {
+OAUTH_APP: dict[str, Any] = {
     "authorization_url": "https://provider.example/authorize",
     "token_url": "https://provider.example/token",
     "client_id": "client-123",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from descope.management.outbound_application import OutboundApplication as DescopeSync
@@ -54,9 +56,9 @@ def test_every_official_method_is_there_plus_our_extensions() -> None:
     assert ours == ours_async == sorted([*OFFICIAL_METHODS, *EXTENSIONS])
 
 
-def _shape(function: object) -> list[tuple[str, object, object]]:
+def _shape(function: Callable[..., Any]) -> list[tuple[str, object, object]]:
     """Parameter names, kinds and defaults: what callers depend on (not annotations)."""
-    parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+    parameters = inspect.signature(function).parameters.values()
     return [(p.name, p.kind, p.default) for p in parameters]
 
 
@@ -87,7 +89,7 @@ EXTRAS = {
 }
 
 
-def _official_part(method: str, function: object) -> list[tuple[str, object, object]]:
+def _official_part(method: str, function: Callable[..., Any]) -> list[tuple[str, object, object]]:
     shape = _shape(function)
     extras = [p for p in shape if p[0] in EXTRAS.get(method, [])]
     assert [(name, kind, default) for name, kind, default in extras] == [

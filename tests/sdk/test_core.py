@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from descope.exceptions import ERROR_TYPE_API_RATE_LIMIT, ERROR_TYPE_SERVER_ERROR
@@ -27,7 +28,7 @@ from outbound.client._exceptions import error_from_response
 from outbound.client._masking import MaskedDict
 from outbound.secret import Secret
 
-APP_FIELDS = (
+APP_FIELDS: tuple[Any, ...] = (
     "Calendar",
     "reads calendars",
     "https://logo.example/c.png",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -327,7 +328,7 @@ async def test_list_connections_pages_through_the_projects_connections(twin: Twi
         await twin.call(
             "upload_user_token", app_id, user, refresh_token=new_secret(), access_token="at"
         )
-    seen: list[dict[str, object]] = []
+    seen: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = await twin.call("list_connections", app_id=app_id, limit=2, cursor=cursor)

@@ -7,7 +7,7 @@ transports, keep-alive and timing run as they would against a proxy or a busy va
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,7 +24,7 @@ from .conftest import OK_TOKEN, Scripted, Twin, close
 
 
 @pytest.fixture(params=["sync", "async"])
-async def twin(request: pytest.FixtureRequest, scripted: Scripted) -> Iterator[Twin]:
+async def twin(request: pytest.FixtureRequest, scripted: Scripted) -> AsyncIterator[Twin]:
     cls = AsyncClient if request.param == "async" else Client
     client = cls("P1", "key-for-retries", scripted.url)
     client._retry = RetryPolicy(backoff=0.01)  # the default 0.25 s start would slow the suite

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ MODES = ["sync", "async"]
 SLACK = 0.8
 
 
-def client_for(mode: str, url: str, **kwargs: float) -> Client | AsyncClient:
+def client_for(mode: str, url: str, **kwargs: Any) -> Client | AsyncClient:
     cls = AsyncClient if mode == "async" else Client
     return cls("P1", "key-for-timeouts", url, max_retries=0, **kwargs)
 
@@ -151,6 +152,7 @@ def test_the_settings(mode: str) -> None:
     assert (defaults.timeout, defaults.connect_timeout) == (10.0, 5.0)
     given = cls("P1", "k", "http://127.0.0.1:9", timeout=3, connect_timeout=0.5)
     assert (given.timeout, given.connect_timeout) == (3.0, 0.5)
-    for bad in ({"timeout": 0}, {"connect_timeout": -1}):
+    bads: list[dict[str, Any]] = [{"timeout": 0}, {"connect_timeout": -1}]
+    for bad in bads:
         with pytest.raises(ConfigurationError, match=next(iter(bad))):
             cls("P1", "k", "http://127.0.0.1:9", **bad)

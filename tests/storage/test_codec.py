@@ -45,7 +45,7 @@ OWNER = TokenWrite(
 TOKEN_COLUMNS = ("access_token", "refresh_token", "id_token")
 
 
-def token_row(owner: TokenWrite = OWNER, **values: str | None) -> dict[str, Any]:
+def token_row(owner: TokenWrite = OWNER, **values: Any) -> dict[str, Any]:
     """A ``tokens`` row as the database hands it back, its columns sealed for ``owner``."""
     sealed = {
         column: codec().seal_token(owner, column, None if value is None else Secret(value), 3)
@@ -113,7 +113,7 @@ def test_absent_secrets_stay_absent() -> None:
 @pytest.mark.parametrize("source", TOKEN_COLUMNS)
 @pytest.mark.parametrize("target", TOKEN_COLUMNS)
 def test_a_token_secret_opens_only_in_its_own_column(source: str, target: str) -> None:
-    row = token_row(**{source: "secret"})
+    row = token_row(OWNER, **{source: "secret"})
     row[source], row[target] = None, row[source]
     if source == target:
         assert revealed(getattr(codec().token(row), target)) == "secret"
@@ -127,7 +127,7 @@ def test_a_token_secret_opens_only_in_its_own_column(source: str, target: str) -
 )
 @pytest.mark.parametrize("column", TOKEN_COLUMNS)
 def test_a_token_secret_opens_only_in_its_own_row(field: str, column: str) -> None:
-    row = token_row(**{column: "secret"})
+    row = token_row(OWNER, **{column: "secret"})
     row[field] = row[field] + "-other"
     with pytest.raises(DecryptionError):
         revealed(getattr(codec().token(row), column))

@@ -172,12 +172,12 @@ async def test_a_round_is_fair_per_project_not_per_app(leases: RefreshLeases) ->
         assert by_project.count(small) == 10, by_project
         assert by_project.count(crowd) == 10
         # and within the crowded project, ten different apps take a turn each
-        apps = {
+        crowd_apps = {
             row["app_id"]
             for row in await store.db.fetchall("SELECT id, app_id FROM tokens")
             if row["id"] in {p.id for p in picked if p.project_id == crowd}
         }
-        assert len(apps) == 10
+        assert len(crowd_apps) == 10
     # a round large enough takes every due token
     assert len(await leases.expiring(now, WINDOW, 200)) == 120
 

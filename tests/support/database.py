@@ -16,13 +16,13 @@ def execute(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[
         with psycopg.connect(store.database_url, autocommit=True) as conn:
             cur = conn.execute(sql.replace("?", "%s"), params)
             return list(cur.fetchall()) if cur.description else []
-    conn = sqlite3.connect(store.data_dir / "outbound.db", timeout=10)
+    lite = sqlite3.connect(store.data_dir / "outbound.db", timeout=10)
     try:
-        with conn:
-            cur = conn.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+        with lite:
+            rows = lite.execute(sql, params)
+            return rows.fetchall() if rows.description else []
     finally:
-        conn.close()
+        lite.close()
 
 
 def raw_dump(store: Store) -> bytes:

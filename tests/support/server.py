@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -187,8 +187,8 @@ def stop_server(server: LiveServer) -> None:
 
 
 @contextlib.contextmanager
-def running_server(store: Store, **kwargs: object) -> Iterator[LiveServer]:
-    server = start_server(store, **kwargs)  # type: ignore[arg-type]
+def running_server(store: Store, **kwargs: Any) -> Iterator[LiveServer]:
+    server = start_server(store, **kwargs)
     try:
         yield server
     finally:

@@ -47,7 +47,7 @@ def descope(vault: Vault) -> DescopeClient:
 def refused(call: Any) -> tuple[int, str]:
     with pytest.raises(AuthException) as caught:
         call()
-    return caught.value.status_code, str(caught.value)
+    return caught.value.status_code or 0, str(caught.value)
 
 
 def audit_actors(vault: Vault, user: str, count: int) -> list[str]:
