@@ -140,7 +140,7 @@ def test_a_token_secret_opens_only_at_the_version_it_was_sealed_for(
 ) -> None:
     """A value sealed for version 3 of its row does not open in the row at another version:
     an older value put back after a refresh (the row moved on) does not open."""
-    row = token_row(**{column: "secret"})
+    row = token_row(OWNER, **{column: "secret"})
     assert revealed(getattr(codec().token(row), column)) == "secret"
     row["version"] = version
     with pytest.raises(DecryptionError):

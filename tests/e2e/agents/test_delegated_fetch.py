@@ -125,7 +125,7 @@ def test_a_users_token_asking_for_the_refresh_token_is_refused_like_a_fetch_only
     empty = extra_issuer.token(nobody, tenants={"t-none": {"roles": ["Tenant Admin"]}}, **claims)
     app, option = vault.app_id, {"options": {"withRefreshToken": True}}
     base = "/v1/mgmt/outbound/app"
-    asks = {
+    asks: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         # path -> (body for the owner with a token, body for one without)
         f"{base}/user/token/latest": ({"userId": user}, {"userId": nobody}),
         f"{base}/user/token": (

@@ -141,7 +141,7 @@ def test_an_app_without_an_api_base_url_is_e131020(live_server: LiveServer) -> N
 
 def _script(api: ProxyApp, method: str, statuses: str, **kwargs: object) -> httpx.Response:
     key = f"{method}-{statuses}-{time.monotonic_ns()}"
-    return api.call(method, f"script/{key}?statuses={statuses}", **kwargs)  # type: ignore[arg-type]
+    return api.call(method, f"script/{key}?statuses={statuses}", **kwargs)
 
 
 def test_429_with_retry_after_1_is_retried(api: ProxyApp) -> None:
