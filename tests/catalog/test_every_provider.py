@@ -143,6 +143,7 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
     sent = body_of(exchange_request)
     assert sent["grant_type"] == "authorization_code" and sent["code"] == "the-code"
     assert ("code_verifier" in sent) == tpl.spec.pkce
+    assert tokens.access_token is not None and tokens.refresh_token is not None
     assert tokens.access_token.reveal() == f"at-{template_id}"
     assert tokens.refresh_token.reveal() == f"rt-{template_id}"
     assert tokens.expires_at > 0
@@ -152,6 +153,7 @@ async def test_the_engine_follows_the_template(template_id: str) -> None:
     sent = body_of(refresh_request)
     assert sent["grant_type"] == "refresh_token" and sent["refresh_token"] == "rt-old"
     assert ("scope" in sent) == (tpl.spec.scope_on_refresh and bool(tpl.spec.default_scopes))
+    assert refreshed.access_token is not None
     assert refreshed.access_token.reveal() == f"at-{template_id}"
     # -- the revocation
     assert revoked == bool(resolved.revocation_url)
@@ -173,7 +175,7 @@ async def test_a_refused_refresh_never_repeats_the_secrets(template_id: str) -> 
     config = configured(template_id, client_secret=secret)
     # A provider that echoes what it got back into its error (some do).
     echo = f"bad grant rt-secret-value for {secret}"
-    error = {"error": "invalid_grant", "error_description": echo}
+    error: dict[str, Any] = {"error": "invalid_grant", "error_description": echo}
     if tpl.spec.success_field:
         error[tpl.spec.success_field] = False
 
