@@ -5,7 +5,7 @@ code written for the official ``descope`` SDK runs with only its import line cha
 """
 
 from ._by_token import AsyncOutboundApplicationByToken, OutboundApplicationByToken
-from ._client import AsyncClient, AsyncManagement, Client, Management
+from ._client import AsyncClient, Client
 from ._config import ClientConfig
 from ._core import RetryPolicy
 from ._exceptions import (
@@ -21,6 +21,7 @@ from ._exceptions import (
     TransportError,
     UnauthorizedError,
 )
+from ._management import AsyncManagement, Management
 from ._masking import MaskedDict
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
 

@@ -29,6 +29,7 @@ from ._by_token import AsyncOutboundApplicationByToken, OutboundApplicationByTok
 from ._config import ClientConfig, missing_key, resolve_config
 from ._core import ApiRequest, Reply, RetryPolicy, Send, Wait, exchange
 from ._exceptions import TransportError
+from ._management import AsyncManagement, Management
 from ._outbound_application import AsyncOutboundApplication, OutboundApplication
 from ._proxy import proxy_request
 from ._transport import DEADLINE, AsyncPooledTransport, PooledTransport
@@ -192,31 +193,6 @@ def _transport_error(request: ApiRequest, exc: httpx.TransportError) -> Transpor
         f"{request.method} {request.path}: the outbound server {what} ({type(exc).__name__}:"
         f" {exc}); check base_url and that the server is running"
     )
-
-
-class Management:
-    """``client.mgmt``: the management API areas (for now, outbound applications), and the
-    by-token fetches an agent makes with a user's own access token (no management key)."""
-
-    def __init__(
-        self,
-        outbound_application: OutboundApplication,
-        outbound_application_by_token: OutboundApplicationByToken,
-    ) -> None:
-        self.outbound_application = outbound_application
-        self.outbound_application_by_token = outbound_application_by_token
-
-
-class AsyncManagement:
-    """``client.mgmt`` of an :class:`AsyncClient`."""
-
-    def __init__(
-        self,
-        outbound_application: AsyncOutboundApplication,
-        outbound_application_by_token: AsyncOutboundApplicationByToken,
-    ) -> None:
-        self.outbound_application = outbound_application
-        self.outbound_application_by_token = outbound_application_by_token
 
 
 class Client(_BaseClient):
