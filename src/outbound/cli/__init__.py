@@ -23,6 +23,7 @@ from .connections import connections
 from .keys import keys, rekey
 from .operate import check, migrate
 from .projects import console_link, init, projects
+from .proxy import proxy
 from .serve import serve
 from .templates import templates
 from .webhooks import webhooks
@@ -81,5 +82,6 @@ for command in (
     audit,
     connections,
     webhooks,
+    proxy,
 ):
     main.add_command(command)

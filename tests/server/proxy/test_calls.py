@@ -196,3 +196,31 @@ def test_each_call_is_one_audit_event_without_query_values(api: ProxyApp) -> Non
     assert event["userId"] == api.user_id and event["outcome"] == "ok"
     assert event["detail"].startswith("GET 127.0.0.1 /echo/audited?secret=…&page=… 200 ")
     assert "hunter2" not in json.dumps(events) and api.api_key not in json.dumps(events)
+
+
+def test_the_cli_calls_through_the_proxy(api: ProxyApp) -> None:
+    import os
+    import subprocess
+    import sys
+
+    server = api.server
+    env = {**os.environ, "OUTBOUND_MANAGEMENT_KEY": server.management_key}
+    args = ["--url", server.base_url, "--project", server.project_id, "--app", api.app_id]
+    done = subprocess.run(
+        [sys.executable, "-m", "outbound", "proxy", "POST", "echo/cli?x=1", *args,
+         "--user", api.user_id, "--data", "hello", "-H", "X-Thing: t"],
+        capture_output=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert (seen["method"], seen["rawPath"], seen["query"], seen["size"]) == (
+        "POST", "/echo/cli", "x=1", 5,
+    )  # fmt: skip
+    assert dict(seen["headers"])["x-thing"] == "t"
+    assert done.stderr.decode().startswith("HTTP 200")
+    failed = subprocess.run(
+        [sys.executable, "-m", "outbound", "proxy", "GET", "echo", *args, "--user", "nobody"],
+        capture_output=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert b"vault's own error" in failed.stderr and b"E111504" in failed.stdout
