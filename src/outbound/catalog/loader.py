@@ -30,7 +30,7 @@ PROVIDERS_DIR = Path(__file__).parent / "providers"
 
 # Sites that host providers' documentation for them: a source may be there, an endpoint
 # never (an endpoint must be on one of the provider's own domains).
-DOC_HOSTS = frozenset({"readme.io", "gitbook.io", "github.com", "learn.microsoft.com"})
+DOC_HOSTS = frozenset({"readme.io", "gitbook.io", "github.com", "github.io", "learn.microsoft.com"})
 # Second-level labels under which a country's registrable domains sit (co.uk, com.au).
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "ne", "or"})
 # Endpoint fields whose host the provider owns (a value of kind host or url is the user's).
