@@ -8,7 +8,10 @@ servers allow."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -178,3 +181,36 @@ def test_values_are_read_back_from_the_apps_urls() -> None:
     assert zendesk.values_from_app(
         {"authorizationUrl": "https://acme.zendesk.com/oauth/authorizations/new"}
     ) == {"subdomain": "acme"}
+
+
+def test_outbound_connections_verify_prints_the_verification(
+    live_server: LiveServer, gitea: FakeGitea
+) -> None:
+    token = "gitea-cli-" + secrets.token_hex(8)
+    gitea.tokens[token] = {"id": 9, "login": "monalisa", "email": "m@example.com"}
+    with live_server.client() as http:
+        good = _connection(http, _app(http, gitea.url), "erin", token)
+        bad = _connection(http, _app(http, gitea.url), "frank", "unknown-" + secrets.token_hex(6))
+    args = ("--url", live_server.base_url, "--project", live_server.project_id)
+    env = {**os.environ, "OUTBOUND_MANAGEMENT_KEY": live_server.management_key}
+    ran = subprocess.run(
+        [sys.executable, "-m", "outbound", "connections", "verify", good, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    printed = json.loads(ran.stdout)
+    assert printed["ok"] is True and printed["account"] == "monalisa"
+    assert token not in ran.stdout + ran.stderr
+    ran = subprocess.run(
+        [sys.executable, "-m", "outbound", "connections", "verify", bad, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert ran.returncode == 1 and json.loads(ran.stdout)["status"] == 401
