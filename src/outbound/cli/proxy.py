@@ -7,8 +7,7 @@ import sys
 
 import click
 
-from ..client import Client
-from .remote import Server, env_secret, server_options
+from .sdk import Server, server_options
 
 __all__ = ["proxy"]
 
@@ -66,15 +65,10 @@ def proxy(
                 content = file.read()
         else:
             content = data.encode()
-    key = env_secret(server.key_env, "management key")
-    client = Client(project_id=server.project_id, management_key=key, base_url=server.url)
-    with (
-        client,
-        client.proxy_stream(
-            app_id, method, path, user_id=user_id, tenant_id=tenant_id, content=content,
-            headers=_headers(header), retries=retries,
-        ) as answer,
-    ):  # fmt: skip
+    with server.client.proxy_stream(
+        app_id, method, path, user_id=user_id, tenant_id=tenant_id, content=content,
+        headers=_headers(header), retries=retries,
+    ) as answer:  # fmt: skip
         marker = " (the vault's own error)" if answer.headers.get("outbound-error") else ""
         click.echo(f"HTTP {answer.status_code}{marker}", err=True)
         for chunk in answer.iter_bytes():
