@@ -350,3 +350,71 @@ def test_a_device_connect_needs_a_device_endpoint(live_server: LiveServer) -> No
         assert "deviceAuthorizationUrl" in refused.json()["errorMessage"]
         unknown = http.get(f"{STATUS}/dev_nope")
         assert unknown.status_code == 404
+
+
+# -- our SDK and the CLI -------------------------------------------------------------------
+
+
+def test_the_sdk_starts_a_device_connect_and_reads_its_status(live_server: LiveServer) -> None:
+    from outbound import Client
+
+    with DeviceProvider(["authorization_pending", "tokens"]) as provider:
+        with live_server.client() as http:
+            app_id = _device_app(http, provider)
+        with Client(
+            project_id=live_server.project_id,
+            management_key=live_server.management_key,
+            base_url=live_server.base_url,
+        ) as client:
+            apps = client.mgmt.outbound_application
+            started = apps.connect_device(app_id, "sdk-user", metadata={"via": "sdk"})
+            assert started["user_code"] == "WDJB-MJHT"
+            assert apps.device_connect_status(started["id"])["connect"]["status"] == "pending"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                status = apps.device_connect_status(started["id"])["connect"]
+                if status["status"] != "pending":
+                    break
+                time.sleep(0.25)
+            assert status["status"] == "connected", status
+            token = apps.fetch_token(app_id, "sdk-user")["token"]
+            assert token["id"] == status["connectionId"]
+            listed = apps.list_connections(app_id=app_id, metadata=("via", "sdk"))
+            assert [c["userId"] for c in listed["connections"]] == ["sdk-user"]
+
+
+def test_the_cli_prints_the_code_and_waits_for_the_connection(live_server: LiveServer) -> None:
+    import os
+    import sys
+
+    with DeviceProvider(["authorization_pending", "tokens"]) as provider:
+        with live_server.client() as http:
+            app_id = _device_app(http, provider)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "outbound",
+                "connections",
+                "connect",
+                "--app",
+                app_id,
+                "--user",
+                "cli-user",
+                "--device",
+                "--url",
+                live_server.base_url,
+                "--project",
+                live_server.project_id,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "OUTBOUND_MANAGEMENT_KEY": live_server.management_key},
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Open https://example.com/device and enter the code WDJB-MJHT" in result.stderr
+        started, final = (json.loads(line) for line in result.stdout.splitlines())
+        assert started["user_code"] == "WDJB-MJHT"
+        assert (final["status"], final["id"]) == ("connected", started["id"])
+        assert live_server.management_key not in result.stdout + result.stderr

@@ -46,7 +46,13 @@ def test_package_exports() -> None:
         assert getattr(outbound.client, name).__module__.startswith("outbound.client")
 
 
-EXTENSIONS = ["connect", "list_connections", "set_connection_metadata"]
+EXTENSIONS = [
+    "connect",
+    "connect_device",
+    "device_connect_status",
+    "list_connections",
+    "set_connection_metadata",
+]
 
 
 def test_every_official_method_is_there_plus_our_extensions() -> None:

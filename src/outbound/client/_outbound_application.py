@@ -406,6 +406,33 @@ class _Methods(Generic[Result, Done]):
             )
         )
 
+    def connect_device(
+        self,
+        app_id: str,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start connecting ``user_id`` (or ``tenant_id``) by the device flow (RFC 8628; an
+        outbound extension): for a user on a terminal or a TV, with no browser redirect.
+
+        Returns ``{"id", "url", "user_code", "verification_uri", "verification_uri_complete",
+        "expires_in", "interval"}``: show the user the code and the URI. The server polls the
+        provider meanwhile; :meth:`device_connect_status` says ``pending``, ``connected``
+        (with ``connectionId``) or ``failed`` (with ``error``).
+        """
+        return self._client._call(
+            build.connect_device(app_id, user_id, tenant_id, scopes, external_identifier, metadata)
+        )
+
+    def device_connect_status(self, connect_id: str) -> dict[str, Any]:
+        """The status of a device-flow connect: ``{"connect": {"status", "error",
+        "connectionId", …}}`` (an outbound extension)."""
+        return self._client._call(build.device_connect_status(connect_id))
+
 
 class OutboundApplication(_Methods[dict[str, Any], None]):
     """Outbound apps and their tokens (sync). Reached as ``client.mgmt.outbound_application``."""
@@ -443,6 +470,23 @@ def coroutine_twins(cls: type, methods: type) -> None:
     for name, method in vars(methods).items():
         if not name.startswith("_"):
             setattr(cls, name, _coroutine(method))
+
+    async def connect_device(
+        self,
+        app_id: str,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        scopes: Sequence[str] | None = None,
+        external_identifier: str | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return await self._client._call(
+            build.connect_device(app_id, user_id, tenant_id, scopes, external_identifier, metadata)
+        )
+
+    async def device_connect_status(self, connect_id: str) -> dict[str, Any]:
+        return await self._client._call(build.device_connect_status(connect_id))
 
 
 def _coroutine(method: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:

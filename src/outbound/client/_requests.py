@@ -23,10 +23,12 @@ __all__ = [
     "batch_upload_user_tokens",
     "by_token",
     "connect",
+    "connect_device",
     "create_application",
     "delete_application",
     "delete_token",
     "delete_user_tokens",
+    "device_connect_status",
     "fetch_tenant_token",
     "fetch_tenant_token_by_scopes",
     "fetch_token",
@@ -352,6 +354,26 @@ def connect(
     }
     # Each call mints a new single-use link: not repeated after an ambiguous failure.
     return ApiRequest("POST", f"{PREFIX}/app/connect", body, idempotent=False)
+
+
+def connect_device(
+    app_id: str,
+    user_id: str | None,
+    tenant_id: str | None,
+    scopes: Sequence[str] | None,
+    external_identifier: str | None,
+    metadata: Mapping[str, Any] | None,
+) -> ApiRequest:
+    request = connect(app_id, user_id, tenant_id, None, scopes, external_identifier, metadata)
+    assert request.body is not None
+    body = dict(request.body)
+    body["options"] = {**body["options"], "flow": "device"}
+    # Each call starts a new device authorization at the provider: not repeated either.
+    return dataclasses.replace(request, body=body)
+
+
+def device_connect_status(connect_id: str) -> ApiRequest:
+    return ApiRequest("GET", f"{PREFIX}/connect/{quote(connect_id, safe='')}")
 
 
 def by_token(request: ApiRequest, token: str | Secret) -> ApiRequest:
