@@ -415,7 +415,7 @@ class _Methods(Generic[Result, Done]):
         external_identifier: str | None = None,
         *,
         metadata: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Start connecting ``user_id`` (or ``tenant_id``) by the device flow (RFC 8628; an
         outbound extension): for a user on a terminal or a TV, with no browser redirect.
 
@@ -424,14 +424,14 @@ class _Methods(Generic[Result, Done]):
         provider meanwhile; :meth:`device_connect_status` says ``pending``, ``connected``
         (with ``connectionId``) or ``failed`` (with ``error``).
         """
-        return self._client._call(
+        return self._call(
             build.connect_device(app_id, user_id, tenant_id, scopes, external_identifier, metadata)
         )
 
-    def device_connect_status(self, connect_id: str) -> dict[str, Any]:
+    def device_connect_status(self, connect_id: str) -> Result:
         """The status of a device-flow connect: ``{"connect": {"status", "error",
         "connectionId", …}}`` (an outbound extension)."""
-        return self._client._call(build.device_connect_status(connect_id))
+        return self._call(build.device_connect_status(connect_id))
 
 
 class OutboundApplication(_Methods[dict[str, Any], None]):
@@ -470,23 +470,6 @@ def coroutine_twins(cls: type, methods: type) -> None:
     for name, method in vars(methods).items():
         if not name.startswith("_"):
             setattr(cls, name, _coroutine(method))
-
-    async def connect_device(
-        self,
-        app_id: str,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-        scopes: Sequence[str] | None = None,
-        external_identifier: str | None = None,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        return await self._client._call(
-            build.connect_device(app_id, user_id, tenant_id, scopes, external_identifier, metadata)
-        )
-
-    async def device_connect_status(self, connect_id: str) -> dict[str, Any]:
-        return await self._client._call(build.device_connect_status(connect_id))
 
 
 def _coroutine(method: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
