@@ -46,9 +46,6 @@ _PROVIDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The method label's values: a request may name any token as its method.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-# refresh outcome classes (see server/tokens/refresh.py)
-REFRESH_OUTCOMES = ("success", "transient", "permanent", "config")
-
 
 class _PerRequest:
     """The families every request touches — requests, their latency, token fetches — kept as

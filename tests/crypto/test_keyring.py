@@ -54,9 +54,9 @@ def test_new_values_are_sealed_with_the_first_key_and_old_ones_still_open() -> N
     assert not rotated.is_current(old_blob)
     new_blob = rotated.seal("new value", AAD)
     assert rotated.is_current(new_blob)
-    assert Keyring.sealed_by(new_blob) == rotated.primary_key_id == Keyring([NEW]).primary_key_id
-    assert Keyring.sealed_by(old_blob) == old_ring.primary_key_id != rotated.primary_key_id
-    assert rotated.key_ids == [Keyring([NEW]).primary_key_id, old_ring.primary_key_id]
+    assert Keyring.sealed_by(new_blob) == rotated.key_ids[0] == Keyring([NEW]).key_ids[0]
+    assert Keyring.sealed_by(old_blob) == old_ring.key_ids[0] != rotated.key_ids[0]
+    assert rotated.key_ids == [Keyring([NEW]).key_ids[0], old_ring.key_ids[0]]
     # the value sealed with the new key opens with the new key alone, not the old one
     assert Keyring([NEW]).open(new_blob, AAD) == "new value"
     with pytest.raises(DecryptionError, match="unknown key id"):
@@ -72,7 +72,7 @@ def test_a_value_whose_key_left_the_ring_does_not_open() -> None:
 def test_a_forged_key_id_does_not_open_with_the_other_key() -> None:
     ring = Keyring([NEW, OLD])
     blob = bytearray(ring.seal("v", AAD))
-    blob[1:5] = bytes.fromhex(Keyring([OLD]).primary_key_id)
+    blob[1:5] = bytes.fromhex(Keyring([OLD]).key_ids[0])
     with pytest.raises(DecryptionError, match=r"^sealed value failed authentication$"):
         ring.open(bytes(blob), AAD)
 
@@ -109,9 +109,9 @@ def test_mac_keys_differ_from_the_sealing_keys_and_follow_the_key_ids() -> None:
     ring = Keyring([NEW, OLD])
     primary = ring.mac_key()
     assert primary is not None
-    assert primary[0] == ring.primary_key_id
+    assert primary[0] == ring.key_ids[0]
     assert primary[1] not in (NEW, OLD) and len(primary[1]) == 32
-    old_id = Keyring([OLD]).primary_key_id
+    old_id = Keyring([OLD]).key_ids[0]
     old = ring.mac_key(old_id)
     assert old is not None and old[0] == old_id and old[1] != primary[1]
     assert ring.mac_key("00000000") is None
@@ -156,14 +156,14 @@ def test_a_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert [p.name for p in data_dir.iterdir()] == ["master.key"]
     again = load_keyring(None, data_dir)
-    assert again.primary_key_id == first.primary_key_id
+    assert again.key_ids[0] == first.key_ids[0]
     assert again.open(first.seal("v", AAD), AAD) == "v"
 
 
 def test_the_environment_key_wins_over_the_key_file(tmp_path: Path) -> None:
     load_keyring(None, tmp_path)
     ring = load_keyring(NEW.hex(), tmp_path)
-    assert ring.primary_key_id == Keyring([NEW]).primary_key_id
+    assert ring.key_ids[0] == Keyring([NEW]).key_ids[0]
 
 
 def test_without_a_key_or_a_data_dir_there_is_no_keyring() -> None:
@@ -176,7 +176,7 @@ def test_key_ids_and_derived_keys_stay_what_stored_rows_were_made_with() -> None
     from the master key: an upgrade that derived any of them differently would leave every
     stored value unreadable or every audit link broken. Pinned for one known key."""
     ring = Keyring([NEW])
-    assert ring.primary_key_id == "c31e1deb"
+    assert ring.key_ids[0] == "c31e1deb"
     assert ring.mac_key() == (
         "c31e1deb",
         bytes.fromhex("089cf7705844a8d00b05cc42d7556e93a486383259fe0749e028ae48cdb9e2bf"),
@@ -196,4 +196,4 @@ def test_empty_entries_between_keys_are_skipped_not_the_end() -> None:
 def test_a_key_file_is_created_in_a_data_dir_that_does_not_exist_yet(tmp_path: Path) -> None:
     ring = load_keyring(None, tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b" / "master.key").exists()
-    assert load_keyring(None, tmp_path / "a" / "b").primary_key_id == ring.primary_key_id
+    assert load_keyring(None, tmp_path / "a" / "b").key_ids[0] == ring.key_ids[0]

@@ -40,7 +40,7 @@ def new_key() -> str:
 
 
 def key_id(key: str) -> str:
-    return load_keyring(key, None).primary_key_id
+    return load_keyring(key, None).key_ids[0]
 
 
 @pytest.fixture

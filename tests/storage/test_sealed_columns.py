@@ -266,7 +266,7 @@ def test_no_column_holds_sealed_values_unless_it_is_in_the_registry(filled: Data
     from outbound.crypto import load_keyring
     from tests.support.database import execute
 
-    key_id = bytes.fromhex(load_keyring(filled.master_key, None).primary_key_id)
+    key_id = bytes.fromhex(load_keyring(filled.master_key, None).key_ids[0])
     holding: set[str] = set()
     for name in sorted(_binary_columns(filled)):
         table, column = name.split(".")

@@ -56,10 +56,6 @@ class Keyring:
         return f"<Keyring keys={len(self._ciphers)}>"
 
     @property
-    def primary_key_id(self) -> str:
-        return self._primary_id.hex()
-
-    @property
     def key_ids(self) -> list[str]:
         """Every key's id, the primary first."""
         return list(self._mac_keys)

@@ -1,8 +1,10 @@
-"""Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store."""
+"""Storage: one schema (alembic migrations), two backends (SQLite, PostgreSQL), one store.
 
-from .apps import Conflict
+Its own errors share one root, :class:`StorageError` (the hierarchy: ``errors.py``)."""
+
 from .codec import new_id
-from .database import Database, IntegrityError, StorageUnavailable, connect
+from .database import Database, connect
+from .errors import Conflict, IntegrityError, StorageError, StorageUnavailable
 from .migrate import upgrade
 from .records import AppRecord, KeyGrant, ManagementKeyRecord, TokenRecord, TokenWrite
 from .store import Store, bootstrap
@@ -16,6 +18,7 @@ __all__ = [
     "IntegrityError",
     "KeyGrant",
     "ManagementKeyRecord",
+    "StorageError",
     "StorageUnavailable",
     "Store",
     "TokenRecord",

@@ -12,6 +12,7 @@ from . import connection_events
 from .audit_log import AuditLog
 from .codec import RowCodec, client_secret_aad, now, private_key_aad
 from .database import Database, IntegrityError, Row
+from .errors import Conflict
 from .records import AppRecord, TokenRecord
 from .tokens import token_event
 
@@ -24,10 +25,6 @@ def _origins(stored: str | None) -> tuple[str, ...] | None:
 
 def _origins_json(origins: tuple[str, ...] | None) -> str | None:
     return None if origins is None else json.dumps(sorted(origins))
-
-
-class Conflict(Exception):
-    """A write would break a uniqueness rule (duplicate app id or name)."""
 
 
 class Apps:

@@ -19,6 +19,7 @@ from .codec import lookup_hash
 from .codec import now as _now
 from .connections import dump_metadata
 from .database import Row
+from .errors import TooManyPending
 from .sealed import CONNECT_CODE_VERIFIER
 from .store import Store
 
@@ -27,15 +28,6 @@ __all__ = ["ConnectSession", "ConnectSessions", "TooManyPending"]
 # Sessions that ended (used up or expired) are deleted this long after: they hold nothing
 # anyone can use, and a flood of links must not fill the table.
 KEEP_ENDED = 60
-
-
-class TooManyPending(Exception):
-    """The project, or the user, has as many connect sessions in progress as allowed."""
-
-    def __init__(self, scope: str, retry_after: int) -> None:
-        super().__init__(scope)
-        self.scope = scope
-        self.retry_after = retry_after
 
 
 # Sessions in progress (not completed, and the link — or, once opened, its state — not

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from .database import Database, Row
+from .errors import InvalidCursor
 
 __all__ = [
     "COLUMNS",
@@ -67,10 +68,6 @@ class MetadataFilter:
         if scalar is None or isinstance(scalar, bool | int | float):
             texts.append(orjson.dumps(scalar).decode())
         return texts
-
-
-class InvalidCursor(ValueError):
-    """A cursor this server did not hand out."""
 
 
 @dataclass(frozen=True)

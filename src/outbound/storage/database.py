@@ -31,24 +31,16 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
+from .errors import IntegrityError, StorageUnavailable
 from .urls import DatabaseURL
 
-__all__ = ["Database", "Row", "StorageUnavailable", "Transaction", "connect"]
+__all__ = ["Database", "IntegrityError", "Row", "StorageUnavailable", "Transaction", "connect"]
 
 logger = logging.getLogger("outbound.storage")
 
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
 T = TypeVar("T")
-
-
-class IntegrityError(Exception):
-    """A unique or foreign-key constraint refused a write."""
-
-
-class StorageUnavailable(Exception):
-    """The database cannot be reached right now, or lost the connection mid-operation; the
-    failed transaction did not commit (or, cut off during COMMIT, is safe to repeat)."""
 
 
 # How long a PostgreSQL request waits for a pooled connection before giving up (E130503):

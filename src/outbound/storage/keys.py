@@ -109,10 +109,6 @@ class Keys:
             "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
         )
 
-    async def count_projects(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM projects")
-        return int(row["n"]) if row else 0
-
     async def bootstrap(self) -> tuple[str, str] | None:
         """On a first start with an empty store, a project and its first management key.
 

@@ -13,6 +13,7 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
+from .errors import DatabaseUnreachable
 from .urls import DatabaseURL
 
 __all__ = ["DatabaseUnreachable", "wait_for_database"]
@@ -21,11 +22,6 @@ _FIRST_DELAY = 0.25
 _MAX_DELAY = 5.0
 # A server that answered with one of these is on its way up (or busy): worth waiting for.
 _PASSING = ("starting up", "shutting down", "recovery", "too many")
-
-
-class DatabaseUnreachable(ValueError):
-    """PostgreSQL could not be reached (or refused us) within the wait; the message is one
-    line and holds no password."""
 
 
 def where(url: DatabaseURL) -> str:

@@ -10,15 +10,15 @@ fetch path's key check joined with the token read, which spans two repositories.
 from __future__ import annotations
 
 from ..crypto import Keyring
-from .apps import Apps, Conflict
+from .apps import Apps
 from .audit_log import AuditLog
-from .codec import RowCodec, new_id
+from .codec import RowCodec
 from .database import Database
 from .keys import Keys, key_matches, live_key, split_key
 from .records import KeyGrant, TokenRecord
 from .tokens import Tokens
 
-__all__ = ["Conflict", "Store", "bootstrap", "new_id"]
+__all__ = ["Store", "bootstrap"]
 
 
 class Store:

@@ -16,7 +16,6 @@ every secret.
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import orjson
 from sqlalchemy import create_engine, inspect, text
@@ -24,36 +23,11 @@ from sqlalchemy import create_engine, inspect, text
 from ..crypto import DecryptionError, Keyring
 from .codec import now
 from .database import Database
+from .errors import StoreKeyMismatch
 from .sealed import SEALED_COLUMNS, STORE_KEY_SECRETS
 from .urls import DatabaseURL
 
 __all__ = ["StoreKeyMismatch", "escrowed_mac_keys", "record_keys", "sealing_key_ids"]
-
-
-class StoreKeyMismatch(Exception):
-    """The master key setting holds none of the keys the store was sealed with."""
-
-    def __init__(self, needed: set[str], held: list[str] | None, data_dir: Path | None) -> None:
-        need = ", ".join(sorted(needed))
-        if held is None:
-            given = (
-                f"no master key is set and {data_dir / 'master.key'} does not exist"
-                if data_dir is not None
-                else "no master key is set"
-            )
-        else:
-            given = f"the master key setting holds key id {', '.join(held)}"
-        where = (
-            f"restore master.key from the backup taken with the store into {data_dir}, or set"
-            " OUTBOUND_MASTER_KEY to it"
-            if data_dir is not None
-            else "set OUTBOUND_MASTER_KEY to it (newest first, comma-separated)"
-        )
-        super().__init__(
-            f"this store was sealed with master key id {need}, but {given}: {where}"
-            " (see docs/operations.md, Restoring a backup). Nothing was written."
-        )
-        self.needed = needed
 
 
 def sealing_key_ids(url: DatabaseURL) -> tuple[bool, set[str]]:

@@ -31,6 +31,7 @@ from ..secret import Secret
 from .codec import now as _now
 from .connections import InvalidCursor, decode_cursor, encode_cursor
 from .database import Database, Row, Transaction
+from .errors import TooManyWebhooks
 from .sealed import sealed_column
 
 __all__ = [
@@ -183,12 +184,6 @@ async def _with_payloads(tx: Transaction, rows: list[Row]) -> list[Delivery]:
     )
     payloads = {row["id"]: row["payload"] for row in found}
     return [_delivery({**row, "payload": payloads[row["event_id"]]}) for row in rows]
-
-
-class TooManyWebhooks(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"a project has at most {limit} webhooks")
-        self.limit = limit
 
 
 class WebhookStore:
@@ -504,9 +499,3 @@ class WebhookStore:
             if count < chunk:
                 break
         return deleted
-
-    async def pending_count(self) -> int:
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'"
-        )
-        return int(row["n"]) if row else 0
