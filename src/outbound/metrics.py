@@ -127,12 +127,22 @@ class _PerRequest:
 
 class Metrics:
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry
 
+        # Families are exposed in the order they are registered here.
         self.registry = CollectorRegistry()
-        r = self.registry
         self.per_request = _PerRequest()
-        r.register(self.per_request)
+        self.registry.register(self.per_request)
+        self._refresh_families()
+        self._proxy_families()
+        self._connection_families()
+        self._audit_families()
+        self._webhook_families()
+
+    def _refresh_families(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        r = self.registry
         self.refreshes = Counter(
             "outbound_refreshes",
             "Refreshes at a provider, by app template (custom: none) and outcome class"
@@ -154,6 +164,11 @@ class Metrics:
             buckets=_PROVIDER_BUCKETS,
             registry=r,
         )
+
+    def _proxy_families(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        r = self.registry
         self.proxy_requests = Counter(
             "outbound_proxy_requests",
             "Calls through the provider-API proxy, by app template (custom: none), method and"
@@ -169,12 +184,22 @@ class Metrics:
             buckets=_PROVIDER_BUCKETS,
             registry=r,
         )
+
+    def _connection_families(self) -> None:
+        from prometheus_client import Gauge
+
+        r = self.registry
         self.connections = Gauge(
             "outbound_connections",
             "Stored connections (tokens) by status, counted periodically.",
             ["status"],
             registry=r,
         )
+
+    def _audit_families(self) -> None:
+        from prometheus_client import Counter, Gauge
+
+        r = self.registry
         self.audit_events = Counter(
             "outbound_audit_events_written",
             "Audit events written to the store.",
@@ -190,6 +215,11 @@ class Metrics:
             "Audit events dropped because the store refused them for too long.",
             registry=r,
         )
+
+    def _webhook_families(self) -> None:
+        from prometheus_client import Counter, Gauge
+
+        r = self.registry
         # Webhooks (issue 12 item 3) plug in here: call webhook_delivery() per attempt and
         # webhook_queue_depth() when the outbox is counted.
         self.webhook_deliveries = Counter(

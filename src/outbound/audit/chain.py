@@ -116,55 +116,82 @@ def verify(
     keys: KeyLookup,
 ) -> Finding | None:
     """Check one project's chain, events in ``seq`` order. None when it is intact."""
-    previous_seq, previous_mac = 0, b""
-    if anchor is not None and anchor.seq > 0:
-        key = keys(anchor.key_id)
-        if key is None:
-            return Finding(
-                "unknown_key", anchor.seq, f"the anchor names unknown key {anchor.key_id}"
-            )
-        if not hmac.compare_digest(
-            tag(key, "anchor", project_id, anchor.seq, anchor.mac), anchor.tag
-        ):
-            return Finding("anchor", anchor.seq, "the pruning anchor was edited")
-        previous_seq, previous_mac = anchor.seq, anchor.mac
+    start = _after_anchor(project_id, anchor, keys)
+    if isinstance(start, Finding):
+        return start
+    previous_seq, previous_mac = start
     if head is None:
         if events:
             return Finding("head", events[0].seq, "the chain's head record was deleted")
         return None
-    head_seq = head.seq
     for index, stored in enumerate(events):
-        expected = previous_seq + 1
-        if stored.seq < expected or stored.seq > head_seq:
-            # a sequence number already used (or pruned), or beyond the last one written
-            return Finding("inserted", stored.seq, f"event {_describe(stored)} was inserted")
-        key = keys(stored.key_id)
-        if key is None:
-            return Finding(
-                "unknown_key",
-                stored.seq,
-                f"event {_describe(stored)} is linked with key id {stored.key_id}, which the"
-                " master key setting no longer holds",
-            )
-        if stored.seq > expected:
-            last = stored.seq - 1
-            span = f"seq {expected}" if last == expected else f"seq {expected}..{last}"
-            return Finding(
-                "deleted", expected, f"event {span} was deleted (before {_describe(stored)})"
-            )
-        if not hmac.compare_digest(link(key, previous_mac, stored.event, stored.seq), stored.mac):
-            following = events[index + 1] if index + 1 < len(events) else None
-            if (
-                following is not None
-                and following.seq == stored.seq
-                and (other := keys(following.key_id)) is not None
-                and hmac.compare_digest(
-                    link(other, previous_mac, following.event, following.seq), following.mac
-                )
-            ):
-                return Finding("inserted", stored.seq, f"event {_describe(stored)} was inserted")
-            return Finding("edited", stored.seq, f"event {_describe(stored)} was edited")
+        following = events[index + 1] if index + 1 < len(events) else None
+        finding = _check_event(stored, following, previous_seq, previous_mac, head.seq, keys)
+        if finding is not None:
+            return finding
         previous_seq, previous_mac = stored.seq, stored.mac
+    return _check_head(project_id, head, previous_seq, previous_mac, keys)
+
+
+def _after_anchor(
+    project_id: str, anchor: Link | None, keys: KeyLookup
+) -> Finding | tuple[int, bytes]:
+    """Where the chain starts: (0, b"") or the pruning anchor's (seq, mac), its tag checked."""
+    if anchor is None or anchor.seq <= 0:
+        return 0, b""
+    key = keys(anchor.key_id)
+    if key is None:
+        return Finding("unknown_key", anchor.seq, f"the anchor names unknown key {anchor.key_id}")
+    if not hmac.compare_digest(tag(key, "anchor", project_id, anchor.seq, anchor.mac), anchor.tag):
+        return Finding("anchor", anchor.seq, "the pruning anchor was edited")
+    return anchor.seq, anchor.mac
+
+
+def _check_event(
+    stored: StoredEvent,
+    following: StoredEvent | None,
+    previous_seq: int,
+    previous_mac: bytes,
+    head_seq: int,
+    keys: KeyLookup,
+) -> Finding | None:
+    """What is wrong with one event linked after ``previous_mac``; None when nothing."""
+    expected = previous_seq + 1
+    if stored.seq < expected or stored.seq > head_seq:
+        # a sequence number already used (or pruned), or beyond the last one written
+        return Finding("inserted", stored.seq, f"event {_describe(stored)} was inserted")
+    key = keys(stored.key_id)
+    if key is None:
+        return Finding(
+            "unknown_key",
+            stored.seq,
+            f"event {_describe(stored)} is linked with key id {stored.key_id}, which the"
+            " master key setting no longer holds",
+        )
+    if stored.seq > expected:
+        last = stored.seq - 1
+        span = f"seq {expected}" if last == expected else f"seq {expected}..{last}"
+        return Finding(
+            "deleted", expected, f"event {span} was deleted (before {_describe(stored)})"
+        )
+    if hmac.compare_digest(link(key, previous_mac, stored.event, stored.seq), stored.mac):
+        return None
+    if (
+        following is not None
+        and following.seq == stored.seq
+        and (other := keys(following.key_id)) is not None
+        and hmac.compare_digest(
+            link(other, previous_mac, following.event, following.seq), following.mac
+        )
+    ):
+        return Finding("inserted", stored.seq, f"event {_describe(stored)} was inserted")
+    return Finding("edited", stored.seq, f"event {_describe(stored)} was edited")
+
+
+def _check_head(
+    project_id: str, head: Link, previous_seq: int, previous_mac: bytes, keys: KeyLookup
+) -> Finding | None:
+    """What is wrong with the head record after the last event (``previous_*``)."""
     key = keys(head.key_id) if head.seq else None
     if head.seq and key is None:
         return Finding("unknown_key", head.seq, f"the head names unknown key {head.key_id}")

@@ -1,15 +1,8 @@
 """The thin I/O layer: :class:`OAuthClient` sends what :mod:`.messages` builds and hands
-what comes back to :mod:`.tokens`, over bounded HTTP.
-
-Every request is bounded three ways: connect/read timeouts, an overall deadline (a provider
-that trickles one byte a second cannot hold a caller), and ``max_response_bytes`` (the body
-is streamed and reading stops past the cap; a discovery document may not exceed 64 KiB).
-
-Unless a caller hands in its own ``http`` client, every request goes through
-:func:`outbound.net.http.provider_http`: only to addresses the
-:class:`~outbound.net.guard.NetworkPolicy` allows
-(public ones, or the operator's allowed networks), connected to the address that was checked,
-with no redirects and no cookies kept. Discovery documents are cached in a bounded LRU.
+what comes back to :mod:`.tokens`, over the bounded HTTP of :mod:`.exchange` (timeouts, one
+overall deadline, a byte cap; a discovery document may not exceed 64 KiB; through the network
+guard unless a caller hands in its own ``http`` client). Discovery documents are cached in a
+bounded LRU.
 
 A refresh whose answer is *lost* — the connection reset or closed after the request may
 have reached the provider — is sent once more at once with the same refresh token
@@ -22,7 +15,6 @@ after any grace; it is reported with ``answer_may_be_lost`` instead.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import time
@@ -33,9 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._version import __version__
-from ..net.guard import EncodingRefused, NetworkPolicy, UnsafeURL
-from ..net.http import provider_http
+from ..net.guard import NetworkPolicy
+from ..net.http import Answer
 from ..secret import Secret
 from . import messages
 from .config import ClientAuthMethod, ProviderConfig
@@ -48,6 +39,7 @@ from .errors import (
     PermanentOAuthError,
     TransientOAuthError,
 )
+from .exchange import ProviderHTTP
 from .lru import BoundedCache, KeyedLocks
 from .origins import check_secret_origin
 from .registration import (
@@ -73,24 +65,11 @@ from .tokens import (
 
 __all__ = ["OAuthClient"]
 
-USER_AGENT = f"outbound/{__version__}"
-
 # A real discovery document is a few KiB; anything larger is refused, not parsed.
 MAX_DISCOVERY_BYTES = 64 * 1024
 # The discovery cache holds at most this many documents and bytes (LRU).
 DISCOVERY_CACHE_ENTRIES = 1024
 DISCOVERY_CACHE_BYTES = 4 * 1024 * 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class _Response:
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return str(self.headers.get("content-type", ""))
 
 
 @dataclasses.dataclass
@@ -137,14 +116,12 @@ class OAuthClient:
         discovery_cache_entries: int = DISCOVERY_CACHE_ENTRIES,
         discovery_cache_bytes: int = DISCOVERY_CACHE_BYTES,
     ) -> None:
-        self._owns_http = http is None
+        self._http = ProviderHTTP(
+            http, timeout=timeout, max_response_bytes=max_response_bytes, network=network
+        )
         # The guard enforces https-or-allowed-network itself; a caller's own client gets the
         # plain rule (https, or http to loopback names).
-        self._guarded = http is None
-        self._http = http if http is not None else provider_http(network or NetworkPolicy())
-        self._deadline = timeout
-        self._timeouts = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self.max_response_bytes = max_response_bytes
+        self._guarded = self._http.guarded
         self.discovery_ttl = discovery_ttl
         self._metadata: BoundedCache[str, _CachedMetadata] = BoundedCache(
             max_entries=discovery_cache_entries, max_bytes=discovery_cache_bytes
@@ -167,8 +144,7 @@ class OAuthClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     # -- discovery ---------------------------------------------------------------------
 
@@ -221,7 +197,7 @@ class OAuthClient:
         if not self._guarded and not is_secure_url(url):
             raise OAuthConfigError("insecure_url", f"the {what} URL is not an https URL")
         try:
-            response = await self._send(
+            response = await self._http.send(
                 "GET", url, {"Accept": "application/json"}, None, cap=MAX_DISCOVERY_BYTES
             )
         except TransientOAuthError as exc:
@@ -283,7 +259,7 @@ class OAuthClient:
                     raise
         if document is None:
             # RFC 9728 §5: the resource itself says where its metadata is, in its 401.
-            probe = await self._send("GET", resource, {"Accept": "application/json"}, None)
+            probe = await self._http.send("GET", resource, {"Accept": "application/json"}, None)
             hint = resource_metadata_hint(probe.headers.get("www-authenticate", ""))
             if hint is None:
                 raise OAuthConfigError(
@@ -315,7 +291,7 @@ class OAuthClient:
     ) -> RegisteredClient:
         """Register a client at ``url`` (RFC 7591 §3.1); the server's answer, parsed."""
         headers, body = registration_request(url, client_metadata)
-        response = await self._send("POST", url, headers, body)
+        response = await self._http.send("POST", url, headers, body)
         payload = decode_body(response.content_type, response.body) if response.body else None
         return parse_registration_response(response.status, payload, requested=requested)
 
@@ -326,7 +302,7 @@ class OAuthClient:
             return False
         headers, _ = request.encode()
         headers.pop("Content-Type", None)
-        response = await self._send("DELETE", request.url, headers, None)
+        response = await self._http.send("DELETE", request.url, headers, None)
         return 200 <= response.status < 300
 
     async def _resolved(self, config: ProviderConfig) -> ProviderConfig:
@@ -502,109 +478,11 @@ class OAuthClient:
 
     # -- bounded HTTP ------------------------------------------------------------------
 
-    async def _post(
-        self, request: messages.TokenRequest, timeout: float | None = None
-    ) -> _Response:
+    async def _post(self, request: messages.TokenRequest, timeout: float | None = None) -> Answer:
         if not self._guarded and not is_secure_url(request.url):
             # RFC 6749 §3.2: credentials and tokens travel only over TLS.
             raise OAuthConfigError(
                 "insecure_url", f"{urlsplit(request.url).hostname or '?'} is not an https URL"
             )
         headers, body = request.encode()
-        return await self._send("POST", request.url, headers, body, timeout)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout: float | None = None,
-        *,
-        cap: int | None = None,
-    ) -> _Response:
-        host = urlsplit(url).hostname or "?"
-        headers = {"User-Agent": USER_AGENT, **headers}
-        deadline = self._deadline if timeout is None else timeout
-        try:
-            async with asyncio.timeout(deadline):
-                return await self._exchange(method, url, headers, body, host, deadline, cap)
-        except UnsafeURL as exc:
-            # Refused before any connection was made: the app must point elsewhere.
-            raise OAuthConfigError("forbidden_url", str(exc)) from None
-        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
-            # The request went out (httpx reads only once it is written): the provider may
-            # have acted on it and answered to a connection that broke.
-            raise TransientOAuthError(
-                ANSWER_LOST,
-                f"the connection to {host} broke before its answer arrived",
-                answer_may_be_lost=True,
-            ) from exc
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            # Past a connect or pool timeout nothing was sent; any other timeout may have
-            # left the provider acting on a request whose answer we stopped reading.
-            unsent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise TransientOAuthError(
-                "timeout",
-                f"{host} did not answer within {deadline:g} s",
-                answer_may_be_lost=not unsent,
-            ) from exc
-        except OSError as exc:  # the name does not resolve (now)
-            raise TransientOAuthError(
-                "connection_error", f"talking to {host} failed ({type(exc).__name__})"
-            ) from None
-        except EncodingRefused as exc:
-            raise TransientOAuthError(
-                "response_encoding",
-                f"{host} sent a compressed answer though only identity was accepted",
-            ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise OAuthConfigError("invalid_url", f"cannot send a request to {host}") from exc
-        except httpx.TransportError as exc:
-            raise TransientOAuthError(
-                "connection_error", f"talking to {host} failed ({type(exc).__name__})"
-            ) from exc
-        except httpx.InvalidURL as exc:
-            raise OAuthConfigError("invalid_url", "the provider URL is invalid") from exc
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        host: str,
-        deadline: float,
-        cap: int | None,
-    ) -> _Response:
-        cap = min(cap or self.max_response_bytes, self.max_response_bytes)
-        timeouts = (
-            self._timeouts
-            if deadline == self._deadline
-            else httpx.Timeout(deadline, connect=min(self._deadline, 5.0))
-        )
-        async with self._http.stream(
-            method,
-            url,
-            headers=headers,
-            content=body,
-            timeout=timeouts,
-            # A redirected POST would carry the client's credentials somewhere else.
-            follow_redirects=False,
-        ) as response:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise self._too_large(host, response.status_code, cap)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise self._too_large(host, response.status_code, cap)
-                chunks.append(chunk)
-            return _Response(response.status_code, response.headers, b"".join(chunks))
-
-    def _too_large(self, host: str, status: int, cap: int) -> TransientOAuthError:
-        return TransientOAuthError(
-            "response_too_large", f"{host} sent more than {cap} bytes", status_code=status
-        )
+        return await self._http.send("POST", request.url, headers, body, timeout)

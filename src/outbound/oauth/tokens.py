@@ -250,6 +250,39 @@ def parse_token_response(
 ) -> TokenSet:
     """Read a token-endpoint response (RFC 6749 §5.1/§5.2) with the provider's quirks."""
     secrets = list(secrets)
+    payload = _token_payload(config, status, content_type, body, retry_after, secrets)
+    tokens = _token_object(config, payload, status, secrets)
+    access_token = tokens.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise TransientOAuthError(
+            "malformed_response",
+            "the token endpoint's answer has no access_token",
+            status_code=status,
+        )
+    expires_in = _expires_in(tokens.get("expires_in"))
+    id_token = tokens.get("id_token") if isinstance(tokens.get("id_token"), str) else None
+    token_type = str(tokens.get("token_type") or "Bearer")
+    return TokenSet(
+        access_token=Secret(access_token),
+        refresh_token=_optional_secret(tokens.get("refresh_token")),
+        id_token=_optional_secret(id_token),
+        token_type="Bearer" if token_type.lower() == "bearer" else token_type,
+        expires_at=int(now) + expires_in if expires_in else 0,
+        scopes=_scopes(config, tokens.get("scope")),
+        subject=_subject(config, payload, tokens, id_token),
+        extra=_extras(config, payload, tokens, callback_params),
+    )
+
+
+def _token_payload(
+    config: ProviderConfig,
+    status: int,
+    content_type: str,
+    body: bytes,
+    retry_after: str | None,
+    secrets: list[str | None],
+) -> dict[str, Any]:
+    """The answer's JSON object, through the provider's hooks; an error answer raised."""
     payload = decode_body(content_type, body)
     if payload is not None:
         for hook in hooks.for_config(config):
@@ -271,6 +304,13 @@ def parse_token_response(
             status,
             secrets,
         )
+    return payload
+
+
+def _token_object(
+    config: ProviderConfig, payload: dict[str, Any], status: int, secrets: list[str | None]
+) -> Mapping[str, Any]:
+    """The object holding the tokens (``token_response_path``, or the answer itself)."""
     tokens = dotted(payload, config.token_response_path)
     if not isinstance(tokens, Mapping) and "access_token" in payload:
         # Slack nests the user token under authed_user on code exchange, but answers a
@@ -285,16 +325,16 @@ def parse_token_response(
     if "error" in tokens and "access_token" not in tokens:
         # GitHub and others answer HTTP 200 with an error body.
         raise error_from_payload(tokens, status, secrets)
-    access_token = tokens.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise TransientOAuthError(
-            "malformed_response",
-            "the token endpoint's answer has no access_token",
-            status_code=status,
-        )
-    expires_in = _expires_in(tokens.get("expires_in"))
-    id_token = tokens.get("id_token") if isinstance(tokens.get("id_token"), str) else None
-    token_type = str(tokens.get("token_type") or "Bearer")
+    return tokens
+
+
+def _extras(
+    config: ProviderConfig,
+    payload: Mapping[str, Any],
+    tokens: Mapping[str, Any],
+    callback_params: Mapping[str, str],
+) -> dict[str, Any]:
+    """The answer's and the callback's fields the configuration keeps; never a token."""
     extra: dict[str, Any] = {}
     for path in config.extra_token_fields:
         if path.rsplit(".", 1)[-1] in _SECRET_FIELDS:
@@ -307,16 +347,7 @@ def parse_token_response(
     for name in config.extra_callback_params:
         if name not in ("code", "state") and name in callback_params:
             extra[name] = callback_params[name]
-    return TokenSet(
-        access_token=Secret(access_token),
-        refresh_token=_optional_secret(tokens.get("refresh_token")),
-        id_token=_optional_secret(id_token),
-        token_type="Bearer" if token_type.lower() == "bearer" else token_type,
-        expires_at=int(now) + expires_in if expires_in else 0,
-        scopes=_scopes(config, tokens.get("scope")),
-        subject=_subject(config, payload, tokens, id_token),
-        extra=extra,
-    )
+    return extra
 
 
 # Assumed lifetime of an access token whose expiry the provider did not give: an unknown

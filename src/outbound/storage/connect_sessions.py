@@ -18,7 +18,7 @@ from ..secret import Secret
 from .codec import lookup_hash
 from .codec import now as _now
 from .connections import dump_metadata
-from .database import Row
+from .database import Row, Transaction
 from .errors import TooManyPending
 from .sealed import CONNECT_CODE_VERIFIER
 from .store import Store
@@ -59,6 +59,28 @@ class ConnectSession:
     metadata: dict[str, Any] | None = None
 
 
+# A new session: its link's hash, never the link.
+_INSERT = (
+    "INSERT INTO connect_sessions (link_hash, project_id, app_id, user_id, tenant_id,"
+    " external_identifier, scopes, redirect_url, created_at, link_expires_at,"
+    " granted_by, metadata)"
+    " VALUES (:link_hash, :project_id, :app_id, :user_id, :tenant_id,"
+    " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by,"
+    " :metadata)"
+)
+
+
+async def _check_caps(tx: Transaction, params: dict[str, Any], *, owner: int, project: int) -> None:
+    """:class:`TooManyPending` when the owner has ``owner`` sessions in progress, or the
+    project ``project`` (0: no cap); its ``retry_after`` is when the first of them ends."""
+    for scope, cap, sql in (("owner", owner, _COUNT_OWNER), ("project", project, _COUNT_PROJECT)):
+        if not cap:
+            continue
+        row = await tx.fetchone(sql, params)
+        if row is not None and int(row["n"]) >= cap:
+            raise TooManyPending(scope, max(1, int(row["first_end"]) - params["now"] + 1))
+
+
 class ConnectSessions:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -91,22 +113,9 @@ class ConnectSessions:
         params = {"project_id": project_id, "user_id": user_id, "tenant_id": tenant_id, "now": now}
         async with self.db.transaction() as tx:
             await self._purge(tx, now)
-            for scope, cap, sql in (
-                ("owner", max_per_owner, _COUNT_OWNER),
-                ("project", max_per_project, _COUNT_PROJECT),
-            ):
-                if not cap:
-                    continue
-                row = await tx.fetchone(sql, params)
-                if row is not None and int(row["n"]) >= cap:
-                    raise TooManyPending(scope, max(1, int(row["first_end"]) - now + 1))
+            await _check_caps(tx, params, owner=max_per_owner, project=max_per_project)
             await tx.execute(
-                "INSERT INTO connect_sessions (link_hash, project_id, app_id, user_id, tenant_id,"
-                " external_identifier, scopes, redirect_url, created_at, link_expires_at,"
-                " granted_by, metadata)"
-                " VALUES (:link_hash, :project_id, :app_id, :user_id, :tenant_id,"
-                " :external_identifier, :scopes, :redirect_url, :now, :expires, :granted_by,"
-                " :metadata)",
+                _INSERT,
                 {
                     "link_hash": lookup_hash(link_id),
                     "project_id": project_id,

@@ -159,11 +159,7 @@ async def enqueue(tx: Transaction, event_type: str, connections: Iterable[Connec
     written = 0
     now = time.time()
     for project_id, group in by_project.items():
-        hooks = await tx.fetchall(
-            "SELECT id, events FROM webhooks WHERE project_id = :project_id",
-            {"project_id": project_id},
-        )
-        targets = [hook["id"] for hook in hooks if event_type in orjson.loads(hook["events"])]
+        targets = await _subscribers(tx, project_id, event_type)
         if not targets:
             continue
         if len(group) > BATCH_AFTER:
@@ -171,35 +167,7 @@ async def enqueue(tx: Transaction, event_type: str, connections: Iterable[Connec
         else:
             events = [(event_type, _payload(event_type, c, now)) for c in group]
         for type_, payload in events:
-            event_id = _new_id("msg_")
-            await tx.execute(
-                "INSERT INTO webhook_events (id, project_id, event_type, payload, created_at)"
-                " VALUES (:id, :project_id, :event_type, :payload, :now_s)",
-                {
-                    "id": event_id,
-                    "project_id": project_id,
-                    "event_type": type_,
-                    "payload": payload.decode(),
-                    "now_s": int(now),
-                },
-            )
-            for webhook_id in targets:
-                await tx.execute(
-                    "INSERT INTO webhook_deliveries (id, webhook_id, project_id, event_id,"
-                    " event_type, status, attempts, next_attempt_at, retry_from, created_at)"
-                    " VALUES (:id, :webhook_id, :project_id, :event_id, :event_type,"
-                    " 'pending', 0, :now, :now_s, :now_s)",
-                    {
-                        "id": _new_id("whd_"),
-                        "webhook_id": webhook_id,
-                        "project_id": project_id,
-                        "event_id": event_id,
-                        "event_type": type_,
-                        "now": now,
-                        "now_s": int(now),
-                    },
-                )
-                written += 1
+            written += await _write_event(tx, project_id, type_, payload, targets, now)
     return written
 
 
@@ -208,16 +176,33 @@ async def enqueue_project_event(
 ) -> int:
     """One event about the project itself (not a connection) to every webhook of the project
     subscribed to ``event_type``; how many deliveries were written."""
+    targets = await _subscribers(tx, project_id, event_type)
+    if not targets:
+        return 0
+    now = time.time()
+    payload = {"type": event_type, "timestamp": _timestamp(now), "data": data}
+    return await _write_event(tx, project_id, event_type, orjson.dumps(payload), targets, now)
+
+
+async def _subscribers(tx: Transaction, project_id: str, event_type: str) -> list[str]:
+    """The ids of the project's webhooks subscribed to ``event_type``."""
     hooks = await tx.fetchall(
         "SELECT id, events FROM webhooks WHERE project_id = :project_id",
         {"project_id": project_id},
     )
-    targets = [hook["id"] for hook in hooks if event_type in orjson.loads(hook["events"])]
-    if not targets:
-        return 0
-    now = time.time()
+    return [hook["id"] for hook in hooks if event_type in orjson.loads(hook["events"])]
+
+
+async def _write_event(
+    tx: Transaction,
+    project_id: str,
+    event_type: str,
+    payload: bytes,
+    targets: list[str],
+    now: float,
+) -> int:
+    """The event stored once, and one pending delivery of it per webhook in ``targets``."""
     event_id = _new_id("msg_")
-    payload = {"type": event_type, "timestamp": _timestamp(now), "data": data}
     await tx.execute(
         "INSERT INTO webhook_events (id, project_id, event_type, payload, created_at)"
         " VALUES (:id, :project_id, :event_type, :payload, :now_s)",
@@ -225,7 +210,7 @@ async def enqueue_project_event(
             "id": event_id,
             "project_id": project_id,
             "event_type": event_type,
-            "payload": orjson.dumps(payload).decode(),
+            "payload": payload.decode(),
             "now_s": int(now),
         },
     )

@@ -17,173 +17,34 @@ it. Deliveries that ended — delivered, or failed for good — are deleted afte
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..crypto import Keyring
-from ..secret import Secret
-from .codec import now as _now
-from .connections import InvalidCursor, decode_cursor, encode_cursor
-from .database import Database, Row, Transaction
-from .errors import TooManyWebhooks
-from .sealed import sealed_column
+from ...crypto import Keyring
+from ...secret import Secret
+from ..codec import now as _now
+from ..connections import decode_cursor, encode_cursor
+from ..database import Database
+from ..errors import TooManyWebhooks
+from ..sealed import sealed_column
+from .records import (
+    PRUNE_CHUNK,
+    Attempt,
+    Delivery,
+    DeliveryPage,
+    Due,
+    Webhook,
+    delivery_from_row,
+    new_webhook_secret,
+    webhook_from_row,
+    with_payloads,
+)
 
-__all__ = [
-    "Attempt",
-    "Delivery",
-    "DeliveryPage",
-    "Due",
-    "InvalidCursor",
-    "TooManyWebhooks",
-    "Webhook",
-    "WebhookStore",
-    "new_webhook_secret",
-]
-
-SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-PRUNE_CHUNK = 1000
-
-
-def new_webhook_secret() -> Secret:
-    return Secret(SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode())
-
-
-@dataclass(frozen=True)
-class Webhook:
-    id: str
-    project_id: str
-    url: str
-    events: list[str]
-    created_at: int
-    updated_at: int
-    previous_until: int
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "events": self.events,
-            "createdTime": str(self.created_at),
-            "updatedTime": str(self.updated_at),
-            # while the previous secret still signs alongside the current one
-            "previousSecretUntil": str(self.previous_until) if self.previous_until else "",
-        }
-
-
-@dataclass(frozen=True)
-class Attempt:
-    attempt: int
-    started_at: float
-    duration_ms: int
-    status_code: int
-    error: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "time": str(int(self.started_at)),
-            "durationMs": self.duration_ms,
-            "statusCode": self.status_code,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: str
-    webhook_id: str
-    project_id: str
-    event_id: str
-    event_type: str
-    payload: str
-    status: str
-    attempts: int
-    next_attempt_at: float
-    retry_from: int
-    created_at: int
-    delivered_at: int | None
-
-    def to_wire(self, attempts: list[Attempt] | None = None) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "id": self.id,
-            "webhookId": self.webhook_id,
-            "eventId": self.event_id,
-            "type": self.event_type,
-            "status": self.status,
-            "attemptCount": self.attempts,
-            "createdTime": str(self.created_at),
-            "nextAttemptTime": str(int(self.next_attempt_at)) if self.status == "pending" else "",
-            "deliveredTime": str(self.delivered_at) if self.delivered_at else "",
-            "payload": orjson.loads(self.payload),
-        }
-        if attempts is not None:
-            wire["attempts"] = [attempt.to_wire() for attempt in attempts]
-        return wire
-
-
-@dataclass(frozen=True)
-class Due:
-    """A delivery that is due, and whose it is (for the sender's per-project and
-    per-webhook limits)."""
-
-    id: str
-    project_id: str
-    webhook_id: str
-
-
-@dataclass(frozen=True)
-class DeliveryPage:
-    deliveries: list[tuple[Delivery, list[Attempt]]]
-    next_cursor: str
-
-
-def _webhook(row: Row) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        project_id=row["project_id"],
-        url=row["url"],
-        events=orjson.loads(row["events"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        previous_until=row["previous_until"],
-    )
-
-
-def _delivery(row: Row) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        webhook_id=row["webhook_id"],
-        project_id=row["project_id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        payload=row["payload"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        retry_from=row["retry_from"],
-        created_at=row["created_at"],
-        delivered_at=row["delivered_at"],
-    )
-
-
-async def _with_payloads(tx: Transaction, rows: list[Row]) -> list[Delivery]:
-    """The deliveries of ``rows`` (``webhook_deliveries`` rows) with their events' payloads."""
-    if not rows:
-        return []
-    names = {f"e{i}": event_id for i, event_id in enumerate({row["event_id"] for row in rows})}
-    found = await tx.fetchall(
-        "SELECT id, payload FROM webhook_events WHERE id IN"  # noqa: S608
-        f" ({', '.join(':' + name for name in names)})",
-        names,
-    )
-    payloads = {row["id"]: row["payload"] for row in found}
-    return [_delivery({**row, "payload": payloads[row["event_id"]]}) for row in rows]
+__all__ = ["WebhookStore"]
 
 
 class WebhookStore:
@@ -240,14 +101,14 @@ class WebhookStore:
             "SELECT * FROM webhooks WHERE project_id = :project_id ORDER BY created_at, id",
             {"project_id": project_id},
         )
-        return [_webhook(row) for row in rows]
+        return [webhook_from_row(row) for row in rows]
 
     async def get(self, project_id: str, webhook_id: str) -> Webhook | None:
         row = await self.db.fetchone(
             "SELECT * FROM webhooks WHERE project_id = :project_id AND id = :id",
             {"project_id": project_id, "id": webhook_id},
         )
-        return _webhook(row) if row else None
+        return webhook_from_row(row) if row else None
 
     async def delete(self, project_id: str, webhook_id: str) -> bool:
         async with self.db.transaction() as tx:
@@ -290,7 +151,7 @@ class WebhookStore:
                 },
             )
         assert row is not None
-        return _webhook(row), secret
+        return webhook_from_row(row), secret
 
     async def signing_secrets(self, webhook_id: str, now: float) -> tuple[str, list[Secret]]:
         """The endpoint's URL and the secrets that sign a message sent now (current first)."""
@@ -332,7 +193,7 @@ class WebhookStore:
             sql += " AND (d.created_at, d.id) > (:c_created, :c_id)"
             params.update(c_created=created_at, c_id=delivery_id)
         rows = await self.db.fetchall(sql + " ORDER BY d.created_at, d.id LIMIT :limit", params)
-        page = [_delivery(row) for row in rows[:limit]]
+        page = [delivery_from_row(row) for row in rows[:limit]]
         attempts: dict[str, list[Attempt]] = {d.id: [] for d in page}
         if page:
             names = {f"d{i}": d.id for i, d in enumerate(page)}
@@ -376,7 +237,7 @@ class WebhookStore:
             )
             if row is None:
                 return None
-            [delivery] = await _with_payloads(tx, [row])
+            [delivery] = await with_payloads(tx, [row])
         return delivery
 
     async def due(self, limit: int, *, per_webhook: int) -> list[Due]:
@@ -423,7 +284,7 @@ class WebhookStore:
                 " RETURNING *",
                 {"owner": owner, "until": now + lease, "now": now, **names},
             )
-            return await _with_payloads(tx, claimed)
+            return await with_payloads(tx, claimed)
 
     async def record_attempt(
         self,
