@@ -406,7 +406,7 @@ class OAuthClient:
             raise OAuthConfigError(
                 "insecure_url", f"{urlsplit(url).hostname or '?'} is not an https URL"
             )
-        response = await self._send(method, url, dict(headers), body)
+        response = await self._http.send(method, url, dict(headers), body)
         return response.status, response.headers, response.body
 
     async def device_authorize(
