@@ -478,3 +478,20 @@ def test_the_pass_loop_survives_a_failing_pass_and_stops(caplog: pytest.LogCaptu
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         "webhook pass failed: RuntimeError"
     ]
+
+
+def test_the_signature_does_not_depend_on_the_servers_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signed timestamp is the integer sent in ``webhook-timestamp``, whatever the
+    server's local time zone: a naive local time read as UTC by the library would shift it
+    by the zone's offset, and every receiver outside UTC+0 servers would refuse it."""
+    now = int(time.time())
+    try:
+        monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+5:30, no daylight saving
+        time.tzset()
+        signature = sign([CURRENT], "evt_1", now, BODY)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    Webhook(CURRENT).verify(BODY, headers(signature, "evt_1", now))
