@@ -16,6 +16,7 @@ from ..audit.chain import Link, StoredEvent, link, tag
 from ..audit.events import AuditEvent
 from ..crypto import Keyring
 from .database import Database, Row, Transaction
+from .records import from_row
 
 __all__ = ["EventQuery", "append", "chain_of", "list_events", "projects_with_events", "prune"]
 
@@ -119,21 +120,7 @@ def _row(e: AuditEvent, seq: int, key_id: str, mac: bytes) -> tuple[Any, ...]:
 
 
 def _event(row: Row) -> AuditEvent:
-    return AuditEvent(
-        project_id=row["project_id"],
-        action=row["action"],
-        actor=row["actor"],
-        time_ms=row["time_ms"],
-        app_id=row["app_id"],
-        user_id=row["user_id"],
-        tenant_id=row["tenant_id"],
-        token_id=row["token_id"],
-        outcome=row["outcome"],
-        error_code=row["error_code"],
-        client=row["client"],
-        request_id=row["request_id"],
-        detail=row["detail"],
-    )
+    return from_row(AuditEvent, row)
 
 
 def _stored(row: Row) -> StoredEvent:

@@ -20,6 +20,7 @@ from .codec import now as _now
 from .connections import dump_metadata
 from .database import Row, Transaction
 from .errors import TooManyPending
+from .records import from_row
 from .sealed import CONNECT_CODE_VERIFIER
 from .store import Store
 
@@ -232,17 +233,10 @@ class ConnectSessions:
 
     def _session(self, row: Row) -> ConnectSession:
         verifier = self.codec.open(row["code_verifier"], self._aad(row["link_hash"]))
-        return ConnectSession(
-            link_hash=row["link_hash"],
-            project_id=row["project_id"],
-            app_id=row["app_id"],
-            user_id=row["user_id"],
-            tenant_id=row["tenant_id"],
-            external_identifier=row["external_identifier"],
+        return from_row(
+            ConnectSession,
+            row,
             scopes=json.loads(row["scopes"]),
-            redirect_url=row["redirect_url"],
-            redirect_uri=row["redirect_uri"],
             code_verifier=verifier,
-            granted_by=row["granted_by"],
             metadata=None if row["metadata"] is None else json.loads(row["metadata"]),
         )

@@ -26,6 +26,7 @@ import orjson
 
 from .database import Database, Row
 from .errors import InvalidCursor
+from .records import from_row
 
 __all__ = [
     "COLUMNS",
@@ -123,20 +124,11 @@ def status_of(row: Row) -> str:
 def connection_from_row(row: Row) -> Connection:
     """The non-secret part of a token row (``SELECT *`` or ``RETURNING *``)."""
     scopes = row["scopes"]
-    return Connection(
-        id=row["id"],
-        project_id=row["project_id"],
-        app_id=row["app_id"],
-        user_id=row["user_id"],
-        tenant_id=row["tenant_id"],
+    return from_row(
+        Connection,
+        row,
         status=status_of(row),
         scopes=orjson.loads(scopes) if isinstance(scopes, str | bytes) else list(scopes),
-        access_token_expiry=row["access_token_expiry"],
-        last_refresh_time=row["last_refresh_time"],
-        last_refresh_error=row["last_refresh_error"],
-        failing_since=row["failing_since"],
-        failure_count=row["failure_count"],
-        created_at=row["created_at"],
         metadata=_metadata_of(row),
     )
 

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from ..secret import Secret
 
-__all__ = ["AppRecord", "KeyGrant", "ManagementKeyRecord", "TokenRecord", "TokenWrite"]
+__all__ = [
+    "AppRecord",
+    "KeyGrant",
+    "ManagementKeyRecord",
+    "TokenRecord",
+    "TokenWrite",
+    "from_row",
+]
+
+R = TypeVar("R")
+
+
+def from_row(record: Callable[..., R], row: Mapping[str, Any], **computed: Any) -> R:
+    """The dataclass ``record`` read from ``row``: each field from the column of its name, but
+    those given in ``computed`` (decoded JSON, opened secrets, derived values)."""
+    names = [f.name for f in fields(record) if f.name not in computed]  # type: ignore[arg-type]
+    return record(**{name: row[name] for name in names}, **computed)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..secret import Secret
 from .codec import now as _now
 from .database import Row
+from .records import from_row
 from .sealed import sealed_column
 from .store import Store
 
@@ -66,17 +67,11 @@ class Registrations:
         return self.codec.seal(value, self._aad(project_id, app_id, column))
 
     def _record(self, row: Row) -> Registration:
-        return Registration(
-            project_id=row["project_id"],
-            app_id=row["app_id"],
-            issuer=row["issuer"],
-            redirect_uri=row["redirect_uri"],
-            client_id=row["client_id"],
+        return from_row(
+            Registration,
+            row,
             client_secret=self._open(row, "client_secret"),
-            token_endpoint_auth_method=row["token_endpoint_auth_method"],
             registration_access_token=self._open(row, "registration_access_token"),
-            registration_client_uri=row["registration_client_uri"],
-            claim_owner=row["claim_owner"],
             claim_until=int(row["claim_until"]),
         )
 

@@ -11,6 +11,7 @@ import orjson
 
 from ...secret import Secret
 from ..database import Row, Transaction
+from ..records import from_row
 
 __all__ = [
     "PRUNE_CHUNK",
@@ -124,32 +125,11 @@ class DeliveryPage:
 
 
 def webhook_from_row(row: Row) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        project_id=row["project_id"],
-        url=row["url"],
-        events=orjson.loads(row["events"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        previous_until=row["previous_until"],
-    )
+    return from_row(Webhook, row, events=orjson.loads(row["events"]))
 
 
 def delivery_from_row(row: Row) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        webhook_id=row["webhook_id"],
-        project_id=row["project_id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        payload=row["payload"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        retry_from=row["retry_from"],
-        created_at=row["created_at"],
-        delivered_at=row["delivered_at"],
-    )
+    return from_row(Delivery, row)
 
 
 async def with_payloads(tx: Transaction, rows: list[Row]) -> list[Delivery]:
