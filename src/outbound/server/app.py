@@ -37,7 +37,6 @@ from .connect.session_connect import SessionConnectCORS
 from .connect.session_connect import routes as session_connect_routes
 from .connect.session_jwt import JwksCache
 from .console import routes as console_routes
-from .http.auth import claimed_project
 from .http.errors import ApiError, error_answer
 from .http.guard import Guard, allowed_hosts
 from .http.helpers import json_response
@@ -70,13 +69,10 @@ def _error_response(exc: Exception, request: Request) -> Response:
 async def _route_error(request: Request, exc: Exception) -> Response:
     """ApiError, DecryptionError and StorageUnavailable raised by a route."""
     vault = getattr(request.app.state, "vault", None)
-    if isinstance(exc, ApiError) and exc.code == "E130401" and vault is not None:
+    if vault is not None:
         client = request.client
-        exc = vault.limits.unauthorized(
-            exc,
-            client.host if client else "",
-            claimed_project(request.headers.get("authorization", "")),
-        )
+        authorization = request.headers.get("authorization", "")
+        exc = vault.limits.answer(exc, client.host if client else "", authorization)
     return _error_response(exc, request)
 
 

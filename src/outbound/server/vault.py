@@ -1,24 +1,20 @@
-"""What every request handler reaches through ``request.app.state.vault``."""
+"""What every request handler reaches through ``request.app.state.vault``: a container of the
+server's parts (settings, store, token service, provider configs, limits), built once at start;
+no behaviour of its own beyond the callback URLs its settings imply."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..net.guard import NetworkPolicy
-from ..oauth import ProviderConfig
-from ..storage import AppRecord, Store, TokenRecord, TokenWrite
+from ..storage import AppRecord, Store
 from ..storage.webhooks import WebhookStore
 from .config import Settings
 from .connect.session_jwt import JwksCache
 from .http.limits import Limits
 from .tokens.fetch import TokenService
-from .tokens.providers import Providers, provider_config
-
-if TYPE_CHECKING:
-    from .tokens.revoke import Revocation
+from .tokens.providers import Providers
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -61,27 +57,3 @@ class Vault:
         """Forget this server's cached provider configuration of an updated or deleted app
         (other servers pick the change up within ``providers.CONFIG_CACHE_SECONDS``)."""
         self.providers.forget(project_id, app_id)
-
-    async def revoke(
-        self,
-        deleted: list[TokenRecord],
-        apps: Sequence[AppRecord] = (),
-        *,
-        configs: Mapping[str, ProviderConfig] | None = None,
-    ) -> Revocation:
-        """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
-        ``apps`` describes apps deleted along with their tokens (``configs``, by app id, when
-        their configuration is more than the stored app: a registered client). What came of
-        it, for the console to report."""
-        from .tokens.revoke import Revocation, revoke_tokens
-
-        if not deleted:
-            return Revocation()
-        configs = {**{app.id: provider_config(app) for app in apps}, **(configs or {})}
-        return await revoke_tokens(self.providers, deleted, configs=configs)
-
-    async def verify_refresh(self, write: TokenWrite) -> TokenWrite:
-        """Refresh an uploaded token once at the provider before storing it."""
-        from .tokens.refresh import verify_refresh
-
-        return await verify_refresh(self.providers, write)

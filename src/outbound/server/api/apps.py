@@ -31,7 +31,7 @@ from ..http.wire import (
 )
 from ..tokens.grants import check_grant_app
 from ..tokens.providers import provider_config, with_registration
-from ..tokens.revoke import Revocation
+from ..tokens.revoke import Revocation, revoke_deleted
 from ..tokens.secret_origins import bind_secret, keep_secret_in_place
 from ..vault import Vault
 
@@ -212,7 +212,7 @@ async def delete_app_and_revoke(vault: Vault, project_id: str, app_id: str) -> R
     if app is None or deleted is None:
         raise app_not_found(app_id)
     vault.app_changed(project_id, app_id)
-    revocation = await vault.revoke(deleted, [app], configs=configs)
+    revocation = await revoke_deleted(vault.providers, deleted, [app], configs=configs)
     if registration is not None:
         await forget_client(vault, registration)
     return revocation

@@ -16,6 +16,7 @@ from ..http.helpers import authed, json_response, read_body
 from ..http.wire import Id, Input, checked_id, decode, require
 from ..tokens.delegation import fetch_credentials
 from ..tokens.fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
+from ..tokens.revoke import revoke_deleted
 from ..vault import Vault
 
 
@@ -74,7 +75,7 @@ async def delete_token(request: Request) -> Response:
     deleted = await vault.store.tokens.delete(project_id, token_id)
     if deleted is None:
         raise not_found_token()
-    await vault.revoke([deleted])
+    await revoke_deleted(vault.providers, [deleted])
     return json_response({})
 
 
@@ -92,7 +93,7 @@ async def delete_user_tokens(request: Request) -> Response:
     if app_id is None and user_id is None:
         raise ApiError("E011002", "missing argument: give 'appId', 'userId' or both")
     deleted = await vault.store.tokens.delete_user_tokens(project_id, app_id, user_id)
-    await vault.revoke(deleted)
+    await revoke_deleted(vault.providers, deleted)
     return json_response({})
 
 

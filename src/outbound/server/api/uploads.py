@@ -11,6 +11,7 @@ from ...storage import TokenWrite
 from ..http.errors import ApiError, app_not_found
 from ..http.helpers import authed, body, json_response
 from ..http.wire import ApiKeyUpload, BatchUpload, TokenUpload, require, require_new_id
+from ..tokens.refresh import verify_refresh
 from ..vault import Vault
 
 
@@ -58,7 +59,7 @@ async def _upload_token(request: Request, *, tenant_level: bool) -> Response:
     write = _token_write(project_id, upload, tenant_level=tenant_level)
     await _require_app(vault, project_id, write.app_id)
     if upload.verify_refresh:
-        write = await vault.verify_refresh(write)
+        write = await verify_refresh(vault.providers, write)
     await vault.store.tokens.put([write])
     return json_response({})
 

@@ -18,7 +18,7 @@ from ...storage.connections import InvalidCursor, list_connections
 from ..connect.flow import new_link
 from ..http.errors import ApiError
 from ..http.wire import Connect
-from ..tokens.revoke import Revocation
+from ..tokens.revoke import Revocation, revoke_deleted
 from ..tokens.verify import verify_connection
 from .render import redirect, render
 from .session import Ctx, console_page
@@ -154,7 +154,7 @@ async def delete(request: Request, ctx: Ctx) -> Response:
     deleted = await ctx.vault.store.tokens.delete(ctx.project_id, token.id)
     if deleted is None:
         return redirect(_back(token.app_id, notice="gone"))
-    notice, error = deleted_notice(await ctx.vault.revoke([deleted]))
+    notice, error = deleted_notice(await revoke_deleted(ctx.vault.providers, [deleted]))
     return redirect(_back(token.app_id, **({"notice": notice} if notice else {"error": error})))
 
 

@@ -24,8 +24,8 @@ from ..tokens.delegation import fetch_credentials
 from ..tokens.fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 from ..vault import Vault
 from . import logs
-from .auth import claimed_project, invalid_key, key_actor
-from .errors import ApiError, error_answer
+from .auth import invalid_key, key_actor
+from .errors import error_answer
 from .helpers import read_capped
 from .observe import client_address, request_id
 
@@ -90,12 +90,9 @@ class HotPath:
             )
             status, headers, body = 200, _JSON_HEADERS, orjson.dumps(payload)
         except Exception as exc:
-            if isinstance(exc, ApiError) and exc.code == "E130401":
-                client = scope.get("client")
-                exc = self._vault().limits.unauthorized(
-                    exc, client[0] if client else "", claimed_project(authorization)
-                )
-            status, headers, body = error_answer(exc, "POST", route)
+            client = scope.get("client")
+            answer = self._vault().limits.answer(exc, client[0] if client else "", authorization)
+            status, headers, body = error_answer(answer, "POST", route)
         seconds = time.perf_counter() - started
         metrics.http_request(route, "POST", status, seconds)
         if self.access_log:

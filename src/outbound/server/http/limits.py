@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .auth import claimed_project
 from .errors import ApiError
 
 __all__ = ["FailureCounter", "KeyRateLimiter", "Limits"]
@@ -80,6 +81,15 @@ class Limits:
         self.addresses = FailureCounter(failure_limit) if failure_limit else None
         self.projects = FailureCounter(failure_limit) if failure_limit else None
         self.keys = KeyRateLimiter(key_rate) if key_rate > 0 else None
+
+    def answer(self, exc: Exception, address: str, authorization: str) -> Exception:
+        """What a request that failed with ``exc`` is answered — the one place the hot path and
+        the routes turn a failed authentication into a rate limit: E130401 counts against
+        ``address`` and the project the ``authorization`` header claims (a 429 once either
+        failed too often); any other error is answered as is."""
+        if not (isinstance(exc, ApiError) and exc.code == "E130401"):
+            return exc
+        return self.unauthorized(exc, address, claimed_project(authorization))
 
     def unauthorized(self, error: ApiError, address: str, project_id: str) -> ApiError:
         """The answer to a failed authentication: ``error`` itself (401), or a 429 once the

@@ -4,9 +4,8 @@
 - ``fetch_token``: the work and the answer of every fetch, shared by the hot path
   (``hotpath.py``, which answers POSTs to these paths before Starlette sees them) and the
   Starlette routes (``api/tokens.py``, which keep the app complete on its own);
-- ``TokenService``: find the owner's token, make sure it is usable, hand it out;
-- ``alive``: the one rule for whether an access token can still be handed out, and
-  ``reconnect_required`` / ``expired_without_refresh_token``: the two E131010 answers.
+- ``TokenService``: find the owner's token, make sure it is usable, hand it out (whether a
+  token is alive, due or needs reconnecting is ``token_state.py``'s to say).
 
 Refreshing at the provider is delegated to a :class:`Refresher` (``refresh.py``, the OAuth
 engine's job): the service decides *whether* a token must be refreshed, the refresher does it
@@ -28,21 +27,18 @@ from ...storage.grant_tokens import obtained_by_grant
 from ..http.auth import invalid_key
 from ..http.errors import ApiError, app_not_found, fetch_only_key, not_found_token
 from ..http.wire import FetchToken, decode, require, token_to_wire
+from .token_state import alive, expired_without_refresh_token, reconnect_required
 
 if TYPE_CHECKING:
     from ..vault import Vault
     from .delegation import Delegate
 
 __all__ = [
-    "ASSUMED_LIFETIME",
     "FETCH_MAX_BODY",
     "FETCH_PATHS",
     "Refresher",
     "TokenService",
-    "alive",
-    "expired_without_refresh_token",
     "fetch_token",
-    "reconnect_required",
 ]
 
 # path -> (tenant_level, by_scopes)
@@ -60,40 +56,6 @@ FETCH_MAX_BODY = 256 * 1024
 # answered with that token: such a key (handed to many services) cannot drive refreshes at the
 # provider without limit. Judged by the row's last refresh, so it holds across servers.
 FORCE_REFRESH_INTERVAL = 30
-
-# A token whose lifetime the provider never told us is assumed to live this long after it was
-# obtained: an unknown expiry is never read as "never expires".
-ASSUMED_LIFETIME = 3600
-
-
-def expires_at(token: TokenRecord) -> int:
-    """When the access token expires: as the provider said, else obtained + ASSUMED_LIFETIME."""
-    if token.access_token_expiry:
-        return token.access_token_expiry
-    return token.last_refresh_time + ASSUMED_LIFETIME
-
-
-def alive(token: TokenRecord, now: float) -> bool:
-    """Whether the access token can still be used at ``now`` (refresh margin aside)."""
-    return token.access_token is not None and expires_at(token) > now
-
-
-def reconnect_required(token: TokenRecord) -> ApiError:
-    """E131010 for a connection whose refresh token the provider rejected."""
-    return ApiError(
-        "E131010",
-        "the provider rejected this connection's refresh token"
-        f" ({token.last_refresh_error or 'no reason given'}); connect the user again",
-    )
-
-
-def expired_without_refresh_token() -> ApiError:
-    """E131010 for an expired access token with nothing to refresh it with."""
-    return ApiError(
-        "E131010",
-        "the access token has expired and there is no refresh token; connect the user again"
-        " or upload a new token",
-    )
 
 
 def refresh_token_refused(who: str) -> ApiError:

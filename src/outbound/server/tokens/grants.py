@@ -48,7 +48,7 @@ from ...storage.grant_tokens import (
 )
 from ...storage.leases import RefreshedToken
 from ..http.errors import ApiError
-from .fetch import ASSUMED_LIFETIME
+from .token_state import ASSUMED_LIFETIME
 
 __all__ = [
     "check_grant_app",

@@ -48,20 +48,18 @@ from ... import metrics
 from ...oauth import (
     OAuthConfigError,
     PermanentOAuthError,
-    ProviderConfig,
     SecretOriginError,
     TokenSet,
     TransientOAuthError,
-    needs_refresh,
     refresh_allowed,
 )
 from ...storage import TokenRecord, TokenWrite
 from ...storage.grant_tokens import obtained_by_grant
 from ...storage.leases import Claim, RefreshedToken, RefreshLeases, refresh_event
 from ..http.errors import ApiError, not_found_token
-from .fetch import alive, expired_without_refresh_token, reconnect_required
 from .grants import obtain
 from .providers import Providers, config_error, oauth_error_text, require_oauth_app
+from .token_state import alive, due, expired_without_refresh_token, reconnect_required
 
 __all__ = ["LeaseRefresher", "provider_unavailable", "verify_refresh"]
 
@@ -159,23 +157,7 @@ class LeaseRefresher:
         """Whether ``token`` must be refreshed before it is handed out (the app's or
         template's margin, else ``default_margin``)."""
         _, config = await self.providers.app(token.project_id, token.app_id)
-        return self._due(config, token, now, default_margin)
-
-    @staticmethod
-    def _due(config: ProviderConfig, token: TokenRecord, now: float, default_margin: int) -> bool:
-        margin = config.refresh_margin if config.refresh_margin is not None else default_margin
-        lifetime = token.access_token_expiry - token.last_refresh_time
-        if token.access_token_expiry and lifetime > 0 and margin > lifetime // 2:
-            # A margin longer than the token lives would refresh on every fetch: at most
-            # half the lifetime.
-            config = dataclasses.replace(config, refresh_margin=lifetime // 2)
-        return needs_refresh(
-            config,
-            token.access_token_expiry,
-            now,
-            default_margin,
-            obtained_at=token.last_refresh_time,
-        )
+        return due(config, token, now, default_margin)
 
     # -- refreshing ------------------------------------------------------------------------
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ...oauth import OAuthError, ProviderConfig
-from ...storage import TokenRecord
+from ...storage import AppRecord, TokenRecord
 from ..http.errors import ApiError
-from .providers import Providers, oauth_error_text
+from .providers import Providers, oauth_error_text, provider_config
 
-__all__ = ["REVOKE_DEADLINE", "Revocation", "revoke_tokens"]
+__all__ = ["REVOKE_DEADLINE", "Revocation", "revoke_deleted", "revoke_tokens"]
 
 logger = logging.getLogger("outbound.server.tokens.revoke")
 
@@ -73,6 +73,23 @@ async def _revoke_one(providers: Providers, config: ProviderConfig, token: Token
     if failure is not None:
         raise failure
     return sent
+
+
+async def revoke_deleted(
+    providers: Providers,
+    deleted: list[TokenRecord],
+    apps: Sequence[AppRecord] = (),
+    *,
+    configs: Mapping[str, ProviderConfig] | None = None,
+) -> Revocation:
+    """Revoke deleted tokens at their provider (RFC 7009), best effort and bounded;
+    ``apps`` describes apps deleted along with their tokens (``configs``, by app id, when
+    their configuration is more than the stored app: a registered client). What came of
+    it, for the console to report."""
+    if not deleted:
+        return Revocation()
+    configs = {**{app.id: provider_config(app) for app in apps}, **(configs or {})}
+    return await revoke_tokens(providers, deleted, configs=configs)
 
 
 async def revoke_tokens(
