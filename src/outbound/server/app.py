@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,41 +16,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crypto import DecryptionError
 from ..net.logs import quiet_http_logs
-from ..oauth import OAuthClient
-from ..storage import StorageUnavailable, Store
-from ..storage.connect_sessions import ConnectSessions
-from ..storage.leases import RefreshLeases
-from ..storage.webhooks import WebhookStore
+from ..storage import StorageUnavailable
 from .api import routes
-from .background.audit_checkpoints import AuditCheckpoints
-from .background.audit_retention import AuditRetention
-from .background.webhook_delivery import WebhookSender
-from .background.webhook_retention import WebhookRetention
 from .config import Settings
 from .connect import dcr
 from .connect import flow as connect_flow
-from .connect.device import DevicePoller
 from .connect.device import routes as device_routes
 from .connect.session_connect import SessionConnectCORS
 from .connect.session_connect import routes as session_connect_routes
-from .connect.session_jwt import JwksCache
 from .console import routes as console_routes
 from .http.errors import ApiError, error_answer
 from .http.guard import Guard, allowed_hosts
 from .http.helpers import json_response
 from .http.hotpath import HotPath
-from .http.limits import Limits
-from .http.metrics_listener import MetricsListener
 from .http.observe import Observe
 from .http.openapi import routes as openapi_routes
-from .open_store import open_store
 from .proxy import ProxyPath
-from .tokens.fetch import TokenService
-from .tokens.providers import Providers
-from .tokens.refresh import LeaseRefresher
-from .tokens.refresh_ahead import RefreshAhead
+from .startup import serving
 from .tokens.token_exchange import routes as token_exchange_routes
-from .vault import Vault
 
 __all__ = ["create_app"]
 
@@ -142,20 +123,6 @@ class CatchAll:
                 await send({"type": "http.response.body", "body": body})
 
 
-PURGE_INTERVAL = 60.0
-
-
-async def _purge_connect_sessions(store: Store) -> None:
-    """Ended connect sessions go within minutes, even when nobody creates new ones."""
-    sessions = ConnectSessions(store)
-    while True:
-        await asyncio.sleep(PURGE_INTERVAL)
-        try:
-            await sessions.purge()
-        except Exception as exc:  # a database hiccup: try again next round
-            logger.warning("purging ended connect sessions failed: %s", type(exc).__name__)
-
-
 def _origins(setting: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
 
@@ -167,86 +134,10 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await open_store(settings)
-        db, keyring = store.db, store.keyring
-        store.audit.fetches = settings.audit_fetches
-        store.audit.start(settings.audit_flush_interval)
-        retention = AuditRetention(store, settings.audit_retention_days)
-        retention.start()
-        checkpoints = AuditCheckpoints(store, settings.audit_checkpoint_interval)
-        checkpoints.start()
-        listener: MetricsListener | None = None
-        if settings.metrics_port:
-            listener = MetricsListener(db, settings.metrics_host, settings.metrics_port)
-            listener.start()
-        network = settings.network_policy
-        oauth = OAuthClient(timeout=settings.provider_timeout, network=network)
-        providers = Providers(store, oauth)
-        leases = RefreshLeases(store, failing_after=settings.failing_after)
-        webhooks = WebhookStore(db, keyring)
-        refresher = LeaseRefresher(
-            leases,
-            providers,
-            provider_timeout=settings.provider_timeout,
-            commit_timeout=settings.refresh_commit_timeout,
-        )
-        limits = Limits(settings.auth_failure_limit, settings.key_rate_limit)
-        app.state.vault = Vault(
-            settings=settings,
-            store=store,
-            tokens=TokenService(
-                store, refresher, refresh_margin=settings.refresh_margin, admit=limits.admit
-            ),
-            providers=providers,
-            webhooks=webhooks,
-            network=network,
-            webhook_network=settings.webhook_network_policy,
-            limits=limits,
-            session_jwks=JwksCache(network=network),
-        )
-        app.state.session_jwks = app.state.vault.session_jwks
-        providers.on_invalid_client = functools.partial(dcr.replace_client, app.state.vault)
-        sender = WebhookSender(
-            webhooks,
-            retry_base=settings.webhook_retry_base,
-            retry_for=settings.webhook_retry_for,
-            timeout=settings.webhook_timeout,
-            network=settings.webhook_network_policy,
-        )
-        sender.start()
-        pruner = WebhookRetention(webhooks, settings.webhook_retention)
-        pruner.start()
-        ahead: RefreshAhead | None = None
-        if settings.refresh_ahead > 0 or settings.refresh_idle_days > 0:
-            ahead = RefreshAhead(
-                leases,
-                refresher,
-                horizon=settings.refresh_ahead,
-                idle_days=settings.refresh_idle_days,
-                interval=settings.refresh_ahead_interval,
-            )
-            ahead.start()
-        purger = asyncio.create_task(_purge_connect_sessions(store))
-        device_poller = DevicePoller(app.state.vault)
-        device_poller.start()
-        try:
+        async with serving(settings) as vault:
+            app.state.vault = vault
+            app.state.session_jwks = vault.session_jwks
             yield
-        finally:
-            purger.cancel()
-            await device_poller.stop()
-            if ahead is not None:
-                await ahead.stop()
-            await refresher.drain()
-            await sender.stop()
-            await retention.stop()
-            await checkpoints.stop()
-            await pruner.stop()
-            # written before the store closes: a clean stop loses no fetch event
-            await store.audit.stop()
-            if listener is not None:
-                await listener.stop()
-            await oauth.aclose()
-            await db.close()
 
     app = Starlette(
         routes=[

@@ -9,12 +9,14 @@ from urllib.parse import quote
 
 from ..net.guard import NetworkPolicy
 from ..storage import AppRecord, Store
+from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from .config import Settings
 from .connect.session_jwt import JwksCache
 from .http.limits import Limits
 from .tokens.fetch import TokenService
 from .tokens.providers import Providers
+from .tokens.refresh import LeaseRefresher
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 
@@ -33,6 +35,9 @@ class Vault:
     # The OAuth engine and the apps' provider configurations.
     providers: Providers
     webhooks: WebhookStore
+    # The refresh leases and the refresher behind ``tokens`` (refresh ahead uses them too).
+    leases: RefreshLeases
+    refresher: LeaseRefresher
     # Where provider calls may go (--provider-allow-networks): apps are checked against it.
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # Where webhook deliveries may go (--webhook-allow-networks): webhooks are checked against it.
