@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from outbound.server.api.openapi import build, document
 from outbound.server.http.errors import ERROR_CODES
-from outbound.server.http.openapi import build, document
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -129,7 +129,7 @@ def test_api_reference_is_the_served_document() -> None:
     serves (scripts/openapi_docs.py)."""
     import importlib.util
 
-    from outbound.server.http.openapi import build, document
+    from outbound.server.api.openapi import build, document
 
     root = Path(__file__).parent.parent
     spec = importlib.util.spec_from_file_location("openapi_docs", root / "scripts/openapi_docs.py")

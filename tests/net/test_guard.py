@@ -281,7 +281,7 @@ async def test_the_jwks_cache_is_bounded() -> None:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from outbound.server.connect.session_jwt import JwksCache
+    from outbound.server.http.session_jwt import JwksCache
 
     key = ec.generate_private_key(ec.SECP256R1())
     jwk = {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())), "kid": "k1"}
@@ -302,7 +302,7 @@ async def test_the_jwks_cache_is_bounded() -> None:
 async def test_a_jwks_url_on_loopback_is_refused_by_default(
     listeners: tuple[Counter, Counter],
 ) -> None:
-    from outbound.server.connect.session_jwt import JwksCache, SessionTokenError
+    from outbound.server.http.session_jwt import JwksCache, SessionTokenError
 
     _, evil = listeners
     with pytest.raises(SessionTokenError, match="refused"):
@@ -374,7 +374,7 @@ async def test_compressed_answers_are_refused_not_inflated() -> None:
     from outbound.oauth import ProviderConfig, TransientOAuthError
     from outbound.secret import Secret
     from outbound.server.background.webhook_http import WebhookHTTP
-    from outbound.server.connect.session_jwt import JwksCache, SessionTokenError
+    from outbound.server.http.session_jwt import JwksCache, SessionTokenError
 
     bomb = GzipBomb()
     config = ProviderConfig(

@@ -10,15 +10,15 @@ from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
 from outbound.server.api.endpoints import ENDPOINTS
+from outbound.server.api.openapi import build, document
 from outbound.server.app import create_app
 from outbound.server.config import Settings
 from outbound.server.http.errors import ERROR_CODES
-from outbound.server.http.hotpath import HotPath
-from outbound.server.http.openapi import build, document
 from outbound.server.proxy import ROUTE as PROXY_ROUTE
 from outbound.server.proxy import ProxyPath
 from outbound.server.proxy.route import METHODS
 from outbound.server.tokens.fetch import FETCH_PATHS
+from outbound.server.tokens.hotpath import HotPath
 from tests.support.server import LiveServer
 
 

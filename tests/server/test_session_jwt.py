@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from outbound.net.guard import NetworkPolicy
-from outbound.server.connect.session_jwt import (
+from outbound.server.http.session_jwt import (
     JWKS_MAX_BYTES,
     JwksCache,
     SessionTokenError,

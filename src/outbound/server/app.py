@@ -18,6 +18,8 @@ from ..crypto import DecryptionError
 from ..net.logs import quiet_http_logs
 from ..storage import StorageUnavailable
 from .api import routes
+from .api.openapi import routes as openapi_routes
+from .api.token_exchange import routes as token_exchange_routes
 from .config import Settings
 from .connect import dcr
 from .connect import flow as connect_flow
@@ -28,12 +30,10 @@ from .console import routes as console_routes
 from .http.errors import ApiError, error_answer
 from .http.guard import Guard, allowed_hosts
 from .http.helpers import json_response
-from .http.hotpath import HotPath
 from .http.observe import Observe
-from .http.openapi import routes as openapi_routes
 from .proxy import ProxyPath
 from .startup import serving
-from .tokens.token_exchange import routes as token_exchange_routes
+from .tokens.hotpath import HotPath
 
 __all__ = ["create_app"]
 

@@ -34,9 +34,9 @@ from .background.webhook_retention import WebhookRetention
 from .config import Settings
 from .connect import dcr
 from .connect.device import DevicePoller
-from .connect.session_jwt import JwksCache
 from .http.limits import Limits
 from .http.metrics_listener import MetricsListener
+from .http.session_jwt import JwksCache
 from .open_store import open_store
 from .tokens.fetch import TokenService
 from .tokens.providers import Providers

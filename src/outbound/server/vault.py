@@ -5,6 +5,7 @@ no behaviour of its own beyond the callback URLs its settings imply."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..net.guard import NetworkPolicy
@@ -12,11 +13,14 @@ from ..storage import AppRecord, Store
 from ..storage.leases import RefreshLeases
 from ..storage.webhooks import WebhookStore
 from .config import Settings
-from .connect.session_jwt import JwksCache
 from .http.limits import Limits
-from .tokens.fetch import TokenService
-from .tokens.providers import Providers
-from .tokens.refresh import LeaseRefresher
+from .http.session_jwt import JwksCache
+
+if TYPE_CHECKING:
+    # The container holds the token services; they are built above it (startup.py).
+    from .tokens.fetch import TokenService
+    from .tokens.providers import Providers
+    from .tokens.refresh import LeaseRefresher
 
 __all__ = ["CALLBACK_PATH", "Vault"]
 

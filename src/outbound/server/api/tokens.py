@@ -21,7 +21,7 @@ from ..vault import Vault
 
 
 async def _fetch(request: Request) -> Response:
-    # POSTs to these paths are answered by server/http/hotpath.py before Starlette sees them; the
+    # POSTs to these paths are answered by server/tokens/hotpath.py before Starlette sees them; the
     # routes keep the Starlette app complete on its own (and answer 405 to other methods).
     tenant_level, by_scopes = FETCH_PATHS[request.url.path]
     vault: Vault = request.app.state.vault

@@ -11,22 +11,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...net.guard import UnsafeURL, vet
-from ...secret import Secret
-from ...storage.connection_events import DEFAULT_EVENT_TYPES, EventType
-from ...storage.webhooks import InvalidCursor, TooManyWebhooks, Webhook
+from ...storage.connection_events import EventType
+from ...storage.webhooks import InvalidCursor
 from ..http.errors import ApiError
 from ..http.helpers import authed, json_response, read_body
 from ..http.query import query_cursor, seal_cursor
 from ..http.wire import Url, decode, require
-from ..vault import Vault
+from ..services.webhooks import DEFAULT_OVERLAP, create_webhook
 from .connections import invalid_cursor, page_limit
 
 PREFIX = "/v1/mgmt/outbound/webhooks"
-# How long a rotated-out secret keeps signing alongside the new one, unless told.
-DEFAULT_OVERLAP = 86400
 MAX_OVERLAP = 7 * 86400
-MAX_WEBHOOKS = 50
 
 
 class WebhookCreate(msgspec.Struct):
@@ -41,24 +36,6 @@ class WebhookRotate(msgspec.Struct, rename="camel"):
 
 def webhook_not_found(webhook_id: str) -> ApiError:
     return ApiError("E131030", f"webhook {webhook_id!r} not found")
-
-
-async def create_webhook(
-    vault: Vault, project_id: str, url: str, events: list[str] | None
-) -> tuple[Webhook, Secret]:
-    """Add an endpoint (the API's and the console's way): the webhook and its secret."""
-    # Deliveries go through the network guard with the webhooks' own policy
-    # (--webhook-allow-networks); refuse what it would refuse now.
-    try:
-        await vet(url, vault.webhook_network, field="url", unresolvable_ok=True)
-    except UnsafeURL as exc:
-        raise ApiError("E011003", str(exc)) from None
-    events = list(dict.fromkeys(events or DEFAULT_EVENT_TYPES))
-    try:
-        # counted in the transaction that adds it: racing creates never pass the cap together
-        return await vault.webhooks.create(project_id, url, events, limit=MAX_WEBHOOKS)
-    except TooManyWebhooks as exc:
-        raise ApiError("E011004", str(exc)) from None
 
 
 async def create(request: Request) -> Response:

@@ -30,11 +30,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ...audit import caller, set_caller
 from ..http.errors import ApiError
 from ..http.helpers import body, json_response
+from ..http.session_jwt import JwksCache, SessionTokenError, verify_session_token
 from ..http.wire import PRINTABLE_ID, Connect
 from ..tokens.delegation import require_tenant_admin, tenant_ids, trusted_issuer
 from ..vault import Vault
 from .flow import new_link
-from .session_jwt import JwksCache, SessionTokenError, verify_session_token
 
 __all__ = ["SESSION_CONNECT_PATH", "SessionConnectCORS", "routes"]
 

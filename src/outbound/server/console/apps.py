@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...catalog import all_templates, get_template
-from ..api.apps import (
+from ..http.errors import ApiError
+from ..http.wire import AppFields, CreateByTemplate, app_to_wire
+from ..services.apps import (
     create_app_record,
     delete_app_and_revoke,
     template_app_fields,
     update_app_record,
 )
-from ..http.errors import ApiError
-from ..http.wire import AppFields, CreateByTemplate, app_to_wire
 from .connections import deleted_notice
 from .render import redirect, render
 from .session import Ctx, console_page

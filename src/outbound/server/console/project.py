@@ -10,8 +10,8 @@ from starlette.responses import Response
 from ...storage.connection_events import EVENT_TYPES
 from ...storage.console_counts import connection_counts, failed_deliveries
 from ...storage.webhooks import InvalidCursor
-from ..api.webhooks import DEFAULT_OVERLAP, create_webhook
 from ..http.errors import ApiError
+from ..services.webhooks import DEFAULT_OVERLAP, create_webhook
 from . import audit, chart
 from .render import redirect, render
 from .session import Ctx, console_page

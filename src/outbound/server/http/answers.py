@@ -2,7 +2,7 @@
 
 The handlers build these answers as plain dicts (``wire.app_to_wire``, ``to_wire`` methods) —
 the hot path stays free of struct conversions — and these structs describe them for the
-OpenAPI document (``openapi.py``). They cannot drift unnoticed: the fuzz test checks every
+OpenAPI document (``api/openapi.py``). They cannot drift unnoticed: the fuzz test checks every
 answer of a live server against the document (tests/api/test_fuzz.py).
 
 Request bodies are not here: the document describes them with the very structs the server

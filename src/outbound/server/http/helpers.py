@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import orjson
@@ -12,10 +12,12 @@ from starlette.responses import Response
 from starlette.types import Receive
 
 from ...storage import Store
-from ..vault import Vault
 from .auth import authenticate
 from .errors import ApiError
 from .wire import decode
+
+if TYPE_CHECKING:
+    from ..vault import Vault
 
 __all__ = ["MAX_BODY", "authed", "body", "json_response", "read_body", "read_capped"]
 

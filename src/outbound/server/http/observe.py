@@ -2,8 +2,8 @@
 
 Every HTTP request gets a request id (the client's ``X-Request-ID`` when it sends a sane one,
 else one of ours) and the client address, both recorded with any audit event it causes and
-returned in ``X-Request-ID``. Fetch-token requests are observed by ``hotpath.py`` itself with the
-same functions; this layer wraps the Starlette app for everything else.
+returned in ``X-Request-ID``. Fetch-token requests are observed by ``tokens/hotpath.py`` itself
+with the same functions; this layer wraps the Starlette app for everything else.
 """
 
 from __future__ import annotations

@@ -32,9 +32,9 @@ import jwt
 from ... import metrics
 from ...storage import Store
 from ...storage.session_issuers import SessionIssuer, find_session_issuer
-from ..connect.session_jwt import JwksCache, SessionTokenError, verify_session_token
 from ..http.auth import parse_authorization
 from ..http.errors import ApiError
+from ..http.session_jwt import JwksCache, SessionTokenError, verify_session_token
 from ..http.wire import PRINTABLE_ID
 
 __all__ = [

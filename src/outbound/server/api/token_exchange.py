@@ -35,13 +35,13 @@ from ..connect.flow import new_link
 from ..http.errors import ApiError
 from ..http.helpers import read_body
 from ..http.wire import Connect, ConnectOptions
+from ..tokens.delegation import Delegate, verify_delegate
+from ..tokens.fetch import fetch_token
 from ..vault import Vault
-from .delegation import Delegate, verify_delegate
-from .fetch import fetch_token
 
 __all__ = ["METADATA_PATH", "TOKEN_PATH", "routes"]
 
-logger = logging.getLogger("outbound.server.tokens.token_exchange")
+logger = logging.getLogger("outbound.server.api.token_exchange")
 
 TOKEN_PATH = "/v1/outbound/oauth/token"  # noqa: S105 - a path
 METADATA_PATH = "/.well-known/oauth-authorization-server"

@@ -20,14 +20,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ... import metrics
 from ...audit import Caller, set_caller
-from ..tokens.delegation import fetch_credentials
-from ..tokens.fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
+from ..http import logs
+from ..http.auth import invalid_key, key_actor
+from ..http.errors import error_answer
+from ..http.helpers import read_capped
+from ..http.observe import client_address, request_id
 from ..vault import Vault
-from . import logs
-from .auth import invalid_key, key_actor
-from .errors import error_answer
-from .helpers import read_capped
-from .observe import client_address, request_id
+from .delegation import fetch_credentials
+from .fetch import FETCH_MAX_BODY, FETCH_PATHS, fetch_token
 
 __all__ = ["HotPath"]
 

@@ -19,10 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..._version import __version__
-from ..api.endpoints import ENDPOINTS, Endpoint
-from . import answers
-from .errors import ERROR_CODES
-from .wire import Id
+from ..http import answers
+from ..http.errors import ERROR_CODES
+from ..http.wire import Id
+from .endpoints import ENDPOINTS, Endpoint
 
 __all__ = ["ALWAYS", "LINKS", "document", "errors_of", "routes"]
 
