@@ -69,6 +69,27 @@ def test_behind_https_the_browser_cookie_is_secure(server: LiveServer) -> None:
     assert "; secure" in cookie and "; httponly" in cookie and "samesite=lax" in cookie
 
 
+def test_connect_pages_carry_the_consoles_strict_csp(server: LiveServer) -> None:
+    """The link page and an error page: Jinja2-rendered, styled by this server's stylesheet
+    only — no inline style, nothing else loads, no framing."""
+    made = link(server, "csp-user")
+    assert made.status_code == 200, made.text
+    with httpx.Client(timeout=30, headers={"Host": "vault.example.com"}) as browser:
+        for url in (
+            local(server, made.json()["url"]),
+            server.base_url + "/v1/outbound/oauth/start",
+        ):
+            page = browser.get(url)
+            csp = page.headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "style-src 'self'" in csp, url
+            assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, url
+            assert "style=" not in page.text and "<script" not in page.text, url
+            stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.text)
+            assert stylesheet is not None, url
+            css = browser.get(server.base_url + stylesheet.group(1))
+            assert css.status_code == 200 and ".connect-page" in css.text
+
+
 def test_a_project_with_as_many_links_in_progress_as_allowed_gets_429(
     server: LiveServer,
 ) -> None:

@@ -28,19 +28,17 @@ send no referrer.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ...audit import event
-from ...net.guard import UnsafeURL, check_url
 from ...oauth import (
     OAuthConfigError,
     OAuthError,
@@ -51,7 +49,7 @@ from ...oauth import (
 )
 from ...oauth.pkce import new_verifier, s256_challenge
 from ...secret import Secret
-from ...storage import AppRecord, TokenWrite
+from ...storage import TokenWrite
 from ...storage.connect_sessions import ConnectSession, ConnectSessions, TooManyPending
 from ..http.errors import ApiError, app_not_found
 from ..http.helpers import authed, body, json_response, read_capped
@@ -59,6 +57,8 @@ from ..http.wire import Connect, require, require_new_id
 from ..tokens.providers import oauth_error_text, require_oauth_app
 from ..vault import CALLBACK_PATH, Vault
 from .link_guard import FORM_FIELD, cross_site, form_token, form_token_matches, set_form_cookie
+from .pages import Form, finish, page, redirect
+from .redirects import allowed_redirect
 
 __all__ = ["LINK_TTL", "STATE_TTL", "new_link", "routes"]
 
@@ -69,108 +69,11 @@ LINK_TTL = 600
 STATE_TTL = 600
 START_PATH = "/v1/outbound/oauth/start"
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
-_NO_STORE = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def _sessions(vault: Vault) -> ConnectSessions:
     return ConnectSessions(vault.store)
-
-
-# -- redirect URLs ---------------------------------------------------------------------------
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) — what two URLs must share to be the same site (RFC 6454)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        raise ApiError("E011003", "the redirect URL has an invalid port") from None
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
-
-
-def allowed_redirect(app: AppRecord, requested: str | None) -> str:
-    """The URL the browser is sent to at the end: ``requested`` when it has the origin of the
-    app's ``defaultRedirectUrl``, else an error; absent, the default itself ('' = none)."""
-    default: str = app.config.get("defaultRedirectUrl") or ""
-    if not requested:
-        return default
-    try:  # user-info, backslashes and other schemes never pass, whatever the origin says
-        check_url(requested, field="options.redirectUrl")
-    except UnsafeURL as exc:
-        raise ApiError("E011003", str(exc)) from None
-    if not default:
-        raise ApiError(
-            "E011004",
-            f"outbound app {app.id!r} has no defaultRedirectUrl, so no redirectUrl is allowed;"
-            " set the app's defaultRedirectUrl (redirect URLs must share its origin)",
-        )
-    if origin(requested) != origin(default):
-        raise ApiError(
-            "E011004",
-            "options.redirectUrl must have the origin (scheme, host and port) of the app's"
-            f" defaultRedirectUrl, {_origin_text(default)}",
-        )
-    return requested
-
-
-def _origin_text(url: str) -> str:
-    scheme, host, port = origin(url)
-    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}")
-
-
-def with_outcome(url: str, outcome: dict[str, str]) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(outcome.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-# -- pages -----------------------------------------------------------------------------------
-
-
-def page(title: str, message: str, status_code: int, form: str = "") -> Response:
-    """A small HTML page; ``form`` is trusted markup (built here, values escaped)."""
-    text = (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head>"
-        "<body style='font-family:system-ui,sans-serif;max-width:36em;margin:4em auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</body></html>"
-    )
-    return HTMLResponse(
-        text,
-        status_code=status_code,
-        headers={
-            **_NO_STORE,
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            "X-Frame-Options": "DENY",
-        },
-    )
-
-
-def redirect(url: str) -> Response:
-    return RedirectResponse(url, status_code=302, headers=_NO_STORE)
-
-
-def finish(session: ConnectSession, outcome: dict[str, str]) -> Response:
-    """Send the browser to the app with the outcome, or show it when the app has nowhere."""
-    if session.redirect_url:
-        return redirect(with_outcome(session.redirect_url, outcome))
-    if outcome.get("status") == "success":
-        return page("Connected", "The connection is set up. You can close this window.", 200)
-    return page(
-        "Connection failed",
-        f"The connection was not set up ({outcome.get('error', 'error')}). You can close this"
-        " window and try again from the app.",
-        400,
-    )
 
 
 def _error_code(error: str) -> str:
@@ -310,13 +213,7 @@ async def start_page(request: Request) -> Response:
     else:
         account = f" for the organisation {session.tenant_id}" if session.tenant_id else ""
     token = form_token(request, link_id)
-    form = (
-        f'<form action="{START_PATH}" method="post">'
-        f'<input type="hidden" name="link" value="{html.escape(link_id)}">'
-        f'<input type="hidden" name="{FORM_FIELD}" value="{html.escape(token)}">'
-        '<button id="continue" type="submit" style="font-size:1.1em;padding:.5em 1.5em">'
-        "Continue</button></form>"
-    )
+    form = Form(START_PATH, (("link", link_id), (FORM_FIELD, token)), "Continue")
     response = page(
         f"Connect {app.name}",
         f"You are about to connect {app.name}{account}. Continue to sign in with the provider"
