@@ -28,10 +28,8 @@ STILL_TOO_LONG: dict[str, int] = {
     # server/ (helper house, issue 21): the refresh loop, the listener's protocol and the hot
     # path are the hottest, most raced code; split with the benchmark and race tests at hand
     "server/connect/flow.py::start": 70,
-    "server/console/apps.py::from_template": 61,
     "server/http/listener.py::_protocol": 134,
     "server/http/session_jwt.py::verify_session_token": 65,
-    "server/tokens/fetch.py::fetch": 63,
     "server/tokens/fetch.py::fetch_token": 68,
     "server/tokens/hotpath.py::__call__": 68,
     "server/tokens/refresh.py::_ask_and_store": 66,

@@ -7,6 +7,7 @@ page says whether one is set, never what it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...catalog import all_templates, get_template
+from ...catalog import Template, all_templates, get_template
 from ..http.errors import ApiError
 from ..http.wire import AppFields, CreateByTemplate, app_to_wire
 from ..services.apps import (
@@ -108,6 +109,33 @@ async def template_picker(request: Request, ctx: Ctx) -> Response:
     )
 
 
+def _template_request(template: Template, form: Mapping[str, str]) -> CreateByTemplate:
+    """The template form as the API's create-by-template request (msgspec.ValidationError
+    for a field that is not valid)."""
+    values = {
+        spec["name"]: form[f"value.{spec['name']}"].strip()
+        for spec in template.inputs()
+        if spec["in"] == "values" and form.get(f"value.{spec['name']}", "").strip()
+    }
+    overrides = {
+        name: form[name].strip()
+        for name in ("defaultRedirectUrl", *ENDPOINT_OVERRIDES)
+        if form.get(name, "").strip()
+    }
+    return msgspec.convert(
+        {
+            "templateId": template.id,
+            "id": form.get("id", "").strip() or None,
+            "name": form.get("name", "").strip() or template.name,
+            "clientId": form.get("clientId", "").strip() or None,
+            "clientSecret": form.get("clientSecret", "") or None,
+            "values": values or None,
+            "overrides": overrides or None,
+        },
+        CreateByTemplate,
+    )
+
+
 @console_page
 async def from_template(request: Request, ctx: Ctx) -> Response:
     template_id = request.query_params.get("id", "")
@@ -126,29 +154,8 @@ async def from_template(request: Request, ctx: Ctx) -> Response:
     error = ""
     form = ctx.form
     if request.method == "POST":
-        values = {
-            spec["name"]: form[f"value.{spec['name']}"].strip()
-            for spec in template.inputs()
-            if spec["in"] == "values" and form.get(f"value.{spec['name']}", "").strip()
-        }
-        overrides = {
-            name: form[name].strip()
-            for name in ("defaultRedirectUrl", *ENDPOINT_OVERRIDES)
-            if form.get(name, "").strip()
-        }
         try:
-            req = msgspec.convert(
-                {
-                    "templateId": template.id,
-                    "id": form.get("id", "").strip() or None,
-                    "name": form.get("name", "").strip() or template.name,
-                    "clientId": form.get("clientId", "").strip() or None,
-                    "clientSecret": form.get("clientSecret", "") or None,
-                    "values": values or None,
-                    "overrides": overrides or None,
-                },
-                CreateByTemplate,
-            )
+            req = _template_request(template, form)
             app = await create_app_record(ctx.vault, ctx.project_id, template_app_fields(req))
         except msgspec.ValidationError as exc:
             error = f"A field is not valid: {exc}"
