@@ -56,8 +56,8 @@ async def seed(
             rows = []
             for i in range(offset, min(offset + BATCH, start + count)):
                 user = f"user-{i:07d}"
-                aad = token_aad(project, app, user, "", "", "access_token")
-                raad = token_aad(project, app, user, "", "", "refresh_token")
+                aad = token_aad(project, app, user, "", "", 1, "access_token")
+                raad = token_aad(project, app, user, "", "", 1, "refresh_token")
                 rows.append(
                     {
                         "id": new_id("tok"),
