@@ -158,11 +158,9 @@ def _pick(cached: _KeySet, kid: str | None) -> jwt.PyJWK | None:
     return next(iter(cached.keys.values())) if len(cached.keys) == 1 else None
 
 
-async def verify_session_token(
-    token: str, issuer: SessionIssuer, jwks: JwksCache
-) -> Mapping[str, Any]:
-    """The token's claims once signature, algorithm, ``iss``, ``aud``, ``exp``/``nbf`` and
-    ``sub`` are all right; else :class:`SessionTokenError`."""
+def _checked_header(token: str, issuer: SessionIssuer) -> tuple[str, str | None]:
+    """The token's algorithm and key id, once its header and the issuer's configuration allow
+    verifying it at all; else :class:`SessionTokenError`."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -173,8 +171,7 @@ async def verify_session_token(
             f"the session token's algorithm {str(alg)[:16]!r} is not accepted"
             f" (only {', '.join(ALGORITHMS)})"
         )
-    audiences = issuer.audiences
-    if not audiences and not issuer.audience_optional:
+    if not issuer.audiences and not issuer.audience_optional:
         # Without an audience, a token the issuer minted for any other app would do.
         raise SessionTokenError(
             "the project's session issuer has no audience configured: run outbound projects"
@@ -183,6 +180,16 @@ async def verify_session_token(
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise SessionTokenError("the session token's key id (kid) is not a string")
+    return alg, kid
+
+
+async def verify_session_token(
+    token: str, issuer: SessionIssuer, jwks: JwksCache
+) -> Mapping[str, Any]:
+    """The token's claims once signature, algorithm, ``iss``, ``aud``, ``exp``/``nbf`` and
+    ``sub`` are all right; else :class:`SessionTokenError`."""
+    alg, kid = _checked_header(token, issuer)
+    audiences = issuer.audiences
     key = await jwks.key(issuer.jwks_url, kid)
     if key.algorithm_name not in (alg, None):
         raise SessionTokenError("the session token's algorithm does not match its key")
