@@ -33,14 +33,15 @@ STILL_TOO_LONG: dict[str, int] = {
     "server/tokens/hotpath.py::__call__": 68,
     "server/tokens/refresh.py::_ask_and_store": 66,
     "server/tokens/refresh.py::_refresh_or_wait": 71,
-    # grown past the limit by features landed meanwhile (issue 24's grants)
+    # grown past the limit by features landed meanwhile (issue 24: grants, device flow)
     "server/http/wire.py": 524,
+    "server/tokens/fetch.py::fetch": 76,
+    "server/connect/flow.py": 506,
+    "server/connect/device.py::_poll": 61,
+    "storage/device_connects.py::create": 62,
     "storage/grant_tokens.py::ensure_grant_token": 77,
     # storage/, oauth/, net/, client/, cli/, metrics, audit/ (helpers storenet, sdkcli)
     "audit/chain.py::verify": 74,
-    "cli/apps.py::apps_create": 64,
-    "cli/serve.py::serve": 83,
-    "client/_outbound_application.py": 667,
     "metrics.py::__init__": 62,
     "oauth/client.py": 554,
     "oauth/tokens.py::parse_token_response": 80,
