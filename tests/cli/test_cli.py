@@ -132,12 +132,13 @@ def test_rekey_finishes_a_master_key_rotation(tmp_path: Path) -> None:
         "apps.client_secret": 1,
         # the old key's own record (its audit MAC key), now sealed with the new key
         "store_keys.secrets": 1,
-        # the management key digest key
-        "store_secrets.value": 1,
+        # the management key digest key, and the record that token rows carry their version
+        # in their sealed values' associated data (storage/token_versions.py)
+        "store_secrets.value": 2,
     }
     again = json.loads(outbound_cli("rekey", *rotating.args, env=rotating.env))
-    # five secrets, the two keys' records and the digest key
-    assert again["total"] == 0 and again["alreadyCurrent"] == 8
+    # five secrets, the two keys' records, the digest key and the token-version record
+    assert again["total"] == 0 and again["alreadyCurrent"] == 9
 
     # The old key is gone now, and every secret still opens.
     rotated = Store(store.data_dir, master_key=new_key)

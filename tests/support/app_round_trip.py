@@ -93,6 +93,11 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "resource": maybe_url,
     "apiBaseUrl": maybe_url,
     "deviceAuthorizationUrl": maybe_url,
+    # docs/grants.md: a client-credentials app needs its token URL and a GitHub App its private
+    # key, which a random configuration may lack (a 400 by design); tests/e2e/
+    # test_client_credentials.py and test_github_app.py cover those grants
+    "grantType": st.sampled_from(["authorization_code", "device_code"]),
+    "githubAppId": st.one_of(st.just(""), st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)),
 }
 # Fields an update may be given that are not stored as sent.
 READ_ONLY = {

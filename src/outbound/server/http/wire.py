@@ -413,7 +413,7 @@ def derived_app_type(config: dict[str, Any]) -> str:
     """The official Python SDK cannot send appType: an app with nowhere to send users holds
     API keys."""
     oauth = ("authorizationUrl", "tokenUrl", "discoveryUrl", "resource", "useDcr")
-    if config.get("grantType") not in (None, "", "authorization_code"):
+    if config.get("grantType") == "github_app_installation":
         return "oauth"  # a GitHub App's installation tokens need no URL of the app's own
     return "oauth" if any(config.get(field) for field in oauth) else "apikey"
 
