@@ -178,7 +178,9 @@ async def _call(vault: Vault, template: Template, url: str, secret: str) -> Veri
             response = await http.request(whoami.method, url, headers=headers, content=content)
     except (UnsafeURL, AddressRefused, EncodingRefused) as exc:
         return Verification(ok=False, url=shown, error=f"refused by the network guard: {exc}")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+        # ValueError: a stored token httpx cannot send in a header (not ASCII) -- a failed
+        # verification, never a 500; the type alone is shown (the message may hold the token)
         return Verification(
             ok=False, url=shown, error=f"the provider could not be reached ({type(exc).__name__})"
         )
